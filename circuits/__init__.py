@@ -1,0 +1,1 @@
+"""Circuit IR (filled in by the circuit issue)."""

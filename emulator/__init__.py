@@ -1,0 +1,26 @@
+"""The NumPy wave emulator: the fast reference backend and the executable spec of the physics.
+
+If a netlist or a Lava process disagrees with the emulator, the emulator is the reference, or the equation in its
+docstring is wrong, and both get fixed together. The array math of a tick lives in :mod:`wavetrain.emulator.kernel`.
+"""
+
+from wavetrain.emulator.kernel import WaveState, light_cone, readout, tick
+from wavetrain.emulator.relax import History, Relaxation, check_courant, relax, run_ticks
+from wavetrain.emulator.train import METHODS, HeavyBall, TrainResult, backprop, train
+
+__all__ = [
+    "METHODS",
+    "HeavyBall",
+    "History",
+    "Relaxation",
+    "TrainResult",
+    "WaveState",
+    "backprop",
+    "check_courant",
+    "light_cone",
+    "readout",
+    "relax",
+    "run_ticks",
+    "tick",
+    "train",
+]

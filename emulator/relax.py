@@ -1,0 +1,139 @@
+"""Relaxation with frozen weights: the waves settle and the parameter ports read the gradient.
+
+At Courant number 1 the readout equals exact backprop at tick 2L and not one tick earlier (T1); s_l is exact from tick
+l and lam_l from tick 2L+1-l (T2). Below 1 the error decays geometrically; between 1 and 2 it decays after a large
+non-normal transient; at 2 and above it grows (T3), so :func:`relax` refuses it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from wavetrain.compiler.network import Network
+from wavetrain.emulator.kernel import Grads, Params, WaveState, readout, tick
+from wavetrain.errors import ConfigError, StabilityError, StabilityWarning
+
+
+@dataclass
+class History:
+    """Per-tick snapshots k = 0..ticks: ``s[k][l]``, ``lam[k][l]`` (batch, n_l) and the port readout ``grads[k][l]``."""
+
+    s: list[list[np.ndarray]] = field(default_factory=list)
+    lam: list[list[np.ndarray]] = field(default_factory=list)
+    grads: list[Grads] = field(default_factory=list)
+
+    def record(self, state: WaveState, grads: Grads) -> None:
+        self.s.append([a.copy() for a in state.s])
+        self.lam.append([a.copy() for a in state.lam])
+        self.grads.append(grads)
+
+
+@dataclass
+class Relaxation:
+    """What a relaxation (on any backend) returns.
+
+    ``grads[l] = (dW_l, db_l)``: the gradient the parameter ports read at the last tick.
+    ``s``, ``lam``: the waves at the last tick. ``history``: per-tick snapshots when requested.
+    """
+
+    grads: Grads
+    s: list[np.ndarray]
+    lam: list[np.ndarray]
+    ticks: int
+    courant: float
+    history: History | None = None
+    target: str = "numpy"
+
+    def gradient_error(self, reference: Sequence[tuple[Any, Any]]) -> float:
+        """Largest absolute difference between these gradients and a reference list of (dW, db)."""
+        return max_abs_error(self.grads, reference)
+
+    def error_by_tick(self, reference: Sequence[tuple[Any, Any]]) -> np.ndarray:
+        """Gradient error against a reference at every recorded tick (needs ``history=True``)."""
+        if self.history is None:
+            raise ConfigError("error_by_tick: this relaxation kept no history; run it with history=True")
+        return np.array([max_abs_error(g, reference) for g in self.history.grads])
+
+
+def max_abs_error(grads: Sequence[tuple[Any, Any]], reference: Sequence[tuple[Any, Any]]) -> float:
+    return max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for pair, ref in zip(grads, reference)
+        for a, b in zip(pair, ref)
+    )
+
+
+def check_courant(courant: float) -> float:
+    """Courant number nu in (0, 2), with a StabilityWarning above 1; otherwise a StabilityError saying why."""
+    try:
+        nu = float(courant)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"courant: expected a number in (0, 2), got {courant!r}") from err
+    if not 0.0 < nu < 2.0:
+        raise StabilityError(
+            f"courant: expected 0 < courant < 2, got {courant}; the linearised wave error is multiplied by 1 - courant "
+            f"every tick, so |1 - courant| >= 1 never converges (courant = 1 is exact in 2L ticks)"
+        )
+    if nu > 1.0:
+        warnings.warn(
+            f"courant = {nu} > 1: relaxation oscillates with large transient growth before it converges "
+            f"(spec section 1.9); use courant <= 1 for monotone relaxation",
+            StabilityWarning,
+            stacklevel=3,
+        )
+    return nu
+
+
+def relax(
+    net: Network,
+    x: Any,
+    y: Any,
+    ticks: int | None = None,
+    courant: float = 1.0,
+    history: bool = False,
+    state: WaveState | None = None,
+) -> Relaxation:
+    """Run the wave relaxation tick by tick with frozen weights and read out the gradient at the last tick.
+
+    ``ticks`` defaults to 2L at courant 1 (exact) and ceil(2L / courant) otherwise. The waves start from zero unless a
+    ``state`` is given. With ``history=True`` every tick's waves and readout are kept (k = 0..ticks).
+    """
+    nu = check_courant(courant)
+    if ticks is None:
+        ticks = 2 * net.depth if nu == 1.0 else math.ceil(2 * net.depth / nu)
+    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
+        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
+    x = net.check_input(x)
+    t = net.targets(y, len(x))
+    return run_ticks(net.params(), net, x, t, int(ticks), nu, history, state)
+
+
+def run_ticks(
+    params: Params,
+    net: Network,
+    x: np.ndarray,
+    t: np.ndarray,
+    ticks: int,
+    nu: float,
+    history: bool = False,
+    state: WaveState | None = None,
+) -> Relaxation:
+    """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
+    acts = [layer.act for layer in net.layers]
+    loss = net.loss_fn
+    state = state.copy() if state is not None else WaveState.zeros(net.sizes, len(x), x)
+    log = History() if history else None
+    for _ in range(ticks):
+        new, grads = tick(params, acts, loss, x, t, state, nu, want_grads=history)
+        if log is not None:
+            log.record(state, grads)
+        state = new
+    final = readout(params, acts, x, state)
+    if log is not None:
+        log.record(state, final)
+    return Relaxation(final, state.s, state.lam, ticks, nu, log)

@@ -1,0 +1,248 @@
+"""Training on the emulator: the reference backprop, the dyadic relaxation, and unlocked wave training.
+
+Methods (all update the network in place and share one optimizer, so trajectories can be compared):
+  backprop  textbook backprop (stored activations, delta recursion): the reference.
+  dyadic    relax the waves for 2L ticks at Courant number 1 per minibatch, then update (T1): the same trajectory
+            as backprop up to rounding. ``schedule="light_cone"`` (default) evaluates only the cells on the light
+            cone; ``schedule="ticks"`` runs every tick of the relaxation.
+  wave      unlocked (spec section 1.8, T4): the parameter ports move every tick while the waves are in flight.
+            Each minibatch is held at the input for ``hold`` ticks (default 2L) and the waves are never reset, so
+            early ticks of a minibatch read a stale mix of the previous one; that mismatch is part of the physics.
+            The per-tick learning rate is lr / hold, so lr means the same displacement per minibatch as in backprop.
+
+The optimizer is the resistor (SGD) or inductor + resistor (heavy-ball momentum) termination of the parameter ports:
+v <- momentum * v - lr * g, theta <- theta + v.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from wavetrain.compiler.network import Network
+from wavetrain.datasets import Dataset, check_features, check_targets
+from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
+from wavetrain.emulator.relax import run_ticks
+from wavetrain.errors import ConfigError, DataError
+
+METHODS = ("backprop", "dyadic", "wave")
+SCHEDULES = ("light_cone", "ticks")
+
+
+def backprop(params: Params, net: Network, x: np.ndarray, t: np.ndarray) -> tuple[Grads, np.ndarray]:
+    """Textbook backprop of the mean batch loss: (grads, per-sample loss). Written apart from the wave kernel."""
+    activations = [x]
+    pre = []
+    for (W, b), layer in zip(params, net.layers):
+        pre.append(activations[-1] @ W.T + b)
+        activations.append(layer.act.f(pre[-1]))
+    out = activations[-1]
+    last = net.layers[-1]
+    delta = last.act.df(pre[-1], out) * (net.loss_fn.grad(out, t) / len(x))
+    grads: Grads = []
+    for index in range(net.depth - 1, -1, -1):
+        grads.append((delta.T @ activations[index], delta.sum(axis=0)))
+        if index > 0:
+            layer = net.layers[index - 1]
+            delta = layer.act.df(pre[index - 1], activations[index]) * (delta @ params[index][0])
+    return grads[::-1], net.loss_fn.value(out, t)
+
+
+@dataclass
+class HeavyBall:
+    """The parameter-port termination: a resistor (momentum = 0: SGD) or inductor + resistor (heavy ball)."""
+
+    lr: float
+    momentum: float = 0.0
+    velocity: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    def step(self, params: Params, grads: Grads) -> None:
+        if self.momentum == 0.0:
+            for (W, b), (dW, db) in zip(params, grads):
+                W -= self.lr * dW
+                b -= self.lr * db
+            return
+        if self.velocity is None:
+            self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+        for (W, b), (dW, db), (vW, vb) in zip(params, grads, self.velocity):
+            vW *= self.momentum
+            vW -= self.lr * dW
+            vb *= self.momentum
+            vb -= self.lr * db
+            W += vW
+            b += vb
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch history and the final scores of one training run."""
+
+    method: str
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    seed: int
+    loss: list[float] = field(default_factory=list)  # mean training minibatch loss per epoch
+    train_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    wall_time: float = 0.0  # seconds spent in training steps (evaluation excluded)
+    samples_per_s: float = 0.0
+    hold: int | None = None
+    network: Network | None = field(default=None, repr=False)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.test_accuracy[-1] if self.test_accuracy else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("network")
+        out["test_accuracy_final"] = self.final_test_accuracy
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=True)
+
+
+def _as_dataset(data: Any, net: Network) -> Dataset:
+    if isinstance(data, Dataset):
+        dataset = data
+    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        x, y = data[0], data[1]
+        x_test, y_test = (data[2], data[3]) if len(data) == 4 else (data[0], data[1])
+        labels = np.asarray(y).ndim == 1
+        dataset = Dataset("arrays", np.asarray(x), np.asarray(y), np.asarray(x_test), np.asarray(y_test),
+                          net.sizes[-1] if labels else 0)
+    else:
+        raise DataError(f"data: expected a Dataset or a tuple (x, y[, x_test, y_test]), got {type(data).__name__}")
+    check_features(dataset.x_train, net.sizes[0], "training inputs")
+    check_features(dataset.x_test, net.sizes[0], "test inputs")
+    check_targets(dataset.y_train, net.sizes[-1], len(dataset.x_train), "training targets")
+    check_targets(dataset.y_test, net.sizes[-1], len(dataset.x_test), "test targets")
+    return dataset
+
+
+def _check_positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name}: expected {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+
+
+def train(
+    net: Network,
+    data: Any,
+    method: str = "dyadic",
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    seed: int = 0,
+    hold: int | None = None,
+    schedule: str = "light_cone",
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    callback: Callable[[int, TrainResult], None] | None = None,
+) -> TrainResult:
+    """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
+
+    The minibatch order comes from ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed.
+    ``checkpoint`` saves the network atomically after every epoch; ``callback(epoch, result)`` runs after each.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    _check_positive("epochs", epochs, integer=True, allow_zero=True)
+    _check_positive("batch_size", batch_size, integer=True)
+    _check_positive("lr", lr)
+    _check_positive("momentum", momentum, allow_zero=True)
+    if momentum >= 1:
+        raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
+    if hold is not None and method != "wave":
+        raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
+    hold = (2 * net.depth if hold is None else hold) if method == "wave" else None
+    if hold is not None:
+        _check_positive("hold", hold, integer=True)
+    dataset = _as_dataset(data, net)
+    rng = np.random.default_rng(seed)
+    params = net.params()
+    optimizer = HeavyBall(lr / hold if hold else lr, momentum)
+    result = TrainResult(method, epochs, batch_size, lr, momentum, seed, hold=hold, network=net)
+    x_all = dataset.x_train.astype(np.float64)
+    t_all = check_targets(dataset.y_train, net.sizes[-1])
+    state: WaveState | None = None
+    bar = _progress(epochs, method) if progress else None
+    for epoch in range(epochs):
+        order = rng.permutation(len(x_all))
+        losses, start = [], time.perf_counter()
+        for first in range(0, len(order), batch_size):
+            batch = order[first : first + batch_size]
+            x, t = x_all[batch], t_all[batch]
+            if method == "wave":
+                state, batch_loss = _wave_steps(params, net, x, t, state, hold, optimizer)
+            else:
+                grads, batch_loss = _gradients(method, schedule, params, net, x, t)
+                optimizer.step(params, grads)
+            losses.append(float(np.mean(batch_loss)))
+        result.wall_time += time.perf_counter() - start
+        if not np.all(np.isfinite(losses)):
+            raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {losses[-1]}); lower lr (got {lr})")
+        _record(result, net, dataset, float(np.mean(losses)))
+        if checkpoint is not None:
+            net.save(checkpoint)
+        if bar is not None:
+            bar.set_postfix(loss=f"{result.loss[-1]:.4f}", test_acc=f"{result.test_accuracy[-1]:.4f}")
+            bar.update(1)
+        if callback is not None:
+            callback(epoch, result)
+    if bar is not None:
+        bar.close()
+    result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    return result
+
+
+def _gradients(method: str, schedule: str, params: Params, net: Network, x: np.ndarray, t: np.ndarray):
+    if method == "backprop":
+        return backprop(params, net, x, t)
+    if schedule == "light_cone":
+        grads, _, loss = light_cone(params, [layer.act for layer in net.layers], net.loss_fn, x, t)
+        return grads, loss
+    relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
+    return relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
+
+
+def _wave_steps(params, net, x, t, state, hold, optimizer):
+    """Hold one minibatch at the input for ``hold`` ticks; the ports move every tick (unlocked)."""
+    acts = [layer.act for layer in net.layers]
+    if state is None or state.s[0].shape[0] != len(x):
+        state = WaveState.zeros(net.sizes, len(x), x)
+    for _ in range(hold):
+        state, grads = tick(params, acts, net.loss_fn, x, t, state, 1.0)
+        optimizer.step(params, grads)
+    # NOTE: the loss reported is the one the loss load sees at the end of the hold (the output wave's error)
+    return state, net.loss_fn.value(state.s[-1], t)
+
+
+def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) -> None:
+    result.loss.append(loss)
+    _, train_acc = net.evaluate(dataset.x_train, dataset.y_train)
+    test_loss, test_acc = net.evaluate(dataset.x_test, dataset.y_test)
+    result.train_accuracy.append(train_acc)
+    result.test_loss.append(test_loss)
+    result.test_accuracy.append(test_acc)
+
+
+def _progress(epochs: int, method: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, desc=f"train ({method})", unit="epoch", leave=True)
+

@@ -1,0 +1,64 @@
+"""One hierarchy for every error wavetrain raises on purpose.
+
+Messages name the culprit and say what was expected and what was given, e.g.
+``NetworkError: layer 2: weight has shape (3, 5), expected (out, in) = (3, 4)``.
+The CLI turns any WavetrainError into one line and exit code 1; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class WavetrainError(Exception):
+    """Base for every error wavetrain raises on purpose."""
+
+
+class NetworkError(WavetrainError):
+    """A network is malformed: shapes, activations, losses."""
+
+
+class ModelFileError(WavetrainError):
+    """A saved network cannot be read: missing, corrupt, foreign or from a newer format."""
+
+
+class DataError(WavetrainError):
+    """A data set is unusable: NaN, wrong feature count, labels out of range."""
+
+
+class ConfigError(WavetrainError):
+    """A run setting is out of its valid range (courant, horizon, learning rate, ...)."""
+
+
+class StabilityError(ConfigError):
+    """A setting for which the wave dynamics are unstable (e.g. courant >= 2)."""
+
+
+class CircuitError(WavetrainError):
+    """Invalid circuit IR, found when an element is built or by verify."""
+
+
+class LoweringError(WavetrainError):
+    """A network cannot be lowered to a circuit."""
+
+
+class NetlistError(WavetrainError):
+    """A circuit cannot be written as SPICE text."""
+
+
+class UnknownTargetError(WavetrainError):
+    """No backend of that name."""
+
+
+class TargetUnavailable(WavetrainError):
+    """An optional dependency or tool a backend needs is missing."""
+
+
+class SimulationError(WavetrainError):
+    """A backend simulation failed or did not converge."""
+
+
+class MissingDependency(TargetUnavailable):
+    """An optional Python package (torch, PySpice, lava) is not installed."""
+
+
+class StabilityWarning(UserWarning):
+    """A setting that converges but with large transients (e.g. 1 < courant < 2)."""
