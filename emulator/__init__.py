@@ -6,11 +6,29 @@ docstring is wrong, and both get fixed together. The array math of a tick lives 
 
 from wavetrain.emulator.kernel import WaveState, light_cone, readout, tick
 from wavetrain.emulator.relax import History, Relaxation, check_courant, relax, run_ticks
-from wavetrain.emulator.train import METHODS, HeavyBall, TrainResult, backprop, train
+from wavetrain.emulator.train import (
+    METHODS,
+    Backprop,
+    Dyadic,
+    HeavyBall,
+    Method,
+    Port,
+    TrainResult,
+    Wave,
+    backprop,
+    make_method,
+    train,
+)
 
 __all__ = [
     "METHODS",
+    "Backprop",
+    "Dyadic",
     "HeavyBall",
+    "Method",
+    "Port",
+    "Wave",
+    "make_method",
     "History",
     "Relaxation",
     "TrainResult",

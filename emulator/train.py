@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -137,10 +138,108 @@ def _check_positive(name: str, value: Any, integer: bool = False, allow_zero: bo
         raise ConfigError(f"{name}: expected {'an integer' if integer else 'a number'} {bound}, got {value!r}")
 
 
+class Method(Protocol):
+    """One training method: consumes a minibatch, moves the parameters through the port, returns per-sample loss."""
+
+    name: str
+
+    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray: ...
+
+
+class Port(Protocol):
+    """A parameter-port termination: turns the gradient read at the port into a parameter motion."""
+
+    def step(self, params: Params, grads: Grads) -> None: ...
+
+
+@dataclass
+class Backprop:
+    """The reference: textbook backprop, then one port step."""
+
+    name: str = "backprop"
+
+    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+        grads, loss = backprop(params, net, x, t)
+        port.step(params, grads)
+        return loss
+
+
+@dataclass
+class Dyadic:
+    """Relax 2L ticks at Courant number 1 (light-cone cells only, or every tick), read the ports, step."""
+
+    schedule: str = "light_cone"
+    name: str = "dyadic"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+
+    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+        if self.schedule == "light_cone":
+            grads, _, loss = light_cone(params, [layer.act for layer in net.layers], net.loss_fn, x, t)
+        else:
+            relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
+            grads, loss = relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
+        port.step(params, grads)
+        return loss
+
+
+@dataclass
+class Wave:
+    """Unlocked: hold each minibatch ``hold`` ticks; the ports move every tick with the readout scaled by 1/hold.
+
+    The waves are never reset between minibatches (only when the batch size changes). The target source at the
+    loss load is delayed by L ticks, the forward wave's travel time, so the load always compares the output with the
+    label of the sample that produced it. Inside the network the mismatch stays: for a few ticks after a switch a
+    port reads the new sample's activation against the old sample's sensitivity (spec section 1.8). ``hold`` >= 2L
+    leaves most ticks exact; ``hold`` = 1 is the fully pipelined machine (a new minibatch every tick).
+    """
+
+    hold: int
+    name: str = "wave"
+    state: WaveState | None = field(default=None, repr=False)
+    targets: deque = field(default_factory=deque, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_positive("hold", self.hold, integer=True)
+
+    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+        acts = [layer.act for layer in net.layers]
+        if self.state is None or self.state.s[0].shape[0] != len(x):
+            self.state = WaveState.zeros(net.sizes, len(x), x)
+            self.targets = deque([t] * net.depth)
+        scale = 1.0 / self.hold
+        for _ in range(self.hold):
+            self.targets.append(t)
+            delayed = self.targets.popleft()  # the label of the sample now at the output
+            self.state, grads = tick(params, acts, net.loss_fn, x, delayed, self.state, 1.0)
+            port.step(params, [(dW * scale, db * scale) for dW, db in grads])
+        # NOTE: the loss reported is what the loss load sees at the end of the hold
+        return net.loss_fn.value(self.state.s[-1], self.targets[0])
+
+
+def make_method(method: str | Method, net: Network, hold: int | None, schedule: str) -> Method:
+    """A Method object from its name (``METHODS``) or the object itself."""
+    if not isinstance(method, str):
+        if hold is not None:
+            raise ConfigError("hold: pass it to the Method object, not to train(), when method is an object")
+        return method
+    if method not in METHODS:
+        raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if hold is not None and method != "wave":
+        raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
+    if method == "wave":
+        return Wave(2 * net.depth if hold is None else hold)
+    if method == "dyadic":
+        return Dyadic(schedule)
+    return Backprop()
+
+
 def train(
     net: Network,
     data: Any,
-    method: str = "dyadic",
+    method: str | Method = "dyadic",
     epochs: int = 30,
     batch_size: int = 32,
     lr: float = 0.05,
@@ -148,17 +247,18 @@ def train(
     seed: int = 0,
     hold: int | None = None,
     schedule: str = "light_cone",
+    port: Port | None = None,
     progress: bool = False,
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
-    The minibatch order comes from ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed.
-    ``checkpoint`` saves the network atomically after every epoch; ``callback(epoch, result)`` runs after each.
+    ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
+    heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
+    ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
+    atomically after every epoch; ``callback(epoch, result)`` runs after each.
     """
-    if method not in METHODS:
-        raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     _check_positive("epochs", epochs, integer=True, allow_zero=True)
@@ -167,32 +267,22 @@ def train(
     _check_positive("momentum", momentum, allow_zero=True)
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
-    if hold is not None and method != "wave":
-        raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
-    hold = (2 * net.depth if hold is None else hold) if method == "wave" else None
-    if hold is not None:
-        _check_positive("hold", hold, integer=True)
+    stepper = make_method(method, net, hold, schedule)
     dataset = _as_dataset(data, net)
     rng = np.random.default_rng(seed)
     params = net.params()
-    optimizer = HeavyBall(lr / hold if hold else lr, momentum)
-    result = TrainResult(method, epochs, batch_size, lr, momentum, seed, hold=hold, network=net)
+    port = HeavyBall(lr, momentum) if port is None else port
+    result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
+                         network=net)
     x_all = dataset.x_train.astype(np.float64)
     t_all = check_targets(dataset.y_train, net.sizes[-1])
-    state: WaveState | None = None
-    bar = _progress(epochs, method) if progress else None
+    bar = _progress(epochs, stepper.name) if progress else None
     for epoch in range(epochs):
         order = rng.permutation(len(x_all))
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
-            x, t = x_all[batch], t_all[batch]
-            if method == "wave":
-                state, batch_loss = _wave_steps(params, net, x, t, state, hold, optimizer)
-            else:
-                grads, batch_loss = _gradients(method, schedule, params, net, x, t)
-                optimizer.step(params, grads)
-            losses.append(float(np.mean(batch_loss)))
+            losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {losses[-1]}); lower lr (got {lr})")
@@ -208,28 +298,6 @@ def train(
         bar.close()
     result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
     return result
-
-
-def _gradients(method: str, schedule: str, params: Params, net: Network, x: np.ndarray, t: np.ndarray):
-    if method == "backprop":
-        return backprop(params, net, x, t)
-    if schedule == "light_cone":
-        grads, _, loss = light_cone(params, [layer.act for layer in net.layers], net.loss_fn, x, t)
-        return grads, loss
-    relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
-    return relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
-
-
-def _wave_steps(params, net, x, t, state, hold, optimizer):
-    """Hold one minibatch at the input for ``hold`` ticks; the ports move every tick (unlocked)."""
-    acts = [layer.act for layer in net.layers]
-    if state is None or state.s[0].shape[0] != len(x):
-        state = WaveState.zeros(net.sizes, len(x), x)
-    for _ in range(hold):
-        state, grads = tick(params, acts, net.loss_fn, x, t, state, 1.0)
-        optimizer.step(params, grads)
-    # NOTE: the loss reported is the one the loss load sees at the end of the hold (the output wave's error)
-    return state, net.loss_fn.value(state.s[-1], t)
 
 
 def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) -> None:
