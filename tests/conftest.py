@@ -1,0 +1,32 @@
+"""Shared factories for the test suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wavetrain import Network
+
+
+def make_batch(net: Network, batch: int = 5, seed: int = 0):
+    """Random inputs and matching targets (labels for cross_entropy, reals for mse)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, net.sizes[0]))
+    if net.loss == "cross_entropy":
+        y = rng.integers(0, net.sizes[-1], size=batch)
+    else:
+        y = rng.normal(size=(batch, net.sizes[-1]))
+    return x, y
+
+
+@pytest.fixture
+def spec_net() -> Network:
+    """The network of spec section 2.4: widths 4-7-6-5-8-3, tanh, mse (L = 5)."""
+    return Network.mlp([4, 7, 6, 5, 8, 3], activation="tanh", output_activation="tanh", loss="mse", seed=1)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from wavetrain import datasets
+
+    return datasets.load("digits")

@@ -1,0 +1,3 @@
+from wavetrain.cli import main
+
+main(prog_name="wavetrain")

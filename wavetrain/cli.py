@@ -1,0 +1,146 @@
+"""The ``wavetrain`` command line: parses arguments and calls the public API, nothing more."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import numpy as np
+
+from wavetrain.errors import WavetrainError
+
+DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except WavetrainError as err:
+            raise click.ClickException(f"{type(err).__name__}: {err}") from err
+
+    return wrapper
+
+
+def parse_layers(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError as err:
+        raise click.BadParameter(f"expected comma-separated widths like 64,128,10, got {text!r}") from err
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise click.BadParameter(f"expected at least 2 positive widths (input first), got {text!r}")
+    return sizes
+
+
+@click.group()
+@click.version_option(package_name="wavetrain")
+def main() -> None:
+    """Train networks as wave circuits; compile them to SPICE; run them on every backend."""
+
+
+@main.command()
+@click.option("--dataset", default="digits", show_default=True, help="'digits' or a path to an .npz (x, y).")
+@click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
+@click.option("--method", type=click.Choice(["backprop", "dyadic", "wave"]), default="dyadic", show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)
+@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option("--activation", default="tanh", show_default=True, help="Hidden-layer activation.")
+@click.option("--loss", type=click.Choice(["auto", "cross_entropy", "mse"]), default="auto", show_default=True,
+              help="auto: cross_entropy for labels, mse for 2-D targets.")
+@click.option("--hold", type=int, default=None, help="wave method: ticks each minibatch is held (default 2L).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of loss/accuracy.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
+@friendly
+def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
+          activation: str, loss: str, hold: int | None, seed: int, save_path: Path | None, plot_path: Path | None,
+          as_json: bool) -> None:
+    """Train a network on a data set with the emulator."""
+    import wavetrain
+    from wavetrain import plots
+
+    data = wavetrain.datasets.load(dataset)
+    sizes = parse_layers(layers) if layers else [data.n_features, 128, 128, data.n_outputs]
+    if loss == "auto":
+        loss = "cross_entropy" if data.n_classes else "mse"
+    net = wavetrain.Network.mlp(sizes, activation=activation, loss=loss, seed=seed, name=f"{data.name}_mlp")
+    result = wavetrain.train(net, data, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
+                             momentum=momentum, hold=hold, seed=seed, progress=not as_json,
+                             checkpoint=save_path)
+    if plot_path:
+        plots.training_curves({method: result}, plot_path, title=f"{data.name} {'-'.join(map(str, sizes))}")
+    if as_json:
+        click.echo(result.to_json())
+        return
+    click.echo(f"{method} on {data!r}, layers {'-'.join(map(str, sizes))}, {loss}:")
+    click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
+    click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
+    click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
+    for path, what in ((save_path, "network"), (plot_path, "plot")):
+        if path:
+            click.echo(f"  {what} written to {path}")
+
+
+@main.command()
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A saved network (default: a fresh MLP of --layers).")
+@click.option("--layers", default="4,7,6,5,8,3", show_default=True)
+@click.option("--activation", default="tanh", show_default=True)
+@click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), default="mse", show_default=True)
+@click.option("--batch", type=int, default=4, show_default=True)
+@click.option("--courant", type=float, default=1.0, show_default=True)
+@click.option("--ticks", type=int, default=None, help="Default: 2L + 2.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def gradients(model: Path | None, layers: str, activation: str, loss: str, batch: int, courant: float,
+              ticks: int | None, seed: int, plot_path: Path | None, as_json: bool) -> None:
+    """Print the per-tick gradient error of the wave relaxation against backprop (the light cone)."""
+    import wavetrain
+    from wavetrain import plots
+    from wavetrain.emulator import backprop
+
+    net = wavetrain.Network.load(model) if model else wavetrain.Network.mlp(
+        parse_layers(layers), activation=activation, loss=loss, seed=seed)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, net.sizes[0]))
+    y = rng.integers(0, net.sizes[-1], size=batch) if net.loss == "cross_entropy" else rng.normal(
+        size=(batch, net.sizes[-1]))
+    ticks = 2 * net.depth + 2 if ticks is None else ticks
+    relaxation = wavetrain.relax(net, x, y, ticks=ticks, courant=courant, history=True)
+    reference, _ = backprop(net.params(), net, x, net.targets(y))
+    errors = relaxation.error_by_tick(reference)
+    per_layer = np.array([[np.max(np.abs(g[0] - r[0])) for g, r in zip(step, reference)]
+                          for step in relaxation.history.grads])
+    if plot_path:
+        plots.gradient_error(per_layer, net.depth, plot_path, courant=courant)
+    if as_json:
+        click.echo(json.dumps({"depth": net.depth, "courant": courant, "max_abs_error": errors.tolist(),
+                               "per_layer": per_layer.tolist()}))
+        return
+    click.echo(f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}), courant {courant}, batch {batch}")
+    click.echo("tick  max|G - G_bp|  " + "  ".join(f"layer{l + 1:<4}" for l in range(net.depth)))
+    for k, (err, row) in enumerate(zip(errors, per_layer)):
+        mark = "  <- 2L" if k == 2 * net.depth else ""
+        click.echo(f"{k:4d}  {err:12.3e}  " + "  ".join(f"{v:9.2e}" for v in row) + mark)
+    if plot_path:
+        click.echo(f"plot written to {plot_path}")
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m wavetrain`
+    main(prog_name="wavetrain")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

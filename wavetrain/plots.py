@@ -1,0 +1,69 @@
+"""PNG figures (matplotlib, Agg): training curves and the light cone of the gradient error."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+
+def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (10, 4)) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(nrows, ncols, figsize=size)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a figure as PNG atomically (a reader never sees a half-written file) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(handle)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def training_curves(results: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
+    """Loss and test accuracy per epoch, one line per labelled TrainResult."""
+    fig, (ax_loss, ax_acc) = _figure(1, 2)
+    for label, result in results.items():
+        epochs = np.arange(1, len(result.loss) + 1)
+        ax_loss.plot(epochs, result.loss, label=f"{label} (train)")
+        ax_loss.plot(epochs, result.test_loss, "--", label=f"{label} (test)")
+        ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), label=label)
+    ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy [%]", title="test accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def gradient_error(per_layer: np.ndarray, depth: int, path: str | os.PathLike[str], courant: float = 1.0) -> Path:
+    """Per-layer gradient error vs tick (log scale), with the tick-2L exactness line."""
+    fig, ax = _figure(size=(7, 4))
+    ticks = np.arange(per_layer.shape[0])
+    floor = 1e-17  # NOTE: exact zeros are drawn at this floor so the log axis can show them
+    for layer in range(per_layer.shape[1]):
+        ax.semilogy(ticks, np.maximum(per_layer[:, layer], floor), marker="o", ms=3, label=f"layer {layer + 1}")
+    ax.axvline(2 * depth, color="k", ls=":", label="tick 2L")
+    ax.set(xlabel="tick k", ylabel="max |G_l(k) - G_l(backprop)|",
+           title=f"light cone of the exact gradient (L = {depth}, courant {courant})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
