@@ -1,0 +1,36 @@
+# wavetrain: `make demo` sets everything up and runs the main job; `make test` runs the whole suite.
+# Setup (scripts/setup.sh) installs Debian's ngspice and a .venv with every backend's dependencies.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.wavetrain-setup
+OUT    ?= demo_out
+NP2    := .venv-numpy2
+
+.PHONY: setup demo test test-core-numpy2 bench reproduce clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/ci.txt scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m wavetrain.demo --out $(OUT)
+
+test: setup
+	$(PY) -m pytest -n 2 -q
+	$(MAKE) --no-print-directory test-core-numpy2
+
+# The core (network, emulator, training, CLI) must also work on numpy 2.x; the main venv has numpy 1.26
+# because lava-nc pins it.
+test-core-numpy2: setup
+	bash scripts/setup_numpy2.sh $(NP2)
+	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
+		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis
