@@ -1,1 +1,86 @@
-"""Backends (filled in by the targets issue)."""
+"""Backends: a small Target protocol, one shared result type (Trace), and a lazy registry.
+
+Every target runs a Circuit under a Transient analysis and returns a Trace sampled at the requested times, so two
+targets are compared in one line. Optional dependencies (PySpice, ngspice) are imported only when selected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from wavetrain.errors import UnknownTargetError
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Named waveforms: ``t`` sample times [s] (n,), ``signals[name]`` arrays whose first axis is time.
+
+    Nets give (n, batch, width) [V]; a parameter port ``p`` gives ``p.grad_w`` (n, out, in), ``p.grad_b`` (n, out)
+    and, in the learning circuit, ``p.weight`` and ``p.bias`` (the capacitor voltages).
+    """
+
+    t: np.ndarray
+    signals: Mapping[str, np.ndarray] = field(default_factory=dict)
+    target: str = ""
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.signals[name]
+
+    def names(self) -> list[str]:
+        """The signal names, sorted."""
+        return sorted(self.signals)
+
+
+class Target(Protocol):
+    """A backend that simulates a Circuit and returns the probed waveforms at the sample times."""
+
+    name: ClassVar[str]
+
+    def run(self, circuit: Any, analysis: Any, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+        """Simulate circuit under analysis; sample every probe (default: all nets and ports) at ``samples`` [s]."""
+        ...
+
+
+def _numpy() -> type:
+    from wavetrain.targets.numpy import NumpyTarget
+
+    return NumpyTarget
+
+
+def _spice() -> type:
+    from wavetrain.targets.ngspice import SpiceTarget
+
+    return SpiceTarget
+
+
+TARGETS: dict[str, Callable[[], type]] = {"numpy": _numpy, "spice": _spice, "ngspice": _spice}
+
+
+def get_target(name: str, **options: Any) -> Target:
+    """The target called name, built with options; UnknownTargetError lists the choices."""
+    if name not in TARGETS:
+        raise UnknownTargetError(f"unknown target {name!r}; choose one of: {', '.join(sorted(TARGETS))}")
+    return TARGETS[name]()(**options)
+
+
+def default_samples(circuit: Any, analysis: Any) -> np.ndarray:
+    """Mid-tick sample times (k + 1/2) tick up to the analysis stop: where every wave is flat."""
+    count = int(np.floor(analysis.stop / circuit.tick - 0.5 + 1e-9)) + 1
+    return (np.arange(max(count, 1)) + 0.5) * circuit.tick
+
+
+def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dict[str, np.ndarray]:
+    """Split a port's flat per-parameter columns (weights row-major, then biases) into (n, out, in) and (n, out)."""
+    from wavetrain.circuits import ParameterPort
+
+    port = next(p for p in circuit.of_type(ParameterPort) if p.name == name)
+    out, inp = circuit.element(port.junction).shape
+    n = values.shape[0]
+    names = ("grad_w", "grad_b") if suffix == "grad" else ("weight", "bias")
+    return {f"{name}.{names[0]}": values[:, : out * inp].reshape(n, out, inp), f"{name}.{names[1]}": values[:, out * inp :]}
+
+
+__all__ = ["TARGETS", "Target", "Trace", "default_samples", "get_target", "split_ports"]

@@ -1,0 +1,310 @@
+"""The one module that writes SPICE text: :func:`to_spice` renders a Circuit as a self-contained ngspice netlist.
+
+Naming (so no two generated names can collide, whatever the validated IR names are): a wire of bundle net ``s1`` for
+sample b, index i is node ``n{b}_{i}_s1``; every other generated node or device name is a role prefix of letters, then a
+digit, then the validated IR name. ``en`` is the enable node: every cell output is multiplied by V(en), which ramps
+0 -> 1 at t = 0, so the operating point is all-zero and the waves start from the emulator's zero state.
+
+Cards per element (bundles expand to one card per wire and sample):
+  TransmissionLine  T-line, TD = delay              Junction      B-sources W v + b forward, W^T delta backward
+  Nonlinearity      B-sources sigma(a), sigma'(a)*lam  Integrator  B-source (sample-hold) or R-C + buffer (leaky)
+  Termination       R to ground                     Source        PWL voltage source (+ series R)
+  LossLoad          B-source dC/ds / batch          ParameterPort B-source effort g; learning: R (+L) -> ammeter,
+                                                                  F copies the current into the weight capacitor
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from wavetrain.circuits.circuit import Circuit, Transient, structural_problems
+from wavetrain.circuits.elements import (
+    Integrator,
+    Junction,
+    LossLoad,
+    Nonlinearity,
+    ParameterPort,
+    Source,
+    Termination,
+    TransmissionLine,
+)
+from wavetrain.errors import NetlistError
+
+LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
+LINE_WIDTH = 240
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "Meg"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
+             (1e-12, "p"), (1e-15, "f"))
+
+
+def si(value: float) -> str:
+    """A value with a SPICE SI suffix, exact to 12 significant digits: si(1e-9) == '1n', si(2200) == '2.2k'."""
+    if value == 0 or not math.isfinite(value):
+        return _num(value)
+    for scale, suffix in _PREFIXES:
+        if abs(value) >= scale * (1 - 1e-12):
+            return f"{_num(value / scale)}{suffix}"
+    return _num(value)
+
+
+def _num(value: float) -> str:
+    if not math.isfinite(value):
+        raise NetlistError(f"cannot write the non-finite number {value!r} into a netlist")
+    text = f"{float(value):.12g}"
+    return "0" if text == "-0" else text
+
+
+def node(net: str, b: int, i: int) -> str:
+    """The SPICE node of wire i of bundle net for sample b."""
+    return f"n{b}_{i}_{net}"
+
+
+def _v(net: str, b: int, i: int) -> str:
+    return f"V({node(net, b, i)})"
+
+
+def _linear(coefficients: Iterable[float], variables: Iterable[str], constant: float | str = 0.0) -> str:
+    terms = [constant if isinstance(constant, str) else _num(constant)]
+    for c, v in zip(coefficients, variables):
+        if isinstance(c, str):
+            terms.append(f"+ {c}*{v}")
+        elif c != 0.0:
+            terms.append(f"{'-' if c < 0 else '+'} {_num(abs(c))}*{v}")
+    return " ".join(terms)
+
+
+def _wrap(card: str) -> str:
+    # NOTE: ngspice reads long B-source expressions through '+' continuation lines; break only at spaces
+    if len(card) <= LINE_WIDTH:
+        return card
+    lines, current = [], ""
+    for word in card.split(" "):
+        if current and len(current) + 1 + len(word) > LINE_WIDTH:
+            lines.append(current)
+            current = "+ " + word
+        else:
+            current = f"{current} {word}" if current else word
+    return "\n".join([*lines, current])
+
+
+class _Context:
+    """What a card needs beyond its element: the batch and, for learning junctions, their parameter port."""
+
+    def __init__(self, circuit: Circuit) -> None:
+        self.batch = circuit.batch
+        self.ports = {p.junction: p for p in circuit.of_type(ParameterPort) if p.kind != "probe"}
+        self.junctions = {j.name: j for j in circuit.of_type(Junction)}
+
+
+def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
+    return [
+        f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
+        for b in range(ctx.batch)
+        for i in range(e.width)
+    ]
+
+
+def _junction(e: Junction, ctx: _Context) -> list[str]:
+    out, inp = e.shape
+    port = ctx.ports.get(e.name)
+    if port is None:
+        weight = lambda i, j: float(e.weight[i, j])  # noqa: E731
+        bias = lambda i: float(e.bias[i])  # noqa: E731
+    else:
+        weight = lambda i, j: f"V(w{i}_{j}_{port.name})"  # noqa: E731
+        bias = lambda i: f"V(c{i}_{port.name})"  # noqa: E731
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(out):
+            expr = _linear([weight(i, j) for j in range(inp)], [_v(e.a, b, j) for j in range(inp)], bias(i))
+            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*({expr})"))
+        if e.back_out is not None:
+            for j in range(inp):
+                expr = _linear([weight(i, j) for i in range(out)], [_v(e.back_in, b, i) for i in range(out)])
+                cards.append(_wrap(f"Bb{b}_{j}_{e.name} {node(e.back_out, b, j)} 0 V=V(en)*({expr})"))
+    return cards
+
+
+_ACTIVATION_SPICE: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
+    "tanh": (lambda a: f"tanh({a})", lambda a: f"(1 - tanh({a})^2)"),
+    "sigmoid": (lambda a: f"0.5*(1 + tanh(0.5*{a}))", lambda a: f"0.25*(1 - tanh(0.5*{a})^2)"),
+    "relu": (lambda a: f"({a})*u({a})", lambda a: f"u({a})"),
+    "identity": (lambda a: f"({a})", lambda a: "1"),
+}
+
+
+def _nonlinearity(e: Nonlinearity, ctx: _Context) -> list[str]:
+    f, df = _ACTIVATION_SPICE[e.activation]
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            a = _v(e.a, b, i)
+            cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f(a)}")
+            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df(a)}*{_v(e.lam, b, i)}")
+    return cards
+
+
+def _integrator(e: Integrator, ctx: _Context) -> list[str]:
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            out, tag = node(e.b, b, i), f"{b}_{i}_{e.name}"
+            if e.kind == "sample_hold":
+                expr = f"{_num(1.0 - e.gain)}*{_v(e.held, b, i)} + {_num(e.gain)}*{_v(e.a, b, i)}"
+                cards.append(f"Bh{tag} {out} 0 V=V(en)*({expr})")
+            else:
+                capacitance = 1e-12
+                cards += [
+                    f"Bi{tag} s{tag} 0 V={_v(e.a, b, i)}",
+                    f"Rh{tag} s{tag} q{tag} {si(e.tau / capacitance)}",
+                    f"Ch{tag} q{tag} 0 {si(capacitance)}",
+                    f"Bh{tag} {out} 0 V=V(en)*V(q{tag})",
+                ]
+    return cards
+
+
+def _termination(e: Termination, ctx: _Context) -> list[str]:
+    return [f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}" for b in range(ctx.batch) for i in range(e.width)]
+
+
+def _source(e: Source, ctx: _Context) -> list[str]:
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            x, tag, out = float(e.values[b, i]), f"{b}_{i}_{e.name}", node(e.b, b, i)
+            points = [(0.0, 0.0), (e.start, 0.0), (e.start + e.rise, x)]
+            if e.duration is not None:
+                end = e.start + e.rise + e.duration
+                points += [(end, x), (end + e.rise, 0.0)]
+            points = [p for k, p in enumerate(points) if k == 0 or p[0] > points[k - 1][0]]
+            pwl = " ".join(f"{si(t)} {_num(v)}" for t, v in points)
+            if e.resistance > 0:
+                cards += [f"V{tag} s{tag} 0 PWL({pwl})", f"Rs{tag} s{tag} {out} {si(e.resistance)}"]
+            else:
+                cards.append(f"V{tag} {out} 0 PWL({pwl})")
+    return cards
+
+
+def _loss_load(e: LossLoad, ctx: _Context) -> list[str]:
+    cards = []
+    scale = _num(1.0 / ctx.batch)
+    for b in range(ctx.batch):
+        if e.loss == "cross_entropy":
+            partition = " + ".join(f"exp({_v(e.a, b, k)})" for k in range(e.width))
+        for i in range(e.width):
+            t = _num(float(e.target[b, i]))
+            value = f"exp({_v(e.a, b, i)})/({partition})" if e.loss == "cross_entropy" else _v(e.a, b, i)
+            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{scale}*({value} - {t})"))
+    return cards
+
+
+def port_parameters(port: ParameterPort, junction: Junction, batch: int) -> list[tuple[str, float, str]]:
+    """(tag, initial value, gradient expression) for every weight then every bias held by a parameter port."""
+    out, inp = junction.shape
+    rows = []
+    for i in range(out):
+        for j in range(inp):
+            terms = " + ".join(f"{_v(junction.back_in, b, i)}*{_v(junction.a, b, j)}" for b in range(batch))
+            rows.append((f"w{i}_{j}", float(junction.weight[i, j]), terms))
+    for i in range(out):
+        rows.append((f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch))))
+    return rows
+
+
+def _parameter_port(e: ParameterPort, ctx: _Context) -> list[str]:
+    junction = ctx.junctions.get(e.junction)
+    if junction is None:
+        raise NetlistError(f"parameter port {e.name!r}: junction {e.junction!r} is not in the circuit")
+    cards = []
+    for tag, _, gradient in port_parameters(e, junction, ctx.batch):
+        p = f"{tag}_{e.name}"
+        cards.append(_wrap(f"Bg{p} g{p} 0 V={gradient}"))
+        if e.kind == "probe":
+            continue
+        if e.kind == "momentum":
+            cards += [f"Rg{p} g{p} m{p} {si(e.resistance)}", f"Lg{p} m{p} z{p} {si(e.inductance)}"]
+        else:
+            cards.append(f"Rg{p} g{p} z{p} {si(e.resistance)}")
+        # NOTE: the port current i = I(Vz) flows g -> ground; F draws it out of the weight node: C dtheta/dt = -i
+        cards += [f"Vz{p} z{p} 0 0", f"F{p} {p} 0 Vz{p} 1", f"C{p} {p} 0 {si(e.capacitance)}", f"Rl{p} {p} 0 {si(LEAK_OHMS)}"]
+    return cards
+
+
+CARDS: dict[type, Callable[[Any, _Context], list[str]]] = {
+    TransmissionLine: _line,
+    Junction: _junction,
+    Nonlinearity: _nonlinearity,
+    Integrator: _integrator,
+    Termination: _termination,
+    Source: _source,
+    LossLoad: _loss_load,
+    ParameterPort: _parameter_port,
+}
+
+
+def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """IR probe name -> the ngspice vector names it reads (nets: per sample and wire; ports: per parameter)."""
+    widths = circuit.widths()
+    ports = {p.name: p for p in circuit.of_type(ParameterPort)}
+    names = list(widths) + list(ports) if probes is None else list(probes)
+    table: dict[str, list[str]] = {}
+    for name in names:
+        if name in widths:
+            table[name] = [f"v({node(name, b, i)})" for b in range(circuit.batch) for i in range(widths[name])]
+        elif name in ports:
+            port = ports[name]
+            junction = circuit.element(port.junction)
+            tags = [tag for tag, _, _ in port_parameters(port, junction, circuit.batch)]
+            table[name + ".grad"] = [f"v(g{tag}_{name})" for tag in tags]
+            if port.kind != "probe":
+                table[name + ".param"] = [f"v({tag}_{name})" for tag in tags]
+        else:
+            raise NetlistError(f"circuit {circuit.name!r}: no net or parameter port named {name!r} to probe")
+    return table
+
+
+def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequence[str] | None = None) -> str:
+    """Render circuit as a self-contained ngspice netlist (sources, .ic, .tran, .save). Pure and deterministic."""
+    problems = structural_problems(circuit)
+    if problems:
+        raise NetlistError(f"circuit {circuit.name!r} cannot be written:\n  " + "\n  ".join(problems))
+    analysis = analysis or Transient(stop=(2 * len(circuit.of_type(Junction)) + 1) * circuit.tick)
+    ctx = _Context(circuit)
+    cards = [
+        f"* wavetrain circuit {circuit.name}: batch {circuit.batch}, tick {si(circuit.tick)}s",
+        f".options reltol={_num(analysis.reltol)} vntol={_num(analysis.vntol)} abstol={_num(analysis.abstol)}",
+        f"Ven en 0 PWL(0 0 {si(circuit.tick * 1e-2)} 1)",
+    ]
+    for element in circuit.elements:
+        card = CARDS.get(type(element))
+        if card is None:
+            raise NetlistError(f"no SPICE card for {type(element).__name__} {element.name!r}; add one to CARDS in circuits/spice.py")
+        cards += card(element, ctx)
+    for port in circuit.of_type(ParameterPort):
+        if port.kind != "probe":
+            for tag, value, _ in port_parameters(port, ctx.junctions[port.junction], circuit.batch):
+                cards.append(f".ic V({tag}_{port.name})={_num(value)}")
+    step = analysis.step if analysis.step is not None else analysis.stop / 1000
+    cards.append(f".tran {si(step)} {si(analysis.stop)}")
+    vectors = [v for group in probe_vectors(circuit, probes).values() for v in group]
+    for start in range(0, len(vectors), 8):
+        cards.append(".save " + " ".join(vectors[start : start + 8]))
+    return "\n".join([f".title {circuit.name}", *cards, ".end"]) + "\n"
+
+
+def to_pyspice(circuit: Circuit, analysis: Transient | None = None) -> Any:
+    """A PySpice ``Circuit`` holding this netlist (title from the circuit; cards as its raw SPICE), for PySpice users."""
+    try:
+        from PySpice.Spice.Netlist import Circuit as PySpiceCircuit
+    except ImportError as err:
+        from wavetrain.errors import MissingDependency
+
+        raise MissingDependency("to_pyspice needs PySpice; install it with `pip install 'wavetrain[spice]'`") from err
+    text = to_spice(circuit, analysis)
+    body = [line for line in text.splitlines()[1:] if line != ".end" and not line.startswith((".tran", ".save", ".options"))]
+    result = PySpiceCircuit(circuit.name)
+    result.raw_spice = "\n".join(body)
+    return result
+

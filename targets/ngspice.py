@@ -1,0 +1,186 @@
+"""The SPICE target: ngspice through PySpice's shared library, or ``ngspice -b`` in a subprocess (one per run).
+
+Both runners simulate the netlist :func:`wavetrain.circuits.to_spice` writes and return the same Trace (sampled at
+the requested times by linear interpolation of ngspice's adaptive time points). A failed run raises SimulationError
+with ngspice's own message and the kept netlist and log; a run past ``timeout`` seconds is stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from wavetrain.circuits import Circuit, Transient, to_spice
+from wavetrain.circuits.spice import probe_vectors
+from wavetrain.errors import ConfigError, MissingDependency, SimulationError, TargetUnavailable
+from wavetrain.targets import Trace, default_samples, split_ports
+from wavetrain.targets.rawfile import read_raw
+
+INSTALL = "install it with `sudo apt-get install ngspice libngspice0 libngspice0-dev`"
+_ERROR_LINE = re.compile(r"error|abort|too small|singular matrix|failed|cannot|unknown", re.IGNORECASE)
+_HARMLESS = re.compile(r"^(note:|warning:|using spice|stdout|\s*$)", re.IGNORECASE)
+_SHARED_LOCK = threading.Lock()
+
+
+class SpiceTarget:
+    """ngspice (39+). ``runner``: "batch" (``ngspice -b``, streams to disk) or "shared" (libngspice via PySpice)."""
+
+    name: ClassVar[str] = "spice"
+
+    def __init__(self, runner: str = "batch", timeout: float = 300.0, keep: bool = False, workdir: str | Path | None = None) -> None:
+        if runner not in ("batch", "shared"):
+            raise ConfigError(f"spice target: runner must be 'batch' or 'shared', got {runner!r}")
+        if not timeout > 0:
+            raise ConfigError(f"spice target: timeout must be > 0 s, got {timeout!r}")
+        self.runner, self.timeout, self.keep = runner, float(timeout), keep
+        self.workdir = Path(workdir) if workdir is not None else None
+
+    def run(self, circuit: Circuit, analysis: Transient, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+        """Write the netlist, simulate it in ngspice, and sample every probe at ``samples`` [s]."""
+        table = probe_vectors(circuit, probes)
+        text = to_spice(circuit, analysis, probes)
+        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        vectors = self._batch(text, analysis) if self.runner == "batch" else self._shared(text, analysis)
+        return assemble(circuit, table, vectors, samples, f"spice-{self.runner}")
+
+    def _workdir(self) -> Path:
+        if self.workdir is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
+        return Path(tempfile.mkdtemp(prefix="wavetrain-spice-"))
+
+    def _batch(self, text: str, analysis: Transient) -> dict[str, np.ndarray]:
+        binary = shutil.which("ngspice")
+        if binary is None:
+            raise TargetUnavailable(f"target 'spice' needs the ngspice program on PATH; {INSTALL}")
+        work = self._workdir()
+        netlist, raw, log = work / "net.cir", work / "net.raw", work / "net.log"
+        netlist.write_text(text)
+        try:
+            done = subprocess.run(
+                [binary, "-b", "-r", str(raw), "-o", str(log), str(netlist)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise SimulationError(
+                f"ngspice did not finish within {self.timeout:g} s and was stopped; netlist kept at {netlist}, log at {log}"
+            ) from err
+        output = (log.read_text(errors="replace") if log.exists() else "") + done.stderr.decode(errors="replace")
+        errors = [line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
+        if done.returncode != 0 or errors or not raw.exists():
+            message = "; ".join(errors[:5]) or f"exit code {done.returncode}, no raw file"
+            raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
+        vectors = read_raw(raw)
+        _check_complete(vectors, analysis, netlist, log)
+        if not self.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return vectors
+
+    def _shared(self, text: str, analysis: Transient) -> dict[str, np.ndarray]:
+        ngspice = _shared_ngspice()
+        from PySpice.Spice.NgSpice.Shared import ffi
+
+        with _SHARED_LOCK:
+            ngspice.destroy()
+            if ngspice.plot_names != ["const"]:
+                ngspice.remove_circuit()
+            ngspice.clear_output()
+            lines = [line for line in text.splitlines() if line] + [""]
+            keep = [ffi.new("char[]", line.encode()) for line in lines] + [ffi.NULL]
+            ngspice._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep))
+            if any("error" in line.lower() for line in ngspice._stdout + ngspice._stderr):
+                raise self._shared_error(ngspice, text, "ngspice rejected the netlist")
+            ngspice._ngspice_shared.ngSpice_Command(b"bg_run")
+            self._wait(ngspice, text)
+            errors = [line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
+            if errors:
+                raise self._shared_error(ngspice, text, "ngspice failed: " + "; ".join(errors[:5]))
+            vectors = _read_plot(ngspice, ffi)
+        _check_complete(vectors, analysis, None, None)
+        return vectors
+
+    def _wait(self, ngspice: Any, text: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        time.sleep(0.002)
+        while ngspice._ngspice_shared.ngSpice_running():
+            if time.monotonic() > deadline:
+                ngspice._ngspice_shared.ngSpice_Command(b"bg_halt")
+                raise self._shared_error(ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped")
+            time.sleep(0.002)
+
+    def _shared_error(self, ngspice: Any, text: str, message: str) -> SimulationError:
+        work = self._workdir()
+        (work / "net.cir").write_text(text)
+        (work / "net.log").write_text("\n".join(ngspice._stdout + ngspice._stderr))
+        return SimulationError(f"{message}; netlist kept at {work / 'net.cir'}, log at {work / 'net.log'}")
+
+
+def _shared_ngspice() -> Any:
+    try:
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # NOTE: 'Unsupported Ngspice version 39' on every load
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
+    except ImportError as err:
+        raise MissingDependency("the shared runner needs PySpice; install it with `pip install 'wavetrain[spice]'`") from err
+
+    class QuietNgSpiceShared(NgSpiceShared):
+        @staticmethod
+        def _background_thread_running(is_running: bool, ngspice_id: int, user_data: Any) -> int:
+            # NOTE: PySpice 1.5 returns None here, where cffi wants an int, and prints a traceback per run
+            ffi.from_handle(user_data)._is_running = is_running
+            return 0
+
+    try:
+        return QuietNgSpiceShared.new_instance()
+    except OSError as err:
+        raise TargetUnavailable(f"target 'spice' (shared runner) cannot load libngspice.so: {err}; {INSTALL}") from err
+
+
+def _read_plot(ngspice: Any, ffi: Any) -> dict[str, np.ndarray]:
+    plot = ngspice.last_plot
+    lib = ngspice._ngspice_shared
+    names = lib.ngSpice_AllVecs(plot.encode())
+    vectors: dict[str, np.ndarray] = {}
+    k = 0
+    while names[k] != ffi.NULL:
+        name = ffi.string(names[k]).decode()
+        info = lib.ngGet_Vec_Info(f"{plot}.{name}".encode())
+        if info != ffi.NULL and info.v_realdata != ffi.NULL:
+            values = np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8), dtype=np.float64).copy()
+            key = name.lower()
+            vectors[key if key == "time" or key.startswith("v(") else f"v({key})"] = values
+        k += 1
+    return vectors
+
+
+def _check_complete(vectors: dict[str, np.ndarray], analysis: Transient, netlist: Path | None, log: Path | None) -> None:
+    time_axis = vectors.get("time")
+    if time_axis is None or len(time_axis) == 0 or time_axis[-1] < analysis.stop * (1 - 1e-6):
+        reached = time_axis[-1] if time_axis is not None and len(time_axis) else 0.0
+        where = f"; netlist kept at {netlist}, log at {log}" if netlist else ""
+        raise SimulationError(f"ngspice stopped at t = {reached:g} s before the end {analysis.stop:g} s (did not converge){where}")
+
+
+def assemble(circuit: Circuit, table: dict[str, list[str]], vectors: dict[str, np.ndarray], samples: np.ndarray, target: str) -> Trace:
+    """Sample ngspice vectors at the sample times and shape them per probe into a Trace."""
+    t = vectors["time"]
+    signals: dict[str, np.ndarray] = {}
+    for name, columns in table.items():
+        missing = [c for c in columns if c not in vectors]
+        if missing:
+            raise SimulationError(f"ngspice returned no vector {missing[0]!r} for probe {name!r}")
+        values = np.stack([np.interp(samples, t, vectors[c]) for c in columns], axis=1)
+        if name.endswith((".grad", ".param")):
+            base, _, suffix = name.rpartition(".")
+            signals.update(split_ports(circuit, base, values, suffix))
+        else:
+            signals[name] = values.reshape(len(samples), circuit.batch, -1)
+    return Trace(t=samples, signals=signals, target=target)

@@ -1,0 +1,288 @@
+"""The numpy target: the emulator running a compiled Circuit, the executable spec of every element.
+
+Time is discrete, dt = tick / steps_per_tick; every line delay must be a whole number of steps. Each element kind has
+a kernel in KERNELS that registers what it does, forward and backward side by side:
+  ops     instantaneous cells (net values from net values), run every step in dependency order
+  loads   conductances and Norton currents at a net (terminations, Thevenin sources)
+  lines   delay buffers of the right- and left-moving waves v+ and v-
+  updates state changes at the end of a step (leaky integrators, parameter ports)
+A line end without an ideal driver settles to V = (2 v_in / z0 + I) / (1 / z0 + G) (the line as a Norton source),
+so a load R reflects v_out = V - v_in = v_in (R - z0) / (R + z0). If a netlist and this module disagree, this module
+is the reference, or the equation in its docstring is wrong, and both get fixed together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from wavetrain.circuits import (
+    Circuit,
+    Integrator,
+    Junction,
+    LossLoad,
+    Nonlinearity,
+    ParameterPort,
+    Source,
+    Termination,
+    Transient,
+    TransmissionLine,
+)
+from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
+from wavetrain.errors import ConfigError, SimulationError
+from wavetrain.targets import Trace, default_samples
+
+
+@dataclass
+class Op:
+    """An instantaneous cell: ``fn(values, t)`` returns {net: array} for its outputs, from its input nets."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    fn: Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]
+
+
+@dataclass
+class Program:
+    """A circuit compiled once into ops, loads, lines and state."""
+
+    circuit: Circuit
+    dt: float
+    widths: dict[str, int]
+    ops: list[Op] = field(default_factory=list)
+    conductance: dict[str, float] = field(default_factory=dict)  # net -> G [S]
+    norton: list[tuple[str, float, Source]] = field(default_factory=list)  # (net, G_s, source)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[Callable[[dict[str, np.ndarray]], None]] = field(default_factory=list)
+    params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
+    grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
+
+    def zeros(self, net: str) -> np.ndarray:
+        return np.zeros((self.circuit.batch, self.widths[net]))
+
+
+def _source_value(e: Source, t: float) -> np.ndarray:
+    times = [0.0, e.start, e.start + e.rise]
+    levels = [0.0, 0.0, 1.0]
+    if e.duration is not None:
+        times += [e.start + e.rise + e.duration, e.start + 2 * e.rise + e.duration]
+        levels += [1.0, 0.0]
+    return e.values * float(np.interp(t, times, levels))
+
+
+def _kernel_source(e: Source, p: Program) -> None:
+    """v_b = x ramp(t) (ideal) or a Norton source x ramp(t) / R_s with conductance 1 / R_s."""
+    if e.resistance == 0:
+        p.ops.append(Op((), (e.b,), lambda v, t: {e.b: _source_value(e, t)}))
+    else:
+        p.norton.append((e.b, 1.0 / e.resistance, e))
+
+
+def _kernel_line(e: TransmissionLine, p: Program) -> None:
+    """v+_b(t) = v+_a(t - delay), v-_a(t) = v-_b(t - delay): two ring buffers of delay / dt steps."""
+    steps = int(round(e.delay / p.dt))
+    if steps < 1 or abs(steps * p.dt - e.delay) > 1e-9 * e.delay:
+        raise SimulationError(f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s")
+    shape = (steps, p.circuit.batch, e.width)
+    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape)})
+
+
+def _kernel_termination(e: Termination, p: Program) -> None:
+    """A load R adds conductance 1 / R at its net."""
+    p.conductance[e.a] = p.conductance.get(e.a, 0.0) + 1.0 / e.resistance
+
+
+def _kernel_junction(e: Junction, p: Program) -> None:
+    """Forward v_b = W v_a + beta; backward v_back_out = W^T v_back_in (the same W: a transformer and its transpose)."""
+    params = p.params.setdefault(e.name, [e.weight.copy(), e.bias.copy()])
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: v[e.a] @ params[0].T + params[1]}))
+    if e.back_out is not None:
+        p.ops.append(Op((e.back_in,), (e.back_out,), lambda v, t: {e.back_out: v[e.back_in] @ params[0]}))
+
+
+def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
+    """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
+    act = ACTIVATIONS[e.activation]
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: act.f(v[e.a])}))
+    p.ops.append(Op((e.a, e.lam), (e.delta,), lambda v, t: {e.delta: act.df(v[e.a], act.f(v[e.a])) * v[e.lam]}))
+
+
+def _kernel_integrator(e: Integrator, p: Program) -> None:
+    """sample_hold: v_b = (1 - nu) v_held + nu v_a; leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
+    if e.kind == "sample_hold":
+        p.ops.append(Op((e.a, e.held), (e.b,), lambda v, t: {e.b: (1.0 - e.gain) * v[e.held] + e.gain * v[e.a]}))
+        return
+    state = [p.zeros(e.b)]
+    decay = float(np.exp(-p.dt / e.tau))
+    p.ops.append(Op((), (e.b,), lambda v, t: {e.b: state[0]}))
+
+    def update(v: dict[str, np.ndarray]) -> None:
+        state[0] = v[e.a] + (state[0] - v[e.a]) * decay
+
+    p.updates.append(update)
+
+
+def _kernel_loss_load(e: LossLoad, p: Program) -> None:
+    """v_b = dC/ds(v_a, y) / batch: the reflected error wave."""
+    loss = LOSSES[e.loss]
+    batch = p.circuit.batch
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: loss.grad(v[e.a], e.target) / batch}))
+
+
+def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
+    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R; momentum: L di/dt = g - R i, C dtheta/dt = -i."""
+    junction = p.circuit.element(e.junction)
+    params = p.params.setdefault(junction.name, [junction.weight.copy(), junction.bias.copy()])
+    grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
+
+    def read(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
+        delta = v[junction.back_in]
+        grads[0], grads[1] = delta.T @ v[junction.a], delta.sum(axis=0)
+        return {}
+
+    p.ops.append(Op((junction.a, junction.back_in), (), read))
+    if e.kind == "probe":
+        return
+    current = [np.zeros_like(params[0]), np.zeros_like(params[1])]
+
+    def update(v: dict[str, np.ndarray]) -> None:
+        for k in range(2):
+            if e.kind == "momentum":
+                current[k] = current[k] + p.dt * (grads[k] - e.resistance * current[k]) / e.inductance
+            else:
+                current[k] = grads[k] / e.resistance
+            params[k] = params[k] - p.dt * current[k] / e.capacitance
+
+    p.updates.append(update)
+
+
+KERNELS: dict[type, Callable[[Any, Program], None]] = {
+    TransmissionLine: _kernel_line,
+    Junction: _kernel_junction,
+    Nonlinearity: _kernel_nonlinearity,
+    Integrator: _kernel_integrator,
+    Termination: _kernel_termination,
+    Source: _kernel_source,
+    LossLoad: _kernel_loss_load,
+    ParameterPort: _kernel_parameter_port,
+}
+
+
+def compile_program(circuit: Circuit, steps_per_tick: int = 1) -> Program:
+    """Turn a circuit into a Program: kernels registered, line-end settling ops added, ops sorted by dependency."""
+    program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
+    for element in circuit.elements:
+        KERNELS[type(element)](element, program)
+    driven = {net for op in program.ops for net in op.outputs}
+    ends: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    for line in program.lines:
+        ends.setdefault(line["line"].a, []).append((line, "a"))
+        ends.setdefault(line["line"].b, []).append((line, "b"))
+    passive = (set(ends) | set(program.conductance) | {n for n, _, _ in program.norton}) - driven
+    for net in sorted(passive):
+        program.ops.append(_settle(program, net, ends.get(net, [])))
+    program.ops = _sort(program.ops, circuit.name)
+    return program
+
+
+def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:
+    sources = [(g, src) for n, g, src in program.norton if n == net]
+    g_total = program.conductance.get(net, 0.0) + sum(g for g, _ in sources) + sum(1.0 / line["line"].z0 for line, _ in ends)
+    if g_total == 0:
+        raise SimulationError(f"numpy target: net {net!r} has nothing that sets its voltage")
+
+    def fn(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
+        current = sum((g * _source_value(src, t) for g, src in sources), program.zeros(net))
+        for line, end in ends:
+            current = current + 2.0 * v[_incoming(line, end)] / line["line"].z0
+        return {net: current / g_total}
+
+    inputs = tuple(_incoming(line, end) for line, end in ends)
+    return Op(inputs, (net,), fn)
+
+
+def _incoming(line: dict[str, Any], end: str) -> str:
+    return f"{line['line'].name}:{'fwd' if end == 'b' else 'bwd'}"
+
+
+def _sort(ops: list[Op], name: str) -> list[Op]:
+    producers = {net: k for k, op in enumerate(ops) for net in op.outputs}
+    order, state = [], [0] * len(ops)
+
+    def visit(k: int) -> None:
+        if state[k] == 1:
+            raise SimulationError(f"numpy target: circuit {name!r} has an algebraic loop through {ops[k].outputs}")
+        if state[k] == 0:
+            state[k] = 1
+            for net in ops[k].inputs:
+                if net in producers:
+                    visit(producers[net])
+            state[k] = 2
+            order.append(ops[k])
+
+    for k in range(len(ops)):
+        visit(k)
+    return order
+
+
+class NumpyTarget:
+    """Runs a Circuit with the discrete-time element kernels; ``steps_per_tick`` sub-steps per line delay."""
+
+    name: ClassVar[str] = "numpy"
+
+    def __init__(self, steps_per_tick: int = 1) -> None:
+        if isinstance(steps_per_tick, bool) or not isinstance(steps_per_tick, int) or steps_per_tick < 1:
+            raise ConfigError(f"numpy target: steps_per_tick must be an integer >= 1, got {steps_per_tick!r}")
+        self.steps_per_tick = steps_per_tick
+
+    def run(self, circuit: Circuit, analysis: Transient, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+        """Step the program from the zero state to analysis.stop, recording probes at the sample times [s]."""
+        program = compile_program(circuit, self.steps_per_tick)
+        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        dt = program.dt
+        record_at = np.floor(samples / dt + 1e-9).astype(int)
+        nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]
+        ports = [p for p in circuit.of_type(ParameterPort) if probes is None or p.name in probes]
+        rows: dict[str, list[np.ndarray]] = {}
+        wanted = {}
+        for k, step in enumerate(record_at):
+            wanted.setdefault(int(step), []).append(k)
+        for n in range(int(record_at.max()) + 1 if len(record_at) else 0):
+            values = self._step(program, n)
+            for _ in wanted.get(n, []):
+                for net in nets:
+                    rows.setdefault(net, []).append(values.get(net, program.zeros(net)).copy())
+                for port in ports:
+                    gw, gb = program.grads[port.name]
+                    rows.setdefault(f"{port.name}.grad_w", []).append(gw.copy())
+                    rows.setdefault(f"{port.name}.grad_b", []).append(gb.copy())
+                    if port.kind != "probe":
+                        w, b = program.params[port.junction]
+                        rows.setdefault(f"{port.name}.weight", []).append(w.copy())
+                        rows.setdefault(f"{port.name}.bias", []).append(b.copy())
+            for update in program.updates:
+                update(values)
+            self._advance(program, values, n)
+        return Trace(t=samples, signals={k: np.array(v) for k, v in rows.items()}, target="numpy")
+
+    @staticmethod
+    def _step(program: Program, n: int) -> dict[str, np.ndarray]:
+        values: dict[str, np.ndarray] = {}
+        for line in program.lines:
+            slot = n % line["steps"]
+            values[f"{line['line'].name}:fwd"] = line["fwd"][slot]
+            values[f"{line['line'].name}:bwd"] = line["bwd"][slot]
+        t = (n + 0.5) * program.dt  # NOTE: a step stands for [n dt, (n+1) dt); sources are read mid-step
+        for op in program.ops:
+            values.update(op.fn(values, t))
+        return values
+
+    @staticmethod
+    def _advance(program: Program, values: dict[str, np.ndarray], n: int) -> None:
+        for line in program.lines:
+            e, slot = line["line"], n % line["steps"]
+            out_a = values[e.a] - line["bwd"][slot]
+            out_b = values[e.b] - line["fwd"][slot]
+            line["fwd"][slot], line["bwd"][slot] = out_a, out_b

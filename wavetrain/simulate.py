@@ -1,0 +1,67 @@
+"""One call for every backend: compile a network, run it on a target, read the waves back as a Relaxation.
+
+Tick k of the emulator is read from a circuit at mid-tick, t = (k + 1/2) tick, where every wave is flat: s_l(k) at
+the far end of forward line l, lam_l(k) at the far end of backward line l, G_l(k) at parameter port l.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from wavetrain.circuits import Transient
+from wavetrain.compiler import compile_network
+from wavetrain.compiler.network import Network
+from wavetrain.emulator.relax import History, Relaxation, check_courant
+from wavetrain.errors import ConfigError
+from wavetrain.targets import Trace, get_target
+
+
+def simulate(
+    net: Network,
+    x: Any,
+    y: Any,
+    ticks: int | None = None,
+    target: str = "numpy",
+    courant: float = 1.0,
+    history: bool = False,
+    tick: float = 1e-9,
+    **target_options: Any,
+) -> Relaxation:
+    """Relax net on x, y with frozen weights on a target ("numpy" or "spice"); same result type as emulator.relax."""
+    nu = check_courant(courant)
+    if nu > 1.0:
+        raise ConfigError(f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}")
+    if ticks is None:
+        ticks = 2 * net.depth if nu == 1.0 else math.ceil(2 * net.depth / nu)
+    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
+        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
+    circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick)
+    samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
+    analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
+    trace = get_target(target, **target_options).run(circuit, analysis, samples)
+    return relaxation_from_trace(trace, net, int(ticks), nu, history, target)
+
+
+def relaxation_from_trace(trace: Trace, net: Network, ticks: int, courant: float, history: bool, target: str) -> Relaxation:
+    """Read waves and port gradients out of a trace of a lowered network (sample k = tick k, or only the last)."""
+    depth = net.depth
+
+    def at(k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+        s = [trace[f"s{l}r"][k] for l in range(1, depth + 1)]
+        lam = [trace[f"lam{l}r"][k] for l in range(1, depth + 1)]
+        grads = [(trace[f"p{l}.grad_w"][k], trace[f"p{l}.grad_b"][k]) for l in range(1, depth + 1)]
+        return s, lam, grads
+
+    log = None
+    if history:
+        log = History()
+        for k in range(len(trace.t)):
+            s, lam, grads = at(k)
+            log.s.append(s)
+            log.lam.append(lam)
+            log.grads.append(grads)
+    s, lam, grads = at(len(trace.t) - 1)
+    return Relaxation(grads, s, lam, ticks, courant, log, target=target)
