@@ -59,28 +59,11 @@ class SpiceTarget:
         return Path(tempfile.mkdtemp(prefix="wavetrain-spice-"))
 
     def _batch(self, text: str, analysis: Transient) -> dict[str, np.ndarray]:
-        binary = shutil.which("ngspice")
-        if binary is None:
-            raise TargetUnavailable(f"target 'spice' needs the ngspice program on PATH; {INSTALL}")
         work = self._workdir()
-        netlist, raw, log = work / "net.cir", work / "net.raw", work / "net.log"
+        netlist = work / "net.cir"
         netlist.write_text(text)
-        try:
-            done = subprocess.run(
-                [binary, "-b", "-r", str(raw), "-o", str(log), str(netlist)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise SimulationError(
-                f"ngspice did not finish within {self.timeout:g} s and was stopped; netlist kept at {netlist}, log at {log}"
-            ) from err
-        output = (log.read_text(errors="replace") if log.exists() else "") + done.stderr.decode(errors="replace")
-        errors = [line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
-        if done.returncode != 0 or errors or not raw.exists():
-            message = "; ".join(errors[:5]) or f"exit code {done.returncode}, no raw file"
-            raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
-        vectors = read_raw(raw)
-        _check_complete(vectors, analysis, netlist, log)
+        vectors = run_netlist(netlist, self.timeout)
+        _check_complete(vectors, analysis, netlist, work / "net.log")
         if not self.keep:
             shutil.rmtree(work, ignore_errors=True)
         return vectors
@@ -99,6 +82,7 @@ class SpiceTarget:
             ngspice._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep))
             if any("error" in line.lower() for line in ngspice._stdout + ngspice._stderr):
                 raise self._shared_error(ngspice, text, "ngspice rejected the netlist")
+            ngspice.wavetrain_events = 0
             ngspice._ngspice_shared.ngSpice_Command(b"bg_run")
             self._wait(ngspice, text)
             errors = [line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
@@ -110,8 +94,8 @@ class SpiceTarget:
 
     def _wait(self, ngspice: Any, text: str) -> None:
         deadline = time.monotonic() + self.timeout
-        time.sleep(0.002)
-        while ngspice._ngspice_shared.ngSpice_running():
+        # NOTE: ngspice reports the background thread's start and end through the callback; wait for both
+        while ngspice.wavetrain_events < 2 or ngspice._ngspice_shared.ngSpice_running():
             if time.monotonic() > deadline:
                 ngspice._ngspice_shared.ngSpice_Command(b"bg_halt")
                 raise self._shared_error(ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped")
@@ -122,6 +106,31 @@ class SpiceTarget:
         (work / "net.cir").write_text(text)
         (work / "net.log").write_text("\n".join(ngspice._stdout + ngspice._stderr))
         return SimulationError(f"{message}; netlist kept at {work / 'net.cir'}, log at {work / 'net.log'}")
+
+
+def run_netlist(netlist: str | Path, timeout: float = 300.0) -> dict[str, np.ndarray]:
+    """Run ``ngspice -b`` on a netlist file (raw file and log written beside it); return its vectors or raise."""
+    binary = shutil.which("ngspice")
+    if binary is None:
+        raise TargetUnavailable(f"target 'spice' needs the ngspice program on PATH; {INSTALL}")
+    netlist = Path(netlist)
+    raw, log = netlist.with_suffix(".raw"), netlist.with_suffix(".log")
+    raw.unlink(missing_ok=True)
+    try:
+        done = subprocess.run(
+            [binary, "-b", "-r", str(raw), "-o", str(log), str(netlist)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise SimulationError(
+            f"ngspice did not finish within {timeout:g} s and was stopped; netlist kept at {netlist}, log at {log}"
+        ) from err
+    output = (log.read_text(errors="replace") if log.exists() else "") + done.stderr.decode(errors="replace")
+    errors = [line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
+    if done.returncode != 0 or errors or not raw.exists():
+        message = "; ".join(errors[:5]) or f"exit code {done.returncode}, no raw file"
+        raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
+    return read_raw(raw)
 
 
 def _shared_ngspice() -> Any:
@@ -135,7 +144,9 @@ def _shared_ngspice() -> Any:
         @staticmethod
         def _background_thread_running(is_running: bool, ngspice_id: int, user_data: Any) -> int:
             # NOTE: PySpice 1.5 returns None here, where cffi wants an int, and prints a traceback per run
-            ffi.from_handle(user_data)._is_running = is_running
+            self = ffi.from_handle(user_data)
+            self._is_running = is_running
+            self.wavetrain_events = getattr(self, "wavetrain_events", 0) + 1
             return 0
 
     try:
