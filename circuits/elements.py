@@ -68,11 +68,11 @@ def _kind(element: Any) -> str:
     return KIND_NAMES.get(type(element), type(element).__name__)
 
 
-def _names(element: Any, *fields: str) -> None:
+def _names(element: Any, *fields: str, optional: tuple[str, ...] = ()) -> None:
     check_name(element.name, _kind(element))
     for field in fields:
         value = getattr(element, field)
-        if value is not None:
+        if value is not None or field not in optional:
             check_name(value, f"{_kind(element)} {element.name!r}: net {field}")
 
 
@@ -119,7 +119,7 @@ class Junction:
     bias: np.ndarray  # beta, shape (out,) [V]
 
     def __post_init__(self) -> None:
-        _names(self, "a", "b", "back_in", "back_out")
+        _names(self, "a", "b", "back_in", "back_out", optional=("back_out",))
         weight = np.asarray(self.weight)
         if weight.ndim != 2 or min(weight.shape) < 1:
             raise CircuitError(f"junction {self.name!r}: weight must be a non-empty 2-D (out, in) array, got shape {weight.shape}")
@@ -172,7 +172,7 @@ class Integrator:
     tau: float = 1e-9  # time constant RC (leaky) [s]
 
     def __post_init__(self) -> None:
-        _names(self, "a", "b", "held")
+        _names(self, "a", "b", "held", optional=("held",))
         check_width(self, "width", self.width)
         check_choice(self, "kind", self.kind, INTEGRATOR_KINDS)
         check_positive(self, "gain", self.gain, "(Courant number)")

@@ -30,3 +30,13 @@ def digits():
     from wavetrain import datasets
 
     return datasets.load("digits")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False, help="rewrite tests/golden/*.cir")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    """True when pytest runs with --update-golden (golden netlists are rewritten, not compared)."""
+    return bool(request.config.getoption("--update-golden"))
