@@ -85,6 +85,10 @@ def lower(
     """
     if not isinstance(network, Network):
         raise LoweringError(f"lower: expected a Network, got {type(network).__name__}")
+    for index, layer in enumerate(network.layers):
+        if type(layer) not in LOWERINGS:
+            supported = ", ".join(sorted(k.__name__ for k in LOWERINGS))
+            raise LoweringError(f"layer {index} ({type(layer).__name__}) has no lowering; supported: {supported}")
     if learning is not None and learning not in LEARNING_KINDS:
         raise ConfigError(f"lower: learning must be None or one of {LEARNING_KINDS}, got {learning!r}")
     if not (isinstance(courant, (int, float)) and 0.0 < courant <= 1.0):
@@ -97,11 +101,7 @@ def lower(
     nu, depth = float(courant), network.depth
     elements: list[Element] = [Source(name="input", b="x", values=x, rise=tick * 1e-2)]
     for l, layer in enumerate(network.layers, start=1):
-        rule = LOWERINGS.get(type(layer))
-        if rule is None:
-            supported = ", ".join(sorted(k.__name__ for k in LOWERINGS))
-            raise LoweringError(f"layer {l - 1} ({type(layer).__name__}) has no lowering; supported: {supported}")
-        elements += rule(layer, l, depth, nu, z0, tick)
+        elements += LOWERINGS[type(layer)](layer, l, depth, nu, z0, tick)
     loss_out = f"lam{depth}" if nu == 1.0 else f"k{depth}"
     elements.append(LossLoad(name="loss", a=f"s{depth}r", b=loss_out, target=t, loss=network.loss))
     if gradients or learning is not None:

@@ -7,7 +7,14 @@ from wavetrain import datasets
 from wavetrain.compiler import Dense, Network
 from wavetrain.emulator import Relaxation, TrainResult, relax, train
 from wavetrain.errors import WavetrainError
+from wavetrain.circuits import Circuit, to_spice
+from wavetrain.compiler import compile_network
+from wavetrain.targets import TARGETS, Trace, get_target
+from wavetrain.simulate import simulate  # noqa: E402  (the function shadows its module's attribute on purpose)
 
 __version__ = "0.1.0"
 
-__all__ = ["Dense", "Network", "Relaxation", "TrainResult", "WavetrainError", "datasets", "relax", "train"]
+__all__ = [
+    "TARGETS", "Circuit", "Dense", "Network", "Relaxation", "Trace", "TrainResult", "WavetrainError",
+    "compile_network", "datasets", "get_target", "relax", "simulate", "to_spice", "train",
+]
