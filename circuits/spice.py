@@ -291,6 +291,9 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
     vectors = [v for group in probe_vectors(circuit, probes).values() for v in group]
     for start in range(0, len(vectors), 8):
         cards.append(".save " + " ".join(vectors[start : start + 8]))
+    # NOTE: `ngspice -b net.cir` runs an analysis only when something is printed; `-r file` ignores this line
+    printed = [v for group in probe_vectors(circuit, circuit.outputs).values() for v in group] or vectors
+    cards.append(".print tran " + " ".join(printed[:8]))
     return "\n".join([f".title {circuit.name}", *cards, ".end"]) + "\n"
 
 
