@@ -31,7 +31,9 @@ from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.errors import ConfigError, DataError
 
-METHODS = ("backprop", "dyadic", "wave")
+from wavetrain.emulator.methods import EXTRA_METHODS  # noqa: E402  (the papers' learning rules)
+
+METHODS = ("backprop", "dyadic", "wave", *EXTRA_METHODS)
 SCHEDULES = ("light_cone", "ticks")
 
 
@@ -229,6 +231,8 @@ def make_method(method: str | Method, net: Network, hold: int | None, schedule: 
         raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if hold is not None and method != "wave":
         raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
+    if method in EXTRA_METHODS:
+        return EXTRA_METHODS[method](net)
     if method == "wave":
         return Wave(2 * net.depth if hold is None else hold)
     if method == "dyadic":

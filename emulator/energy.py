@@ -1,0 +1,80 @@
+"""Power at the layer junctions and the energy identity of unlocked wave training (spec sections 1.5 and 1.7).
+
+A linearised layer is a three-port: flows go forward, efforts backward,
+    dx_l = J_l dx_{l-1} + B_l dtheta_l,   p_{l-1} = J_l^T p_l,   g_l = B_l^T p_l,
+    p_l . dx_l = p_{l-1} . dx_{l-1} + g_l . dtheta_l                              (T5; lossless when dtheta = 0)
+with J_l = diag(sigma'(a_l)) W_l and B_l dtheta = diag(sigma'(a_l)) (dW x_{l-1} + db).
+
+The energy identity of unlocked training: the loss can only fall by the work the ports absorb, and what a passive
+port absorbs is stored (inductor) or dissipated (resistor):
+    Loss(k) + stored(k) + sum_{j<k} dissipated(j)  =  Loss(0) + stored(0) + residual(k),
+where the residual is the second-order remainder plus the stale-readout error while waves are in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wavetrain.compiler.functions import Array
+from wavetrain.compiler.network import Dense, Network
+from wavetrain.emulator.kernel import WaveState, tick
+from wavetrain.errors import ConfigError
+
+
+def junction_flow(layer: Dense, x_prev: Array, dx_prev: Array, dW: Array, db: Array) -> Array:
+    """Forward flow through the linearised layer: dx_l = sigma'(a) * (W dx_{l-1} + dW x_{l-1} + db), batch rows."""
+    a = x_prev @ layer.weight.T + layer.bias
+    slope = layer.act.df(a, layer.act.f(a))
+    return slope * (dx_prev @ layer.weight.T + x_prev @ dW.T + db)
+
+
+def junction_effort(layer: Dense, x_prev: Array, p: Array) -> tuple[Array, Array, Array]:
+    """Backward efforts through the transformer: (p_{l-1}, g_W, g_b), summed over the batch for g."""
+    a = x_prev @ layer.weight.T + layer.bias
+    delta = layer.act.df(a, layer.act.f(a)) * p
+    return delta @ layer.weight, delta.T @ x_prev, delta.sum(axis=0)
+
+
+@dataclass(frozen=True)
+class EnergyTrace:
+    """Per tick k = 0..ticks-1 of an unlocked run: wave energy, loss, and the port ledger; arrays of length ticks."""
+
+    wave: np.ndarray  # (1/2) sum_l (|s_l|^2 + |lam_l|^2) / batch on the lines (unit impedance)
+    loss: np.ndarray  # mean loss at the parameters of tick k (a fresh forward pass, not the in-flight wave)
+    absorbed: np.ndarray
+    dissipated: np.ndarray
+    stored: np.ndarray
+
+    def residual(self, start: int = 0) -> np.ndarray:
+        """Loss(k) + stored(k) + dissipated since ``start`` minus the same at ``start``: zero to first order."""
+        spent = np.concatenate([[0.0], np.cumsum(self.dissipated[start:-1])])
+        return self.loss[start:] + self.stored[start:] + spent - (self.loss[start] + self.stored[start])
+
+
+def unlocked_energy(net: Network, x: Any, y: Any, ticks: int, port: Any) -> EnergyTrace:
+    """Hold (x, y) at the input, let ``port`` (with ``record=True``) move the parameters every tick, log energies."""
+    x = net.check_input(x)
+    t = net.targets(y, len(x))
+    params = net.params()
+    acts = [layer.act for layer in net.layers]
+    state = WaveState.zeros(net.sizes, len(x), x)
+    wave, loss = [], []
+    stored = 0.0
+    before = len(port.ledger)
+    for _ in range(ticks):
+        wave.append(0.5 * sum(float((s * s).sum() + (m * m).sum()) for s, m in zip(state.s, state.lam)) / len(x))
+        loss.append(float(np.mean(net.loss_fn.value(net.forward(x), t))))
+        state, grads = tick(params, acts, net.loss_fn, x, t, state, 1.0)
+        port.step(params, grads)
+    rows = port.ledger[before:]
+    if len(rows) != ticks:
+        raise ConfigError(f"unlocked_energy: expected a port built with record=True, got {len(rows)} ledger rows for {ticks} ticks")
+    absorbed = np.array([r.absorbed for r in rows])
+    dissipated = np.array([r.dissipated for r in rows])
+    # NOTE: stored(k) is the inductor energy *before* tick k's step, aligned with loss(k)
+    stored_after = np.array([r.stored for r in rows])
+    stored_before = np.concatenate([[stored], stored_after[:-1]])
+    return EnergyTrace(np.array(wave), np.array(loss), absorbed, dissipated, stored_before)

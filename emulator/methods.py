@@ -1,0 +1,30 @@
+"""The learning rules of the source papers as named training methods, registered in ``train.METHODS``.
+
+Each entry builds a Method with its default setting for a network; pass a configured object to ``train`` for others:
+  pipelined         a new minibatch every tick, no activation stash (spec section 1.8 streaming caveat)
+  pipelined+stash   the same with matched delay lines of 2(L - i) ticks (emulator.pipeline)
+  mpc               horizon h = ceil(L / 2) truncated sensitivities with local heads (emulator.mpc)
+  forward           forward-gradient W-perp guesses, k = 10 (emulator.forward_gradient)
+  ocnopt            DDP with Q_uu = I / alpha: SGD on backprop, the Theorem-1 limit (emulator.ocnopt)
+  curvature         exact gradients into a damped Kronecker Newton port (emulator.ports)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from wavetrain.compiler.network import Network
+from wavetrain.emulator.forward_gradient import ForwardGradient
+from wavetrain.emulator.mpc import Mpc
+from wavetrain.emulator.ocnopt import OCNOpt
+from wavetrain.emulator.pipeline import Pipelined
+from wavetrain.emulator.ports import CurvatureMatched
+
+EXTRA_METHODS: dict[str, Callable[[Network], Any]] = {
+    "pipelined": lambda net: Pipelined(stash=False),
+    "pipelined+stash": lambda net: Pipelined(stash=True),
+    "mpc": lambda net: Mpc(h=(net.depth + 1) // 2),
+    "forward": lambda net: ForwardGradient("wperp", 10),
+    "ocnopt": lambda net: OCNOpt(),
+    "curvature": lambda net: CurvatureMatched(),
+}

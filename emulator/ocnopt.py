@@ -1,0 +1,102 @@
+"""OCNOpt / DDP training with layer-wise feedback policies (Liu, Chen & Theodorou; spec section 5.2).
+
+Layer t: x_{t+1} = f_t(x_t, u_t) = sigma(W_t x_t + b_t), control u_t = (W_t, b_t), value V_T = Phi (the mean batch
+loss). The backward sweep expands the Bellman equation to second order and returns, per layer, the policy
+    du_t = k_t + K_t dx_t,   k_t = -Q_uu^-1 Q_u,   K_t = -Q_uu^-1 Q_ux,
+    Q_x = f_x^T V'_x (the backprop costate),  Q_u = f_u^T V'_x (the backprop gradient),  V_x = Q_x - Q_ux^T Q_uu^-1 Q_u.
+
+Curvature options (``quu``):
+  identity   Q_uu = I / alpha, Q_ux = 0, V_xx = 0: du = -alpha Q_u, V_x = Q_x; bit for bit SGD on backprop (T12)
+  kfac       Q_uu = A (x) G + damping with V_xx propagated as Gauss-Newton (emulator.curvature); one linear layer
+             under mse makes it the exact Hessian, so the step is Newton's (T13)
+Feedback (``feedback`` > 0) uses DDPNOpt's outer-product value Hessian V'_xx ~ V'_x V'_x^T, for which
+Q_ux ~ Q_u Q_x^T and K_t dx_t = k_t (Q_x . dx_t), summed over the batch. It needs a second, sequential forward pass:
+x^_0 = x_0, du_t = k_t + feedback K_t (x^_t - x_t), x^_{t+1} = f_t(x^_t, u_t + du_t). The optimizer is its own port,
+so the ``port`` that ``train`` passes is not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wavetrain.compiler.functions import Array
+from wavetrain.compiler.network import Network
+from wavetrain.emulator.curvature import kfac_blocks, newton_direction
+from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.errors import ConfigError
+
+QUU = ("identity", "kfac")
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """The backward sweep: open-loop steps k_t, costates Q_x per layer input (batch rows), nominal states, loss."""
+
+    k: Grads
+    costate: list[Array]  # V_x at x_t for t = 0..L (index L: the output), already including the 1/batch
+    states: list[Array]  # x_0..x_L of the nominal forward pass
+    loss: Array
+
+
+def backward_sweep(params: Params, net: Network, x: Array, t: Array, quu: str, alpha: float, damping: float) -> Sweep:
+    """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""
+    states, pre = [x], []
+    for (W, b), layer in zip(params, net.layers):
+        pre.append(states[-1] @ W.T + b)
+        states.append(layer.act.f(pre[-1]))
+    v_x = net.loss_fn.grad(states[-1], t) / len(x)
+    costate = [v_x]
+    q_u: Grads = []
+    for index in range(net.depth - 1, -1, -1):
+        delta = net.layers[index].act.df(pre[index], states[index + 1]) * v_x
+        q_u.append((delta.T @ states[index], delta.sum(axis=0)))
+        # NOTE: V_x = Q_x - Q_ux^T Q_uu^-1 Q_u; with the outer-product model that correction is rank one along Q_x
+        # and is what the feedback term applies, so the costate sent down is Q_x (Theorem 1: backprop's recursion)
+        v_x = delta @ params[index][0]
+        costate.insert(0, v_x)
+    q_u = q_u[::-1]
+    if quu == "identity":
+        k = [(-(alpha * gW), -(alpha * gb)) for gW, gb in q_u]
+    else:
+        k = [(alpha * sW, alpha * sb) for sW, sb in newton_direction(kfac_blocks(params, net, x), q_u, damping)]
+    return Sweep(k, costate, states, net.loss_fn.value(states[-1], t))
+
+
+@dataclass
+class OCNOpt:
+    """Method 'ocnopt': DDP policies per layer; ``alpha`` is 1/Q_uu (identity) or the Newton step length (kfac)."""
+
+    alpha: float = 0.05
+    quu: str = "identity"
+    damping: float = 1e-3
+    feedback: float = 0.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.quu not in QUU:
+            raise ConfigError(f"OCNOpt: quu must be one of {', '.join(QUU)}, got {self.quu!r}")
+        if not isinstance(self.alpha, (int, float)) or not self.alpha > 0:
+            raise ConfigError(f"OCNOpt: alpha must be > 0, got {self.alpha!r}")
+        if not isinstance(self.damping, (int, float)) or self.damping < 0:
+            raise ConfigError(f"OCNOpt: damping must be >= 0, got {self.damping!r}")
+        if not isinstance(self.feedback, (int, float)) or self.feedback < 0:
+            raise ConfigError(f"OCNOpt: feedback gain must be >= 0, got {self.feedback!r}")
+        self.name = self.name or f"ocnopt({self.quu}{', feedback' if self.feedback else ''})"
+
+    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any = None) -> Array:
+        """One DDP iteration in place (backward sweep, then the feedback forward pass); returns per-sample loss."""
+        sweep = backward_sweep(params, net, x, t, self.quu, self.alpha, self.damping)
+        if self.feedback == 0.0:
+            for (W, b), (kW, kb) in zip(params, sweep.k):
+                W += kW
+                b += kb
+            return sweep.loss
+        state = x
+        for index, ((W, b), (kW, kb)) in enumerate(zip(params, sweep.k)):
+            # NOTE: K dx = k (Q_x . dx): the outer-product value Hessian makes the feedback gain a scalar per layer
+            gain = 1.0 + self.feedback * float((sweep.costate[index] * (state - sweep.states[index])).sum())
+            W += gain * kW
+            b += gain * kb
+            state = net.layers[index].act.f(state @ W.T + b)
+        return sweep.loss
