@@ -145,3 +145,4 @@ def run() -> None:  # pragma: no cover - console entry for `python -m wavetrain`
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(run())
 from wavetrain.cli_circuits import register; register(main)  # noqa: E402  (compile, simulate)
+from wavetrain.cli_reproduce import register as _r; _r(main)  # noqa: E402

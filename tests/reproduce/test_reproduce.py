@@ -1,0 +1,45 @@
+"""Smoke test of ``wavetrain reproduce`` at a tiny scale, and the CLI's refusal of hostile settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from wavetrain import Network, relax
+from wavetrain.cli_reproduce import reproduce_command
+from wavetrain.errors import StabilityError
+from wavetrain.report_types import Scale
+from wavetrain.reproduce import reproduce
+
+TINY = Scale("tiny", t3_ticks=300, t4_ticks=200, mc_draws=2000, widths=(32, 64), t9_draws=2, t11_depth=8,
+             t10_width=32, epochs=1, seeds=(0,), train_subset=200)
+
+
+def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
+    path = reproduce(tmp_path, progress=False, scale=TINY)
+    text = path.read_text()
+    for target in [f"T{i}" for i in range(1, 14)]:
+        assert f"## {target}:" in text, target
+    for plot in ("t3_error_vs_tick.png", "t9_cosine_vs_width.png", "t10_t11_horizon.png", "digits_accuracy.png"):
+        assert (tmp_path / plot).stat().st_size > 1000
+    # NOTE: the targets with an exact answer must pass even at this size
+    for line in ("max abs error at tick 2L = 10 | 0 |", "resistor port vs independent SGD loop",
+                 "h = L: max |g^h - g_bp| | 0 |"):
+        assert line in text
+    rows = [r for r in text.splitlines() if r.startswith("| ") and r.count("|") == 7 and "---" not in r]
+    assert all(re.search(r"\| (reproduced|not reproduced|not claimed) \|", r) for r in rows[1:] if "quantity" not in r)
+    assert not list(tmp_path.glob(".report.*"))
+
+
+def test_cli_requires_an_output_directory() -> None:
+    result = CliRunner().invoke(reproduce_command, [])
+    assert result.exit_code != 0 and "--out" in result.output
+
+
+@pytest.mark.parametrize("courant", [2.0, 2.5])
+def test_courant_two_or_more_is_refused(courant: float) -> None:
+    net = Network.mlp([2, 3, 1], seed=0)
+    with pytest.raises(StabilityError, match=f"expected 0 < courant < 2, got {courant}"):
+        relax(net, [[0.1, 0.2]], [[0.0]], courant=courant)

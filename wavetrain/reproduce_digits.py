@@ -1,0 +1,100 @@
+"""Digits accuracy of every learning rule at equal epochs: mean and spread over seeds, wall time, curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from wavetrain import datasets
+from wavetrain.compiler.network import Network
+from wavetrain.datasets import Dataset
+from wavetrain.emulator.forward_gradient import ForwardGradient
+from wavetrain.emulator.mpc import Mpc
+from wavetrain.emulator.ocnopt import OCNOpt
+from wavetrain.emulator.pipeline import Pipelined
+from wavetrain.emulator.ports import CurvatureMatched
+from wavetrain.emulator.train import Wave, train
+
+SIZES = [64, 128, 128, 10]
+LR, MOMENTUM = 0.05, 0.9
+
+# name -> (method factory for a seed, momentum); all use lr 0.05, batch 32, the heavy-ball port unless noted
+METHODS: dict[str, tuple[Callable[[int], Any], float]] = {
+    "backprop": (lambda seed: "backprop", MOMENTUM),
+    "dyadic (2L ticks, light cone)": (lambda seed: "dyadic", MOMENTUM),
+    "wave, hold 2L = 6": (lambda seed: Wave(6), MOMENTUM),
+    "wave, hold 12": (lambda seed: Wave(12), MOMENTUM),
+    "pipelined, no stash": (lambda seed: Pipelined(False), MOMENTUM),
+    "pipelined + delay lines": (lambda seed: Pipelined(True), MOMENTUM),
+    "pipelined + delay lines, resistor port": (lambda seed: Pipelined(True), 0.0),
+    "mpc h = 1 (local)": (lambda seed: Mpc(1, seed=seed), MOMENTUM),
+    "mpc h = 2": (lambda seed: Mpc(2, seed=seed), MOMENTUM),
+    "forward isotropic": (lambda seed: ForwardGradient("isotropic", None, seed), MOMENTUM),
+    "forward W^T": (lambda seed: ForwardGradient("wt", None, seed), MOMENTUM),
+    "forward W-perp k 10": (lambda seed: ForwardGradient("wperp", 10, seed), MOMENTUM),
+    "forward W-perp-NS k 10": (lambda seed: ForwardGradient("wperp_ns", 10, seed), MOMENTUM),
+    "forward preconditioned": (lambda seed: ForwardGradient("preconditioned", None, seed), MOMENTUM),
+    "ocnopt Q_uu = I/alpha (SGD limit)": (lambda seed: OCNOpt(alpha=LR), 0.0),
+    "ocnopt + feedback": (lambda seed: OCNOpt(alpha=LR, feedback=1.0), 0.0),
+    "ocnopt KFAC Q_uu": (lambda seed: OCNOpt(alpha=0.5, quu="kfac", damping=1e-2), 0.0),
+    "curvature port (KFAC Newton)": (lambda seed: CurvatureMatched(), 0.0),
+}
+
+
+def subset(data: Dataset, n: int) -> Dataset:
+    if not n:
+        return data
+    return Dataset(data.name, data.x_train[:n], data.y_train[:n], data.x_test, data.y_test, data.n_classes)
+
+
+def run_all(epochs: int, seeds: tuple[int, ...], n_train: int, progress: Any = None) -> dict[str, dict[str, Any]]:
+    """Train every method for every seed; per method: accuracy curves (seeds x epochs) and wall times."""
+    data = subset(datasets.load("digits"), n_train)
+    results = {}
+    for name, (factory, momentum) in METHODS.items():
+        curves, walls = [], []
+        for seed in seeds:
+            net = Network.mlp(SIZES, loss="cross_entropy", seed=seed)
+            try:
+                run = train(net, data, method=factory(seed), epochs=epochs, lr=LR, momentum=momentum, seed=seed)
+                curves.append(run.test_accuracy)
+                walls.append(run.wall_time)
+            except Exception as err:  # noqa: BLE001 - a diverged method is a result, recorded as NaN
+                curves.append([float("nan")] * epochs)
+                walls.append(float("nan"))
+                name_err = f"{type(err).__name__}: {err}"
+                results.setdefault("_errors", {})[name] = name_err
+            if progress is not None:
+                progress.update(1)
+        results[name] = {"curves": np.array(curves), "wall": np.array(walls), "momentum": momentum}
+    return results
+
+
+def table(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| method | port momentum | test accuracy (mean +- std) | min / max | wall time per run (s) |",
+             "|---|---|---|---|---|"]
+    for name, r in results.items():
+        if name.startswith("_"):
+            continue
+        final = r["curves"][:, -1] * 100
+        lines.append(f"| {name} | {r['momentum']} | {np.mean(final):.1f} % +- {np.std(final):.1f} | "
+                     f"{np.min(final):.1f} / {np.max(final):.1f} | {np.mean(r['wall']):.2f} |")
+    return lines
+
+
+def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, r in results.items():
+        if name.startswith("_"):
+            continue
+        mean = np.nanmean(r["curves"], axis=0) * 100
+        ax.plot(np.arange(1, len(mean) + 1), mean, "-" if "forward" not in name else "--", label=name)
+    ax.set(xlabel="epoch", ylabel="digits test accuracy (%)", title="accuracy vs epochs (mean over seeds)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
