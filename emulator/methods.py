@@ -1,4 +1,4 @@
-"""The learning rules of the source papers as named training methods, registered in ``train.METHODS``.
+"""The learning rules of the source papers as named training methods, accepted by name in ``train.make_method``.
 
 Each entry builds a Method with its default setting for a network; pass a configured object to ``train`` for others:
   pipelined         a new minibatch every tick, no activation stash (spec section 1.8 streaming caveat)
