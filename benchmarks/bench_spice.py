@@ -44,8 +44,14 @@ def timed(fn, repeats: int = 3) -> tuple[float, object]:
 
 def generation_rows() -> list[str]:
     rows = []
-    for n_in, n_out, learning in [(32, 32, None), (100, 100, None), (316, 316, None), (1000, 1000, None),
-                                  (100, 100, "resistor"), (316, 316, "resistor")]:
+    for n_in, n_out, learning in [
+        (32, 32, None),
+        (100, 100, None),
+        (316, 316, None),
+        (1000, 1000, None),
+        (100, 100, "resistor"),
+        (316, 316, "resistor"),
+    ]:
         net = Network.mlp([n_in, n_out], seed=0, name="gen")
         x, y = np.ones((1, n_in)), np.zeros((1, n_out))
 
@@ -55,7 +61,9 @@ def generation_rows() -> list[str]:
 
         seconds, text = timed(build, repeats=1 if n_in * n_out >= 10**5 else 3)
         kind = "learning" if learning else "relax + gradient probes"
-        rows.append(f"| {n_in * n_out:>9,} | {kind} | {seconds:8.3f} | {text.count(chr(10)):>10,} | {len(text) / 2**20:8.1f} |")
+        rows.append(
+            f"| {n_in * n_out:>9,} | {kind} | {seconds:8.3f} | {text.count(chr(10)):>10,} | {len(text) / 2**20:8.1f} |"
+        )
     return rows
 
 
@@ -63,8 +71,19 @@ def ngspice_run(netlist: Path) -> tuple[float, float]:
     """Wall time [s] and peak RSS [MiB] of one `ngspice -b -r` process (VmHWM of its own address space, polled)."""
     # NOTE: wait4's ru_maxrss would include this Python process's RSS inherited at fork, so poll /proc instead
     start = time.perf_counter()
-    proc = subprocess.Popen(["ngspice", "-b", "-r", str(netlist.with_suffix(".raw")), "-o", str(netlist.with_suffix(".log")),
-                             str(netlist)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "ngspice",
+            "-b",
+            "-r",
+            str(netlist.with_suffix(".raw")),
+            "-o",
+            str(netlist.with_suffix(".log")),
+            str(netlist),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak_kib = 0
     while proc.poll() is None:
         try:
@@ -83,7 +102,9 @@ def ngspice_run(netlist: Path) -> tuple[float, float]:
 def ngspice_rows(work: Path) -> list[str]:
     rows = []
     for hidden, batch in [(32, 1), (32, 8), (64, 1), (128, 1), (256, 1)]:
-        net = Network.mlp([64, hidden, 10], activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
+        net = Network.mlp(
+            [64, hidden, 10], activation="tanh", output_activation="identity", loss="cross_entropy", seed=0
+        )
         rng = np.random.default_rng(0)
         x, y = rng.normal(size=(batch, 64)), rng.integers(0, 10, size=batch)
         circuit = compile_network(net, x=x, y=y)

@@ -25,9 +25,12 @@ from wavetrain.circuits.elements import (
     check_name,
     check_positive,
 )
+
 from wavetrain.errors import CircuitError
 
-Element = Union[TransmissionLine, Junction, Nonlinearity, Integrator, Termination, Source, LossLoad, ParameterPort]
+Element = Union[
+    TransmissionLine, Junction, Nonlinearity, Integrator, Termination, Source, LossLoad, ParameterPort
+]
 E = TypeVar("E")
 
 # (net, width, role) per terminal; role: "drive" (ideal or Thevenin output), "read" (high-impedance input),
@@ -49,7 +52,12 @@ def _integrator_terminals(e: Integrator) -> list[Terminal]:
 TERMINALS: dict[type, Callable[..., list[Terminal]]] = {
     TransmissionLine: lambda e: [(e.a, e.width, "line_a"), (e.b, e.width, "line_b")],
     Junction: _junction_terminals,
-    Nonlinearity: lambda e: [(e.a, e.width, "read"), (e.b, e.width, "drive"), (e.lam, e.width, "read"), (e.delta, e.width, "drive")],
+    Nonlinearity: lambda e: [
+        (e.a, e.width, "read"),
+        (e.b, e.width, "drive"),
+        (e.lam, e.width, "read"),
+        (e.delta, e.width, "drive"),
+    ],
     Integrator: _integrator_terminals,
     Termination: lambda e: [(e.a, e.width, "load")],
     Source: lambda e: [(e.b, e.width, "drive")],
@@ -94,7 +102,9 @@ class Circuit:
         object.__setattr__(self, "elements", tuple(self.elements))
         for element in self.elements:
             if type(element) not in TERMINALS:
-                raise CircuitError(f"circuit {self.name!r}: {type(element).__name__} is not a circuit element")
+                raise CircuitError(
+                    f"circuit {self.name!r}: {type(element).__name__} is not a circuit element"
+                )
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise CircuitError(f"circuit {self.name!r}: batch must be an integer >= 1, got {self.batch!r}")
         check_positive(self, "tick", self.tick, "s")
@@ -143,7 +153,9 @@ def structural_problems(circuit: Circuit) -> list[str]:
     for e in circuit.elements:
         key = e.name.lower()
         if key in seen:
-            problems.append(f"duplicate element name {e.name!r} (SPICE names are case-insensitive; clashes with {seen[key]!r})")
+            problems.append(
+                f"duplicate element name {e.name!r} (SPICE names are case-insensitive; clashes with {seen[key]!r})"
+            )
         seen[key] = e.name
     try:
         widths = circuit.widths()
@@ -152,23 +164,33 @@ def structural_problems(circuit: Circuit) -> list[str]:
     lowered: dict[str, str] = {}
     for net in widths:
         if lowered.setdefault(net.lower(), net) != net:
-            problems.append(f"nets {lowered[net.lower()]!r} and {net!r} differ only in case (SPICE would merge them)")
+            problems.append(
+                f"nets {lowered[net.lower()]!r} and {net!r} differ only in case (SPICE would merge them)"
+            )
     for net, terms in circuit.terminals().items():
         roles = [role for _, role in terms]
         drivers = [e for e, role in terms if role in ("drive", "line_a", "line_b")]
         if len(terms) < 2:
             e, role = terms[0]
-            problems.append(f"dangling net {net!r}: connected only to {_label(e)} ({role}); every net needs at least 2 terminals")
+            problems.append(
+                f"dangling net {net!r}: connected only to {_label(e)} ({role}); every net needs at least 2 terminals"
+            )
         elif not drivers:
-            problems.append(f"dangling net {net!r}: read by {', '.join(_label(e) for e, _ in terms)} but nothing drives it")
+            problems.append(
+                f"dangling net {net!r}: read by {', '.join(_label(e) for e, _ in terms)} but nothing drives it"
+            )
         if roles.count("drive") > 1:
             names = ", ".join(_label(e) for e, role in terms if role == "drive")
             problems.append(f"net {net!r} is driven by more than one element: {names}")
     for e in circuit.elements:
         batch = getattr(e, "values", getattr(e, "target", None))
         if isinstance(e, (Source, LossLoad)) and batch.shape[0] != circuit.batch:
-            problems.append(f"{_label(e)}: has {batch.shape[0]} samples, expected the circuit batch {circuit.batch}")
-        if isinstance(e, ParameterPort) and not any(isinstance(j, Junction) and j.name == e.junction for j in circuit.elements):
+            problems.append(
+                f"{_label(e)}: has {batch.shape[0]} samples, expected the circuit batch {circuit.batch}"
+            )
+        if isinstance(e, ParameterPort) and not any(
+            isinstance(j, Junction) and j.name == e.junction for j in circuit.elements
+        ):
             problems.append(f"{_label(e)}: junction {e.junction!r} does not exist")
     return problems
 
@@ -182,7 +204,9 @@ def impedance_problems(circuit: Circuit) -> list[str]:
             loads = [e.resistance for e, r in terminals[end] if isinstance(e, Termination)]
             driven = any(r == "drive" for _, r in terminals[end])
             if not loads and role == "far" and not driven:
-                problems.append(f"line {line.name!r}: far end {end!r} is unterminated, expected a {line.z0:g} ohm load")
+                problems.append(
+                    f"line {line.name!r}: far end {end!r} is unterminated, expected a {line.z0:g} ohm load"
+                )
             elif loads:
                 total = 1.0 / sum(1.0 / r for r in loads)
                 if not math.isclose(total, line.z0, rel_tol=1e-9):

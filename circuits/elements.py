@@ -44,22 +44,30 @@ def check_positive(element: Any, field: str, value: Any, unit: str) -> None:
 def check_width(element: Any, field: str, value: Any) -> None:
     """Raise CircuitError unless value is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} must be an integer >= 1, got {value!r}")
+        raise CircuitError(
+            f"{_kind(element)} {element.name!r}: {field} must be an integer >= 1, got {value!r}"
+        )
 
 
 def check_choice(element: Any, field: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise CircuitError unless value is one of choices."""
     if value not in choices:
-        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} must be one of {choices}, got {value!r}")
+        raise CircuitError(
+            f"{_kind(element)} {element.name!r}: {field} must be one of {choices}, got {value!r}"
+        )
 
 
 def readonly(element: Any, field: str, value: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """A read-only float64 copy of value, checked for finiteness and (optionally) shape."""
     array = np.array(value, dtype=np.float64)
     if shape is not None and array.shape != shape:
-        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} has shape {array.shape}, expected {shape}")
+        raise CircuitError(
+            f"{_kind(element)} {element.name!r}: {field} has shape {array.shape}, expected {shape}"
+        )
     if not np.all(np.isfinite(array)):
-        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} must be finite, got {array[~np.isfinite(array)][0]}")
+        raise CircuitError(
+            f"{_kind(element)} {element.name!r}: {field} must be finite, got {array[~np.isfinite(array)][0]}"
+        )
     array.setflags(write=False)
     return array
 
@@ -122,7 +130,9 @@ class Junction:
         _names(self, "a", "b", "back_in", "back_out", optional=("back_out",))
         weight = np.asarray(self.weight)
         if weight.ndim != 2 or min(weight.shape) < 1:
-            raise CircuitError(f"junction {self.name!r}: weight must be a non-empty 2-D (out, in) array, got shape {weight.shape}")
+            raise CircuitError(
+                f"junction {self.name!r}: weight must be a non-empty 2-D (out, in) array, got shape {weight.shape}"
+            )
         object.__setattr__(self, "weight", readonly(self, "weight", weight))
         object.__setattr__(self, "bias", readonly(self, "bias", self.bias, (weight.shape[0],)))
 
@@ -178,7 +188,9 @@ class Integrator:
         check_positive(self, "gain", self.gain, "(Courant number)")
         check_positive(self, "tau", self.tau, "s")
         if self.kind == "sample_hold" and self.held is None:
-            raise CircuitError(f"integrator {self.name!r}: a sample_hold integrator needs the net 'held', got None")
+            raise CircuitError(
+                f"integrator {self.name!r}: a sample_hold integrator needs the net 'held', got None"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,7 +232,9 @@ class Source:
         _names(self, "b")
         values = np.asarray(self.values)
         if values.ndim != 2 or min(values.shape) < 1:
-            raise CircuitError(f"source {self.name!r}: values must be 2-D (batch, width), got shape {values.shape}")
+            raise CircuitError(
+                f"source {self.name!r}: values must be 2-D (batch, width), got shape {values.shape}"
+            )
         object.__setattr__(self, "values", readonly(self, "values", values))
         check_positive(self, "rise", self.rise, "s")
         if not math.isfinite(self.resistance) or self.resistance < 0:
@@ -252,7 +266,9 @@ class LossLoad:
         _names(self, "a", "b")
         target = np.asarray(self.target)
         if target.ndim != 2 or min(target.shape) < 1:
-            raise CircuitError(f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}")
+            raise CircuitError(
+                f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}"
+            )
         object.__setattr__(self, "target", readonly(self, "target", target))
         check_choice(self, "loss", self.loss, LOSS_NAMES)
 
@@ -285,7 +301,9 @@ class ParameterPort:
         if self.kind == "momentum":
             check_positive(self, "inductance", self.inductance, "H")
         elif self.inductance is not None:
-            raise CircuitError(f"parameter port {self.name!r}: inductance is only for kind 'momentum', got kind {self.kind!r}")
+            raise CircuitError(
+                f"parameter port {self.name!r}: inductance is only for kind 'momentum', got kind {self.kind!r}"
+            )
 
     @property
     def eta(self) -> float:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
-
 from wavetrain.circuits.circuit import Circuit, Transient, structural_problems
 from wavetrain.circuits.elements import (
     Integrator,
@@ -31,12 +29,23 @@ from wavetrain.circuits.elements import (
     Termination,
     TransmissionLine,
 )
+
 from wavetrain.errors import NetlistError
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
 LINE_WIDTH = 240
-_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "Meg"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
-             (1e-12, "p"), (1e-15, "f"))
+_PREFIXES = (
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "Meg"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "u"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+    (1e-15, "f"),
+)
 
 
 def si(value: float) -> str:
@@ -166,7 +175,11 @@ def _integrator(e: Integrator, ctx: _Context) -> list[str]:
 
 
 def _termination(e: Termination, ctx: _Context) -> list[str]:
-    return [f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}" for b in range(ctx.batch) for i in range(e.width)]
+    return [
+        f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}"
+        for b in range(ctx.batch)
+        for i in range(e.width)
+    ]
 
 
 def _source(e: Source, ctx: _Context) -> list[str]:
@@ -209,7 +222,9 @@ def port_parameters(port: ParameterPort, junction: Junction, batch: int) -> list
             terms = " + ".join(f"{_v(junction.back_in, b, i)}*{_v(junction.a, b, j)}" for b in range(batch))
             rows.append((f"w{i}_{j}", float(junction.weight[i, j]), terms))
     for i in range(out):
-        rows.append((f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch))))
+        rows.append(
+            (f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch)))
+        )
     return rows
 
 
@@ -228,7 +243,12 @@ def _parameter_port(e: ParameterPort, ctx: _Context) -> list[str]:
         else:
             cards.append(f"Rg{p} g{p} z{p} {si(e.resistance)}")
         # NOTE: the port current i = I(Vz) flows g -> ground; F draws it out of the weight node: C dtheta/dt = -i
-        cards += [f"Vz{p} z{p} 0 0", f"F{p} {p} 0 Vz{p} 1", f"C{p} {p} 0 {si(e.capacitance)}", f"Rl{p} {p} 0 {si(LEAK_OHMS)}"]
+        cards += [
+            f"Vz{p} z{p} 0 0",
+            f"F{p} {p} 0 Vz{p} 1",
+            f"C{p} {p} 0 {si(e.capacitance)}",
+            f"Rl{p} {p} 0 {si(LEAK_OHMS)}",
+        ]
     return cards
 
 
@@ -252,7 +272,9 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
     table: dict[str, list[str]] = {}
     for name in names:
         if name in widths:
-            table[name] = [f"v({node(name, b, i)})" for b in range(circuit.batch) for i in range(widths[name])]
+            table[name] = [
+                f"v({node(name, b, i)})" for b in range(circuit.batch) for i in range(widths[name])
+            ]
         elif name in ports:
             port = ports[name]
             junction = circuit.element(port.junction)
@@ -280,7 +302,9 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
     for element in circuit.elements:
         card = CARDS.get(type(element))
         if card is None:
-            raise NetlistError(f"no SPICE card for {type(element).__name__} {element.name!r}; add one to CARDS in circuits/spice.py")
+            raise NetlistError(
+                f"no SPICE card for {type(element).__name__} {element.name!r}; add one to CARDS in circuits/spice.py"
+            )
         cards += card(element, ctx)
     for port in circuit.of_type(ParameterPort):
         if port.kind != "probe":
@@ -304,10 +328,15 @@ def to_pyspice(circuit: Circuit, analysis: Transient | None = None) -> Any:
     except ImportError as err:
         from wavetrain.errors import MissingDependency
 
-        raise MissingDependency("to_pyspice needs PySpice; install it with `pip install 'wavetrain[spice]'`") from err
+        raise MissingDependency(
+            "to_pyspice needs PySpice; install it with `pip install 'wavetrain[spice]'`"
+        ) from err
     text = to_spice(circuit, analysis)
-    body = [line for line in text.splitlines()[1:] if line != ".end" and not line.startswith((".tran", ".save", ".options"))]
+    body = [
+        line
+        for line in text.splitlines()[1:]
+        if line != ".end" and not line.startswith((".tran", ".save", ".options"))
+    ]
     result = PySpiceCircuit(circuit.name)
     result.raw_spice = "\n".join(body)
     return result
-

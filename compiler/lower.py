@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-
 from wavetrain.circuits import (
     Circuit,
     Element,
@@ -28,6 +27,7 @@ from wavetrain.circuits import (
     TransmissionLine,
 )
 from wavetrain.compiler.network import Dense, Network
+
 from wavetrain.errors import ConfigError, LoweringError
 
 LEARNING_KINDS = ("resistor", "momentum")
@@ -40,14 +40,34 @@ def _lower_dense(layer: Dense, l: int, depth: int, nu: float, z0: float, tick: f
     forward_out = f"s{l}" if nu == 1.0 else f"f{l}"
     back_out = None if l == 1 else (f"lam{l - 1}" if nu == 1.0 else f"k{l - 1}")
     elements: list[Element] = [
-        Junction(name=f"j{l}", a=before, b=f"a{l}", back_in=f"d{l}", back_out=back_out, weight=layer.weight, bias=layer.bias),
-        Nonlinearity(name=f"act{l}", a=f"a{l}", b=forward_out, lam=f"lam{l}r", delta=f"d{l}", width=n_out, activation=layer.activation),
+        Junction(
+            name=f"j{l}",
+            a=before,
+            b=f"a{l}",
+            back_in=f"d{l}",
+            back_out=back_out,
+            weight=layer.weight,
+            bias=layer.bias,
+        ),
+        Nonlinearity(
+            name=f"act{l}",
+            a=f"a{l}",
+            b=forward_out,
+            lam=f"lam{l}r",
+            delta=f"d{l}",
+            width=n_out,
+            activation=layer.activation,
+        ),
     ]
     if nu != 1.0:
         elements.append(Integrator(name=f"hs{l}", a=f"f{l}", b=f"s{l}", held=f"s{l}r", width=n_out, gain=nu))
-        elements.append(Integrator(name=f"hl{l}", a=f"k{l}", b=f"lam{l}", held=f"lam{l}r", width=n_out, gain=nu))
+        elements.append(
+            Integrator(name=f"hl{l}", a=f"k{l}", b=f"lam{l}", held=f"lam{l}r", width=n_out, gain=nu)
+        )
     elements.append(TransmissionLine(name=f"fl{l}", a=f"s{l}", b=f"s{l}r", width=n_out, z0=z0, delay=tick))
-    elements.append(TransmissionLine(name=f"bl{l}", a=f"lam{l}", b=f"lam{l}r", width=n_out, z0=z0, delay=tick))
+    elements.append(
+        TransmissionLine(name=f"bl{l}", a=f"lam{l}", b=f"lam{l}r", width=n_out, z0=z0, delay=tick)
+    )
     return elements
 
 
@@ -60,7 +80,12 @@ def _port(l: int, learning: str | None, eta: float, tau_m: float) -> ParameterPo
     resistance = 1.0 / (eta * PORT_CAPACITANCE)
     inductance = tau_m * resistance if learning == "momentum" else None
     return ParameterPort(
-        name=f"p{l}", junction=f"j{l}", kind=learning, resistance=resistance, capacitance=PORT_CAPACITANCE, inductance=inductance
+        name=f"p{l}",
+        junction=f"j{l}",
+        kind=learning,
+        resistance=resistance,
+        capacitance=PORT_CAPACITANCE,
+        inductance=inductance,
     )
 
 
@@ -88,7 +113,9 @@ def lower(
     for index, layer in enumerate(network.layers):
         if type(layer) not in LOWERINGS:
             supported = ", ".join(sorted(k.__name__ for k in LOWERINGS))
-            raise LoweringError(f"layer {index} ({type(layer).__name__}) has no lowering; supported: {supported}")
+            raise LoweringError(
+                f"layer {index} ({type(layer).__name__}) has no lowering; supported: {supported}"
+            )
     if learning is not None and learning not in LEARNING_KINDS:
         raise ConfigError(f"lower: learning must be None or one of {LEARNING_KINDS}, got {learning!r}")
     if not (isinstance(courant, (int, float)) and 0.0 < courant <= 1.0):
@@ -108,13 +135,19 @@ def lower(
         elements += [_port(l, learning, eta, tau_m) for l in range(1, depth + 1)]
     meta = {"sizes": network.sizes, "loss": network.loss, "courant": nu, "depth": depth, "learning": learning}
     return Circuit(
-        name=_circuit_name(network.name), elements=tuple(elements), batch=len(x), tick=tick,
-        inputs=("x",), outputs=(f"s{depth}r",), meta=meta,
+        name=_circuit_name(network.name),
+        elements=tuple(elements),
+        batch=len(x),
+        tick=tick,
+        inputs=("x",),
+        outputs=(f"s{depth}r",),
+        meta=meta,
     )
 
 
 def _circuit_name(name: str) -> str:
     from wavetrain.circuits import check_name
+
     from wavetrain.errors import CircuitError
 
     try:

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from wavetrain.circuits import Transient
 
 from wavetrain import Network, compile_network, relax, simulate, to_spice
-from wavetrain.circuits import Transient
 from wavetrain.cli_circuits import plot_waves
 
 

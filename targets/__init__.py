@@ -39,7 +39,13 @@ class Target(Protocol):
 
     name: ClassVar[str]
 
-    def run(self, circuit: Any, analysis: Any, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+    def run(
+        self,
+        circuit: Any,
+        analysis: Any,
+        samples: np.ndarray | None = None,
+        probes: Sequence[str] | None = None,
+    ) -> Trace:
         """Simulate circuit under analysis; sample every probe (default: all nets and ports) at ``samples`` [s]."""
         ...
 
@@ -80,7 +86,10 @@ def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dic
     out, inp = circuit.element(port.junction).shape
     n = values.shape[0]
     names = ("grad_w", "grad_b") if suffix == "grad" else ("weight", "bias")
-    return {f"{name}.{names[0]}": values[:, : out * inp].reshape(n, out, inp), f"{name}.{names[1]}": values[:, out * inp :]}
+    return {
+        f"{name}.{names[0]}": values[:, : out * inp].reshape(n, out, inp),
+        f"{name}.{names[1]}": values[:, out * inp :],
+    }
 
 
 __all__ = ["TARGETS", "Target", "Trace", "default_samples", "get_target", "split_ports"]

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
-
 from wavetrain.circuits import Circuit, Transient, to_spice
 from wavetrain.circuits.spice import probe_vectors
-from wavetrain.errors import ConfigError, MissingDependency, SimulationError, TargetUnavailable
 from wavetrain.targets import Trace, default_samples, split_ports
 from wavetrain.targets.rawfile import read_raw
+
+from wavetrain.errors import ConfigError, MissingDependency, SimulationError, TargetUnavailable
 
 INSTALL = "install it with `sudo apt-get install ngspice libngspice0 libngspice0-dev`"
 _ERROR_LINE = re.compile(r"error|abort|too small|singular matrix|failed|cannot|unknown", re.IGNORECASE)
@@ -36,7 +36,13 @@ class SpiceTarget:
 
     name: ClassVar[str] = "spice"
 
-    def __init__(self, runner: str = "batch", timeout: float = 300.0, keep: bool = False, workdir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        runner: str = "batch",
+        timeout: float = 300.0,
+        keep: bool = False,
+        workdir: str | Path | None = None,
+    ) -> None:
         if runner not in ("batch", "shared"):
             raise ConfigError(f"spice target: runner must be 'batch' or 'shared', got {runner!r}")
         if not timeout > 0:
@@ -44,11 +50,19 @@ class SpiceTarget:
         self.runner, self.timeout, self.keep = runner, float(timeout), keep
         self.workdir = Path(workdir) if workdir is not None else None
 
-    def run(self, circuit: Circuit, analysis: Transient, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+    def run(
+        self,
+        circuit: Circuit,
+        analysis: Transient,
+        samples: np.ndarray | None = None,
+        probes: Sequence[str] | None = None,
+    ) -> Trace:
         """Write the netlist, simulate it in ngspice, and sample every probe at ``samples`` [s]."""
         table = probe_vectors(circuit, probes)
         text = to_spice(circuit, analysis, probes)
-        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        samples = (
+            default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        )
         vectors = self._batch(text, analysis) if self.runner == "batch" else self._shared(text, analysis)
         return assemble(circuit, table, vectors, samples, f"spice-{self.runner}")
 
@@ -85,7 +99,9 @@ class SpiceTarget:
             ngspice.wavetrain_events = 0
             ngspice._ngspice_shared.ngSpice_Command(b"bg_run")
             self._wait(ngspice, text)
-            errors = [line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
+            errors = [
+                line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)
+            ]
             if errors:
                 raise self._shared_error(ngspice, text, "ngspice failed: " + "; ".join(errors[:5]))
             vectors = _read_plot(ngspice, ffi)
@@ -98,7 +114,9 @@ class SpiceTarget:
         while ngspice.wavetrain_events < 2 or ngspice._ngspice_shared.ngSpice_running():
             if time.monotonic() > deadline:
                 ngspice._ngspice_shared.ngSpice_Command(b"bg_halt")
-                raise self._shared_error(ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped")
+                raise self._shared_error(
+                    ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped"
+                )
             time.sleep(0.002)
 
     def _shared_error(self, ngspice: Any, text: str, message: str) -> SimulationError:
@@ -119,14 +137,19 @@ def run_netlist(netlist: str | Path, timeout: float = 300.0) -> dict[str, np.nda
     try:
         done = subprocess.run(
             [binary, "-b", "-r", str(raw), "-o", str(log), str(netlist)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as err:
         raise SimulationError(
             f"ngspice did not finish within {timeout:g} s and was stopped; netlist kept at {netlist}, log at {log}"
         ) from err
     output = (log.read_text(errors="replace") if log.exists() else "") + done.stderr.decode(errors="replace")
-    errors = [line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
+    errors = [
+        line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)
+    ]
     if done.returncode != 0 or errors or not raw.exists():
         message = "; ".join(errors[:5]) or f"exit code {done.returncode}, no raw file"
         raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
@@ -135,10 +158,14 @@ def run_netlist(netlist: str | Path, timeout: float = 300.0) -> dict[str, np.nda
 
 def _shared_ngspice() -> Any:
     try:
-        logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # NOTE: 'Unsupported Ngspice version 39' on every load
+        logging.getLogger("PySpice").setLevel(
+            logging.CRITICAL
+        )  # NOTE: 'Unsupported Ngspice version 39' on every load
         from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
     except ImportError as err:
-        raise MissingDependency("the shared runner needs PySpice; install it with `pip install 'wavetrain[spice]'`") from err
+        raise MissingDependency(
+            "the shared runner needs PySpice; install it with `pip install 'wavetrain[spice]'`"
+        ) from err
 
     class QuietNgSpiceShared(NgSpiceShared):
         @staticmethod
@@ -152,7 +179,9 @@ def _shared_ngspice() -> Any:
     try:
         return QuietNgSpiceShared.new_instance()
     except OSError as err:
-        raise TargetUnavailable(f"target 'spice' (shared runner) cannot load libngspice.so: {err}; {INSTALL}") from err
+        raise TargetUnavailable(
+            f"target 'spice' (shared runner) cannot load libngspice.so: {err}; {INSTALL}"
+        ) from err
 
 
 def _read_plot(ngspice: Any, ffi: Any) -> dict[str, np.ndarray]:
@@ -172,15 +201,25 @@ def _read_plot(ngspice: Any, ffi: Any) -> dict[str, np.ndarray]:
     return vectors
 
 
-def _check_complete(vectors: dict[str, np.ndarray], analysis: Transient, netlist: Path | None, log: Path | None) -> None:
+def _check_complete(
+    vectors: dict[str, np.ndarray], analysis: Transient, netlist: Path | None, log: Path | None
+) -> None:
     time_axis = vectors.get("time")
     if time_axis is None or len(time_axis) == 0 or time_axis[-1] < analysis.stop * (1 - 1e-6):
         reached = time_axis[-1] if time_axis is not None and len(time_axis) else 0.0
         where = f"; netlist kept at {netlist}, log at {log}" if netlist else ""
-        raise SimulationError(f"ngspice stopped at t = {reached:g} s before the end {analysis.stop:g} s (did not converge){where}")
+        raise SimulationError(
+            f"ngspice stopped at t = {reached:g} s before the end {analysis.stop:g} s (did not converge){where}"
+        )
 
 
-def assemble(circuit: Circuit, table: dict[str, list[str]], vectors: dict[str, np.ndarray], samples: np.ndarray, target: str) -> Trace:
+def assemble(
+    circuit: Circuit,
+    table: dict[str, list[str]],
+    vectors: dict[str, np.ndarray],
+    samples: np.ndarray,
+    target: str,
+) -> Trace:
     """Sample ngspice vectors at the sample times and shape them per probe into a Trace."""
     t = vectors["time"]
     signals: dict[str, np.ndarray] = {}

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
-
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -31,8 +30,9 @@ from wavetrain.circuits import (
     TransmissionLine,
 )
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
-from wavetrain.errors import ConfigError, SimulationError
 from wavetrain.targets import Trace, default_samples
+
+from wavetrain.errors import ConfigError, SimulationError
 
 
 @dataclass
@@ -56,7 +56,9 @@ class Program:
     norton: list[tuple[str, float, Source]] = field(default_factory=list)  # (net, G_s, source)
     lines: list[dict[str, Any]] = field(default_factory=list)
     updates: list[Callable[[dict[str, np.ndarray]], None]] = field(default_factory=list)
-    params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
+    params: dict[str, list[np.ndarray]] = field(
+        default_factory=dict
+    )  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
 
     def zeros(self, net: str) -> np.ndarray:
@@ -84,7 +86,9 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
     """v+_b(t) = v+_a(t - delay), v-_a(t) = v-_b(t - delay): two ring buffers of delay / dt steps."""
     steps = int(round(e.delay / p.dt))
     if steps < 1 or abs(steps * p.dt - e.delay) > 1e-9 * e.delay:
-        raise SimulationError(f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s")
+        raise SimulationError(
+            f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s"
+        )
     shape = (steps, p.circuit.batch, e.width)
     p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape)})
 
@@ -106,13 +110,17 @@ def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
     act = ACTIVATIONS[e.activation]
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: act.f(v[e.a])}))
-    p.ops.append(Op((e.a, e.lam), (e.delta,), lambda v, t: {e.delta: act.df(v[e.a], act.f(v[e.a])) * v[e.lam]}))
+    p.ops.append(
+        Op((e.a, e.lam), (e.delta,), lambda v, t: {e.delta: act.df(v[e.a], act.f(v[e.a])) * v[e.lam]})
+    )
 
 
 def _kernel_integrator(e: Integrator, p: Program) -> None:
     """sample_hold: v_b = (1 - nu) v_held + nu v_a; leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
     if e.kind == "sample_hold":
-        p.ops.append(Op((e.a, e.held), (e.b,), lambda v, t: {e.b: (1.0 - e.gain) * v[e.held] + e.gain * v[e.a]}))
+        p.ops.append(
+            Op((e.a, e.held), (e.b,), lambda v, t: {e.b: (1.0 - e.gain) * v[e.held] + e.gain * v[e.a]})
+        )
         return
     state = [p.zeros(e.b)]
     decay = float(np.exp(-p.dt / e.tau))
@@ -189,7 +197,11 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1) -> Program:
 
 def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:
     sources = [(g, src) for n, g, src in program.norton if n == net]
-    g_total = program.conductance.get(net, 0.0) + sum(g for g, _ in sources) + sum(1.0 / line["line"].z0 for line, _ in ends)
+    g_total = (
+        program.conductance.get(net, 0.0)
+        + sum(g for g, _ in sources)
+        + sum(1.0 / line["line"].z0 for line, _ in ends)
+    )
     if g_total == 0:
         raise SimulationError(f"numpy target: net {net!r} has nothing that sets its voltage")
 
@@ -213,7 +225,9 @@ def _sort(ops: list[Op], name: str) -> list[Op]:
 
     def visit(k: int) -> None:
         if state[k] == 1:
-            raise SimulationError(f"numpy target: circuit {name!r} has an algebraic loop through {ops[k].outputs}")
+            raise SimulationError(
+                f"numpy target: circuit {name!r} has an algebraic loop through {ops[k].outputs}"
+            )
         if state[k] == 0:
             state[k] = 1
             for net in ops[k].inputs:
@@ -237,10 +251,18 @@ class NumpyTarget:
             raise ConfigError(f"numpy target: steps_per_tick must be an integer >= 1, got {steps_per_tick!r}")
         self.steps_per_tick = steps_per_tick
 
-    def run(self, circuit: Circuit, analysis: Transient, samples: np.ndarray | None = None, probes: Sequence[str] | None = None) -> Trace:
+    def run(
+        self,
+        circuit: Circuit,
+        analysis: Transient,
+        samples: np.ndarray | None = None,
+        probes: Sequence[str] | None = None,
+    ) -> Trace:
         """Step the program from the zero state to analysis.stop, recording probes at the sample times [s]."""
         program = compile_program(circuit, self.steps_per_tick)
-        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        samples = (
+            default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
+        )
         dt = program.dt
         record_at = np.floor(samples / dt + 1e-9).astype(int)
         nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]

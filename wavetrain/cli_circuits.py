@@ -40,9 +40,15 @@ def _batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[np.ndar
 
 
 data_options = [
-    click.option("--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."),
-    click.option("--samples", type=int, default=1, show_default=True, help="Batch size (one circuit copy per sample)."),
-    click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs when no --data."),
+    click.option(
+        "--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."
+    ),
+    click.option(
+        "--samples", type=int, default=1, show_default=True, help="Batch size (one circuit copy per sample)."
+    ),
+    click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of the random inputs when no --data."
+    ),
 ]
 
 
@@ -57,16 +63,34 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 
 @click.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Netlist path (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Netlist path (default: stdout).",
+)
 @click.option("--learning", is_flag=True, help="The self-training circuit: weights are capacitor voltages.")
 @click.option("--port", type=click.Choice(["resistor", "momentum"]), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
-@click.option("--ticks", type=int, default=None, help="Simulated ticks (default 2L + 1, or 1000 with --learning).")
+@click.option(
+    "--ticks", type=int, default=None, help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
+)
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @_with(data_options)
 @_friendly
-def compile_command(model: Path, output: Path | None, learning: bool, port: str, eta: float, ticks: int | None,
-                    courant: float, data: str | None, samples: int, seed: int) -> None:
+def compile_command(
+    model: Path,
+    output: Path | None,
+    learning: bool,
+    port: str,
+    eta: float,
+    ticks: int | None,
+    courant: float,
+    data: str | None,
+    samples: int,
+    seed: int,
+) -> None:
     """Compile MODEL (a wavetrain network file) into a self-contained ngspice netlist."""
     from wavetrain.circuits import Transient, to_spice
     from wavetrain.compiler import Network, compile_network
@@ -81,21 +105,44 @@ def compile_command(model: Path, output: Path | None, learning: bool, port: str,
         click.echo(text, nl=False)
         return
     atomic_write_bytes(output, text.encode())
-    click.echo(f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks", err=True)
+    click.echo(
+        f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks",
+        err=True,
+    )
 
 
 @click.command("simulate")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", type=click.Choice(["numpy", "spice"]), default="numpy", show_default=True)
-@click.option("--runner", type=click.Choice(["batch", "shared"]), default="batch", show_default=True, help="spice runner.")
+@click.option(
+    "--runner",
+    type=click.Choice(["batch", "shared"]),
+    default="batch",
+    show_default=True,
+    help="spice runner.",
+)
 @click.option("--ticks", type=int, default=None, help="Ticks to relax (default 2L).")
 @click.option("--courant", type=float, default=1.0, show_default=True)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PNG of the forward and backward waves crossing the layers.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG of the forward and backward waves crossing the layers.",
+)
 @_with(data_options)
 @_friendly
-def simulate_command(source: Path, target: str, runner: str, ticks: int | None, courant: float, plot_path: Path | None,
-                     data: str | None, samples: int, seed: int) -> None:
+def simulate_command(
+    source: Path,
+    target: str,
+    runner: str,
+    ticks: int | None,
+    courant: float,
+    plot_path: Path | None,
+    data: str | None,
+    samples: int,
+    seed: int,
+) -> None:
     """Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes."""
     if source.suffix.lower() in (".cir", ".sp", ".spice"):
         _simulate_netlist(source, target)
@@ -108,9 +155,17 @@ def simulate_command(source: Path, target: str, runner: str, ticks: int | None, 
     x, y = _batch(net, data, samples, seed)
     options = {"runner": runner} if target == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
-    exact, _, _ = light_cone(net.params(), [layer.act for layer in net.layers], net.loss_fn, net.check_input(x), net.targets(y, len(x)))
+    exact, _, _ = light_cone(
+        net.params(),
+        [layer.act for layer in net.layers],
+        net.loss_fn,
+        net.check_input(x),
+        net.targets(y, len(x)),
+    )
     errors = result.error_by_tick(exact)
-    click.echo(f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}) on {target}, batch {len(x)}, courant {courant}")
+    click.echo(
+        f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}) on {target}, batch {len(x)}, courant {courant}"
+    )
     click.echo("tick  max|G - G_bp|")
     for k, err in enumerate(errors):
         click.echo(f"{k:4d}  {err:12.3e}" + ("  <- 2L" if k == 2 * net.depth else ""))
@@ -123,7 +178,9 @@ def simulate_command(source: Path, target: str, runner: str, ticks: int | None, 
 
 def _simulate_netlist(path: Path, target: str) -> None:
     if target != "spice":
-        raise ConfigError(f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}")
+        raise ConfigError(
+            f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
+        )
     from wavetrain.targets.ngspice import run_netlist
 
     vectors = run_netlist(path)
@@ -140,10 +197,21 @@ def plot_waves(result: Any, depth: int, path: Path, title: str = "") -> Path:
     history = result.history
     ticks = np.arange(len(history.s))
     fig, axes = _figure(1, 2, (11, 3.8))
-    for ax, waves, name, cone in ((axes[0], history.s, "forward s_l", ticks), (axes[1], history.lam, "backward lam_l", None)):
+    for ax, waves, name, cone in (
+        (axes[0], history.s, "forward s_l", ticks),
+        (axes[1], history.lam, "backward lam_l", None),
+    ):
         image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
-        image = image / np.maximum(image.max(axis=1, keepdims=True), 1e-300)  # NOTE: each layer on its own scale
-        ax.imshow(image, aspect="auto", origin="lower", cmap="viridis", extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5))
+        image = image / np.maximum(
+            image.max(axis=1, keepdims=True), 1e-300
+        )  # NOTE: each layer on its own scale
+        ax.imshow(
+            image,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5),
+        )
         layers = np.arange(1, depth + 1)
         arrival = layers if cone is not None else 2 * depth + 1 - layers
         ax.plot(arrival, layers, "wo", ms=6, mfc="none", label="exact from (light cone)")

@@ -33,7 +33,9 @@ def simulate(
     """Relax net on x, y with frozen weights on a target ("numpy" or "spice"); same result type as emulator.relax."""
     nu = check_courant(courant)
     if nu > 1.0:
-        raise ConfigError(f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}")
+        raise ConfigError(
+            f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}"
+        )
     if ticks is None:
         ticks = 2 * net.depth if nu == 1.0 else math.ceil(2 * net.depth / nu)
     if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
@@ -45,7 +47,9 @@ def simulate(
     return relaxation_from_trace(trace, net, int(ticks), nu, history, target)
 
 
-def relaxation_from_trace(trace: Trace, net: Network, ticks: int, courant: float, history: bool, target: str) -> Relaxation:
+def relaxation_from_trace(
+    trace: Trace, net: Network, ticks: int, courant: float, history: bool, target: str
+) -> Relaxation:
     """Read waves and port gradients out of a trace of a lowered network (sample k = tick k, or only the last)."""
     depth = net.depth
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from wavetrain.compiler import Network
 
 from wavetrain.cli import main
-from wavetrain.compiler import Network
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 
@@ -35,14 +35,18 @@ def test_compiled_learning_netlist_runs_in_ngspice_as_is(model: Path, tmp_path: 
     result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out), "--learning", "--ticks", "50"])
     assert result.exit_code == 0, result.output
     assert "Fw0_0_p1 w0_0_p1 0 Vzw0_0_p1 1" in out.read_text()
-    done = subprocess.run(["ngspice", "-b", str(out)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        ["ngspice", "-b", str(out)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout[-2000:]
 
 
 @needs_ngspice
 def test_simulate_prints_gradients_and_plots(model: Path, tmp_path: Path) -> None:
     png = tmp_path / "waves.png"
-    result = CliRunner().invoke(main, ["simulate", str(model), "--target", "spice", "--samples", "2", "--plot", str(png)])
+    result = CliRunner().invoke(
+        main, ["simulate", str(model), "--target", "spice", "--samples", "2", "--plot", str(png)]
+    )
     assert result.exit_code == 0, result.output
     assert "<- 2L" in result.output and "layer 2: |dW|" in result.output
     tick_2l = next(line for line in result.output.splitlines() if "<- 2L" in line)
@@ -65,7 +69,11 @@ def test_malformed_model_is_one_line_and_exit_1(tmp_path: Path) -> None:
         archive.writestr("meta.json", '{"format": "something.else"}')
     result = CliRunner().invoke(main, ["compile", str(bad), "-o", str(tmp_path / "x.cir")])
     assert result.exit_code == 1
-    assert "ModelFileError" in result.output and "bad.npz" in result.output and len(result.output.strip().splitlines()) == 1
+    assert (
+        "ModelFileError" in result.output
+        and "bad.npz" in result.output
+        and len(result.output.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "x.cir").exists(), "no netlist may be written from a bad model"
 
 
@@ -73,7 +81,11 @@ def test_hostile_model_name_never_reaches_a_netlist(tmp_path: Path) -> None:
     model = Network.mlp([2, 2], seed=0, name="a\n.include /etc/passwd").save(tmp_path / "evil.npz")
     out = tmp_path / "evil.cir"
     result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out)])
-    assert result.exit_code == 1 and "LoweringError" in result.output and "cannot name a circuit" in result.output
+    assert (
+        result.exit_code == 1
+        and "LoweringError" in result.output
+        and "cannot name a circuit" in result.output
+    )
     assert not out.exists()
 
 

@@ -7,7 +7,6 @@ from typing import get_args
 
 import numpy as np
 import pytest
-
 from wavetrain.circuits import (
     CARDS,
     Circuit,
@@ -22,8 +21,9 @@ from wavetrain.circuits import (
     si,
 )
 from wavetrain.circuits.circuit import TERMINALS
-from wavetrain.errors import CircuitError, WavetrainError
 from wavetrain.targets.numpy import KERNELS
+
+from wavetrain.errors import CircuitError, WavetrainError
 
 
 def test_every_element_has_a_card_a_kernel_and_terminals() -> None:
@@ -44,7 +44,9 @@ def test_delay_must_be_positive_and_finite(delay: float) -> None:
         TransmissionLine(name="l1", a="a", b="b", width=1, z0=50.0, delay=delay)
 
 
-@pytest.mark.parametrize("name", ["a\n.include /etc/passwd", "1abc", "a b", "x;rm", "", "a" * 65, "é", None, "a.b"])
+@pytest.mark.parametrize(
+    "name", ["a\n.include /etc/passwd", "1abc", "a b", "x;rm", "", "a" * 65, "é", None, "a.b"]
+)
 def test_hostile_names_are_refused_before_any_text_is_written(name) -> None:
     with pytest.raises(CircuitError, match="not a valid name"):
         TransmissionLine(name=name, a="a", b="b", width=1, z0=50.0, delay=1e-9)
@@ -85,7 +87,16 @@ def test_every_circuit_error_is_a_wavetrain_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "value, text", [(1e-9, "1n"), (50.0, "50"), (2200.0, "2.2k"), (1e12, "1T"), (1.5e-12, "1.5p"), (0.0, "0"), (-3e-3, "-3m")]
+    "value, text",
+    [
+        (1e-9, "1n"),
+        (50.0, "50"),
+        (2200.0, "2.2k"),
+        (1e12, "1T"),
+        (1.5e-12, "1.5p"),
+        (0.0, "0"),
+        (-3e-3, "-3m"),
+    ],
 )
 def test_si_suffixes(value: float, text: str) -> None:
     assert si(value) == text

@@ -7,11 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from wavetrain.circuits import Circuit, Junction, Source, Termination, Transient, TransmissionLine, to_pyspice, to_spice
+from wavetrain.circuits import (
+    Circuit,
+    Junction,
+    Source,
+    Termination,
+    Transient,
+    TransmissionLine,
+    to_pyspice,
+    to_spice,
+)
 from wavetrain.compiler import Network, compile_network
-from wavetrain.errors import NetlistError
 from wavetrain.targets import get_target
+
+from wavetrain.errors import NetlistError
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
@@ -27,7 +36,9 @@ def small_net() -> Network:
 
 GOLDEN_CIRCUITS = {
     "tiny_relax": lambda: compile_network(small_net(), x=[[0.5, -1.0], [1.0, 0.25]], y=[[1.0], [0.0]]),
-    "tiny_momentum": lambda: compile_network(small_net(), x=[[0.5, -1.0]], y=[[1.0]], learning="momentum", eta=5e7),
+    "tiny_momentum": lambda: compile_network(
+        small_net(), x=[[0.5, -1.0]], y=[[1.0]], learning="momentum", eta=5e7
+    ),
     "tiny_courant_half": lambda: compile_network(small_net(), x=[[0.5, -1.0]], y=[[1.0]], courant=0.5),
 }
 
@@ -39,13 +50,23 @@ def test_golden_netlist(name: str, update_golden: bool) -> None:
     if update_golden:
         path.write_text(text)
     assert path.exists(), f"{path} is missing; run pytest --update-golden"
-    assert text == path.read_text(), f"{name}: netlist differs from {path} (run pytest --update-golden if intended)"
+    assert text == path.read_text(), (
+        f"{name}: netlist differs from {path} (run pytest --update-golden if intended)"
+    )
 
 
 def test_netlist_is_deterministic_and_self_contained() -> None:
     first, second = (to_spice(GOLDEN_CIRCUITS["tiny_momentum"]()) for _ in range(2))
     assert first == second
-    for card in (".title tiny", ".tran ", ".save ", ".ic V(w0_0_p1)=", "Ven en 0 PWL", "V0_0_input n0_0_x 0 PWL", ".end"):
+    for card in (
+        ".title tiny",
+        ".tran ",
+        ".save ",
+        ".ic V(w0_0_p1)=",
+        "Ven en 0 PWL",
+        "V0_0_input n0_0_x 0 PWL",
+        ".end",
+    ):
         assert card in first, card
 
 
@@ -70,9 +91,13 @@ def test_to_pyspice_returns_a_pyspice_circuit() -> None:
 
 def line_circuit(load: float, pulse: float = 0.5e-9) -> Circuit:
     """A matched 1 V Thevenin source (R = z0) sending a pulse down one line into a load."""
-    source = Source(name="src", b="a", values=np.array([[1.0]]), resistance=Z0, start=0.25e-9, rise=1e-12, duration=pulse)
+    source = Source(
+        name="src", b="a", values=np.array([[1.0]]), resistance=Z0, start=0.25e-9, rise=1e-12, duration=pulse
+    )
     line = TransmissionLine(name="l1", a="a", b="b", width=1, z0=Z0, delay=DELAY)
-    return Circuit(name="line", elements=(source, line, Termination(name="load", a="b", width=1, resistance=load)))
+    return Circuit(
+        name="line", elements=(source, line, Termination(name="load", a="b", width=1, resistance=load))
+    )
 
 
 def run(target: str, circuit: Circuit, samples: np.ndarray, stop: float = 4e-9):
@@ -111,7 +136,9 @@ def test_pulse_arrives_after_exactly_the_delay(tmp_path: Path) -> None:
     t, far = vectors["time"], vectors["v(n0_0_b)"]
     assert np.max(np.abs(far[t <= start + DELAY])) < 1e-9, "nothing may arrive before the delay"
     full = t[np.argmax(np.abs(far - 0.5) < 1e-9)]
-    assert full - (start + rise) == pytest.approx(DELAY, abs=1e-15), "the ramp's end arrives exactly one delay later"
+    assert full - (start + rise) == pytest.approx(DELAY, abs=1e-15), (
+        "the ramp's end arrives exactly one delay later"
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)

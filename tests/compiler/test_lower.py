@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -22,6 +21,7 @@ from wavetrain.circuits import (
 from wavetrain.compiler import DEFAULT_PASSES, Network, compile_network
 from wavetrain.compiler.lower import lower
 from wavetrain.compiler.passes import impedance_problems, match_impedances, terminate_ports
+
 from wavetrain.errors import CircuitError, ConfigError, LoweringError
 
 
@@ -32,8 +32,18 @@ def net() -> Network:
 
 def test_lowering_makes_one_element_per_bundle(net: Network) -> None:
     circuit = lower(net, x=np.ones((2, 4)), y=np.zeros((2, 3)))
-    counts = {kind: len(circuit.of_type(kind)) for kind in (Junction, Nonlinearity, TransmissionLine, LossLoad, Source, ParameterPort)}
-    assert counts == {Junction: 2, Nonlinearity: 2, TransmissionLine: 4, LossLoad: 1, Source: 1, ParameterPort: 2}
+    counts = {
+        kind: len(circuit.of_type(kind))
+        for kind in (Junction, Nonlinearity, TransmissionLine, LossLoad, Source, ParameterPort)
+    }
+    assert counts == {
+        Junction: 2,
+        Nonlinearity: 2,
+        TransmissionLine: 4,
+        LossLoad: 1,
+        Source: 1,
+        ParameterPort: 2,
+    }
     assert circuit.batch == 2 and circuit.of_type(Integrator) == ()
     j1, j2 = circuit.of_type(Junction)
     assert j1.back_out is None and j2.back_out == "lam1", "the first layer absorbs the backward wave"
@@ -63,9 +73,14 @@ def test_default_pipeline_terminates_and_matches_every_line(net: Network) -> Non
 
 def test_match_impedances_fixes_a_mismatched_load(net: Network) -> None:
     circuit = terminate_ports(lower(net))
-    bad = [replace(e, resistance=100.0) if isinstance(e, Termination) and e.name == "tfl1" else e for e in circuit.elements]
+    bad = [
+        replace(e, resistance=100.0) if isinstance(e, Termination) and e.name == "tfl1" else e
+        for e in circuit.elements
+    ]
     circuit = replace(circuit, elements=tuple(bad))
-    with pytest.raises(CircuitError, match=r"line 'fl1': far end 's1r' is loaded by 100 ohm, expected z0 = 50 ohm"):
+    with pytest.raises(
+        CircuitError, match=r"line 'fl1': far end 's1r' is loaded by 100 ohm, expected z0 = 50 ohm"
+    ):
         verify(circuit)
     assert impedance_problems(match_impedances(circuit)) == []
 
@@ -106,12 +121,15 @@ def test_unsupported_layer_names_the_layer_and_the_supported_ones(net: Network) 
         lower(net)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"courant": 1.5}, r"courant must be in \(0, 1\]"),
-    ({"learning": "newton"}, r"learning must be None or one of"),
-    ({"z0": -50.0}, r"z0 must be a positive number, got -50.0"),
-    ({"eta": 0.0}, r"eta must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"courant": 1.5}, r"courant must be in \(0, 1\]"),
+        ({"learning": "newton"}, r"learning must be None or one of"),
+        ({"z0": -50.0}, r"z0 must be a positive number, got -50.0"),
+        ({"eta": 0.0}, r"eta must be a positive number"),
+    ],
+)
 def test_bad_lowering_options(net: Network, options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         lower(net, **options)

@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from tests.conftest import make_batch
-from wavetrain import simulate
 from wavetrain.circuits import Source, Transient
 from wavetrain.compiler import Network, compile_network
 from wavetrain.emulator import light_cone, relax
 from wavetrain.targets import get_target
+
+from tests.conftest import make_batch
+from wavetrain import simulate
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 TARGETS = ["numpy", pytest.param("spice", marks=needs_ngspice)]
@@ -33,11 +33,15 @@ def close(got: np.ndarray, want: np.ndarray) -> float:
 
 
 def exact(net: Network, x, y):
-    return light_cone(net.params(), [l.act for l in net.layers], net.loss_fn, net.check_input(x), net.targets(y, len(x)))[0]
+    return light_cone(
+        net.params(), [l.act for l in net.layers], net.loss_fn, net.check_input(x), net.targets(y, len(x))
+    )[0]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("sizes, activation, loss", CASES, ids=["-".join(map(str, c[0])) + f"-{c[1]}-{c[2]}" for c in CASES])
+@pytest.mark.parametrize(
+    "sizes, activation, loss", CASES, ids=["-".join(map(str, c[0])) + f"-{c[1]}-{c[2]}" for c in CASES]
+)
 def test_every_tick_matches_the_emulator(target: str, sizes, activation: str, loss: str) -> None:
     net = Network.mlp(sizes, activation=activation, output_activation=activation, loss=loss, seed=len(sizes))
     x, y = make_batch(net, batch=3, seed=1)
@@ -47,7 +51,9 @@ def test_every_tick_matches_the_emulator(target: str, sizes, activation: str, lo
     worst = 0.0
     for k in range(ref.ticks + 1):
         for l in range(net.depth):
-            worst = max(worst, close(got.history.s[k][l], ref.history.s[k][l]) if np.any(ref.history.s[k][l]) else 0.0)
+            worst = max(
+                worst, close(got.history.s[k][l], ref.history.s[k][l]) if np.any(ref.history.s[k][l]) else 0.0
+            )
             if np.any(ref.history.lam[k][l]):
                 worst = max(worst, close(got.history.lam[k][l], ref.history.lam[k][l]))
             for a, b in zip(got.history.grads[k][l], ref.history.grads[k][l]):
@@ -84,12 +90,18 @@ def test_light_cone_of_an_input_step(target: str) -> None:
     base = compile_network(net, x=x, y=y, tick=tick)
 
     def run(values: np.ndarray):
-        elements = tuple(replace(e, values=values, start=n0 * tick) if isinstance(e, Source) else e for e in base.elements)
+        elements = tuple(
+            replace(e, values=values, start=n0 * tick) if isinstance(e, Source) else e for e in base.elements
+        )
         samples = (np.arange(n0 + 2 * depth + 3) + 0.5) * tick
-        return get_target(target).run(replace(base, elements=elements), Transient(stop=samples[-1] + tick), samples)
+        return get_target(target).run(
+            replace(base, elements=elements), Transient(stop=samples[-1] + tick), samples
+        )
 
     on, off = run(np.asarray(x, dtype=float)), run(np.zeros_like(x, dtype=float))
     for l in range(1, depth + 1):
         for name, first in ((f"s{l}r", n0 + l), (f"lam{l}r", n0 + l + 1)):
             changed = np.max(np.abs(on[name] - off[name]), axis=(1, 2)) > 1e-9
-            assert np.argmax(changed) == first and changed[first:].all(), f"{name} first changes at {np.argmax(changed)}"
+            assert np.argmax(changed) == first and changed[first:].all(), (
+                f"{name} first changes at {np.argmax(changed)}"
+            )

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from wavetrain.circuits import Transient
+from wavetrain.compiler import Network, compile_network
+from wavetrain.targets import TARGETS, Trace, get_target
+from wavetrain.targets.rawfile import read_raw
 
 from tests.conftest import make_batch
 from wavetrain import simulate
-from wavetrain.circuits import Transient
-from wavetrain.compiler import Network, compile_network
 from wavetrain.errors import ConfigError, SimulationError, TargetUnavailable, UnknownTargetError
-from wavetrain.targets import TARGETS, Trace, get_target
-from wavetrain.targets.rawfile import read_raw
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 
@@ -31,15 +31,20 @@ def test_batch_and_shared_runners_agree(net: Network) -> None:
     batch = simulate(net, x, y, target="spice", runner="batch", history=True)
     shared = simulate(net, x, y, target="spice", runner="shared", history=True)
     for k in range(batch.ticks + 1):
-        for a, b in zip(batch.history.s[k] + batch.history.lam[k], shared.history.s[k] + shared.history.lam[k]):
+        for a, b in zip(
+            batch.history.s[k] + batch.history.lam[k], shared.history.s[k] + shared.history.lam[k]
+        ):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    for (a, b), (c, d) in zip(batch.grads, shared.grads):
+    for (a, b), (c, d) in zip(batch.grads, shared.grads, strict=True):
         np.testing.assert_allclose(a, c, atol=1e-12)
+        np.testing.assert_allclose(b, d, atol=1e-12)
 
 
 def test_registry_is_lazy_and_names_the_choices() -> None:
     assert {"numpy", "spice"} <= set(TARGETS)
-    with pytest.raises(UnknownTargetError, match=r"unknown target 'lava2'; choose one of: ngspice, numpy, spice"):
+    with pytest.raises(
+        UnknownTargetError, match=r"unknown target 'lava2'; choose one of: ngspice, numpy, spice"
+    ):
         get_target("lava2")
     with pytest.raises(ConfigError, match=r"runner must be 'batch' or 'shared', got 'gpu'"):
         get_target("spice", runner="gpu")
@@ -57,7 +62,9 @@ def test_missing_ngspice_says_how_to_install(monkeypatch, net: Network) -> None:
 def test_a_hung_run_is_stopped_and_its_netlist_kept(net: Network, tmp_path: Path) -> None:
     circuit = compile_network(net)
     target = get_target("spice", timeout=0.3, workdir=tmp_path)
-    with pytest.raises(SimulationError, match=r"did not finish within 0.3 s and was stopped; netlist kept at (\S+)") as info:
+    with pytest.raises(
+        SimulationError, match=r"did not finish within 0.3 s and was stopped; netlist kept at (\S+)"
+    ) as info:
         target.run(circuit, Transient(stop=1e-3, step=1e-12))
     kept = Path(str(info.value).split("netlist kept at ")[1].split(",")[0])
     assert kept.is_file() and ".tran" in kept.read_text()
@@ -69,7 +76,9 @@ def test_ngspice_errors_carry_its_message_and_the_kept_files(tmp_path: Path) -> 
 
     bad = tmp_path / "bad.cir"
     bad.write_text(".title bad\nB1 a 0 V=nosuchfunction(V(a))\nR1 a 0 1k\n.tran 1n 10n\n.end\n")
-    with pytest.raises(SimulationError, match=r"ngspice failed: .*netlist kept at .*bad.cir, log at .*bad.log"):
+    with pytest.raises(
+        SimulationError, match=r"ngspice failed: .*netlist kept at .*bad.cir, log at .*bad.log"
+    ):
         run_netlist(bad)
     assert (tmp_path / "bad.log").is_file()
 
@@ -89,4 +98,8 @@ def test_trace_is_one_shared_type(net: Network) -> None:
     circuit = compile_network(net, x=np.ones((2, 4)), y=np.zeros((2, 3)))
     trace = get_target("numpy").run(circuit, Transient(stop=5e-9))
     assert isinstance(trace, Trace) and trace.t.shape == (5,)
-    assert trace["s2r"].shape == (5, 2, 3) and trace["p1.grad_w"].shape == (5, 6, 4) and trace["p2.grad_b"].shape == (5, 3)
+    assert (
+        trace["s2r"].shape == (5, 2, 3)
+        and trace["p1.grad_w"].shape == (5, 6, 4)
+        and trace["p2.grad_b"].shape == (5, 3)
+    )
