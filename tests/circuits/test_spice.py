@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from wavetrain.circuits import (
     Circuit,
+    Integrator,
     Junction,
     Source,
     Termination,
@@ -160,3 +161,19 @@ def test_junction_conserves_power(target: str) -> None:
     p_out = float(trace["eb"][0, 0] @ trace["fb"][0, 0])
     assert p_in == pytest.approx(p_out, rel=1e-6)
     assert abs(p_in) > 1e-3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_leaky_integrator_charges_with_its_time_constant(target: str) -> None:
+    """tau dv_b/dt = v_a - v_b: a unit step reaches 1 - exp(-t / tau)."""
+    tau = 2e-9
+    elements = (
+        Source(name="step", b="a", values=np.array([[1.0]]), rise=1e-12),
+        Integrator(name="rc", a="a", b="b", width=1, kind="leaky", tau=tau),
+        Termination(name="load", a="b", width=1, resistance=Z0),
+    )
+    samples = np.array([1e-9, 2e-9, 4e-9])
+    trace = get_target(target, **({"steps_per_tick": 200} if target == "numpy" else {})).run(
+        Circuit(name="rc", elements=elements), Transient(stop=5e-9, step=1e-11), samples
+    )
+    np.testing.assert_allclose(trace["b"][:, 0, 0], 1 - np.exp(-samples / tau), atol=5e-3)
