@@ -10,7 +10,7 @@ from wavetrain.errors import WavetrainError
 from wavetrain.circuits import Circuit, to_spice
 from wavetrain.compiler import compile_network
 from wavetrain.targets import TARGETS, Trace, get_target
-from wavetrain.simulate import simulate  # noqa: E402  (the function shadows its module's attribute on purpose)
+from wavetrain.simulation import simulate
 
 __version__ = "0.1.0"
 

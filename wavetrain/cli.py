@@ -4,39 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 import numpy as np
 
-from wavetrain.errors import WavetrainError
+from wavetrain import cli_circuits, cli_reproduce
+from wavetrain.cli_support import friendly, parse_layers
 
 DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
-
-
-def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except WavetrainError as err:
-            raise click.ClickException(f"{type(err).__name__}: {err}") from err
-
-    return wrapper
-
-
-def parse_layers(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError as err:
-        raise click.BadParameter(f"expected comma-separated widths like 64,128,10, got {text!r}") from err
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise click.BadParameter(f"expected at least 2 positive widths (input first), got {text!r}")
-    return sizes
 
 
 @click.group()
@@ -138,11 +114,9 @@ def gradients(model: Path | None, layers: str, activation: str, loss: str, batch
         click.echo(f"plot written to {plot_path}")
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m wavetrain`
-    main(prog_name="wavetrain")
+for _module in (cli_circuits, cli_reproduce):  # compile, simulate; reproduce
+    _module.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run())
-from wavetrain.cli_circuits import register; register(main)  # noqa: E402  (compile, simulate)
-from wavetrain.cli_reproduce import register as _r; _r(main)  # noqa: E402
+    sys.exit(main(prog_name="wavetrain"))

@@ -5,25 +5,14 @@ Registered on the main group by :func:`register`; thin: parse arguments, call th
 
 from __future__ import annotations
 
-from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 import numpy as np
 
-from wavetrain.errors import ConfigError, WavetrainError
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except WavetrainError as err:
-            raise click.ClickException(f"{type(err).__name__}: {err}") from err
-
-    return wrapper
+from wavetrain.cli_support import friendly
+from wavetrain.errors import ConfigError
 
 
 def _batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +67,7 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 )
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @_with(data_options)
-@_friendly
+@friendly
 def compile_command(
     model: Path,
     output: Path | None,
@@ -131,7 +120,7 @@ def compile_command(
     help="PNG of the forward and backward waves crossing the layers.",
 )
 @_with(data_options)
-@_friendly
+@friendly
 def simulate_command(
     source: Path,
     target: str,
@@ -149,7 +138,7 @@ def simulate_command(
         return
     from wavetrain.compiler import Network
     from wavetrain.emulator import light_cone
-    from wavetrain.simulate import simulate
+    from wavetrain.simulation import simulate
 
     net = Network.load(source)
     x, y = _batch(net, data, samples, seed)

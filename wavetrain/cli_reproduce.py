@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from wavetrain.errors import WavetrainError
+from wavetrain.cli_support import friendly
 
 
 @click.command("reproduce")
@@ -15,14 +15,12 @@ from wavetrain.errors import WavetrainError
               help="Directory for report.md and its PNG plots.")
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool) -> None:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
     from wavetrain.reproduce import reproduce
 
-    try:
-        path = reproduce(out, quick=quick, progress=not no_progress)
-    except WavetrainError as err:
-        raise click.ClickException(str(err)) from err
+    path = reproduce(out, quick=quick, progress=not no_progress)
     click.echo(f"report written to {path}")
 
 

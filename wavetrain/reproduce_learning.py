@@ -14,7 +14,7 @@ from wavetrain.emulator.forward_gradient import cosine_by_layer, expected_abs_co
 from wavetrain.emulator.mpc import (deviation, fit_horizon_model, measure_memory, mpc_gradients, random_heads,
                                     select_horizon)
 from wavetrain.emulator.ocnopt import OCNOpt, backward_sweep
-from wavetrain.emulator.train import HeavyBall, backprop, train
+from wavetrain.emulator.train import backprop, train
 from wavetrain.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
 
 
