@@ -11,10 +11,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from wavetrain.circuits import Transient
 
-from wavetrain import Network, compile_network, relax, simulate, to_spice
-from wavetrain.cli_circuits import plot_waves
+from wavetrain import Network, compile_network, plots, relax, simulate, to_spice
+from wavetrain.circuits import Transient
 
 
 def main(out: Path) -> None:
@@ -33,7 +32,7 @@ def main(out: Path) -> None:
     reference = relax(net, x, y)
     print(f"{target}: gradient error at tick 2L = {wave.gradient_error(reference.grads):.2e}")
     print("error by tick:", np.array2string(wave.error_by_tick(reference.grads), precision=3))
-    plot_waves(wave, net.depth, out / "waves.png", title=f"xor on {target}")
+    plots.waves(wave, net.depth, out / "waves.png", title=f"xor on {target}")
 
     # 3. The learning circuit: weights are capacitor voltages charged by their gradient currents.
     learning = compile_network(net, x=x, y=y, learning="resistor", eta=5e7)

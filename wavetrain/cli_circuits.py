@@ -11,6 +11,7 @@ from typing import Any, Callable
 import click
 import numpy as np
 
+from wavetrain import plots
 from wavetrain.cli_support import friendly
 from wavetrain.errors import ConfigError
 
@@ -161,7 +162,7 @@ def simulate_command(
     for l, (dw, db) in enumerate(result.grads, start=1):
         click.echo(f"layer {l}: |dW| = {np.linalg.norm(dw):.6e}  |db| = {np.linalg.norm(db):.6e}")
     if plot_path is not None:
-        plot_waves(result, net.depth, plot_path, title=f"{'-'.join(map(str, net.sizes))} on {target}")
+        plots.waves(result, net.depth, plot_path, title=f"{'-'.join(map(str, net.sizes))} on {target}")
         click.echo(f"plot written to {plot_path}")
 
 
@@ -177,37 +178,6 @@ def _simulate_netlist(path: Path, target: str) -> None:
     click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
     for name in sorted(vectors):
         click.echo(f"{name:24s} {vectors[name][-1]: .9g}")
-
-
-def plot_waves(result: Any, depth: int, path: Path, title: str = "") -> Path:
-    """Space-time images of mean |s_l(k)| and mean |lam_l(k)|, marking the light cone k = l and k = 2L + 1 - l."""
-    from wavetrain.plots import _figure, save_figure
-
-    history = result.history
-    ticks = np.arange(len(history.s))
-    fig, axes = _figure(1, 2, (11, 3.8))
-    for ax, waves, name, cone in (
-        (axes[0], history.s, "forward s_l", ticks),
-        (axes[1], history.lam, "backward lam_l", None),
-    ):
-        image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
-        image = image / np.maximum(
-            image.max(axis=1, keepdims=True), 1e-300
-        )  # NOTE: each layer on its own scale
-        ax.imshow(
-            image,
-            aspect="auto",
-            origin="lower",
-            cmap="viridis",
-            extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5),
-        )
-        layers = np.arange(1, depth + 1)
-        arrival = layers if cone is not None else 2 * depth + 1 - layers
-        ax.plot(arrival, layers, "wo", ms=6, mfc="none", label="exact from (light cone)")
-        ax.set(xlabel="tick k", ylabel="layer l", title=f"{name}: mean |wave| / max per layer", yticks=layers)
-        ax.legend(loc="upper right", fontsize=8)
-    fig.suptitle(title)
-    return save_figure(fig, path)
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""PNG figures (matplotlib, Agg): training curves and the light cone of the gradient error."""
+"""PNG figures (matplotlib, Agg): training curves, the light cone of the gradient error, the waves in space-time."""
 
 from __future__ import annotations
 
@@ -66,4 +66,33 @@ def gradient_error(per_layer: np.ndarray, depth: int, path: str | os.PathLike[st
            title=f"light cone of the exact gradient (L = {depth}, courant {courant})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = "") -> Path:
+    """Space-time images of mean |s_l(k)| and mean |lam_l(k)|, marking the light cone k = l and k = 2L + 1 - l."""
+    history = result.history
+    ticks = np.arange(len(history.s))
+    fig, axes = _figure(1, 2, (11, 3.8))
+    for ax, waves, name, cone in (
+        (axes[0], history.s, "forward s_l", ticks),
+        (axes[1], history.lam, "backward lam_l", None),
+    ):
+        image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
+        image = image / np.maximum(
+            image.max(axis=1, keepdims=True), 1e-300
+        )  # NOTE: each layer on its own scale
+        ax.imshow(
+            image,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5),
+        )
+        layers = np.arange(1, depth + 1)
+        arrival = layers if cone is not None else 2 * depth + 1 - layers
+        ax.plot(arrival, layers, "wo", ms=6, mfc="none", label="exact from (light cone)")
+        ax.set(xlabel="tick k", ylabel="layer l", title=f"{name}: mean |wave| / max per layer", yticks=layers)
+        ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(title)
     return save_figure(fig, path)
