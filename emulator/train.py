@@ -27,6 +27,7 @@ import numpy as np
 
 from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
+from wavetrain.emulator import fused
 from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.errors import ConfigError, DataError
@@ -178,8 +179,16 @@ class Dyadic:
             raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 
     def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+        acts = [layer.act for layer in net.layers]
+        if self.schedule == "light_cone" and type(port) is HeavyBall:
+            velocity = port.velocity if port.momentum != 0.0 else None
+            if fused.supports(params, acts, x, t, velocity):
+                # NOTE: NumPy on a CPU: the same cells and port update, fused into BLAS calls (emulator/fused.py)
+                if port.momentum != 0.0 and port.velocity is None:
+                    port.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+                return fused.step(params, acts, net.loss_fn, x, t, port.lr, port.momentum, port.velocity)
         if self.schedule == "light_cone":
-            grads, _, loss = light_cone(params, [layer.act for layer in net.layers], net.loss_fn, x, t)
+            grads, _, loss = light_cone(params, acts, net.loss_fn, x, t)
         else:
             relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
             grads, loss = relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
