@@ -6,10 +6,11 @@ Same cells, same order and same equations as :func:`wavetrain.emulator.kernel.li
 * every matrix product is one ``?gemm`` call (SciPy's BLAS) writing into a preallocated buffer, no temporaries;
 * the port update is folded into the gradient product: a C-ordered W (out, in) is the Fortran-ordered W^T, so
   ``W^T <- beta W^T + alpha s_{l-1}^T delta_l`` is one gemm with ``overwrite_c`` (SGD: alpha = -lr, beta = 1,
-  straight into W; heavy ball: alpha = -lr, beta = momentum, into the velocity, then W += v); the gradient
-  itself is never stored;
+  straight into W; heavy ball: alpha = -lr, beta = momentum, into the velocity, then W += v), and the bias's
+  likewise into one ``?gemv`` (delta^T 1); the gradient itself is never stored;
 * each layer's delta = sigma'(a) * lam is formed in place in the lam buffer from s alone (tanh, sigmoid, relu and
-  identity all have a derivative that s determines), so a = W s + b is never kept.
+  identity all have a derivative that s determines), so a = W s + b is never kept, and s_l, dead once layer l+1's
+  gradient is taken, holds sigma'(a_l): two buffers per layer in all.
 
 The backward wave lam_{l-1} = delta_l W_l is taken before W_l moves, as in the unfused order. The result equals the
 unfused path up to rounding (BLAS may sum the batch in another order and applies alpha inside the kernel).
@@ -30,6 +31,7 @@ from wavetrain.compiler.functions import Activation, Loss
 from wavetrain.emulator.kernel import Params
 
 GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+GEMV = {np.dtype(np.float32): blas.sgemv, np.dtype(np.float64): blas.dgemv}
 FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 # NOTE: waves stored Fortran-ordered, (batch, n) with the batch index fastest: measured 1-4% faster than C order
 # with SciPy's OpenBLAS 0.3.30 on 784-1024x4-10 (SkylakeX kernel, 2 threads), no slower on 784-512-512-10
@@ -56,7 +58,8 @@ def supports(params: Params, acts: Sequence[Activation], x: Any, t: Any, velocit
     )
 
 
-def _buffers(batch: int, sizes: tuple[int, ...], dtype: np.dtype) -> tuple[list, list, list, np.ndarray]:
+def _buffers(batch: int, sizes: tuple[int, ...], dtype: np.dtype) -> tuple[list, list, np.ndarray]:
+    """Per-thread wave buffers s_l, lam_l (batch, n_l) for this shape, and a ones vector (the batch sum)."""
     key = (batch, sizes, dtype)
     cache = _local.__dict__.setdefault("cache", {})
     if key not in cache:
@@ -64,8 +67,7 @@ def _buffers(batch: int, sizes: tuple[int, ...], dtype: np.dtype) -> tuple[list,
             cache.pop(next(iter(cache)))
         s = [np.empty((batch, n), dtype, order=ORDER) for n in sizes[1:]]
         lam = [np.empty((batch, n), dtype, order=ORDER) for n in sizes[1:]]
-        scratch = [np.empty((batch, n), dtype, order=ORDER) for n in sizes[1:]]
-        cache[key] = (s, lam, scratch, np.empty(max(sizes[1:]), dtype))
+        cache[key] = (s, lam, np.ones(batch, dtype))
     return cache[key]
 
 
@@ -83,20 +85,20 @@ def _activate(name: str, s: np.ndarray) -> None:
         np.maximum(s, 0, out=s)
 
 
-def _delta(name: str, s: np.ndarray, lam: np.ndarray, scratch: np.ndarray) -> None:
-    """lam <- sigma'(a) * lam in place, with sigma'(a) computed from s = sigma(a)."""
+def _delta(name: str, s: np.ndarray, lam: np.ndarray) -> None:
+    """lam <- sigma'(a) * lam in place, sigma'(a) computed from s = sigma(a); s is overwritten (no longer read)."""
     if name == "tanh":
-        np.multiply(s, s, out=scratch)
-        np.subtract(1.0, scratch, out=scratch)
-        lam *= scratch
+        np.multiply(s, s, out=s)
+        np.subtract(1.0, s, out=s)
+        lam *= s
     elif name == "sigmoid":
-        np.subtract(1.0, s, out=scratch)
-        scratch *= s
-        lam *= scratch
+        lam *= s  # NOTE: (lam s)(1 - s) rather than lam (s (1 - s)): one rounding apart, no scratch array
+        np.subtract(1.0, s, out=s)
+        lam *= s
     elif name == "relu":
         # NOTE: s = max(a, 0) > 0 exactly where a > 0, the generic derivative's test
-        np.greater(s, 0, out=scratch)
-        lam *= scratch
+        np.greater(s, 0, out=s)
+        lam *= s
 
 
 def _gemm(gemm: Any, alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> None:
@@ -126,8 +128,8 @@ def step(
         x = np.ascontiguousarray(x)
     batch, depth = x.shape[0], len(params)
     sizes = (x.shape[1], *(W.shape[0] for W, _ in params))
-    s, lam, scratch, bias = _buffers(batch, sizes, x.dtype)
-    gemm = GEMM[x.dtype]
+    s, lam, ones = _buffers(batch, sizes, x.dtype)
+    gemm, gemv = GEMM[x.dtype], GEMV[x.dtype]
     inputs = [x, *s[:-1]]
     for l, (W, b) in enumerate(params):
         s[l][...] = b
@@ -138,19 +140,17 @@ def step(
     lam[-1] /= batch
     for l in range(depth - 1, -1, -1):
         W, b = params[l]
-        _delta(acts[l].name, s[l], lam[l], scratch[l])
+        # NOTE: s_l was last read by layer l+1's gradient product (the previous iteration), so _delta may reuse it
+        _delta(acts[l].name, s[l], lam[l])
         if l > 0:
             _gemm(gemm, 1.0, lam[l], W, 0.0, lam[l - 1])  # lam_{l-1} = delta_l W_l, before W_l moves
-        db = np.add.reduce(lam[l], axis=0, out=bias[: b.shape[0]])
-        db *= lr
         if momentum == 0.0:
             _gemm(gemm, -lr, inputs[l].T, lam[l], 1.0, W.T)  # W^T <- W^T - lr s_{l-1}^T delta_l
-            b -= db
+            gemv(-lr, lam[l], ones, 1.0, b, trans=1, overwrite_y=1)  # b <- b - lr delta_l^T 1
         else:
             vW, vb = velocity[l]  # type: ignore[index]
             _gemm(gemm, -lr, inputs[l].T, lam[l], momentum, vW.T)  # v <- momentum v - lr g
+            gemv(-lr, lam[l], ones, momentum, vb, trans=1, overwrite_y=1)
             W += vW
-            vb *= momentum
-            vb -= db
             b += vb
     return per_sample
