@@ -32,5 +32,10 @@ test-core-numpy2: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+# The reproduction report of targets T1-T13 (QUICK=1 for the reduced-size run).
+REPORT ?= docs/reproduction
+reproduce: setup
+	$(PY) -m wavetrain reproduce --out $(REPORT) $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis

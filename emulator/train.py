@@ -29,12 +29,12 @@ from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
 from wavetrain.emulator import fused
 from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
+from wavetrain.emulator.methods import EXTRA_METHODS
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.errors import ConfigError, DataError
 
-from wavetrain.emulator.methods import EXTRA_METHODS  # noqa: E402  (the papers' learning rules, by name)
-
-METHODS = ("backprop", "dyadic", "wave")
+CORE_METHODS = ("backprop", "dyadic", "wave")
+METHODS = (*CORE_METHODS, *EXTRA_METHODS)  # every name train() accepts; EXTRA_METHODS: the papers' rules
 SCHEDULES = ("light_cone", "ticks")
 
 
@@ -236,7 +236,7 @@ def make_method(method: str | Method, net: Network, hold: int | None, schedule: 
         if hold is not None:
             raise ConfigError("hold: pass it to the Method object, not to train(), when method is an object")
         return method
-    if method not in METHODS and method not in EXTRA_METHODS:
+    if method not in METHODS:
         raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if hold is not None and method != "wave":
         raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from wavetrain import cli_circuits, cli_reproduce
 from wavetrain.cli_support import friendly, parse_layers
+from wavetrain.emulator.train import METHODS
 
 DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
 
@@ -24,7 +25,8 @@ def main() -> None:
 @main.command()
 @click.option("--dataset", default="digits", show_default=True, help="'digits' or a path to an .npz (x, y).")
 @click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
-@click.option("--method", type=click.Choice(["backprop", "dyadic", "wave"]), default="dyadic", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="dyadic", show_default=True,
+              help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers.")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)

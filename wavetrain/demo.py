@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -58,6 +59,63 @@ def training(data: wavetrain.datasets.Dataset, out: Path) -> dict[str, wavetrain
     return results
 
 
+def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -> None:
+    section("3. the trained network as a circuit: compile to SPICE, relax it in ngspice, compare with the emulator")
+    from wavetrain.circuits import Transient
+
+    x, y = data.x_test[:1], data.y_test[:1]
+    circuit = wavetrain.compile_network(net, x=x, y=y)
+    netlist = out / "digits.cir"
+    netlist.write_text(wavetrain.to_spice(circuit, Transient(stop=(2 * net.depth + 1) * 1e-9, step=5e-11)))
+    click.echo(f"netlist: {netlist} ({netlist.stat().st_size / 1e6:.1f} MB, {net.n_params} weights; "
+               f"`ngspice -b {netlist}` runs it as is)")
+    click.echo("simulating 2L ticks of one test digit in ngspice (about 15 s) ...")
+    start = time.perf_counter()
+    circuit_run = wavetrain.simulate(net, x, y, target="spice", history=True)
+    elapsed = time.perf_counter() - start
+    emulated = wavetrain.relax(net, x, y, history=True)
+    reference, _ = backprop(net.params(), net, x, net.targets(y))
+    click.echo(f"ngspice: {elapsed:.1f} s. Gradient error against backprop, tick by tick:")
+    click.echo(f"{'tick':>4} {'ngspice':>10} {'emulator':>10}")
+    for k, (a, b) in enumerate(zip(circuit_run.error_by_tick(reference), emulated.error_by_tick(reference))):
+        click.echo(f"{k:4d} {a:10.2e} {b:10.2e}" + ("   <- 2L" if k == 2 * net.depth else ""))
+    path = plots.waves(circuit_run, net.depth, out / "waves_ngspice.png", title="digits network in ngspice")
+    click.echo(f"plot: {path}")
+
+
+def learning_circuit(out: Path) -> None:
+    section("4. a circuit that trains itself: XOR, weights are capacitor voltages charged by their gradient currents")
+    from wavetrain.circuits import Transient
+    from wavetrain.targets import get_target
+
+    x = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+    y = np.array([[-1.0], [1.0], [1.0], [-1.0]])
+    net = wavetrain.Network.mlp([2, 4, 1], activation="tanh", output_activation="tanh", seed=0, name="xor")
+    circuit = wavetrain.compile_network(net, x=x, y=y, learning="resistor", eta=5e7, tick=1e-9)
+    (out / "xor_learning.cir").write_text(wavetrain.to_spice(circuit, Transient(stop=1e-6, step=2.5e-10)))
+    samples = (np.arange(0, 1000, 50) + 0.5) * 1e-9
+    curves = {}
+    for target, options in (("spice", {}), ("numpy", {"steps_per_tick": 8})):
+        trace = get_target(target, **options).run(circuit, Transient(stop=1e-6, step=2.5e-10), samples,
+                                                  ["s2r", "p1", "p2"])
+        curves[target] = (trace, 0.5 * np.mean((trace["s2r"][:, :, 0] - y[:, 0]) ** 2, axis=1))
+    trace, loss = curves["spice"]
+    click.echo(f"{'t [ns]':>7} {'loss (ngspice)':>15} {'loss (emulator)':>16}")
+    for t, a, b in zip(samples[::3] * 1e9, loss[::3], curves["numpy"][1][::3]):
+        click.echo(f"{t:7.0f} {a:15.4f} {b:16.4f}")
+    trained = net.copy()
+    for l, layer in enumerate(trained.layers, start=1):
+        layer.weight, layer.bias = trace[f"p{l}.weight"][-1], trace[f"p{l}.bias"][-1]
+    click.echo(f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
+               f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})")
+    fig, ax = plots._figure(size=(6, 3.5))
+    for target, (_, curve) in curves.items():
+        ax.semilogy(samples * 1e9, curve, marker="o" if target == "spice" else None, label=target)
+    ax.set(xlabel="physical time [ns]", ylabel="loss", title="XOR learning circuit")
+    ax.legend()
+    click.echo(f"plot: {plots.save_figure(fig, out / 'xor_learning.png')}; netlist: {out / 'xor_learning.cir'}")
+
+
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo_out"), show_default=True)
 def main(out: Path) -> None:
@@ -66,7 +124,12 @@ def main(out: Path) -> None:
     start = time.perf_counter()
     data = wavetrain.datasets.load("digits")
     light_cone(data, out)
-    training(data, out)
+    results = training(data, out)
+    if shutil.which("ngspice"):
+        spice(results["dyadic"].network, data, out)
+        learning_circuit(out)
+    else:
+        click.secho("ngspice is not installed (run `make setup`): skipping the circuit sections", fg="yellow")
     click.secho(f"\ndemo done in {time.perf_counter() - start:.0f} s; everything is in {out}/", bold=True)
 
 
