@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from wavetrain import Network
 from wavetrain.emulator.energy import junction_effort, junction_flow
+
+torch = pytest.importorskip("torch")  # NOTE: torch is an optional extra; it is the independent reference here
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from wavetrain import Network
 from wavetrain.emulator.ocnopt import OCNOpt, backward_sweep
@@ -12,6 +11,8 @@ from wavetrain.emulator.train import train
 from wavetrain.errors import ConfigError
 from tests.conftest import make_batch
 from tests.emulator.test_ports import reference_grads
+
+torch = pytest.importorskip("torch")  # NOTE: torch is an optional extra; it is the independent reference here
 
 
 def test_identity_quu_is_sgd_bit_for_bit() -> None:
