@@ -6,6 +6,8 @@
    w; `ngspice -b -r` in a subprocess (wall time, peak RSS of that process from wait4), reltol 1e-6.
 3. The same circuit on the numpy target (the emulator running the compiled circuit) and emulator.relax on the
    network: the speed-up over ngspice is the ratio of wall times in the same run (median of 3).
+4. The digits network 64-128-128-10 (cross-entropy) on digits test row 0, untrained and after 30 epochs of train:
+   ngspice wall time and accepted time points (one run each), the run simulate(target="spice") makes.
 
 Run: ``python benchmarks/bench_spice.py`` (writes benchmarks/results/spice.md and prints it).
 """
@@ -26,10 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULT = ROOT / "benchmarks" / "results" / "spice.md"
 
+import wavetrain  # noqa: E402
 from wavetrain.circuits import Transient, to_spice  # noqa: E402
 from wavetrain.compiler import Network, compile_network  # noqa: E402
 from wavetrain.emulator import relax  # noqa: E402
 from wavetrain.targets import get_target  # noqa: E402
+from wavetrain.targets.rawfile import read_raw  # noqa: E402
 
 
 def timed(fn, repeats: int = 3) -> tuple[float, object]:
@@ -125,7 +129,27 @@ def ngspice_rows(work: Path) -> list[str]:
     return rows
 
 
-def render(generation: list[str], runs: list[str], seconds: float) -> str:
+def trained_rows(work: Path) -> list[str]:
+    digits = wavetrain.datasets.load("digits")
+    net = Network.mlp([64, 128, 128, 10], loss="cross_entropy", seed=0)
+    x, y = digits.x_test[:1], digits.y_test[:1]
+    rows = []
+    for state in ("untrained", "trained 30 epochs"):
+        if state != "untrained":
+            wavetrain.train(net, digits, epochs=30)
+        circuit = compile_network(net, x=x, y=y)
+        analysis = Transient(stop=(2 * net.depth + 1) * circuit.tick, step=circuit.tick / 20)
+        netlist = work / f"digits_{len(rows)}.cir"
+        netlist.write_text(to_spice(circuit, analysis))
+        seconds, rss = ngspice_run(netlist)
+        points = len(read_raw(netlist.with_suffix(".raw"))["time"])
+        weight = max(float(abs(layer.weight).max()) for layer in net.layers)
+        bias = max(float(abs(layer.bias).max()) for layer in net.layers)
+        rows.append(f"| {state} | {weight:.2f} | {bias:.2f} | {seconds:7.1f} | {points:>6,} | {rss:7.1f} |")
+    return rows
+
+
+def render(generation: list[str], runs: list[str], trained: list[str], seconds: float) -> str:
     lines = [
         "## SPICE target (issue 4)",
         "",
@@ -148,6 +172,17 @@ def render(generation: list[str], runs: list[str], seconds: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *runs,
         "",
+        "### Untrained vs. trained weights: digits 64-128-128-10, cross-entropy, digits test row 0",
+        "",
+        "One ngspice run each, as `simulate(net, x, y, target=\"spice\")` makes it (2L ticks + 1, step hint tick/20). "
+        "Time points: rows of the raw file (= ngspice's accepted time points). Before `minbreak` was set (ngspice's "
+        "default, 1e-10 of the maximum step = 5e-21 s) the same two runs took 13.4 s / 155 points and 199.9 s / "
+        "3,028 points (`.options acct`, commit 5b51268, measured by hand).",
+        "",
+        "| weights | max abs W | max abs b | ngspice s | time points | ngspice peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+        *trained,
+        "",
     ]
     return "\n".join(lines)
 
@@ -159,7 +194,8 @@ def main() -> None:
     generation = generation_rows()
     with tempfile.TemporaryDirectory(prefix="wavetrain-bench-") as work:
         runs = ngspice_rows(Path(work))
-    text = render(generation, runs, time.perf_counter() - start)
+        trained = trained_rows(Path(work))
+    text = render(generation, runs, trained, time.perf_counter() - start)
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(text)
     print(text)

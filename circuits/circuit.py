@@ -75,12 +75,14 @@ class Transient:
     reltol: float = 1e-6
     vntol: float = 1e-9  # [V]
     abstol: float = 1e-12  # [A]
+    minbreak: float | None = None  # closest two breakpoints may be [s]; None = a tenth of the fastest edge
 
     def __post_init__(self) -> None:
         for name in ("stop", "reltol", "vntol", "abstol"):
             check_positive(self, name, getattr(self, name), "")
-        if self.step is not None:
-            check_positive(self, "step", self.step, "s")
+        for name in ("step", "minbreak"):
+            if getattr(self, name) is not None:
+                check_positive(self, name, getattr(self, name), "s")
 
     name = "transient"
 

@@ -6,11 +6,17 @@ digit, then the validated IR name. ``en`` is the enable node: every cell output 
 0 -> 1 at t = 0, so the operating point is all-zero and the waves start from the emulator's zero state.
 
 Cards per element (bundles expand to one card per wire and sample):
-  TransmissionLine  T-line, TD = delay              Junction      B-sources W v + b forward, W^T delta backward
-  Nonlinearity      B-sources sigma(a), sigma'(a)*lam  Integrator  B-source (sample-hold) or R-C + buffer (leaky)
-  Termination       R to ground                     Source        PWL voltage source (+ series R)
-  LossLoad          B-source dC/ds / batch          ParameterPort B-source effort g; learning: R (+L) -> ammeter,
-                                                                  F copies the current into the weight capacitor
+  TransmissionLine  T-line, TD = delay
+  Junction          B-sources W v + b forward, W^T delta backward
+  Nonlinearity      B-sources sigma(a), sigma'(a)*lam
+  Integrator        B-source (sample-hold) or R-C + buffer (leaky)
+  Termination       R to ground
+  Source            PWL voltage source (+ series R)
+  LossLoad          B-source dC/ds / batch (cross-entropy: softmax shifted by a per-sample max node mx{b}_{name})
+  ParameterPort     B-source effort g; learning: R (+L) -> ammeter, F copies the current into the weight capacitor
+
+Breakpoints: ``.options minbreak`` is a tenth of the fastest edge (:func:`min_break`), not ngspice's default
+(1e-10 of the maximum step), and ``.tran`` runs one minbreak past the analysis stop.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from wavetrain.circuits.elements import (
 from wavetrain.errors import NetlistError
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
+ENABLE_RISE = 1e-2  # the enable ramp V(en) 0 -> 1, as a fraction of the tick
+BREAK_FRACTION = 0.1  # minbreak as a fraction of the fastest edge in the circuit
 LINE_WIDTH = 240
 _PREFIXES = (
     (1e12, "T"),
@@ -205,10 +213,17 @@ def _loss_load(e: LossLoad, ctx: _Context) -> list[str]:
     scale = _num(1.0 / ctx.batch)
     for b in range(ctx.batch):
         if e.loss == "cross_entropy":
-            partition = " + ".join(f"exp({_v(e.a, b, k)})" for k in range(e.width))
+            # NOTE: stable softmax, exp(s_i - max s) / sum_k exp(s_k - max s); the shift cancels, so the max node's
+            # kinks (where the argmax changes) leave the value and its Jacobian unchanged, and exp never overflows
+            peak = _v(e.a, b, 0)
+            for k in range(1, e.width):
+                peak = f"max({peak}, {_v(e.a, b, k)})"
+            cards.append(_wrap(f"Bmx{b}_{e.name} mx{b}_{e.name} 0 V={peak}"))
+            shifted = [f"exp({_v(e.a, b, k)} - V(mx{b}_{e.name}))" for k in range(e.width)]
+            partition = " + ".join(shifted)
         for i in range(e.width):
             t = _num(float(e.target[b, i]))
-            value = f"exp({_v(e.a, b, i)})/({partition})" if e.loss == "cross_entropy" else _v(e.a, b, i)
+            value = f"{shifted[i]}/({partition})" if e.loss == "cross_entropy" else _v(e.a, b, i)
             cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{scale}*({value} - {t})"))
     return cards
 
@@ -287,6 +302,15 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
     return table
 
 
+def min_break(circuit: Circuit) -> float:
+    """The closest two ngspice breakpoints may lie [s]: a tenth of the fastest edge (enable ramp, source ramps)."""
+    edges = [circuit.tick * ENABLE_RISE]
+    for source in circuit.of_type(Source):
+        edges.append(source.rise)
+        edges += [t for t in (source.start, source.duration) if t]
+    return BREAK_FRACTION * min(edges)
+
+
 def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequence[str] | None = None) -> str:
     """Render circuit as a self-contained ngspice netlist (sources, .ic, .tran, .save). Pure and deterministic."""
     problems = structural_problems(circuit)
@@ -294,10 +318,16 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
         raise NetlistError(f"circuit {circuit.name!r} cannot be written:\n  " + "\n  ".join(problems))
     analysis = analysis or Transient(stop=(2 * len(circuit.of_type(Junction)) + 1) * circuit.tick)
     ctx = _Context(circuit)
+    # NOTE: ngspice's T-line sets a breakpoint one delay after every point where a line's wave turns its slope
+    # (TRAaccept, REL = ABS = 1), and XSPICE builds (Debian's) merge breakpoints only 1e-10 max step (5e-21 s) apart.
+    # Corners inside one edge, each followed by steps of 0.1x the gap (where rounding noise reads as slope turns),
+    # then multiply tick by tick: a trained 64-128-128-10 took 3028 time points instead of 155 (ngspice acct).
+    minbreak = analysis.minbreak if analysis.minbreak is not None else min_break(circuit)
     cards = [
         f"* wavetrain circuit {circuit.name}: batch {circuit.batch}, tick {si(circuit.tick)}s",
-        f".options reltol={_num(analysis.reltol)} vntol={_num(analysis.vntol)} abstol={_num(analysis.abstol)}",
-        f"Ven en 0 PWL(0 0 {si(circuit.tick * 1e-2)} 1)",
+        f".options reltol={_num(analysis.reltol)} vntol={_num(analysis.vntol)} abstol={_num(analysis.abstol)} "
+        f"minbreak={si(minbreak)}",
+        f"Ven en 0 PWL(0 0 {si(circuit.tick * ENABLE_RISE)} 1)",
     ]
     for element in circuit.elements:
         card = CARDS.get(type(element))
@@ -311,7 +341,8 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
             for tag, value, _ in port_parameters(port, ctx.junctions[port.junction], circuit.batch):
                 cards.append(f".ic V({tag}_{port.name})={_num(value)}")
     step = analysis.step if analysis.step is not None else analysis.stop / 1000
-    cards.append(f".tran {si(step)} {si(analysis.stop)}")
+    # NOTE: ngspice ends a run once it is within minbreak of the final time, so run one minbreak past the stop
+    cards.append(f".tran {si(step)} {si(analysis.stop + minbreak)}")
     vectors = [v for group in probe_vectors(circuit, probes).values() for v in group]
     for start in range(0, len(vectors), 8):
         cards.append(".save " + " ".join(vectors[start : start + 8]))

@@ -41,6 +41,9 @@ GOLDEN_CIRCUITS = {
         small_net(), x=[[0.5, -1.0]], y=[[1.0]], learning="momentum", eta=5e7
     ),
     "tiny_courant_half": lambda: compile_network(small_net(), x=[[0.5, -1.0]], y=[[1.0]], courant=0.5),
+    "tiny_softmax": lambda: compile_network(
+        Network.mlp([2, 2, 3], loss="cross_entropy", seed=3, name="tiny"), x=[[0.5, -1.0]], y=[2]
+    ),
 }
 
 

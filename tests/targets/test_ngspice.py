@@ -103,3 +103,36 @@ def test_trace_is_one_shared_type(net: Network) -> None:
         and trace["p1.grad_w"].shape == (5, 6, 4)
         and trace["p2.grad_b"].shape == (5, 3)
     )
+
+
+def time_points(net: Network, x, y, work: Path) -> int:
+    """Accepted ngspice time points (rows of the raw file) of one relaxation over 2L ticks, as simulate runs it."""
+    from wavetrain.circuits import to_spice
+    from wavetrain.targets.ngspice import run_netlist
+
+    circuit = compile_network(net, x=x, y=y)
+    work.mkdir()
+    netlist = work / "net.cir"
+    analysis = Transient(stop=(2 * net.depth + 1) * circuit.tick, step=circuit.tick / 20)
+    netlist.write_text(to_spice(circuit, analysis))
+    return len(run_netlist(netlist)["time"])
+
+
+@needs_ngspice
+@pytest.mark.parametrize("scale", [5, 10])
+def test_trained_weights_do_not_multiply_time_points(scale: int, tmp_path: Path) -> None:
+    """Larger weights with nonzero biases (as after training) cost no more than 1.5x the time points.
+
+    Each edge bends (en * (W x + b) ramps as r^2 W x + r b) and ngspice's T-lines set a breakpoint one delay after
+    every slope turn; with its default minbreak (5e-21 s) these cascaded tick by tick: 488 -> 1043 points at x5.
+    """
+    net = Network.mlp([8, 16, 16, 4], loss="cross_entropy", seed=0)
+    rng = np.random.default_rng(0)
+    for layer in net.layers:
+        layer.bias = rng.normal(scale=0.2, size=layer.bias.shape)
+    x, y = make_batch(net, batch=1, seed=0)
+    unscaled = time_points(net, x, y, tmp_path / "unscaled")
+    for layer in net.layers:
+        layer.weight = scale * layer.weight
+    scaled = time_points(net, x, y, tmp_path / "scaled")
+    assert scaled <= 1.5 * unscaled, f"x{scale} weights: {scaled} time points, unscaled {unscaled}"
