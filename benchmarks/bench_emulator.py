@@ -368,9 +368,9 @@ def render(results: dict, memory: dict, relax: dict, meta: dict) -> str:
         f"One training step per minibatch: float32, batch {BATCH}, tanh hidden layers, identity output, softmax "
         f"cross-entropy, SGD lr {LR}, momentum {MOMENTUM}. {THREADS} threads for NumPy and for torch. "
         f"Median over {meta['rounds']} rounds x {meta['repeats']} repeats, each in a fresh process, interleaved; "
-        f"the spread is the min-max of the per-round medians. Other processes' CPU use is read from /proc/stat "
-        f"around every repeat, and a repeat during which they used more than {FOREIGN_LIMIT} of a core is not "
-        f"counted ({meta['kept']} of {meta['total']} repeats counted). Load average before / after: "
+        f"the spread is the min-max of the per-round medians of counted repeats. Other processes' CPU use is read "
+        f"from /proc/stat around every repeat, and a repeat during which they used more than {FOREIGN_LIMIT} of a "
+        f"core is not counted ({meta['kept']} of {meta['total']} repeats counted). Load average before / after: "
         f"{meta['load_before']} / {meta['load_after']}. Wall time {meta['wall']:.0f} s.",
         "",
         f"- NumPy side: {meta['blas_numpy']}",
@@ -521,7 +521,8 @@ def main() -> None:
         per_round = []
         for out in outs:
             clean = [t for t, f in zip(out["times"], out["foreign"]) if f <= FOREIGN_LIMIT]
-            per_round.append(BATCH / statistics.median(clean or out["times"]))
+            if clean or not kept:  # NOTE: a round with no undisturbed repeat is left out of the spread
+                per_round.append(BATCH / statistics.median(clean or out["times"]))
         peaks = [out["peak_kib"] - out["rss_before_kib"] for out in outs if out["peak_kib"] >= 0]
         results[key] = {
             "rate": BATCH / statistics.median(kept or [t for t, _ in pairs]),

@@ -27,7 +27,9 @@ into `benchmarks/results/`, and `benchmarks/collect.py` joins them under this he
 make bench
 ```
 
-The numbers are from the machine described here, measured in one run; rerun `make bench` on yours to compare.
+`make bench` runs every benchmark on the machine described below, then this assembly; a section re-run alone
+(`python benchmarks/bench_<name>.py`, then `python benchmarks/collect.py`) says in its own text how it was measured.
+Rerun on yours to compare: the ratios travel better than the absolute numbers.
 """
 
 
