@@ -29,8 +29,11 @@ test-core-numpy2: setup
 	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
 		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
 
+# Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice); writes BENCHMARKS.md.
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_emulator.py
+	$(PY) benchmarks/bench_spice.py
+	$(PY) benchmarks/collect.py
 
 # The reproduction report of targets T1-T13 (QUICK=1 for the reduced-size run).
 REPORT ?= docs/reproduction
