@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
+from wavetrain.files import atomic_write
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
@@ -247,7 +247,7 @@ class Network:
                 member = io.BytesIO()
                 np.save(member, np.ascontiguousarray(array), allow_pickle=False)
                 archive.writestr(f"{key}.npy", member.getvalue())
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write(path, buffer.getvalue())
         return path
 
     @classmethod
@@ -343,19 +343,3 @@ def _read_array(archive: zipfile.ZipFile, path: Path, key: str) -> np.ndarray:
         raise ModelFileError(f"{path}: array {key!r} is missing") from err
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise ModelFileError(f"{path}: array {key!r} is corrupt: {err}") from err
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write data to path so a crash leaves either the old file or the new one, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

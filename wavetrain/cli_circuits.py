@@ -84,7 +84,7 @@ def compile_command(
     """Compile MODEL (a wavetrain network file) into a self-contained ngspice netlist."""
     from wavetrain.circuits import Transient, to_spice
     from wavetrain.compiler import Network, compile_network
-    from wavetrain.compiler.network import atomic_write_bytes
+    from wavetrain.files import atomic_write
 
     net = Network.load(model)
     x, y = _batch(net, data, samples, seed)
@@ -94,7 +94,7 @@ def compile_command(
     if output is None:
         click.echo(text, nl=False)
         return
-    atomic_write_bytes(output, text.encode())
+    atomic_write(output, text)
     click.echo(
         f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks",
         err=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from wavetrain import reproduce_digits, reproduce_learning, reproduce_physics  # noqa: E402
+from wavetrain.files import atomic_write  # noqa: E402
 from wavetrain.report_types import FULL, QUICK, Scale, Section  # noqa: E402
 
 SCALES: dict[str, Scale] = {"full": FULL, "quick": QUICK}
@@ -97,11 +97,7 @@ def reproduce(out: str | os.PathLike[str], quick: bool = False, progress: bool =
         bar.close()
     text = render(scale, sections, digits, time.perf_counter() - start)
     path = out / "report.md"
-    handle, tmp = tempfile.mkstemp(dir=out, prefix=".report.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, text)
 
 
 def _bar(total: int, enabled: bool) -> Any:
