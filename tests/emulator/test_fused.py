@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_batch
@@ -57,10 +57,14 @@ def test_fused_step_matches_reference_sgd_and_generic_path(widths, activation, o
         np.testing.assert_allclose(b, b_ref, rtol=0, atol=EXACT)
     # three more steps, momentum included, against the unfused path from the same start
     generic_port = HeavyBall(0.1, momentum)
-    _generic_steps(net, generic, x, t, generic_port, 1)
-    for _ in range(3):
-        Dyadic().step(params, net, x, t, port)
-    _generic_steps(net, generic, x, t, generic_port, 3)
+    with np.errstate(all="ignore"):
+        _generic_steps(net, generic, x, t, generic_port, 1)
+        for _ in range(3):
+            Dyadic().step(params, net, x, t, port)
+        _generic_steps(net, generic, x, t, generic_port, 3)
+    # NOTE: lr 0.1 can blow a deep narrow linear net up to overflow in 4 steps (widths 2-1-1-1-1-1); such a
+    # trajectory compares nothing, so hypothesis discards it rather than the test loosening its lr
+    assume(all(np.all(np.isfinite(a)) for pair in generic for a in pair))
     for (W, b), (Wg, bg) in zip(params, generic):  # NOTE: relative too: linear nets at lr 0.1 may grow fast
         np.testing.assert_allclose(W, Wg, rtol=EXACT, atol=EXACT)
         np.testing.assert_allclose(b, bg, rtol=EXACT, atol=EXACT)
