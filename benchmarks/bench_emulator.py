@@ -36,7 +36,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -459,19 +458,6 @@ def render(results: dict, memory: dict, relax: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main() -> None:
     global MOMENTUM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -553,6 +539,9 @@ def main() -> None:
         "total": sum(r["total"] for r in results.values()),
     }
     text = render(results, memory, relax, meta)
+    # NOTE: imported here, not at the top: the worker processes must load no BLAS before the one they measure
+    from wavetrain.files import atomic_write
+
     atomic_write(args.out, text)
     print(text)
 
