@@ -126,13 +126,19 @@ class SpiceTarget:
         return SimulationError(f"{message}; netlist kept at {work / 'net.cir'}, log at {work / 'net.log'}")
 
 
-def run_netlist(netlist: str | Path, timeout: float = 300.0) -> dict[str, np.ndarray]:
-    """Run ``ngspice -b`` on a netlist file (raw file and log written beside it); return its vectors or raise."""
+def run_netlist(
+    netlist: str | Path, timeout: float = 300.0, outdir: str | Path | None = None
+) -> dict[str, np.ndarray]:
+    """Run ``ngspice -b`` on a netlist file; return its vectors or raise.
+
+    The raw file and log are written beside the netlist, or into ``outdir`` (so a user's folder is left alone).
+    """
     binary = shutil.which("ngspice")
     if binary is None:
         raise TargetUnavailable(f"target 'spice' needs the ngspice program on PATH; {INSTALL}")
     netlist = Path(netlist)
-    raw, log = netlist.with_suffix(".raw"), netlist.with_suffix(".log")
+    where = netlist.parent if outdir is None else Path(outdir)
+    raw, log = where / f"{netlist.stem}.raw", where / f"{netlist.stem}.log"
     raw.unlink(missing_ok=True)
     try:
         done = subprocess.run(

@@ -171,9 +171,15 @@ def _simulate_netlist(path: Path, target: str) -> None:
         raise ConfigError(
             f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
         )
+    import shutil
+    import tempfile
+
     from wavetrain.targets.ngspice import run_netlist
 
-    vectors = run_netlist(path)
+    # NOTE: the raw file and log go to a temp dir (kept only when ngspice fails), never beside the user's netlist
+    work = tempfile.mkdtemp(prefix="wavetrain-spice-")
+    vectors = run_netlist(path, outdir=work)
+    shutil.rmtree(work, ignore_errors=True)
     time = vectors.pop("time")
     click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
     for name in sorted(vectors):

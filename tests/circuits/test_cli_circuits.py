@@ -61,6 +61,7 @@ def test_simulate_runs_a_netlist_and_prints_probes(model: Path, tmp_path: Path) 
     result = CliRunner().invoke(main, ["simulate", str(out), "--target", "spice"])
     assert result.exit_code == 0, result.output
     assert "v(n0_0_s2r)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "net.cir"], "nothing written beside it"
 
 
 def test_malformed_model_is_one_line_and_exit_1(tmp_path: Path) -> None:
