@@ -143,3 +143,4 @@ def test_mse_on_labels_uses_one_hot_targets():
     b = relax(net, x, onehot(labels, 2)).grads
     for (wa, ba), (wb, bb) in zip(a, b):
         np.testing.assert_array_equal(wa, wb)
+        np.testing.assert_array_equal(ba, bb)
