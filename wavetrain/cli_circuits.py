@@ -86,6 +86,10 @@ def compile_command(
     from wavetrain.compiler import Network, compile_network
     from wavetrain.files import atomic_write
 
+    context = click.get_current_context()
+    for option in ("port", "eta"):
+        if not learning and context.get_parameter_source(option) != click.core.ParameterSource.DEFAULT:
+            raise ConfigError(f"--{option} sets the learning circuit's parameter ports; it needs --learning")
     net = Network.load(model)
     x, y = _batch(net, data, samples, seed)
     circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta)
@@ -135,6 +139,12 @@ def simulate_command(
 ) -> None:
     """Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes."""
     if source.suffix.lower() in (".cir", ".sp", ".spice"):
+        context = click.get_current_context()
+        given = [name for name in ("runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
+                 if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+        if given:
+            flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in given)
+            raise ConfigError(f"{source}: {flags} apply to a network file; a netlist runs as it is written")
         _simulate_netlist(source, target)
         return
     from wavetrain.compiler import Network

@@ -95,3 +95,15 @@ def test_netlist_on_numpy_target_is_refused(tmp_path: Path) -> None:
     cir.write_text(".title n\n.end\n")
     result = CliRunner().invoke(main, ["simulate", str(cir), "--target", "numpy"])
     assert result.exit_code == 1 and "runs only on the spice target" in result.output
+
+
+def test_options_that_would_be_ignored_are_refused(model: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["compile", str(model), "-o", str(tmp_path / "x.cir"), "--port", "momentum"])
+    assert result.exit_code == 1 and "--port sets the learning circuit's parameter ports; it needs --learning" in (
+        result.output
+    )
+    assert not (tmp_path / "x.cir").exists()
+    cir = tmp_path / "n.cir"
+    cir.write_text(".title n\n.end\n")
+    result = CliRunner().invoke(main, ["simulate", str(cir), "--target", "spice", "--plot", str(tmp_path / "w.png")])
+    assert result.exit_code == 1 and "--plot apply to a network file" in result.output
