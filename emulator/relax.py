@@ -104,13 +104,19 @@ def relax(
     ``state`` is given. With ``history=True`` every tick's waves and readout are kept (k = 0..ticks).
     """
     nu = check_courant(courant)
-    if ticks is None:
-        ticks = 2 * net.depth if nu == 1.0 else math.ceil(2 * net.depth / nu)
-    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
-        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
+    ticks = check_ticks(ticks, net.depth, nu)
     x = net.check_input(x)
     t = net.targets(y, len(x))
-    return run_ticks(net.params(), net, x, t, int(ticks), nu, history, state)
+    return run_ticks(net.params(), net, x, t, ticks, nu, history, state)
+
+
+def check_ticks(ticks: Any, depth: int, nu: float) -> int:
+    """ticks as an int >= 0; None is the default, 2L at courant 1 (exact) and ceil(2L / courant) otherwise."""
+    if ticks is None:
+        return 2 * depth if nu == 1.0 else math.ceil(2 * depth / nu)
+    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
+        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
+    return int(ticks)
 
 
 def run_ticks(

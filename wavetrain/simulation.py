@@ -6,7 +6,6 @@ the far end of forward line l, lam_l(k) at the far end of backward line l, G_l(k
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from wavetrain.circuits import Transient
 from wavetrain.compiler import compile_network
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.relax import History, Relaxation, check_courant
+from wavetrain.emulator.relax import History, Relaxation, check_courant, check_ticks
 from wavetrain.errors import ConfigError
 from wavetrain.targets import Trace, get_target
 
@@ -36,15 +35,12 @@ def simulate(
         raise ConfigError(
             f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}"
         )
-    if ticks is None:
-        ticks = 2 * net.depth if nu == 1.0 else math.ceil(2 * net.depth / nu)
-    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
-        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
+    ticks = check_ticks(ticks, net.depth, nu)
     circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick)
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
     trace = get_target(target, **target_options).run(circuit, analysis, samples)
-    return relaxation_from_trace(trace, net, int(ticks), nu, history, target)
+    return relaxation_from_trace(trace, net, ticks, nu, history, target)
 
 
 def relaxation_from_trace(
