@@ -278,6 +278,10 @@ class Network:
                 )
             try:
                 specs = header["layers"]
+                if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+                    raise ModelFileError(
+                        f"{path}: meta.json 'layers' must be a list of objects, got {json.dumps(specs)[:80]}"
+                    )
                 layers = []
                 for index, spec in enumerate(specs):
                     if spec.get("type") != "dense":

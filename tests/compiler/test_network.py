@@ -118,6 +118,11 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path):
     _rewrite(path, {**header, "layers": [{**header["layers"][0], "activation": "swish"}, header["layers"][1]]})
     with pytest.raises(ModelFileError, match=r"unknown activation 'swish'"):
         Network.load(path)
+    for layers in ([1, 2], 5):
+        path = good.save(tmp_path / "m4.npz")
+        _rewrite(path, {**header, "layers": layers})
+        with pytest.raises(ModelFileError, match=r"m4.npz: meta.json 'layers' must be a list of objects"):
+            Network.load(path)
 
 
 def test_from_torch():
