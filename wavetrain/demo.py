@@ -15,6 +15,7 @@ import numpy as np
 import wavetrain
 from wavetrain import plots
 from wavetrain.emulator import backprop
+from wavetrain.files import atomic_write
 
 SIZES = [64, 128, 128, 10]
 EPOCHS = 30
@@ -66,7 +67,7 @@ def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -
     x, y = data.x_test[:1], data.y_test[:1]
     circuit = wavetrain.compile_network(net, x=x, y=y)
     netlist = out / "digits.cir"
-    netlist.write_text(wavetrain.to_spice(circuit, Transient(stop=(2 * net.depth + 1) * 1e-9, step=5e-11)))
+    atomic_write(netlist, wavetrain.to_spice(circuit, Transient(stop=(2 * net.depth + 1) * 1e-9, step=5e-11)))
     click.echo(f"netlist: {netlist} ({netlist.stat().st_size / 1e6:.1f} MB, {net.n_params} weights; "
                f"`ngspice -b {netlist}` runs it as is)")
     click.echo("simulating 2L ticks of one test digit in ngspice (about 30 s) ...")
@@ -94,7 +95,7 @@ def learning_circuit(out: Path) -> None:
     y = np.array([[-1.0], [1.0], [1.0], [-1.0]])
     net = wavetrain.Network.mlp([2, 4, 1], activation="tanh", output_activation="tanh", seed=0, name="xor")
     circuit = wavetrain.compile_network(net, x=x, y=y, learning="resistor", eta=5e7, tick=1e-9)
-    (out / "xor_learning.cir").write_text(wavetrain.to_spice(circuit, Transient(stop=1e-6, step=2.5e-10)))
+    atomic_write(out / "xor_learning.cir", wavetrain.to_spice(circuit, Transient(stop=1e-6, step=2.5e-10)))
     samples = (np.arange(0, 1000, 50) + 0.5) * 1e-9
     curves = {}
     for target, options in (("spice", {}), ("numpy", {"steps_per_tick": 8})):
