@@ -76,7 +76,11 @@ class SpiceTarget:
         work = self._workdir()
         netlist = work / "net.cir"
         netlist.write_text(text)
-        vectors = run_netlist(netlist, self.timeout)
+        try:
+            vectors = run_netlist(netlist, self.timeout)
+        except TargetUnavailable:
+            shutil.rmtree(work, ignore_errors=True)  # NOTE: nothing ran, so there is nothing to keep
+            raise
         _check_complete(vectors, analysis, netlist, work / "net.log")
         if not self.keep:
             shutil.rmtree(work, ignore_errors=True)

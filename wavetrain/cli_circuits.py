@@ -187,8 +187,14 @@ def _simulate_netlist(path: Path, target: str) -> None:
     from wavetrain.targets.ngspice import run_netlist
 
     # NOTE: the raw file and log go to a temp dir (kept only when ngspice fails), never beside the user's netlist
+    from wavetrain.errors import TargetUnavailable
+
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
-    vectors = run_netlist(path, outdir=work)
+    try:
+        vectors = run_netlist(path, outdir=work)
+    except TargetUnavailable:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     shutil.rmtree(work, ignore_errors=True)
     time = vectors.pop("time")
     click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
