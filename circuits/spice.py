@@ -353,7 +353,11 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
 
 
 def to_pyspice(circuit: Circuit, analysis: Transient | None = None) -> Any:
-    """A PySpice ``Circuit`` holding this netlist (title from the circuit; cards as its raw SPICE), for PySpice users."""
+    """A PySpice ``Circuit`` holding this netlist (title from the circuit; cards as its raw SPICE), for PySpice users.
+
+    The ``.options`` card (reltol, vntol, abstol, minbreak) is not carried: PySpice sets options on its simulator,
+    so set the same values there (``simulator = circuit.simulator(); simulator.options(reltol=1e-6, ...)``).
+    """
     try:
         from PySpice.Spice.Netlist import Circuit as PySpiceCircuit
     except ImportError as err:

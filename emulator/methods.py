@@ -20,11 +20,15 @@ from wavetrain.emulator.ocnopt import OCNOpt
 from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvatureMatched
 
-EXTRA_METHODS: dict[str, Callable[[Network], Any]] = {
-    "pipelined": lambda net: Pipelined(stash=False),
-    "pipelined+stash": lambda net: Pipelined(stash=True),
-    "mpc": lambda net: Mpc(h=(net.depth + 1) // 2),
-    "forward": lambda net: ForwardGradient("wperp", 10),
-    "ocnopt": lambda net: OCNOpt(),
-    "curvature": lambda net: CurvatureMatched(),
+# NOTE: each factory gets (net, lr). Methods that step through train()'s port use lr and momentum there; ocnopt
+# steps itself (alpha = lr is its Q_uu = I / alpha, the SGD limit, and it has no momentum); curvature's Newton port
+# keeps its own step length 0.5, a different quantity from an SGD rate, so train() refuses a momentum it would drop
+EXTRA_METHODS: dict[str, Callable[[Network, float], Any]] = {
+    "pipelined": lambda net, lr: Pipelined(stash=False),
+    "pipelined+stash": lambda net, lr: Pipelined(stash=True),
+    "mpc": lambda net, lr: Mpc(h=(net.depth + 1) // 2),
+    "forward": lambda net, lr: ForwardGradient("wperp", 10),
+    "ocnopt": lambda net, lr: OCNOpt(alpha=lr),
+    "curvature": lambda net, lr: CurvatureMatched(),
 }
+SELF_STEPPING = ("ocnopt", "curvature")  # methods that move the parameters without train()'s heavy-ball port

@@ -61,6 +61,9 @@ class Relaxation:
 
 
 def max_abs_error(grads: Sequence[tuple[Any, Any]], reference: Sequence[tuple[Any, Any]]) -> float:
+    """Largest |a - b| over every (dW, db) pair; the two lists must cover the same layers."""
+    if len(grads) != len(reference):
+        raise ConfigError(f"gradient comparison: reference has {len(reference)} layers, expected {len(grads)}")
     return max(
         float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
         for pair, ref in zip(grads, reference)

@@ -29,7 +29,7 @@ from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
 from wavetrain.emulator import fused
 from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
-from wavetrain.emulator.methods import EXTRA_METHODS
+from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.errors import ConfigError, DataError
 
@@ -230,8 +230,10 @@ class Wave:
         return net.loss_fn.value(self.state.s[-1], self.targets[0])
 
 
-def make_method(method: str | Method, net: Network, hold: int | None, schedule: str) -> Method:
-    """A Method object from its name (``METHODS``) or the object itself."""
+def make_method(
+    method: str | Method, net: Network, hold: int | None, schedule: str, lr: float = 0.05
+) -> Method:
+    """A Method object from its name (``METHODS``) or the object itself; options it would ignore are refused."""
     if not isinstance(method, str):
         if hold is not None:
             raise ConfigError("hold: pass it to the Method object, not to train(), when method is an object")
@@ -240,8 +242,10 @@ def make_method(method: str | Method, net: Network, hold: int | None, schedule: 
         raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if hold is not None and method != "wave":
         raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
+    if schedule != "light_cone" and method != "dyadic":
+        raise ConfigError(f"schedule: only the 'dyadic' method has a schedule, got {schedule!r} with {method!r}")
     if method in EXTRA_METHODS:
-        return EXTRA_METHODS[method](net)
+        return EXTRA_METHODS[method](net, lr)
     if method == "wave":
         return Wave(2 * net.depth if hold is None else hold)
     if method == "dyadic":
@@ -280,7 +284,14 @@ def train(
     _check_positive("momentum", momentum, allow_zero=True)
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
-    stepper = make_method(method, net, hold, schedule)
+    stepper = make_method(method, net, hold, schedule, lr)
+    if isinstance(method, str) and method in SELF_STEPPING:
+        # NOTE: a CurvaturePort passed as port is used by 'curvature' (it can observe); nothing else would be
+        if momentum != 0.0 or (port is not None and not (method == "curvature" and hasattr(port, "observe"))):
+            raise ConfigError(
+                f"method {method!r} steps the parameters itself and would ignore momentum={momentum} and "
+                f"port={type(port).__name__ if port is not None else None}; pass momentum=0 (CLI: --momentum 0)"
+            )
     dataset = _as_dataset(data, net)
     rng = np.random.default_rng(seed)
     params = net.params()
@@ -298,7 +309,11 @@ def train(
             losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
-            raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {losses[-1]}); lower lr (got {lr})")
+            first = int(np.argmin(np.isfinite(losses)))
+            raise ConfigError(
+                f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
+                f"finite number; lower lr (got {lr})"
+            )
         _record(result, net, dataset, float(np.mean(losses)))
         if checkpoint is not None:
             net.save(checkpoint)

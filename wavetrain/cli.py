@@ -26,7 +26,8 @@ def main() -> None:
 @click.option("--dataset", default="digits", show_default=True, help="'digits' or a path to an .npz (x, y).")
 @click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
 @click.option("--method", type=click.Choice(METHODS), default="dyadic", show_default=True,
-              help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers.")
+              help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers "
+                   "(ocnopt and curvature step themselves: use --momentum 0).")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)

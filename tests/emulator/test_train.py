@@ -144,3 +144,22 @@ def test_mse_on_labels_uses_one_hot_targets():
     for (wa, ba), (wb, bb) in zip(a, b):
         np.testing.assert_array_equal(wa, wb)
         np.testing.assert_array_equal(ba, bb)
+
+
+def test_options_a_method_would_ignore_are_refused():
+    net = Network.mlp([2, 3, 2], loss="cross_entropy")
+    data = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+    with pytest.raises(ConfigError, match=r"schedule: only the 'dyadic' method has a schedule, got 'ticks' with 'wave'"):
+        train(net, data, method="wave", schedule="ticks")
+    with pytest.raises(ConfigError, match=r"method 'ocnopt' steps the parameters itself and would ignore momentum=0.9"):
+        train(net, data, method="ocnopt")
+    result = train(net, data, method="ocnopt", momentum=0.0, lr=0.2, epochs=1)
+    assert result.loss and np.isfinite(result.loss[0])
+
+
+def test_divergence_names_the_minibatch():
+    net = Network.mlp([2, 8, 2], activation="identity", loss="mse", seed=0)
+    x = np.random.default_rng(0).normal(size=(64, 2)) * 100
+    with pytest.raises(ConfigError, match=r"training diverged in epoch 1: minibatch \d+ has loss (nan|inf)"):
+        with np.errstate(all="ignore"):
+            train(net, (x, x), method="backprop", lr=10.0, momentum=0.0, batch_size=8, epochs=1)
