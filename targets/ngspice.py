@@ -109,7 +109,11 @@ class SpiceTarget:
             if errors:
                 raise self._shared_error(ngspice, text, "ngspice failed: " + "; ".join(errors[:5]))
             vectors = _read_plot(ngspice, ffi)
-        _check_complete(vectors, analysis, None, None)
+            try:
+                _check_complete(vectors, analysis, None, None)
+            except SimulationError as err:
+                # NOTE: the netlist and ngspice's output are kept only for a failed run, as the batch runner does
+                raise self._shared_error(ngspice, text, str(err)) from err
         return vectors
 
     def _wait(self, ngspice: Any, text: str) -> None:

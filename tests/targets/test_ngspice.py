@@ -71,6 +71,26 @@ def test_a_hung_run_is_stopped_and_its_netlist_kept(net: Network, tmp_path: Path
 
 
 @needs_ngspice
+@pytest.mark.parametrize("runner", ["batch", "shared"])
+def test_a_run_that_stops_early_keeps_its_netlist(runner: str, net: Network, tmp_path: Path, monkeypatch) -> None:
+    if runner == "shared":
+        pytest.importorskip("PySpice")
+    import wavetrain.targets.ngspice as module
+
+    real = module._check_complete
+
+    def cut_short(vectors, analysis, netlist, log):  # as if ngspice gave up half way (no convergence)
+        real({"time": vectors["time"][: len(vectors["time"]) // 2]}, analysis, netlist, log)
+
+    monkeypatch.setattr(module, "_check_complete", cut_short)
+    target = get_target("spice", runner=runner, workdir=tmp_path)
+    with pytest.raises(SimulationError, match=r"stopped at t = .* before the end .*; netlist kept at (\S+)") as info:
+        target.run(compile_network(net), Transient(stop=4e-9, step=1e-10))
+    kept = Path(str(info.value).split("netlist kept at ")[1].split(",")[0])
+    assert kept.is_file() and ".tran" in kept.read_text()
+
+
+@needs_ngspice
 def test_ngspice_errors_carry_its_message_and_the_kept_files(tmp_path: Path) -> None:
     from wavetrain.targets.ngspice import run_netlist
 
