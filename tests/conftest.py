@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from wavetrain import Network
+
+# NOTE: CI runs each property test on a fixed example sequence, so a submission lands or fails on its code, not on
+# the draw; locally hypothesis keeps exploring new examples (stress it with --hypothesis-seed=N for several N)
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 def make_batch(net: Network, batch: int = 5, seed: int = 0):
