@@ -4,7 +4,12 @@ If a netlist or a Lava process disagrees with the emulator, the emulator is the 
 docstring is wrong, and both get fixed together. The array math of a tick lives in :mod:`wavetrain.emulator.kernel`.
 """
 
+from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.kernel import WaveState, light_cone, readout, tick
+from wavetrain.emulator.mpc import Mpc
+from wavetrain.emulator.ocnopt import OCNOpt
+from wavetrain.emulator.pipeline import Pipelined
+from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort, InductorPort, ResistorPort
 from wavetrain.emulator.relax import History, Relaxation, check_courant, relax, run_ticks
 from wavetrain.emulator.train import (
     METHODS,
@@ -21,6 +26,14 @@ from wavetrain.emulator.train import (
 )
 
 __all__ = [
+    "CurvatureMatched",
+    "CurvaturePort",
+    "ForwardGradient",
+    "InductorPort",
+    "Mpc",
+    "OCNOpt",
+    "Pipelined",
+    "ResistorPort",
     "METHODS",
     "Backprop",
     "Dyadic",
