@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from wavetrain.compiler.functions import Array, namespace, softmax
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator.kernel import Grads, Params, forward_sweep
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,10 +43,7 @@ def output_factor(net: Network, s_last: Array) -> Array:
 def kfac_blocks(params: Params, net: Network, x: Array) -> list[Kronecker]:
     """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep."""
     xp = namespace(x)
-    inputs, pre = [x], []
-    for (W, b), layer in zip(params, net.layers):
-        pre.append(inputs[-1] @ W.T + b)
-        inputs.append(layer.act.f(pre[-1]))
+    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
     batch = x.shape[0]
     factor = output_factor(net, inputs[-1])
     blocks: list[Kronecker] = [None] * net.depth  # type: ignore[list-item]

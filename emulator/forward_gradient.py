@@ -25,7 +25,7 @@ import numpy as np
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator.kernel import Grads, Params, forward_sweep
 from wavetrain.errors import ConfigError
 
 FAMILIES = ("isotropic", "wt", "wperp", "wperp_ns", "preconditioned")
@@ -73,10 +73,7 @@ def estimate(
     """Forward-gradient estimate of every layer's gradient (mean batch loss) and the per-sample loss."""
     xp = namespace(x)
     depth, batch = net.depth, x.shape[0]
-    inputs, pre = [x], []
-    for (W, b), layer in zip(params, net.layers):
-        pre.append(inputs[-1] @ W.T + b)
-        inputs.append(layer.act.f(pre[-1]))
+    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
     slopes = [net.layers[i].act.df(pre[i], inputs[i + 1]) for i in range(depth)]
     out_grad = net.loss_fn.grad(inputs[-1], t) / batch
     grads: Grads = []
@@ -132,10 +129,7 @@ def cosine_by_layer(
     """Mean |cos| between a single-sample guess estimate and the true per-sample delta, over hidden layers and draws."""
     rng = np.random.default_rng(seed)
     depth = net.depth
-    inputs, pre = [x], []
-    for (W, b), layer in zip(params, net.layers):
-        pre.append(inputs[-1] @ W.T + b)
-        inputs.append(layer.act.f(pre[-1]))
+    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
     delta = net.layers[-1].act.df(pre[-1], inputs[-1]) * net.loss_fn.grad(inputs[-1], t)
     deltas = [delta]
     for i in range(depth - 2, -1, -1):

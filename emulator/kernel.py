@@ -93,6 +93,15 @@ def readout(params: Params, acts: Sequence[Activation], x: Array, state: WaveSta
     return grads
 
 
+def forward_sweep(params: Params, acts: Sequence[Activation], x: Array) -> tuple[list[Array], list[Array]]:
+    """The forward wave once through every layer: (pre-activations a_1..a_L, states [x, s_1, ..., s_L])."""
+    states, pre = [x], []
+    for (W, b), act in zip(params, acts):
+        pre.append(states[-1] @ W.T + b)
+        states.append(act.f(pre[-1]))
+    return pre, states
+
+
 def light_cone(
     params: Params, acts: Sequence[Activation], loss: Loss, x: Array, t: Array
 ) -> tuple[Grads, WaveState, Array]:
@@ -105,12 +114,8 @@ def light_cone(
     """
     depth = len(params)
     batch = x.shape[0]
-    inputs = [x]
-    pre, out = [], []
-    for l, (W, b) in enumerate(params):
-        pre.append(inputs[l] @ W.T + b)
-        out.append(acts[l].f(pre[l]))
-        inputs.append(out[l])
+    pre, inputs = forward_sweep(params, acts, x)
+    out = inputs[1:]
     lam = [None] * depth
     lam[-1] = loss.grad(out[-1], t) / batch
     grads: Grads = [None] * depth  # type: ignore[list-item]

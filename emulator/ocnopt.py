@@ -23,7 +23,7 @@ from typing import Any
 from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.curvature import kfac_blocks, newton_direction
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator.kernel import Grads, Params, forward_sweep
 from wavetrain.errors import ConfigError
 
 QUU = ("identity", "kfac")
@@ -41,10 +41,7 @@ class Sweep:
 
 def backward_sweep(params: Params, net: Network, x: Array, t: Array, quu: str, alpha: float, damping: float) -> Sweep:
     """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""
-    states, pre = [x], []
-    for (W, b), layer in zip(params, net.layers):
-        pre.append(states[-1] @ W.T + b)
-        states.append(layer.act.f(pre[-1]))
+    pre, states = forward_sweep(params, [layer.act for layer in net.layers], x)
     v_x = net.loss_fn.grad(states[-1], t) / len(x)
     costate = [v_x]
     q_u: Grads = []
