@@ -1,0 +1,94 @@
+"""The substrate: the arithmetic the wave cells run on, passed in as a value, never chosen by a code path.
+
+A cell (junction, nonlinearity, line, loss load, clamp, port; :mod:`wavetrain.emulator.cells`) does its math through
+the hooks of a :class:`Substrate`. The base class is the ideal machine: every hook is the identity on exact floating
+point, so ``IDEAL`` reproduces the plain equations bit for bit. A physical substrate overrides only the hooks its
+physics changes:
+
+  hook                                   ideal           where it enters (who calls it)
+  weight(W, l) / bias(b, l)              W, b            the junction reads a parameter (once per tick: the forward
+                                                         and backward waves of that tick see the same read)
+  accumulate(a, l)                       a               the junction's integrator holds a = W s + b (neuron state)
+  activate(act, a, l)                    act.f(a)        the nonlinearity sigma(a)
+  derivative(act, a, s, l)               act.df(a, s)    the nonlinearity's small-signal gain sigma'(a)
+  signal(v, where, l)                    v               a signal crossing a boundary; ``where`` in BOUNDARIES
+  line(wave, l, direction)               wave            a line carrying a wave over one tick ("forward"/"backward")
+  gradient(g, l, kind)                   g               the port reads its gradient (kind "W" or "b")
+  write(p, step, l, kind)                p += step       the port's continuous update applied to the device, in place
+
+Layers ``l`` are 0-based (layer l+1 of the spec). Every hook must broadcast over leading axes: with a Monte-Carlo axis
+of chip instances (``chips`` not None) waves are (chips, batch, n) and parameters (chips, out, in), and cells
+transpose with ``swapaxes(-1, -2)`` and sum the batch over axis -2.
+
+A substrate may hold state (a seeded random generator, device conductances, an exponent per layer); make one per run
+from a seed (numpy's SeedSequence) so that a run is reproducible. Hooks must not change their inputs except ``write``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wavetrain.compiler.functions import Activation, Array
+
+# Where a signal crosses from one physical domain into another:
+#   input     the clamp drives x into layer 1 (a DAC on hardware)
+#   forward   s_l leaves layer l for the junction of layer l+1 (a message between layers / cores)
+#   backward  lam_l leaves layer l+1's junction for layer l (the left-moving message)
+#   output    s_L reaches the loss load (an ADC on hardware)
+#   error     the loss load's reflected error wave dC/ds_L enters the backward line
+BOUNDARIES = ("input", "forward", "backward", "output", "error")
+DIRECTIONS = ("forward", "backward")
+PARAM_KINDS = ("W", "b")
+
+
+class Substrate:
+    """Ideal floating-point arithmetic (float64 or float32, whatever the arrays carry): every hook is the identity.
+
+    Subclass it and override the hooks a physical substrate changes; see the module docstring for the table.
+    """
+
+    name: str = "ideal"
+    chips: int | None = None  # size of the Monte-Carlo axis of chip instances; None: no chip axis
+
+    @property
+    def ideal(self) -> bool:
+        """True when every hook is the identity, so a schedule may take a verified fast path (the fused BLAS step)."""
+        return type(self) is Substrate
+
+    def weight(self, W: Array, layer: int) -> Array:
+        return W
+
+    def bias(self, b: Array, layer: int) -> Array:
+        return b
+
+    def accumulate(self, a: Array, layer: int) -> Array:
+        return a
+
+    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+        return act.f(a)
+
+    def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
+        return act.df(a, s)
+
+    def signal(self, v: Array, where: str, layer: int) -> Array:
+        return v
+
+    def line(self, wave: Array, layer: int, direction: str) -> Array:
+        return wave
+
+    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+        return g
+
+    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+        p += step
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description (name and settings) for results, checkpoints and reports."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+Ideal = Substrate
+IDEAL = Substrate()
