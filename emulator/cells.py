@@ -73,8 +73,13 @@ class Machine:
 
 def read(m: Machine) -> list[tuple[Array, Array]]:
     """Every junction reads its parameters once (a tick's forward and backward waves see the same read)."""
-    sub = m.substrate
-    return [(sub.weight(W, l), sub.bias(b, l)) for l, (W, b) in enumerate(m.params)]
+    return [read_layer(m, l) for l in range(m.depth)]
+
+
+def read_layer(m: Machine, l: int) -> tuple[Array, Array]:
+    """Junction l reads (W_l, b_l) from its devices."""
+    W, b = m.params[l]
+    return m.substrate.weight(W, l), m.substrate.bias(b, l)
 
 
 def forward_product(W: Array, s: Array) -> Array:
@@ -203,9 +208,14 @@ def forward_sweep(m: Machine, x: Array, wb: Sequence[tuple[Array, Array]] | None
 
 def update(params: Params, steps: Sequence[tuple[Array, Array]], substrate: Substrate = IDEAL) -> None:
     """Apply one step per parameter to the device, in place: theta_l <- theta_l + step_l (through ``write``)."""
-    for l, ((W, b), (sW, sb)) in enumerate(zip(params, steps)):
-        substrate.write(W, sW, l, "W")
-        substrate.write(b, sb, l, "b")
+    for l, (wb, step) in enumerate(zip(params, steps)):
+        update_layer(wb, step, l, substrate)
+
+
+def update_layer(wb: tuple[Array, Array], step: tuple[Array, Array], l: int, substrate: Substrate = IDEAL) -> None:
+    """Apply one step to layer l's devices: W_l += step_W, b_l += step_b (through ``write``)."""
+    substrate.write(wb[0], step[0], l, "W")
+    substrate.write(wb[1], step[1], l, "b")
 
 
 def port_step(port: Any, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
