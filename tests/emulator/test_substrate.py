@@ -140,3 +140,17 @@ def test_train_refuses_a_substrate_that_is_not_one() -> None:
     x, y = make_batch(_net(), batch=4)
     with pytest.raises(ConfigError, match="substrate"):
         train(_net(), (x, y), epochs=1, substrate="ideal")
+
+
+def test_port_updates_go_through_the_substrate_write() -> None:
+    from tests.substrates import WriteGain
+
+    net = _net()
+    x, y = make_batch(net, batch=7, seed=4)
+    dws, dbs, _ = net_backprop(net, x, y)
+    expected = [(layer.weight - 1.25 * 0.1 * dw, layer.bias - 1.25 * 0.1 * db)
+                for layer, dw, db in zip(net.layers, dws, dbs)]
+    train(net, (x, y), method="dyadic", epochs=1, batch_size=7, lr=0.1, momentum=0.0, substrate=WriteGain(1.25))
+    for layer, (W, b) in zip(net.layers, expected):
+        np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)
