@@ -20,8 +20,6 @@ from wavetrain.errors import CircuitError
 Net = str
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME = 64
-ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "identity")
-LOSS_NAMES = ("mse", "cross_entropy")
 INTEGRATOR_KINDS = ("sample_hold", "leaky")
 PORT_KINDS = ("probe", "resistor", "momentum")
 
@@ -159,7 +157,9 @@ class Nonlinearity:
     def __post_init__(self) -> None:
         _names(self, "a", "b", "lam", "delta")
         check_width(self, "width", self.width)
-        check_choice(self, "activation", self.activation, ACTIVATION_NAMES)
+        from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "activation", self.activation, tuple(ACTIVATIONS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,7 +270,9 @@ class LossLoad:
                 f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}"
             )
         object.__setattr__(self, "target", readonly(self, "target", target))
-        check_choice(self, "loss", self.loss, LOSS_NAMES)
+        from wavetrain.compiler.functions import LOSSES  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "loss", self.loss, tuple(LOSSES))
 
     @property
     def width(self) -> int:
