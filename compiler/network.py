@@ -20,7 +20,8 @@ import numpy as np
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
-from wavetrain.files import atomic_write
+from wavetrain.compiler.atomic import atomic_write
+from wavetrain.compiler.data import check_features, check_targets
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
@@ -166,14 +167,10 @@ class Network:
 
     def check_input(self, x: Any, what: str = "x") -> np.ndarray:
         """x as a 2-D float array with the network's input width, or a DataError naming the bad sample."""
-        from wavetrain.datasets import check_features
-
         return check_features(x, self.sizes[0], what)
 
     def targets(self, y: Any, batch: int | None = None) -> np.ndarray:
         """The 2-D float target the loss load compares with: one-hot for integer labels, y itself otherwise."""
-        from wavetrain.datasets import check_targets
-
         return check_targets(y, self.sizes[-1], batch)
 
     def forward(self, x: Any) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from wavetrain.compiler.network import Network
-from wavetrain.datasets import Dataset, check_features, check_targets
+from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.emulator import cells, fused
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
