@@ -251,9 +251,12 @@ class Source:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class LossLoad:
-    r"""The output termination that reflects the error wave (spec 1.6): zero reflection iff the output equals the target.
+    r"""The output termination that reflects the error wave (spec 1.6).
 
-    .. math:: v_b = \nabla_s C(v_a, y) / B   \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
+    Zero reflection iff the output equals the target.
+
+    .. math:: v_b = \nabla_s C(v_a, y) / B
+        \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
     """
 
     name: str
@@ -285,7 +288,8 @@ class ParameterPort:
 
     probe: weights frozen, g only measured. resistor (gradient flow), momentum (inductor + resistor); the weight is the
     voltage on capacitor C charged by the port current i:
-    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i  \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
+    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i
+        \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
     """
 
     name: str

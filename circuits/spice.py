@@ -35,7 +35,6 @@ from wavetrain.circuits.elements import (
     Termination,
     TransmissionLine,
 )
-
 from wavetrain.errors import NetlistError
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)

@@ -36,7 +36,8 @@ class Dataset:
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}: {len(self.x_train)} train, {len(self.x_test)} test, "
-            f"{self.n_features} features, {self.n_classes or self.n_outputs} {'classes' if self.n_classes else 'outputs'})"
+            f"{self.n_features} features, "
+            f"{self.n_classes or self.n_outputs} {'classes' if self.n_classes else 'outputs'})"
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from wavetrain.circuits import (
     Circuit,
     Element,
@@ -28,7 +29,6 @@ from wavetrain.circuits import (
 )
 from wavetrain.compiler import names
 from wavetrain.compiler.network import Dense, Network
-
 from wavetrain.errors import ConfigError, LoweringError
 
 LEARNING_KINDS = ("resistor", "momentum")
@@ -147,7 +147,6 @@ def lower(
 
 def _circuit_name(name: str) -> str:
     from wavetrain.circuits import check_name
-
     from wavetrain.errors import CircuitError
 
     try:

@@ -18,10 +18,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
-from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
 from wavetrain.compiler.atomic import atomic_write
 from wavetrain.compiler.data import check_features, check_targets
+from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
+from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
@@ -307,7 +307,7 @@ class Network:
 
     @classmethod
     def from_torch(cls, module: Any, loss: str = "mse", name: str = "torch") -> Network:
-        """Convert an ``nn.Sequential`` of Linear layers, each optionally followed by Tanh, Sigmoid, ReLU or Identity."""
+        """Convert an ``nn.Sequential`` of Linear layers, each optionally followed by Tanh, Sigmoid, ReLU, Identity."""
         try:
             import torch.nn as nn
         except ImportError as err:

@@ -20,9 +20,9 @@ over axis -2. With identity hooks (``IDEAL``) each cell is the plain equation, b
   line / carry   w <- w + nu (w_new - w)  (w_new at nu = 1)      line "forward" / "backward"
   update         theta_l <- theta_l + step_l                     write "W", "b"
 
-The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are :func:`forward_product`,
-:func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies by a layer's weights
-(the textbook ``backprop`` reference is written apart on purpose).
+The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are
+:func:`forward_product`, :func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies
+by a layer's weights (the textbook ``backprop`` reference is written apart on purpose).
 """
 
 from __future__ import annotations
@@ -165,11 +165,15 @@ def cost(m: Machine, y: Array, t: Array) -> Array:
     return m.loss.value(y, t)
 
 
+def blend(wave: Array, new: Array, nu: float) -> Array:
+    """The sample-and-hold of a cell below Courant number 1: w + nu (new - w); exactly ``new`` at nu = 1."""
+    # NOTE: at nu = 1 the update is a pure transport (no residual), kept exact in floating point
+    return new if nu == 1.0 else wave + nu * (new - wave)
+
+
 def line(m: Machine, l: int, wave: Array, new: Array, nu: float, direction: str) -> Array:
     """A line carries a wave over one tick: transport (nu = 1, exact) or nu-relaxation w + nu (new - w)."""
-    # NOTE: at nu = 1 the update is a pure transport (no residual), kept exact in floating point
-    moved = new if nu == 1.0 else wave + nu * (new - wave)
-    return m.substrate.line(moved, l, direction)
+    return m.substrate.line(blend(wave, new, nu), l, direction)
 
 
 # --- sweeps composed from the cells ----------------------------------------------------------------------------------

@@ -81,7 +81,9 @@ def unlocked_energy(net: Network, x: Any, y: Any, ticks: int, port: Any, substra
         cells.port_step(port, params, grads, substrate)
     rows = port.ledger[before:]
     if len(rows) != ticks:
-        raise ConfigError(f"unlocked_energy: expected a port built with record=True, got {len(rows)} ledger rows for {ticks} ticks")
+        raise ConfigError(
+            f"unlocked_energy: expected a port built with record=True, got {len(rows)} ledger rows for {ticks} ticks"
+        )
     absorbed = np.array([r.absorbed for r in rows])
     dissipated = np.array([r.dissipated for r in rows])
     # NOTE: stored(k) is the inductor energy *before* tick k's step, aligned with loss(k)

@@ -51,7 +51,9 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
         raise ConfigError(f"forward gradient: family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if family in ("wperp", "wperp_ns"):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= width:
-            raise ConfigError(f"forward gradient {family}: expected an integer 1 <= k <= width = {width}, got k = {k!r}")
+            raise ConfigError(
+                f"forward gradient {family}: expected an integer 1 <= k <= width = {width}, got k = {k!r}"
+            )
         k = min(int(k), min(W_next.shape))  # NOTE: the subspace cannot exceed rank(W_{i+1})
     if family == "isotropic":
         return xp.eye(width, dtype=W_next.dtype), None
@@ -126,7 +128,7 @@ class ForwardGradient:
 
 def expected_abs_cos(k: int, captured: float = 1.0) -> float:
     """Closed form E|cos(g^, g)| = (|P g| / |g|) Gamma(k/2) / (sqrt(pi) Gamma((k+1)/2)) for a rank-k projector."""
-    from math import lgamma, exp, pi, sqrt
+    from math import exp, lgamma, pi, sqrt
 
     return captured * exp(lgamma(k / 2) - lgamma((k + 1) / 2)) / sqrt(pi)
 

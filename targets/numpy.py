@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
+
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -34,9 +35,8 @@ from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.emulator import cells
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.substrate import IDEAL, Substrate
-from wavetrain.targets import Trace, default_samples
-
 from wavetrain.errors import ConfigError, SimulationError
+from wavetrain.targets import Trace, default_samples
 
 
 @dataclass
@@ -117,9 +117,10 @@ def _kernel_junction(e: Junction, p: Program) -> None:
     """Forward v_b = W v_a + beta; backward v_back_out = W^T v_back_in (the same W: a transformer and its transpose)."""
     l, m = p.layer[e.name], p.machine
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, v[e.a], p.read(l))}))
-    if e.back_out is not None:
-        p.ops.append(Op((e.back_in,), (e.back_out,),
-                        lambda v, t: {e.back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])}))
+    back_out = e.back_out
+    if back_out is not None:
+        p.ops.append(Op((e.back_in,), (back_out,),
+                        lambda v, t: {back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])}))
 
 
 def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
@@ -131,11 +132,12 @@ def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
 
 
 def _kernel_integrator(e: Integrator, p: Program) -> None:
-    """sample_hold: v_b = (1 - nu) v_held + nu v_a; leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
+    """sample_hold: v_b = v_held + nu (v_a - v_held) (the cells' blend);
+    leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
     if e.kind == "sample_hold":
-        p.ops.append(
-            Op((e.a, e.held), (e.b,), lambda v, t: {e.b: (1.0 - e.gain) * v[e.held] + e.gain * v[e.a]})
-        )
+        held = e.held
+        assert held is not None  # NOTE: Integrator checks that a sample_hold names its held net
+        p.ops.append(Op((e.a, held), (e.b,), lambda v, t: {e.b: cells.blend(v[held], v[e.a], e.gain)}))
         return
     state = [p.zeros(e.b)]
     decay = float(np.exp(-p.dt / e.tau))
@@ -154,8 +156,12 @@ def _kernel_loss_load(e: LossLoad, p: Program) -> None:
 
 
 def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
-    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R; momentum: L di/dt = g - R i, C dtheta/dt = -i."""
+    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R;
+    momentum: L di/dt = g - R i, C dtheta/dt = -i."""
     junction = p.circuit.element(e.junction)
+    if not isinstance(junction, Junction):
+        raise SimulationError(f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, "
+                              f"expected a Junction")
     l, m = p.layer[junction.name], p.machine
     params = m.params[l]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
@@ -175,7 +181,8 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
                 current[k] = current[k] + p.dt * (grads[k] - e.resistance * current[k]) / e.inductance
             else:
                 current[k] = grads[k] / e.resistance
-        cells.update_layer(params, [-(p.dt * current[k] / e.capacitance) for k in range(2)], l, m.substrate)
+        steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
+        cells.update_layer(params, (steps[0], steps[1]), l, m.substrate)
 
     p.updates.append(update)
 
@@ -196,7 +203,8 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substr
     """Turn a circuit into a Program: kernels registered, line-end settling ops added, ops sorted by dependency."""
     program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
     junctions, nonlinearities = circuit.of_type(Junction), circuit.of_type(Nonlinearity)
-    program.layer = {e.name: l for group in (junctions, nonlinearities) for l, e in enumerate(group)}
+    program.layer = {e.name: l for l, e in enumerate(junctions)}
+    program.layer.update({e.name: l for l, e in enumerate(nonlinearities)})
     loads = circuit.of_type(LossLoad)
     program.machine = Machine(
         [[j.weight.copy(), j.bias.copy()] for j in junctions],  # type: ignore[misc]
@@ -295,7 +303,7 @@ class NumpyTarget:
         nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]
         ports = [p for p in circuit.of_type(ParameterPort) if probes is None or p.name in probes]
         rows: dict[str, list[np.ndarray]] = {}
-        wanted = {}
+        wanted: dict[int, list[int]] = {}
         for k, step in enumerate(record_at):
             wanted.setdefault(int(step), []).append(k)
         for n in range(int(record_at.max()) + 1 if len(record_at) else 0):
