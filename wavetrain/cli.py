@@ -62,7 +62,7 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
         click.echo(result.to_json())
         return
     click.echo(f"{method} on {data!r}, layers {'-'.join(map(str, sizes))}, {loss}:")
-    click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
+    click.echo(f"  final running train loss {result.loss[-1]:.4f} ({result.dtype})")
     click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
     click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
     for path, what in ((save_path, "network"), (plot_path, "plot")):
