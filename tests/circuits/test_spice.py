@@ -21,11 +21,12 @@ from wavetrain.circuits import (
 )
 from wavetrain.compiler import Network, compile_network
 from wavetrain.errors import NetlistError
-from wavetrain.targets import get_target
+from wavetrain.targets import get_target, target_names
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
-TARGETS = ["numpy", pytest.param("spice", marks=needs_ngspice)]
+# NOTE: every registered target; the spice one needs ngspice installed
+TARGETS = [pytest.param(name, marks=needs_ngspice) if name == "spice" else name for name in target_names()]
 Z0, DELAY = 50.0, 1e-9
 
 
