@@ -144,7 +144,7 @@ class AnalogSubstrate(Substrate):
             W[...] = devices.quantize(W, dev.weight_bits, dev.scale)
         stuck = self.stuck[layer]
         if stuck is not None:
-            pinned = np.broadcast_to(np.minimum(bound, dev.scale), W.shape)
+            pinned = np.broadcast_to(bound if np.isfinite(dev.w_max) else dev.scale, W.shape)
             W[...] = np.where(stuck == _STUCK_ON, pinned, np.where(stuck == _STUCK_OFF, 0.0, W))
 
     def weight(self, W: Array, layer: int) -> Array:
