@@ -196,7 +196,7 @@ class AnalogSubstrate(Substrate):
             self._lines[key] = [history[1], incident]  # e_{k-1} becomes e_{k-2} at the next tick
         return out
 
-    def reset(self) -> None:
+    def rest(self) -> None:
         """Bring every line to rest (a relaxation that starts from zero waves)."""
         self._lines.clear()
         self._lags.clear()

@@ -190,7 +190,7 @@ def test_converters_leak_and_lines_per_chip():
     out = sub.line(a, 0, "forward")
     np.testing.assert_allclose(out, (1 + gamma) * np.exp(-0.1) * a, rtol=1e-14)
     assert sub.needs_ticks
-    sub.reset()
+    sub.rest()
     assert sub.line(a, 0, "forward").shape == a.shape
 
 
