@@ -113,6 +113,8 @@ class AnalogSubstrate(Substrate):
 
     @property
     def ideal(self) -> bool:
+        # NOTE: False even for the ideal preset, so every schedule runs the cells through these hooks (the port
+        # readout is what gradient fidelity measures), never the fused BLAS path that skips them
         return False
 
     @property

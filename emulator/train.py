@@ -28,6 +28,7 @@ import numpy as np
 from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
 from wavetrain.emulator import cells, fused
+from wavetrain.emulator.chips import ChipRun, Fidelity
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
 from wavetrain.emulator.ports import heavy_ball
@@ -95,6 +96,10 @@ class TrainResult:
     samples_per_s: float = 0.0
     hold: int | None = None
     network: Network | None = field(default=None, repr=False)
+    hardware: dict[str, Any] | None = None  # the HardwareModel (to_dict) when trained on emulated hardware
+    chips: int | None = None  # Monte-Carlo chip instances (None: one chip, no chip axis)
+    chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
+    fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
 
     @property
     def final_test_accuracy(self) -> float:
@@ -103,6 +108,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("network")
+        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
         out["test_accuracy_final"] = self.final_test_accuracy
         return out
 
@@ -282,6 +288,9 @@ def train(
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
     substrate: Substrate = IDEAL,
+    hardware: Any = None,
+    chips: int | None = None,
+    fidelity_every: int = 10,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
@@ -290,6 +299,11 @@ def train(
     ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
     atomically after every epoch; ``callback(epoch, result)`` runs after each. ``substrate`` is the arithmetic the
     cells run on (:mod:`wavetrain.emulator.substrate`; default the ideal machine).
+
+    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.emulator.hardware.HardwareModel`) trains on
+    emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
+    accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
+    ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.
     """
     if not isinstance(substrate, Substrate):
         raise ConfigError(f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}")
@@ -312,6 +326,9 @@ def train(
     dataset = _as_dataset(data, net)
     rng = np.random.default_rng(seed)
     params = net.params()
+    run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule)
+    if run is not None:
+        params, substrate = run.params, run.substrate
     port = HeavyBall(lr, momentum) if port is None else port
     result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
                          network=net)
@@ -323,7 +340,11 @@ def train(
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
+            if run is not None:
+                run.before_step()
             losses.append(float(np.mean(_method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate))))
+            if run is not None:
+                run.after_step(x_all[batch], t_all[batch])
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             first = int(np.argmin(np.isfinite(losses)))
@@ -331,7 +352,10 @@ def train(
                 f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
                 f"finite number; lower lr (got {lr})"
             )
-        _record(result, net, dataset, float(np.mean(losses)))
+        if run is None:
+            _record(result, net, dataset, float(np.mean(losses)))
+        else:
+            run.record(result, dataset, float(np.mean(losses)))
         if checkpoint is not None:
             net.save(checkpoint)
         if bar is not None:
@@ -342,7 +366,22 @@ def train(
     if bar is not None:
         bar.close()
     result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    if run is not None:
+        run.finish(result)
     return result
+
+
+def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, seed: int, fidelity_every: Any,
+              stepper: Method, schedule: str) -> ChipRun | None:
+    """The emulated-hardware run of ``train(hardware=...)``, or None (options it needs are refused without it)."""
+    if hardware is None:
+        if chips is not None:
+            raise ConfigError(f"chips: Monte-Carlo chips need hardware= (a preset or a model), got chips={chips!r}")
+        return None
+    if substrate is not IDEAL:
+        raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
+    _check_positive("fidelity_every", fidelity_every, integer=True, allow_zero=True)
+    return ChipRun(net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule))
 
 
 def _method_step(stepper: Method, params: Params, net: Network, x: Any, t: Any, port: Port, substrate: Substrate) -> Any:
