@@ -55,7 +55,9 @@ class AnalogSubstrate(Substrate):
         self.seed = seed
         self.dtype = np.dtype(dtype)
         self.evaluating = False  # True: reads happen t_inference after programming (drift), no recording
+        self.recording = False  # True: keep the last port readout and the stored weights it was read from
         self.recorded: dict[tuple[int, str], Array] = {}  # the last port readout per (layer, kind)
+        self.read_from: dict[tuple[int, str], Array] = {}  # the stored parameters of the last read
         self._lines: dict[tuple[int, str], list[Array | None]] = {}
         self._lags: dict[tuple[int, str], Array] = {}
         root = np.random.SeedSequence(seed)
@@ -149,8 +151,15 @@ class AnalogSubstrate(Substrate):
             pinned = np.broadcast_to(bound if np.isfinite(dev.w_max) else dev.scale, W.shape)
             W[...] = np.where(stuck == _STUCK_ON, pinned, np.where(stuck == _STUCK_OFF, 0.0, W))
 
+    def bias(self, b: Array, layer: int) -> Array:
+        if self.recording:
+            self.read_from[(layer, "b")] = b.copy()
+        return b
+
     def weight(self, W: Array, layer: int) -> Array:
         dev = self.model.device
+        if self.recording:
+            self.read_from[(layer, "W")] = W.copy()
         out = W
         if self.evaluating and dev.drift_nu and dev.t_inference > dev.drift_t0:
             out = out * devices.drift_factor(dev.t_inference, dev.drift_t0, self.nu_drift[layer]).astype(W.dtype)
@@ -209,7 +218,7 @@ class AnalogSubstrate(Substrate):
         return values.reshape((self.chips,) + (1,) * (ndim - 1))
 
     def gradient(self, g: Array, layer: int, kind: str) -> Array:
-        if not self.evaluating:
+        if self.recording:
             self.recorded[(layer, kind)] = g
         return g
 
