@@ -34,6 +34,7 @@ from wavetrain.emulator.substrate import Substrate
 from wavetrain.errors import ConfigError
 
 _STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
+_BLOCK = 1 << 16  # elements per block of the elementwise device update
 
 
 class AnalogSubstrate(Substrate):
@@ -139,17 +140,24 @@ class AnalogSubstrate(Substrate):
             W += dev.prog_noise * dev.scale * self.rng.standard_normal(W.shape, dtype=W.dtype)
         self._settle(W, layer)
 
-    def _settle(self, W: Array, layer: int) -> None:
+    def _settle(self, W: Array, layer: int, rows: slice | None = None) -> None:
+        """Clip to each device's bound, snap to the conductance levels, pin the stuck devices (``rows``: a block of
+        the rows of W flattened to (-1, in), see :meth:`write`)."""
         dev = self.model.device
-        bound = self.bound[layer]
-        if dev.w_max != np.inf or not np.isscalar(bound):
+        bound, stuck = self._rows(self.bound[layer], rows), self._rows(self.stuck[layer], rows)
+        if dev.w_max != np.inf or np.ndim(bound):
             np.clip(W, -bound, bound, out=W)
         if dev.weight_bits is not None:
             W[...] = devices.quantize(W, dev.weight_bits, dev.scale)
-        stuck = self.stuck[layer]
         if stuck is not None:
             pinned = np.broadcast_to(bound if np.isfinite(dev.w_max) else dev.scale, W.shape)
             W[...] = np.where(stuck == _STUCK_ON, pinned, np.where(stuck == _STUCK_OFF, 0.0, W))
+
+    @staticmethod
+    def _rows(value: Any, rows: slice | None) -> Any:
+        if rows is None or value is None or np.ndim(value) == 0:
+            return value
+        return value.reshape(-1, value.shape[-1])[rows]
 
     def bias(self, b: Array, layer: int) -> Array:
         if self.recording:
@@ -223,21 +231,31 @@ class AnalogSubstrate(Substrate):
         return g
 
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
-        dev = self.model.device
         if kind != "W":
             p += step  # NOTE: biases are digital registers on this chip
             return
+        # NOTE: the device physics is elementwise: it runs over blocks of rows of all chips' weights at once, so
+        # its temporaries stay in cache instead of being fresh multi-megabyte arrays for every chip axis
+        flat, steps = p.reshape(-1, p.shape[-1]), np.broadcast_to(step, p.shape).reshape(-1, p.shape[-1])
+        block = max(1, _BLOCK // p.shape[-1])
+        for first in range(0, flat.shape[0], block):
+            rows = slice(first, first + block)
+            self._write_rows(flat[rows], steps[rows], layer, rows)
+
+    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice) -> None:
+        dev = self.model.device
         if dev.dw_min is None:
             p += step
         else:
-            dw = dev.dw_min * dev.scale * self.dw_scale[layer]
-            n = devices.pulse_count(step / (dev.dw_min * dev.scale), 1.0, dev.rounding, self.rng, dev.max_pulses)
-            dw = np.asarray(dw, dtype=p.dtype)
+            unit = dev.dw_min * dev.scale
+            dw = np.asarray(unit * self._rows(self.dw_scale[layer], rows), dtype=p.dtype)
+            n = devices.pulse_count(step * (1.0 / unit), 1.0, dev.rounding, self.rng, dev.max_pulses)
             # NOTE: an unbounded store (w_max inf) has no soft bounds: its steps are constant
             gamma_up, gamma_down = (dev.gamma_up, dev.gamma_down) if np.isfinite(dev.w_max) else (0.0, 0.0)
-            p[...] = devices.apply_pulses(p, n, dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down), gamma_up,
-                                          gamma_down, self.bound[layer], dev.dw_min_std, self.rng)
-        self._settle(p, layer)
+            up, down = (dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down)) if dev.up_down else (dw, dw)
+            p[...] = devices.apply_pulses(p, n, up, down, gamma_up, gamma_down,
+                                          self._rows(self.bound[layer], rows), dev.dw_min_std, self.rng)
+        self._settle(p, layer, rows)
 
     def activate(self, act: Activation, a: Array, layer: int) -> Array:
         return act.f(a)
