@@ -9,7 +9,7 @@ explicit ``numpy.random.Generator``, so each effect is reproducible from a seed 
   apply_pulses     n pulses of a linear-step device     w_n = w* - (w* - w_0)(1 - gamma a)^n, w* = w_max / gamma
   drift_factor     conductance drift                    G(t) / G(t0) = (t / t0)^-nu
   reflection       impedance mismatch at a line end     Gamma = (Z_L - Z0) / (Z_L + Z0) = m / (2 + m)
-  line_echo        a mismatched lossy line, one tick    e_k = exp(-alpha) v_k + Gamma^2 exp(-2 alpha) e_{k-2}
+  line_echo        a mismatched lossy line, one tick    e_k = exp(-alpha) v_k - Gamma exp(-2 alpha) e_{k-2}
   courant_lag      a local Courant number nu            y_k = y_{k-1} + nu (v_k - y_{k-1})
 """
 
@@ -117,16 +117,18 @@ def reflection(mismatch: Array) -> Array:
 
 
 def line_echo(v: Array, prev2: Array | None, gamma: Array, loss: float) -> tuple[Array, Array]:
-    """One tick of a mismatched lossy line of one-tick delay: (what the load receives, incident wave to keep).
+    """One tick of a lossy line of one-tick delay into a mismatched load: (what the load receives, e_k to keep).
 
-    The wave incident at the load is e_k = exp(-loss) v_k + Gamma^2 exp(-2 loss) e_{k-2}: its reflection Gamma e
-    travels back (one tick), reflects at the equally mismatched source end and returns (one more tick). The load
-    receives (1 + Gamma) e_k. ``prev2`` is e_{k-2} (None: the line was at rest).
+    The line is driven by a cell, an ideal voltage source (zero output impedance: it reflects -1), and ends in a
+    load of reflection coefficient Gamma. The wave incident at the load is e_k = exp(-loss) v_k - Gamma exp(-2 loss)
+    e_{k-2}: the load reflects Gamma e, which travels back (one tick), is inverted by the driver and returns (one
+    more tick). The load receives (1 + Gamma) e_k; at steady state (no loss) exactly v, as a driven resistor should.
+    ``prev2`` is e_{k-2} (None: the line was at rest). The compiled circuit has the same line (``with_hardware``).
     """
     keep = np.exp(-loss)
     incident = keep * v
     if prev2 is not None:
-        incident = incident + gamma * gamma * keep * keep * prev2
+        incident = incident - gamma * (keep * keep) * prev2
     return (1.0 + gamma) * incident, incident
 
 

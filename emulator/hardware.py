@@ -187,8 +187,9 @@ class CircuitModel:
     """Wave-circuit effects of the lines and integrators (what only a wave machine has).
 
     A line end terminated in Z0 (1 + mismatch) reflects Gamma = mismatch / (2 + mismatch) of an arriving wave and
-    passes (1 + Gamma) of it to the load; the reflection, re-reflected at the source end (same mismatch), reaches
-    the load again two ticks later with Gamma^2 of the amplitude (see devices.line_echo). Lossy lines keep
+    passes (1 + Gamma) of it to the load; the reflection, inverted by the cell that drives the line (an ideal
+    voltage source), reaches the load again two ticks later as -Gamma of the amplitude (devices.line_echo). Lossy
+    lines keep
     exp(-line_loss) of a wave per tick. Jitter gives each layer of each chip its own local Courant number nu_l = 1 - |jitter N(0,1)|.
     The integrator holding a = W s + b loses a fraction ``leak`` of its state per tick.
     """

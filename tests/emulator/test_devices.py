@@ -122,18 +122,25 @@ def test_reflection_coefficient_of_a_mismatch():
 
 
 @pytest.mark.parametrize("mismatch,loss", [(0.1, 0.0), (1.0, 0.0), (0.1, 0.02), (-0.5, 0.1)])
-def test_echo_arrives_two_ticks_later_with_gamma_squared(mismatch, loss):
+def test_echo_arrives_two_ticks_later_inverted_by_the_driver(mismatch, loss):
     gamma, keep = devices.reflection(mismatch), np.exp(-loss)
-    pulse = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     history: list = [None, None]
     received = []
-    for v in pulse:
+    for v in [1.0] + [0.0] * 6:
         out, incident = devices.line_echo(np.array(v), history[0], gamma, loss)
         history = [history[1], incident]
         received.append(float(out))
-    expected = [(1 + gamma) * keep * (gamma**2 * keep**2) ** (k // 2) if k % 2 == 0 else 0.0 for k in range(7)]
+    expected = [(1 + gamma) * keep * (-gamma * keep**2) ** (k // 2) if k % 2 == 0 else 0.0 for k in range(7)]
     np.testing.assert_allclose(received, expected, rtol=1e-14, atol=1e-300)
-    assert received[1] == 0.0 and received[2] != 0.0 if mismatch else True
+    assert received[1] == 0.0 and received[2] != 0.0  # the first echo arrives at tick 2, not 1
+
+
+def test_a_held_wave_settles_to_the_driven_value_on_a_lossless_mismatched_line():
+    gamma, history, out = devices.reflection(1.0), [None, None], None
+    for _ in range(200):
+        out, incident = devices.line_echo(np.array(0.7), history[0], gamma, 0.0)
+        history = [history[1], incident]
+    assert float(out) == pytest.approx(0.7, abs=1e-12)
 
 
 def test_local_courant_number_lags_geometrically():
