@@ -90,7 +90,8 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s"
         )
     shape = (steps, p.circuit.batch, e.width)
-    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape)})
+    keep = float(np.exp(-e.loss))  # NOTE: a lossy line attenuates each traversal once (the pad of its SPICE card)
+    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape), "keep": keep})
 
 
 def _kernel_termination(e: Termination, p: Program) -> None:
@@ -101,7 +102,11 @@ def _kernel_termination(e: Termination, p: Program) -> None:
 def _kernel_junction(e: Junction, p: Program) -> None:
     """Forward v_b = W v_a + beta; backward v_back_out = W^T v_back_in (the same W: a transformer and its transpose)."""
     params = p.params.setdefault(e.name, [e.weight.copy(), e.bias.copy()])
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: v[e.a] @ params[0].T + params[1]}))
+    if e.leak:
+        kept = 1.0 - e.leak
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * (v[e.a] @ params[0].T + params[1])}))
+    else:
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: v[e.a] @ params[0].T + params[1]}))
     if e.back_out is not None:
         p.ops.append(Op((e.back_in,), (e.back_out,), lambda v, t: {e.back_out: v[e.back_in] @ params[0]}))
 
@@ -307,4 +312,6 @@ class NumpyTarget:
             e, slot = line["line"], n % line["steps"]
             out_a = values[e.a] - line["bwd"][slot]
             out_b = values[e.b] - line["fwd"][slot]
+            if line["keep"] != 1.0:
+                out_a, out_b = line["keep"] * out_a, line["keep"] * out_b
             line["fwd"][slot], line["bwd"][slot] = out_a, out_b
