@@ -7,7 +7,8 @@ cross-entropy, SGD lr 0.01):
   float        train's dyadic step on the ideal substrate (the fused light cone)
   analog       the same step on one emulated chip: a pulsed soft-bounds device (the reram preset: d2d variation,
                stochastic pulse rounding, update noise), read noise, 8-bit DAC, 8-bit ADC, forward/backward noise
-  analog x16   16 Monte-Carlo chips in one vectorised step (chip axis), against 16 single-chip steps one by one
+  analog x16   16 Monte-Carlo chips in one vectorised step (chip axis), against 16 single-chip steps one by one,
+               on this network and on the digits network (64-128-128-10, batch 32)
 
 The rows are measured interleaved in one process (2 threads for NumPy's BLAS and for torch), each repeat timing a
 few steps; the table gives the median per step over the repeats. Throughput is samples/s (chips x samples/s for
@@ -32,6 +33,7 @@ SIZES = (784, 512, 512, 10)
 BATCH = 128
 LR = 0.01
 CHIPS = 16
+SMALL = (64, 128, 128, 10)  # the digits network, batch 32, for the Monte-Carlo rows at small size
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "hardware.md"
 
@@ -61,17 +63,17 @@ def torch_step():
     return step
 
 
-def wave_step(hardware: str | None, chips: int | None):
+def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = SIZES, batch: int = BATCH):
     from wavetrain import Network
     from wavetrain.emulator.analog import AnalogSubstrate
     from wavetrain.emulator.hardware import load_hardware
     from wavetrain.emulator.train import Dyadic, HeavyBall, _method_step
     from wavetrain.emulator.substrate import IDEAL
 
-    net = Network.mlp(list(SIZES), activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
+    net = Network.mlp(list(sizes), activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(BATCH, SIZES[0])).astype(np.float32)
-    t = net.targets(rng.integers(0, SIZES[-1], size=BATCH), BATCH).astype(np.float32)
+    x = rng.normal(size=(batch, sizes[0])).astype(np.float32)
+    t = net.targets(rng.integers(0, sizes[-1], size=batch), batch).astype(np.float32)
     substrate = IDEAL
     lead = () if chips is None else (chips,)
     # NOTE: the network stores float64; the benchmark trains float32 copies (one per chip), C-ordered
@@ -79,7 +81,7 @@ def wave_step(hardware: str | None, chips: int | None):
                np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=np.float32)) for W, b in net.params()]
     if hardware is not None:
         model = load_hardware(hardware).with_overrides({"io.adc_bits": 8})
-        substrate = AnalogSubstrate(model, SIZES, chips=chips, seed=0, dtype=np.float32)
+        substrate = AnalogSubstrate(model, sizes, chips=chips, seed=0, dtype=np.float32)
         for l, (W, _) in enumerate(params):
             substrate.program(W, l)
     method, port = Dyadic(), HeavyBall(LR, 0.0)
@@ -90,8 +92,8 @@ def wave_step(hardware: str | None, chips: int | None):
     return step
 
 
-def one_by_one():
-    steps = [wave_step("reram", None) for _ in range(CHIPS)]
+def one_by_one(sizes: tuple[int, ...] = SIZES, batch: int = BATCH):
+    steps = [wave_step("reram", None, sizes, batch) for _ in range(CHIPS)]
 
     def step() -> None:
         for s in steps:
@@ -107,7 +109,7 @@ def measure(rows: dict, repeats: int, steps_per_repeat: int) -> dict[str, float]
     times: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(repeats):
         for name, step in rows.items():
-            count = max(1, steps_per_repeat // (CHIPS if name == "one_by_one" else 1))
+            count = max(1, steps_per_repeat // (CHIPS if name.startswith("one_by_one") else 1))
             start = time.perf_counter()
             for _ in range(count):
                 step()
@@ -122,7 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     repeats, per = (2, 2) if args.quick else (7, 6)
     rows = {"pytorch": torch_step(), "float": wave_step(None, None), "analog": wave_step("reram", None),
-            "chips": wave_step("reram", CHIPS), "one_by_one": one_by_one()}
+            "chips": wave_step("reram", CHIPS), "one_by_one": one_by_one(),
+            "chips_small": wave_step("reram", CHIPS, SMALL, 32), "one_by_one_small": one_by_one(SMALL, 32)}
     sec = measure(rows, repeats, per)
     load = os.getloadavg()[0]
     torch_sps = BATCH / sec["pytorch"]
@@ -142,13 +145,18 @@ def main() -> None:
         "analog": "wavetrain dyadic on one reram chip, 8-bit DAC/ADC, read noise, pulsed updates",
         "chips": f"the same, {CHIPS} Monte-Carlo chips in one step (chips x samples/s)",
         "one_by_one": f"the same {CHIPS} chips one by one (chips x samples/s)",
+        "chips_small": f"digits 64-128-128-10, batch 32: {CHIPS} chips in one step (chips x samples/s)",
+        "one_by_one_small": f"digits 64-128-128-10, batch 32: the {CHIPS} chips one by one (chips x samples/s)",
     }
     for name in rows:
-        samples = BATCH * (CHIPS if name in ("chips", "one_by_one") else 1)
+        samples = (32 if name.endswith("_small") else BATCH) * (CHIPS if name.startswith(("chips", "one_by")) else 1)
         sps = samples / sec[name]
         lines.append(f"| {labels[name]} | {sec[name] * 1e3:.1f} | {sps:,.0f} | {sps / torch_sps:.2f}x |")
     lines += ["", f"Monte-Carlo: {CHIPS} chips in one vectorised step run at {sec['one_by_one'] / sec['chips']:.2f}x "
-              "the throughput of the same chips stepped one by one.", ""]
+              f"the throughput of the same chips stepped one by one on 784-512-512-10 (the device physics is "
+              f"elementwise, as costly per weight either way) and at "
+              f"{sec['one_by_one_small'] / sec['chips_small']:.2f}x on the digits network (where the per-step "
+              "overhead of a small network is paid once for all chips).", ""]
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from wavetrain.files import atomic_write
