@@ -67,8 +67,8 @@ def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = 
     from wavetrain import Network
     from wavetrain.emulator.analog import AnalogSubstrate
     from wavetrain.emulator.hardware import load_hardware
-    from wavetrain.emulator.train import Dyadic, HeavyBall, _method_step
     from wavetrain.emulator.substrate import IDEAL
+    from wavetrain.emulator.train import Dyadic, HeavyBall, _method_step
 
     net = Network.mlp(list(sizes), activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
     rng = np.random.default_rng(0)

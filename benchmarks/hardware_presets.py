@@ -93,8 +93,8 @@ def main() -> None:
         summary[label] = {"accuracy": acc.tolist(), "cosine": cos.tolist()}
     lines += ["", "Machine: the project's shared 2-core machine; the runs are deterministic from their seeds.", ""]
     text = "\n".join(lines)
-    from wavetrain.files import atomic_write
     from wavetrain import plots
+    from wavetrain.files import atomic_write
 
     atomic_write(args.out / "hardware.md", text)
     atomic_write(args.out / "hardware_runs.json", json.dumps(runs, indent=1))

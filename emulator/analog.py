@@ -23,7 +23,8 @@ previous value: both need the waves' history, so they act only in tick-based sch
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

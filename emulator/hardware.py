@@ -35,8 +35,9 @@ def _f(default: Any, doc: str, unit: str = "1", lo: float = 0.0, hi: float = INF
        hi_open: bool = False, optional: bool = False, integer: bool = False,
        choices: tuple[str, ...] | None = None, allow_inf: bool = False) -> Any:
     """A model field with its documentation and its valid range (checked by ``_check``)."""
-    meta = {"doc": doc, "unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open or (hi == INF and not allow_inf),
-            "optional": optional, "integer": integer, "choices": choices}
+    meta = {"doc": doc, "unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open,
+            "hi_open": hi_open or (hi == INF and not allow_inf), "optional": optional, "integer": integer,
+            "choices": choices}
     return field(default=default, metadata=meta)
 
 
@@ -189,9 +190,8 @@ class CircuitModel:
     A line end terminated in Z0 (1 + mismatch) reflects Gamma = mismatch / (2 + mismatch) of an arriving wave and
     passes (1 + Gamma) of it to the load; the reflection, inverted by the cell that drives the line (an ideal
     voltage source), reaches the load again two ticks later as -Gamma of the amplitude (devices.line_echo). Lossy
-    lines keep
-    exp(-line_loss) of a wave per tick. Jitter gives each layer of each chip its own local Courant number nu_l = 1 - |jitter N(0,1)|.
-    The integrator holding a = W s + b loses a fraction ``leak`` of its state per tick.
+    lines keep exp(-line_loss) of a wave per tick. Jitter gives each layer of each chip its own local Courant number
+    nu_l = 1 - |jitter N(0,1)|. The integrator holding a = W s + b loses a fraction ``leak`` of its state per tick.
     """
 
     mismatch: float = _f(0.0, "relative impedance mismatch at junctions and line ends, Z_load = Z0 (1 + "
@@ -324,8 +324,8 @@ PRESETS: dict[str, HardwareModel] = {
         name="ecram",
         description="ECRAM-like near-symmetric linear-step device (aihwkit EcRamPresetDevice, Tang et al. IEDM "
                     "2018) with many fine states",
-        device=DeviceModel(w_max=1.0, dw_min=0.0005, gamma_up=0.1153, gamma_down=0.5085, dw_min_dtod=0.1, dw_min_std=0.3,
-                           w_max_dtod=0.05, read_noise=0.002, g_min=0.1, g_max=10.0),
+        device=DeviceModel(w_max=1.0, dw_min=0.0005, gamma_up=0.1153, gamma_down=0.5085, dw_min_dtod=0.1,
+                           dw_min_std=0.3, w_max_dtod=0.05, read_noise=0.002, g_min=0.1, g_max=10.0),
         io=IOModel(dac_bits=8, adc_bits=10, forward_noise=0.005, backward_noise=0.005),
     ),
     "lossy-board": HardwareModel(

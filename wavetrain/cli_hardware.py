@@ -40,7 +40,7 @@ def show(model: str, as_json: bool) -> None:
         return
     click.echo(f"{hw.name}: {hw.description}")
     for path, value, unit, doc in hw.table():
-        click.echo(f"  {path:24s} {str(value):>10s} {('[' + unit + ']'):12s} {doc}")
+        click.echo(f"  {path:24s} {value!s:>10s} {('[' + unit + ']'):12s} {doc}")
 
 
 @hardware.command("save")

@@ -12,7 +12,7 @@ from wavetrain.emulator.analog import AnalogSubstrate
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.chips import _compare, fidelity_by_tick
 from wavetrain.emulator.hardware import PRESETS
-from wavetrain.emulator.kernel import light_cone, tick, WaveState
+from wavetrain.emulator.kernel import WaveState, light_cone, tick
 from wavetrain.emulator.substrate import IDEAL
 from wavetrain.errors import ConfigError
 
