@@ -118,3 +118,10 @@ def test_bad_hardware_runs_are_refused(digits):
         train(small_net(), data, epochs=1, hardware="flash")
     with pytest.raises(ConfigError, match="pass either hardware= or substrate="):
         train(small_net(), data, epochs=1, hardware="reram", substrate=AnalogSubstrate("reram", SIZES))
+
+
+def test_wave_training_on_a_lossy_board_of_chips(digits):
+    result = train(small_net(), small_data(digits), epochs=1, seed=1, hardware="lossy-board", chips=2,
+                   method="wave")
+    assert len(result.chip_test_accuracy[0]) == 2 and result.chips == 2
+    assert 0.0 < result.fidelity.cosine[0] < 1.0 and len(result.fidelity.layer_cosine[0]) == 3
