@@ -76,7 +76,8 @@ class Fidelity:
     def to_dict(self) -> dict[str, Any]:
         return {"every": self.every, "chip_axis": self.chip_axis, "cosine": self.cosine,
                 "relative_error": self.relative_error, "layer_cosine": self.layer_cosine,
-                "layer_relative_error": self.layer_relative_error, "update_cosine": self.update_cosine, "mean_cosine": self.mean_cosine}
+                "layer_relative_error": self.layer_relative_error, "update_cosine": self.update_cosine,
+                "mean_cosine": self.mean_cosine}
 
 
 def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
