@@ -45,7 +45,7 @@ from wavetrain.emulator.loihi import (
 )
 from wavetrain.emulator.ports import heavy_ball
 from wavetrain.emulator.substrate import IDEAL
-from wavetrain.targets.lava.process import InputClamp, LossLoad, WaveLayer
+from wavetrain.targets.lava.procs.process import InputClamp, LossLoad, WaveLayer
 
 
 class _Schedule:

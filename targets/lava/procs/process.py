@@ -9,7 +9,7 @@ neighbours:
 
 Forward ports carry s (batch, n) right, backward ports carry lam (batch, n) left; the clamp absorbs the wave that
 reaches the input (a matched termination), the loss load reflects the error wave. ProcessModels are in
-:mod:`wavetrain.targets.lava.models` (``floating_pt`` and ``fixed_pt``).
+:mod:`wavetrain.targets.lava.procs.models` (``floating_pt`` and ``fixed_pt``).
 
 Every schedule setting is a process parameter (read by the models from ``proc_params``):
   mode       "relax" (frozen weights, one window of ``window`` ticks), "dyadic" (windows of 2L ticks from zero
