@@ -128,9 +128,9 @@ class _LossModel(_Schedule, PyLoihiProcessModel):
         if mode == "wave":
             if not hasattr(self, "_targets"):
                 # NOTE: the target is delayed by L ticks, the forward wave's travel time (emulator.train.Wave)
-                self._targets = deque([self.t[0]] * self.proc_params["depth"])
+                self._targets = deque([self.t[0].copy()] * self.proc_params["depth"])
             self._y = self.s_in.recv()
-            self._targets.append(self.t[m])
+            self._targets.append(self.t[m].copy())  # NOTE: a copy: the host overwrites t every epoch
             target = self._targets.popleft()
             self.lam_out.send(self.error(self._y, target))
             if p == window - 1:
