@@ -29,7 +29,8 @@ def simulate(
     tick: float = 1e-9,
     **target_options: Any,
 ) -> Relaxation:
-    """Relax net on x, y with frozen weights on a target ("numpy" or "spice"); same result type as emulator.relax."""
+    """Relax net on x, y with frozen weights on a target ("numpy", "spice" or "lava"); same result type as
+    emulator.relax. ``target_options`` go to the target (e.g. ``fixed_point=True`` for "lava")."""
     nu = check_courant(courant)
     if nu > 1.0:
         raise ConfigError(
