@@ -377,8 +377,7 @@ def calibrate(
     grads, state, _ = light_cone(params, acts, net.loss_fn, x, t)
     inputs = [x, *state.s[:-1]]
     pre = [inputs[l] @ W.T + b for l, (W, b) in enumerate(params)]
-    zeros = [0] * net.depth
-    probe = LoihiFixedPoint(zeros, zeros, zeros, zeros, zeros, zeros, zeros, 0, **settings)
+    probe = LoihiFixedPoint(*([0] * net.depth for _ in range(7)), 0, **settings)
     rows: list[dict[str, Any]] = []
 
     def pick(layer: int, quantity: str, values: Any, bits: int, extra: int, fixed: int | None = None) -> int:

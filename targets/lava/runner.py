@@ -80,6 +80,15 @@ def _errors_of(runtime: Any) -> str:
     return "; ".join(texts)
 
 
+def _crashed(runtime: Any) -> str:
+    """The error of a worker that ended during a run ('' while all are alive)."""
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    actors = list(getattr(infrastructure, "actors", []))
+    if all(actor.is_alive() for actor in actors):
+        return ""
+    return _errors_of(runtime) or "a Lava worker exited during the run"
+
+
 class Session:
     """One Lava network of processes (clamp, layers, load) and its runtime, run in chunks of timesteps."""
 
@@ -110,10 +119,16 @@ class Session:
         self.started = True
         waiter = threading.Thread(target=wait, name="lava-wait", daemon=True)
         waiter.start()
-        waiter.join(self.timeout)
-        if waiter.is_alive():
-            raise SimulationError(f"target 'lava' ({self.tag}): {steps} timesteps did not finish within "
-                                  f"{self.timeout:g} s; the runtime was stopped")
+        deadline = time.monotonic() + self.timeout
+        while waiter.is_alive():
+            waiter.join(0.05)
+            # NOTE: a ProcessModel that raises ends its worker while its neighbours wait on it forever
+            crashed = _crashed(self.clamp.runtime)
+            if crashed:
+                raise SimulationError(f"target 'lava' ({self.tag}): a process failed: {crashed}")
+            if time.monotonic() > deadline:
+                raise SimulationError(f"target 'lava' ({self.tag}): {steps} timesteps did not finish within "
+                                      f"{self.timeout:g} s; the runtime was stopped")
         if failure:
             detail = _errors_of(self.clamp.runtime) or str(failure[0])
             raise SimulationError(f"target 'lava' ({self.tag}): a process failed: {detail}")
