@@ -356,13 +356,17 @@ class Calibration:
 
 
 def calibrate(
-    net: Any, x: Any, y: Any, percentile: float = 100.0, headroom: int = 1, **settings: Any
+    net: Any, x: Any, y: Any, percentile: float = 100.0, headroom: int = 1, batch: int | None = None,
+    **settings: Any
 ) -> tuple[LoihiFixedPoint, Calibration]:
-    """A LoihiFixedPoint whose exponents fit ``net`` on the batch (x, y), and the clipping report.
+    """A LoihiFixedPoint whose exponents fit ``net`` on the data (x, y), and the clipping report.
 
     Each exponent is the smallest that holds the ``percentile`` of |values| (100: the peak, nothing clips) in the
-    format's width, times 2^headroom for the quantities that move in training (weights, biases, states, sensitivities,
-    gradients). ``settings`` are LoihiFixedPoint's widths, overflow, rounding and seed.
+    format's width, times 2^headroom for the quantities that move in training (weights, biases, sensitivities,
+    gradients; states and unbounded outputs get 3 bits more, as logits grow while a network learns). ``batch``: the
+    minibatch size the network will run with (the error wave and the readout scale with 1 / batch); x is cut into
+    minibatches of that size (default: one batch of all rows). ``settings`` are LoihiFixedPoint's widths, overflow,
+    rounding and seed.
     """
     from wavetrain.emulator.kernel import light_cone
 
@@ -372,11 +376,19 @@ def calibrate(
         raise ConfigError(f"calibrate: headroom must be an integer in [0, 8], got {headroom!r}")
     x = net.check_input(x)
     t = net.targets(y, len(x))
+    size = len(x) if batch is None else int(batch)
+    if isinstance(batch, bool) or not 1 <= size <= len(x):
+        raise ConfigError(f"calibrate: batch must be an integer in [1, {len(x)}] (the calibration rows), got {batch!r}")
     params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params()]
     acts = [layer.act for layer in net.layers]
-    grads, state, _ = light_cone(params, acts, net.loss_fn, x, t)
-    inputs = [x, *state.s[:-1]]
-    pre = [inputs[l] @ W.T + b for l, (W, b) in enumerate(params)]
+    chunks = [light_cone(params, acts, net.loss_fn, x[i : i + size], t[i : i + size])
+              for i in range(0, len(x) - size + 1, size)]
+    grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks]))
+             for l in range(net.depth)]
+    s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
+    lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
+    inputs = [x, *s_all[:-1]]
+    pre = [inputs[l][: len(s_all[l])] @ W.T + b for l, (W, b) in enumerate(params)]
     probe = LoihiFixedPoint(*([0] * net.depth for _ in range(7)), 0, **settings)
     rows: list[dict[str, Any]] = []
 
@@ -396,7 +408,7 @@ def calibrate(
     for l, ((W, b), act) in enumerate(zip(params, acts)):
         n = l + 1
         out["w_exp"].append(pick(n, "weight", W, probe.weight_bits, headroom))
-        a_exp = pick(n, "state", np.concatenate([pre[l].ravel(), b.ravel()]), probe.state_bits, headroom + 1)
+        a_exp = pick(n, "state", np.concatenate([pre[l].ravel(), b.ravel()]), probe.state_bits, headroom + 3)
         out["a_exp"].append(a_exp)
         # NOTE: biases start at zero; their format spans the state's peak so that training can move them
         b_peak = max(float(np.max(np.abs(b), initial=0.0)), float(np.max(np.abs(pre[l]), initial=0.0)))
@@ -404,10 +416,10 @@ def calibrate(
         out["b_exp"].append(pick(n, "bias", b, probe.bias_bits, 0, fixed=b_exp))
         bounded = 0.0 if act.name == "tanh" else (1.0 if act.name == "sigmoid" else None)
         if bounded is not None:
-            out["s_exp"].append(pick(n, "s", state.s[l], probe.message_bits, 0, fixed=1 - probe.message_bits))
+            out["s_exp"].append(pick(n, "s", s_all[l], probe.message_bits, 0, fixed=1 - probe.message_bits))
         else:
-            out["s_exp"].append(pick(n, "s", state.s[l], probe.message_bits, headroom))
-        out["lam_exp"].append(pick(n, "lam", state.lam[l], probe.message_bits, headroom))
+            out["s_exp"].append(pick(n, "s", s_all[l], probe.message_bits, headroom + 3))
+        out["lam_exp"].append(pick(n, "lam", lam_all[l], probe.message_bits, headroom))
         out["g_exp"].append(pick(n, "grad W", grads[l][0], probe.grad_bits, headroom))
         out["gb_exp"].append(pick(n, "grad b", grads[l][1], probe.grad_bits, headroom))
     return LoihiFixedPoint(**out, x_exp=x_exp, **settings), Calibration(rows)

@@ -97,7 +97,8 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
         raise ConfigError(f"target: expected one of {', '.join(TRAIN_TARGETS)}, got {target!r}")
     if substrate not in SUBSTRATES:
         raise ConfigError(f"substrate: expected one of {', '.join(SUBSTRATES)}, got {substrate!r}")
-    sub = fixed_point_for(net, data.x_train, data.y_train, rounding="stochastic",
+    batch = min(options.get("batch_size", 32), CALIBRATION_SAMPLES)
+    sub = fixed_point_for(net, data.x_train, data.y_train, batch=batch, rounding="stochastic",
                           seed=options.get("seed", 0))[0] if substrate == "loihi" else None
     if target == "lava":
         from wavetrain.targets.lava.training import train_on_lava

@@ -231,3 +231,25 @@ def test_bad_input_is_refused_before_lava_starts() -> None:
     with pytest.raises(LoweringError, match="frozen weights"):
         circuit = compile_network(net, x=x, y=y, learning="resistor")
         get_target("lava").run(circuit, None)
+
+
+def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from wavetrain.cli import main
+
+    runner = CliRunner()
+    model = tmp_path / "model.npz"
+    trained = runner.invoke(main, ["train", "--layers", "64,12,10", "--epochs", "1", "--target", "lava",
+                                   "--substrate", "loihi", "--save", str(model), "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.output.strip().splitlines()[-1])["test_accuracy_final"] > 0.5
+    out = runner.invoke(main, ["deploy", str(model), "--target", "lava", "--fixed-point", "--samples", "8", "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output.strip().splitlines()[-1])
+    assert report["fixed_point"] and report["ticks"] == 4 and len(report["outputs"]) == 8
+    assert max(report["error_vs_emulator"]) == 0.0
+    bad = runner.invoke(main, ["deploy", str(model), "--samples", "0"])
+    assert bad.exit_code == 1 and "--samples must be >= 1, got 0" in bad.output
