@@ -253,7 +253,8 @@ class LoihiFixedPoint(Substrate):
 
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
         exp, bits = (self.w_exp[layer], self.weight_bits) if kind == "W" else (self.b_exp[layer], self.bias_bits)
-        m = update_int(quantize(p, exp, bits, "nearest"), step, exp, bits, self.rounding, self.generators[(layer, kind)])
+        rng = self.generators[(layer, kind)]
+        m = update_int(quantize(p, exp, bits, "nearest"), step, exp, bits, self.rounding, rng)
         p[...] = to_float(m, exp)
 
     # -- checks and reports ---------------------------------------------------------------------------------------
@@ -302,7 +303,8 @@ def build_tables(name: str, s_exp: int, message_bits: int, derivative_bits: int,
     """Integer tables of sigma (on the s grid) and sigma' (on 2^-derivative_bits) at the bin centres."""
     if name not in TABLED:
         if name not in ACTIVATIONS:
-            raise ConfigError(f"fixed point: no table for activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+            raise ConfigError(f"fixed point: no table for activation {name!r}; expected one of "
+                              f"{', '.join(ACTIVATIONS)}")
         return Tables(name, None, None)
     act = ACTIVATIONS[name]
     half = 1 << (lut_bits - 1)
@@ -368,6 +370,7 @@ def calibrate(
     minibatches of that size (default: one batch of all rows). ``settings`` are LoihiFixedPoint's widths, overflow,
     rounding and seed.
     """
+    from wavetrain.emulator.cells import Machine
     from wavetrain.emulator.kernel import light_cone
 
     if not 0 < percentile <= 100:
@@ -381,15 +384,15 @@ def calibrate(
         raise ConfigError(f"calibrate: batch must be an integer in [1, {len(x)}] (the calibration rows), got {batch!r}")
     params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params()]
     acts = [layer.act for layer in net.layers]
-    chunks = [light_cone(params, acts, net.loss_fn, x[i : i + size], t[i : i + size])
-              for i in range(0, len(x) - size + 1, size)]
+    machine = Machine(params, tuple(acts), net.loss_fn)
+    chunks = [light_cone(machine, x[i : i + size], t[i : i + size]) for i in range(0, len(x) - size + 1, size)]
     grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks]))
              for l in range(net.depth)]
     s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
     lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
     inputs = [x, *s_all[:-1]]
     pre = [inputs[l][: len(s_all[l])] @ W.T + b for l, (W, b) in enumerate(params)]
-    probe = LoihiFixedPoint(*([0] * net.depth for _ in range(7)), 0, **settings)
+    probe = zero_exponents(net.depth, **settings)
     rows: list[dict[str, Any]] = []
 
     def pick(layer: int, quantity: str, values: Any, bits: int, extra: int, fixed: int | None = None) -> int:
@@ -422,4 +425,12 @@ def calibrate(
         out["lam_exp"].append(pick(n, "lam", lam_all[l], probe.message_bits, headroom))
         out["g_exp"].append(pick(n, "grad W", grads[l][0], probe.grad_bits, headroom))
         out["gb_exp"].append(pick(n, "grad b", grads[l][1], probe.grad_bits, headroom))
-    return LoihiFixedPoint(**out, x_exp=x_exp, **settings), Calibration(rows)
+    sub = LoihiFixedPoint(out["w_exp"], out["a_exp"], out["s_exp"], out["lam_exp"], out["g_exp"], out["gb_exp"],
+                          out["b_exp"], x_exp, **settings)
+    return sub, Calibration(rows)
+
+
+def zero_exponents(depth: int, **settings: Any) -> LoihiFixedPoint:
+    """A LoihiFixedPoint with every exponent 0 (a probe of the settings, or a start for hand-set exponents)."""
+    return LoihiFixedPoint([0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth,
+                           [0] * depth, 0, **settings)

@@ -69,7 +69,9 @@ def require_lava() -> None:
     """Install the fix and import lava's runtime, or raise MissingDependency naming the exact install command."""
     install()
     if importlib.util.find_spec("lava") is None or importlib.util.find_spec("lava.magma") is None:
-        raise MissingDependency(f"target 'lava' needs lava-nc 0.10.0, which is not installed; install it with `{INSTALL}`")
+        raise MissingDependency(
+            f"target 'lava' needs lava-nc 0.10.0, which is not installed; install it with `{INSTALL}`"
+        )
     try:
         import lava.magma.core.run_configs  # noqa: F401
     except ImportError as err:

@@ -1,4 +1,4 @@
-"""The Loihi fixed-point substrate: formats against Lava's own weight utilities, overflow rules, rounding, calibration."""
+"""The Loihi fixed-point substrate: formats against Lava's weight utilities, overflow rules, rounding, calibration."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from wavetrain.emulator.loihi import (
     quantize,
     shift_floor,
     update_int,
+    zero_exponents,
 )
 from wavetrain.errors import ConfigError, FixedPointOverflow
 from wavetrain.targets.lava import _compat
 
 
 def substrate(depth: int = 2, **settings) -> LoihiFixedPoint:
-    return LoihiFixedPoint(*([0] * depth for _ in range(7)), 0, **settings)
+    return zero_exponents(depth, **settings)
 
 
 @pytest.mark.skipif(not _compat.available(), reason="lava-nc is not installed")

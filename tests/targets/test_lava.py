@@ -207,7 +207,8 @@ def test_missing_lava_names_the_install_command(monkeypatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("lava") else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("lava") else real(name, *a))
     with pytest.raises(TargetUnavailable, match=r"pip install --no-deps --ignore-requires-python lava-nc==0\.10\.0"):
         get_target("lava")
 
