@@ -65,7 +65,8 @@ def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration:
     sub, report = None, None
     if fixed_point:
         cx, cy = calibration if calibration is not None else (x, y)
-        sub, report = fixed_point_for(net, cx, cy)
+        rows = min(len(cx), CALIBRATION_SAMPLES)
+        sub, report = fixed_point_for(net, cx, cy, batch=min(len(x), rows))
     start = time.perf_counter()
     got = relax_on_lava(net, x, y, history=True, fixed=sub, timeout=TIMEOUT if timeout is None else timeout)
     seconds = time.perf_counter() - start

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Iterator, Sequence
@@ -63,7 +64,8 @@ def _kill_new_children(before: set[int]) -> None:
     for child in multiprocessing.active_children():
         if child.pid not in before:
             child.kill()
-            child.join(timeout=2.0)
+            # NOTE: the base join: Lava's SystemProcess.join takes no timeout
+            multiprocessing.Process.join(child, 2.0)
 
 
 def _errors_of(runtime: Any) -> str:
@@ -185,21 +187,28 @@ def build(
     t: np.ndarray,
     mode: str,
     window: int,
+    batch: int,
+    windows: int = 1,
+    shuffle: bool = False,
+    seed: int = 0,
     ticks: int = 0,
     history: bool = False,
     fixed: LoihiFixedPoint | None = None,
     lr: float = 0.0,
     momentum: float = 0.0,
     courant: float = 1.0,
+    outbox: str | None = None,
 ) -> tuple[Any, list[Any], Any]:
-    """The processes of ``net`` for data windows x (windows, batch, in) and t (windows, batch, out), connected."""
+    """The processes of ``net`` for the rows x (n, in), t (n, out): ``windows`` minibatches of ``batch`` rows per
+    epoch (shuffled per epoch as emulator.train does, or in order), each held ``window`` timesteps; connected."""
     require_lava()
     from wavetrain.targets.lava.procs.process import InputClamp, LossLoad, WaveLayer
 
-    batch = x.shape[1]
-    common = {"mode": mode, "window": int(window), "depth": net.depth, "acts": [layer.activation for layer in
-              net.layers], "loss": net.loss, "history": bool(history), "lr": float(lr), "momentum": float(momentum),
-              "courant": float(courant), "fixed": None if fixed is None else _settings(fixed)}
+    common = {"mode": mode, "window": int(window), "batch": int(batch), "windows": int(windows), "rows": len(x),
+              "shuffle": bool(shuffle), "seed": int(seed), "depth": net.depth,
+              "acts": [layer.activation for layer in net.layers], "loss": net.loss, "history": bool(history),
+              "lr": float(lr), "momentum": float(momentum), "courant": float(courant), "outbox": outbox,
+              "fixed": None if fixed is None else _settings(fixed)}
     if fixed is not None:
         x = quantize(x, fixed.x_exp, fixed.message_bits, "nearest")
     clamp = InputClamp(x=x, name="clamp", **common)
@@ -209,7 +218,7 @@ def build(
         if fixed is not None:
             W = quantize(W, fixed.w_exp[l], fixed.weight_bits, "nearest")
             b = quantize(b, fixed.b_exp[l], fixed.bias_bits, "nearest")
-        layers.append(WaveLayer(weight=W, bias=b, batch=batch, ticks=ticks, index=l, name=f"layer{l + 1}", **common))
+        layers.append(WaveLayer(weight=W, bias=b, ticks=ticks, index=l, name=f"layer{l + 1}", **common))
     load = LossLoad(t=t, name="loss", **common)
     clamp.s_out.connect(layers[0].s_in)
     layers[0].lam_out.connect(clamp.lam_in)
@@ -221,6 +230,17 @@ def build(
     return clamp, layers, load
 
 
+def outbox(proc: Any) -> dict[str, np.ndarray]:
+    """What a process saved at the end of the last epoch (see procs/process.py: outbox)."""
+    folder = proc.proc_params["outbox"]
+    path = os.path.join(folder, f"{proc.name}.npz")
+    try:
+        with np.load(path) as saved:
+            return {key: saved[key] for key in saved.files}
+    except OSError as err:
+        raise SimulationError(f"target 'lava': process {proc.name!r} left no results in {folder}: {err}") from err
+
+
 def _settings(fixed: LoihiFixedPoint) -> dict[str, Any]:
     settings = fixed.describe()
     settings.pop("name")
@@ -228,10 +248,11 @@ def _settings(fixed: LoihiFixedPoint) -> dict[str, Any]:
 
 
 def read_params(layers: Sequence[Any], fixed: LoihiFixedPoint | None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every layer's (W, b) as floats (fixed point: mantissas times 2^exponent)."""
+    """Every layer's (W, b) as floats (fixed point: mantissas times 2^exponent), from the outbox."""
     out = []
     for l, proc in enumerate(layers):
-        W, b = np.asarray(proc.weight.get(), dtype=np.float64), np.asarray(proc.bias.get(), dtype=np.float64)
+        saved = outbox(proc)
+        W, b = saved["weight"].astype(np.float64), saved["bias"].astype(np.float64)
         if fixed is not None:
             W, b = np.ldexp(W, fixed.w_exp[l]), np.ldexp(b, fixed.b_exp[l])
         out.append((W, b))
@@ -263,10 +284,12 @@ def relax_on_lava(
     x = net.check_input(x).astype(np.float64)
     t = net.targets(y, len(x)).astype(np.float64)
     check_network(net, len(x), fixed)
-    clamp, layers, load = build(net, x[None], t[None], "relax", ticks, ticks, history, fixed, courant=nu)
-    with session(clamp, layers, load, _tag(fixed), timeout) as run:
-        run.run(ticks)
-        return _relaxation(layers, ticks, nu, history, fixed)
+    with tempfile.TemporaryDirectory(prefix="wavetrain-lava-") as box:
+        clamp, layers, load = build(net, x, t, "relax", ticks, len(x), ticks=ticks, history=history, fixed=fixed,
+                                    courant=nu, outbox=box)
+        with session(clamp, layers, load, _tag(fixed), timeout) as run:
+            run.run(ticks)
+            return _relaxation(layers, ticks, nu, history, fixed)
 
 
 def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: LoihiFixedPoint | None) -> Relaxation:
@@ -279,14 +302,15 @@ def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: 
             return 0, 0, 0, 0
         return fixed.s_exp[l], fixed.lam_exp[l], fixed.g_exp[l], fixed.gb_exp[l]
 
-    s = [scale(p.s.get(), exps(l)[0]) for l, p in enumerate(layers)]
-    lam = [scale(p.lam.get(), exps(l)[1]) for l, p in enumerate(layers)]
-    grads = [(scale(p.grad_w.get(), exps(l)[2]), scale(p.grad_b.get(), exps(l)[3])) for l, p in enumerate(layers)]
+    saved = [outbox(p) for p in layers]
+    s = [scale(v["s"], exps(l)[0]) for l, v in enumerate(saved)]
+    lam = [scale(v["lam"], exps(l)[1]) for l, v in enumerate(saved)]
+    grads = [(scale(v["grad_w"], exps(l)[2]), scale(v["grad_b"], exps(l)[3])) for l, v in enumerate(saved)]
     log = None
     if history:
         log = History()
-        parts = [(scale(p.hist_s.get(), e[0]), scale(p.hist_lam.get(), e[1]), scale(p.hist_gw.get(), e[2]),
-                  scale(p.hist_gb.get(), e[3])) for p, e in ((p, exps(l)) for l, p in enumerate(layers))]
+        parts = [(scale(v["hist_s"], e[0]), scale(v["hist_lam"], e[1]), scale(v["hist_gw"], e[2]),
+                  scale(v["hist_gb"], e[3])) for v, e in ((v, exps(l)) for l, v in enumerate(saved))]
         for k in range(ticks + 1):
             log.s.append([part[0][k] for part in parts])
             log.lam.append([part[1][k] for part in parts])

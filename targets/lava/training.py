@@ -11,6 +11,7 @@ reported loss is the load's at the last tick of each minibatch (the emulator rep
 
 from __future__ import annotations
 
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ from wavetrain.compiler.network import Network
 from wavetrain.emulator.loihi import LoihiFixedPoint
 from wavetrain.emulator.train import TrainResult, _as_dataset, _check_positive
 from wavetrain.errors import ConfigError
-from wavetrain.targets.lava.runner import TIMEOUT, build, check_network, read_params, session
+from wavetrain.targets.lava.runner import TIMEOUT, build, check_network, outbox, read_params, session
 
 LAVA_METHODS = ("dyadic", "wave")
 
@@ -63,45 +64,27 @@ def train_on_lava(
     if windows < 1:
         raise ConfigError(f"target 'lava': batch_size must be <= the {len(x_all)} training samples, got {batch_size}")
     check_network(net, batch_size, fixed)
-    rng = np.random.default_rng(seed)
     result = TrainResult(method, epochs, batch_size, lr, momentum, seed, hold=window if method == "wave" else None,
                          network=net)
     if epochs == 0:
         return result
-
-    def batches() -> tuple[np.ndarray, np.ndarray]:
-        order = rng.permutation(len(x_all))[: windows * batch_size].reshape(windows, batch_size)
-        return x_all[order], t_all[order]
-
-    x, t = batches()
-    clamp, layers, load = build(net, x, t, method, window, fixed=fixed, lr=lr, momentum=momentum)
     steps = windows * window
-    with session(clamp, layers, load, "fixed_pt" if fixed is not None else "floating_pt", timeout) as run:
-        for epoch in range(epochs):
-            if epoch > 0:
-                x, t = batches()
-                clamp.x.set(x if fixed is None else _quantized_input(x, fixed))
-                load.t.set(t)
-                for proc in (clamp, *layers, load):
-                    proc.t0.set(np.array([epoch * steps]))
-            start = time.perf_counter()
-            run.run(steps)
-            result.wall_time += time.perf_counter() - start
-            for layer, (W, b) in zip(net.layers, read_params(layers, fixed)):
-                layer.weight[...] = W
-                layer.bias[...] = b
-            losses = np.asarray(load.loss.get(), dtype=np.float64)
-            _record(result, net, dataset, float(np.mean(losses)), fixed)
-            if callback is not None:
-                callback(epoch, result)
+    with tempfile.TemporaryDirectory(prefix="wavetrain-lava-") as box:
+        clamp, layers, load = build(net, x_all, t_all, method, window, batch_size, windows=windows, shuffle=True,
+                                    seed=seed, fixed=fixed, lr=lr, momentum=momentum, outbox=box)
+        with session(clamp, layers, load, "fixed_pt" if fixed is not None else "floating_pt", timeout) as run:
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                run.run(steps)
+                result.wall_time += time.perf_counter() - start
+                for layer, (W, b) in zip(net.layers, read_params(layers, fixed)):
+                    layer.weight[...] = W
+                    layer.bias[...] = b
+                _record(result, net, dataset, float(np.mean(outbox(load)["loss"])), fixed)
+                if callback is not None:
+                    callback(epoch, result)
     result.samples_per_s = epochs * windows * batch_size / result.wall_time if result.wall_time else 0.0
     return result
-
-
-def _quantized_input(x: np.ndarray, fixed: LoihiFixedPoint) -> np.ndarray:
-    from wavetrain.emulator.loihi import quantize
-
-    return quantize(x, fixed.x_exp, fixed.message_bits, "nearest")
 
 
 def evaluate(net: Network, x: Any, y: Any, substrate: Any = None) -> tuple[float, float]:

@@ -49,17 +49,48 @@ from wavetrain.targets.lava.procs.process import InputClamp, LossLoad, WaveLayer
 
 
 class _Schedule:
-    """Where a timestep sits: the tick k it computes, its window m and the position p in the window."""
+    """Where a timestep sits: the tick k it computes, its window m in the epoch and the position p in the window;
+    the rows of each window; and the outbox every process saves its state to at the end of an epoch."""
 
     proc_params: Any
     time_step: int
-    t0: np.ndarray
 
     def where(self) -> tuple[str, int, int, int]:
-        mode, window = self.proc_params["mode"], self.proc_params["window"]
-        k = int(self.time_step) - 1 - int(self.t0[0])
-        m, p = divmod(k, window)
+        params = self.proc_params
+        mode, window = params["mode"], params["window"]
+        k = int(self.time_step) - 1
+        epoch, rest = divmod(k, params["windows"] * window)
+        m, p = divmod(rest, window)
+        self._epoch_end = rest == params["windows"] * window - 1
+        if not hasattr(self, "_order") or (rest == 0 and self._drawn != epoch):
+            self._order = self.order(epoch)
+            self._drawn = epoch
         return mode, k, m, p
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The training rows of this epoch, minibatch after minibatch (emulator.train's permutation)."""
+        params = self.proc_params
+        rows = params["rows"]
+        if not params["shuffle"]:
+            return np.arange(params["windows"] * params["batch"])
+        if not hasattr(self, "_rng"):
+            self._rng = np.random.default_rng(params["seed"])
+        return self._rng.permutation(rows)[: params["windows"] * params["batch"]]
+
+    def rows(self, m: int) -> np.ndarray:
+        batch = self.proc_params["batch"]
+        return self._order[m * batch : (m + 1) * batch]
+
+    def save(self, **arrays: Any) -> None:
+        """At the end of an epoch, write this process's state to the outbox (atomically: a rename)."""
+        if not self._epoch_end or self.proc_params.get("outbox") is None:
+            return
+        import os
+
+        path = os.path.join(self.proc_params["outbox"], f"{self.proc_params['name']}.npz")
+        with open(path + ".tmp", "wb") as handle:
+            np.savez(handle, **{key: np.asarray(value) for key, value in arrays.items()})
+        os.replace(path + ".tmp", path)
 
     def machine(self) -> cells.Machine:
         acts = tuple(ACTIVATIONS[name] for name in self.proc_params["acts"])
@@ -81,14 +112,15 @@ class _ClampModel(_Schedule, PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         mode, k, m, p = self.where()
+        x = self.x[self.rows(m)]
         if mode == "wave":
-            self.s_out.send(self.x[m])
+            self.s_out.send(x)
             self.lam_in.recv()  # NOTE: the input end absorbs the arriving backward wave (a matched termination)
             return
         if p == 0:
-            self.s_out.send(self.x[m])
+            self.s_out.send(x)
         self.lam_in.recv()
-        self.s_out.send(self.x[m])
+        self.s_out.send(x)
 
 
 @implements(proc=InputClamp, protocol=LoihiProtocol)
@@ -98,7 +130,6 @@ class PyInputClampModelFloat(_ClampModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     lam_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     x: np.ndarray = LavaPyType(np.ndarray, float)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
 
 @implements(proc=InputClamp, protocol=LoihiProtocol)
@@ -110,7 +141,6 @@ class PyInputClampModelFixed(_ClampModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
     lam_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     x: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
 
 # --- the loss load -------------------------------------------------------------------------------------------------
@@ -125,23 +155,25 @@ class _LossModel(_Schedule, PyLoihiProcessModel):
     def run_spk(self) -> None:
         mode, k, m, p = self.where()
         window = self.proc_params["window"]
+        t = self.t[self.rows(m)]
         if mode == "wave":
             if not hasattr(self, "_targets"):
                 # NOTE: the target is delayed by L ticks, the forward wave's travel time (emulator.train.Wave)
-                self._targets = deque([self.t[0].copy()] * self.proc_params["depth"])
+                self._targets = deque([t] * self.proc_params["depth"])
             self._y = self.s_in.recv()
-            self._targets.append(self.t[m].copy())  # NOTE: a copy: the host overwrites t every epoch
+            self._targets.append(t)
             target = self._targets.popleft()
             self.lam_out.send(self.error(self._y, target))
             if p == window - 1:
                 self.loss[m] = float(np.mean(self.cost(self._y, target)))
-            return
-        if p == 0:
+        else:
+            if p == 0:
+                self._y = self.s_in.recv()
+            self.lam_out.send(self.error(self._y, t))
             self._y = self.s_in.recv()
-        self.lam_out.send(self.error(self._y, self.t[m]))
-        self._y = self.s_in.recv()
-        if p == window - 1:
-            self.loss[m] = float(np.mean(self.cost(self._y, self.t[m])))
+            if p == window - 1:
+                self.loss[m] = float(np.mean(self.cost(self._y, t)))
+        self.save(loss=self.loss)
 
     def error(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -158,7 +190,6 @@ class PyLossLoadModelFloat(_LossModel):
     lam_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     t: np.ndarray = LavaPyType(np.ndarray, float)
     loss: np.ndarray = LavaPyType(np.ndarray, float)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
     def error(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         machine = self.machine()
@@ -180,7 +211,6 @@ class PyLossLoadModelFixed(_LossModel):
     lam_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
     t: np.ndarray = LavaPyType(np.ndarray, float)
     loss: np.ndarray = LavaPyType(np.ndarray, float)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
     def _float(self, y: np.ndarray) -> np.ndarray:
         return np.ldexp(np.asarray(y, dtype=np.float64), self.fixed().s_exp[-1])
@@ -222,15 +252,19 @@ class _LayerModel(_Schedule, PyLoihiProcessModel):
             self.forward_phase(k)
             self.update(1.0 / params["window"])
             self.backward_phase()
-            return
-        if p == 0:
-            self.s[...] = 0
-            self.lam[...] = 0
-            self.forward_phase(0)
-        self.backward_phase()
-        self.forward_phase(p + 1)
-        if mode == "dyadic" and p == params["window"] - 1:
-            self.update(1.0)
+        else:
+            if p == 0:
+                self.s[...] = 0
+                self.lam[...] = 0
+                self.forward_phase(0)
+            self.backward_phase()
+            self.forward_phase(p + 1)
+            if mode == "dyadic" and p == params["window"] - 1:
+                self.update(1.0)
+        history = {"hist_s": self.hist_s, "hist_lam": self.hist_lam, "hist_gw": self.hist_gw,
+                   "hist_gb": self.hist_gb} if params["history"] else {}
+        self.save(weight=self.weight, bias=self.bias, s=self.s, lam=self.lam, grad_w=self.grad_w,
+                  grad_b=self.grad_b, **history)
 
     def forward_phase(self, tick: int) -> None:
         """Send s(k) right, receive s_{l-1}(k), then compute a(k), sigma, delta(k), the readout G(k) and the
@@ -297,7 +331,6 @@ class PyWaveLayerModelFloat(_LayerModel):
     hist_lam: np.ndarray = LavaPyType(np.ndarray, float)
     hist_gw: np.ndarray = LavaPyType(np.ndarray, float)
     hist_gb: np.ndarray = LavaPyType(np.ndarray, float)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
     def send_s(self, s: np.ndarray) -> np.ndarray:
         return cells.send(self.machine(), self.proc_params["index"], s)
@@ -347,7 +380,6 @@ class PyWaveLayerModelFixed(_LayerModel):
     hist_lam: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     hist_gw: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
     hist_gb: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
-    t0: np.ndarray = LavaPyType(np.ndarray, int)
 
     def cells(self, ins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         sub, l = self.fixed(), self.proc_params["index"]

@@ -15,8 +15,13 @@ Every schedule setting is a process parameter (read by the models from ``proc_pa
   mode       "relax" (frozen weights, one window of ``window`` ticks), "dyadic" (windows of 2L ticks from zero
              waves, then the port update) or "wave" (unlocked: the ports move every tick, ``window`` = hold ticks
              per minibatch, waves never reset)
-  window     ticks per minibatch; the data Vars hold one minibatch per window
+  window     ticks per minibatch; ``batch`` rows per minibatch, ``windows`` minibatches per epoch
+  shuffle    each epoch's minibatches follow numpy.random.default_rng(seed).permutation, drawn by the clamp and the
+             load themselves exactly as emulator.train draws them (no data crosses the runtime between epochs);
+             without it the rows are taken in order
   history    keep every tick's waves and readout in the hist_* Vars (relax only)
+  outbox     a folder: at the last timestep of every epoch each process saves its state there (<name>.npz); Lava's
+             Var.get moves one element per message, far too slow for weights and histories
 No module in this package does anything on import: Lava's compiler executes every module of this folder.
 """
 
@@ -31,23 +36,24 @@ from lava.magma.core.process.variable import Var
 
 
 class InputClamp(AbstractProcess):
-    """The input clamp: drives minibatch m's x into layer 1, absorbs the backward wave that reaches the input."""
+    """The input clamp: drives minibatch m's rows of x (all training rows) into layer 1, absorbs the backward wave
+    that reaches the input."""
 
     def __init__(self, x: np.ndarray, **params: Any) -> None:
         super().__init__(**params)
-        windows, batch, width = x.shape
+        batch, width = params["batch"], x.shape[1]
         self.s_out = OutPort(shape=(batch, width))
         self.lam_in = InPort(shape=(batch, width))
         self.x = Var(shape=x.shape, init=x)
-        self.t0 = Var(shape=(1,), init=0)  # timesteps run before the current data window
 
 
 class WaveLayer(AbstractProcess):
     """Layer l's cells: junction a = W s + b, nonlinearity, sensitivity delta = sigma'(a) lam, backward wave
     W^T delta, and the parameter port (readout G = delta^T s, and the update in training modes)."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, batch: int, ticks: int, **params: Any) -> None:
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, ticks: int, **params: Any) -> None:
         super().__init__(**params)
+        batch = params["batch"]
         n_out, n_in = weight.shape
         self.s_in = InPort(shape=(batch, n_in))
         self.lam_in = InPort(shape=(batch, n_out))
@@ -64,7 +70,6 @@ class WaveLayer(AbstractProcess):
         self.hist_lam = Var(shape=(slots, batch, n_out), init=0)
         self.hist_gw = Var(shape=(slots, n_out, n_in), init=0)
         self.hist_gb = Var(shape=(slots, n_out), init=0)
-        self.t0 = Var(shape=(1,), init=0)
 
 
 class LossLoad(AbstractProcess):
@@ -73,9 +78,8 @@ class LossLoad(AbstractProcess):
 
     def __init__(self, t: np.ndarray, **params: Any) -> None:
         super().__init__(**params)
-        windows, batch, width = t.shape
+        batch, width = params["batch"], t.shape[1]
         self.s_in = InPort(shape=(batch, width))
         self.lam_out = OutPort(shape=(batch, width))
         self.t = Var(shape=t.shape, init=t)
-        self.loss = Var(shape=(windows,), init=0)
-        self.t0 = Var(shape=(1,), init=0)
+        self.loss = Var(shape=(params["windows"],), init=0)
