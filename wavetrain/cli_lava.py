@@ -19,7 +19,7 @@ from wavetrain.errors import ConfigError
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", type=click.Choice(["lava"]), default="lava", show_default=True)
 @click.option("--fixed-point", is_flag=True, help="Loihi fixed point (fixed_pt models; exponents calibrated on the "
-                                                  "training split of --data).")
+                                                  "samples that run, clipping reported).")
 @click.option("--data", default="digits", show_default=True, help="'digits' or an .npz; its test split is run.")
 @click.option("--samples", type=int, default=32, show_default=True, help="Test samples (one batch).")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds before the run is stopped.")
@@ -39,8 +39,7 @@ def deploy_command(model: Path, target: str, fixed_point: bool, data: str, sampl
     net = Network.load(model)
     dataset = datasets.load(data)
     x, y = dataset.x_test[:samples], dataset.y_test[:samples]
-    report = deploy(net, x, y, fixed_point=fixed_point, calibration=(dataset.x_train, dataset.y_train),
-                    timeout=timeout)
+    report = deploy(net, x, y, fixed_point=fixed_point, timeout=timeout)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return
@@ -49,6 +48,9 @@ def deploy_command(model: Path, target: str, fixed_point: bool, data: str, sampl
     predictions = np.argmax(np.asarray(report.outputs), axis=1)
     click.echo(f"  predictions {' '.join(map(str, predictions[:20]))}{' ...' if len(predictions) > 20 else ''}")
     click.echo(f"  accuracy {report.accuracy:.4f} on Lava, {report.float_accuracy:.4f} in the float emulator")
+    if fixed_point:
+        clipped = max((row["clipped"] for row in report.calibration), default=0.0)
+        click.echo(f"  calibration: exponents from these samples, {clipped:.2%} of the values clipped")
     click.echo("  tick  max|G_lava - G_emulator|  max|G_lava - G_backprop|")
     for k, (a, b) in enumerate(zip(report.error_vs_emulator, report.error_vs_exact)):
         mark = "  <- 2L" if k == report.ticks else ""

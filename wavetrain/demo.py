@@ -125,10 +125,10 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     from wavetrain.targets.lava.training import evaluate, train_on_lava
 
     x, y = data.x_test[:64], data.y_test[:64]
-    report = deploy(net, x, y, fixed_point=True, calibration=(data.x_train, data.y_train))
-    sub, calibration = fixed_point_for(net, data.x_train, data.y_train, batch=len(x))
-    click.echo(f"formats: 8-bit weight mantissas, 24-bit states, 16-bit messages; calibration clipped "
-               f"{calibration.clipped():.2%} of the training values")
+    report = deploy(net, x, y, fixed_point=True)
+    sub, calibration = fixed_point_for(net, x, y)
+    click.echo(f"formats: 8-bit weight mantissas, 24-bit states, 16-bit messages; exponents calibrated on the "
+               f"{len(x)} digits that run ({calibration.clipped():.2%} of their values clipped)")
     click.echo(f"{len(x)} test digits on Lava (fixed_pt, {report.ticks} timesteps, {report.lava_seconds:.1f} s with "
                f"startup): accuracy {report.accuracy:.4f}, float emulator {report.float_accuracy:.4f}; gradient at 2L: "
                f"{report.error_vs_emulator[-1]:.1e} from the emulator's fixed-point substrate (bit for bit), "

@@ -53,7 +53,8 @@ def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration:
            timeout: float | None = None) -> DeployReport:
     """Run ``net`` on Lava for 2L timesteps on (x, y) and compare with the emulator tick by tick.
 
-    ``calibration``: the (x, y) the fixed-point exponents are picked from (default: the samples themselves).
+    ``calibration``: the (x, y) the fixed-point exponents are picked from (default: the samples themselves; a
+    network trained to a small loss on other rows underestimates the error waves of new samples).
     """
     from wavetrain.emulator.relax import relax
     from wavetrain.emulator.train import backprop
