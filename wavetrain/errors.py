@@ -62,3 +62,7 @@ class MissingDependency(TargetUnavailable):
 
 class StabilityWarning(UserWarning):
     """A setting that converges but with large transients (e.g. 1 < courant < 2)."""
+
+
+class FixedPointOverflow(SimulationError):
+    """A fixed-point value left its width where the substrate was told to raise (overflow='raise')."""
