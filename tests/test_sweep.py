@@ -160,7 +160,7 @@ def test_a_failing_task_is_recorded_with_its_error(tmp_path):
         rows = [sweep.run_task(task) for task in tasks(load_spec(write(tmp_path, text)))]
     assert [r["status"] for r in rows] == ["ok", "failed"]
     assert re.match(r"ConfigError: training diverged in epoch 1: minibatch \d+ has loss (inf|nan)", rows[1]["error"])
-    assert rows[0]["error"] is None and rows[1]["test_accuracy"] is None and "ConfigError" in rows[1]["traceback"]
+    assert "error" not in rows[0] and "test_accuracy" not in rows[1] and "ConfigError" in rows[1]["traceback"]
 
 
 def test_report_pools_seeds_and_writes_a_plot_per_axis(tmp_path):
