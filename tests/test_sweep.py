@@ -106,7 +106,8 @@ def test_settings_train_would_refuse_fail_before_any_task_starts(tmp_path, no_cl
 
 def test_hardware_axes_are_checked_before_any_task_starts(tmp_path, no_cluster):
     text = "grid: {hardware.device.no_such_field: [1, 2]}\n"
-    with pytest.raises(SweepError, match=r"no_such_field"):
+    with pytest.raises(SweepError, match=r"grid\.hardware\.device\.no_such_field\[0\]: unknown hardware field "
+                                         r"'hardware\.device\.no_such_field'; expected hardware\.<path>"):
         sweep.run_sweep(write(tmp_path, text), tmp_path / "out", progress=False)
 
 

@@ -44,7 +44,7 @@ def _dataset(name: str) -> Any:
 
 
 def _hardware(setting: dict[str, Any]) -> dict[str, Any]:
-    """train()'s hardware and chips arguments for a setting ({} on the ideal machine with one chip)."""
+    """train()'s hardware arguments for a setting ({} on the ideal machine with one chip); chips 1: no chip axis."""
     overrides = {key[len(HARDWARE_PREFIX):]: value for key, value in setting.items()
                  if key.startswith(HARDWARE_PREFIX)}
     if setting["hardware"] is None and not overrides and setting["chips"] == 1:
@@ -57,7 +57,8 @@ def _hardware(setting: dict[str, Any]) -> dict[str, Any]:
     model = load_hardware(setting["hardware"] or "ideal")
     if overrides:
         model = model.with_overrides(overrides)
-    return {"hardware": model, "chips": setting["chips"]}
+    return {"hardware": model, "chips": None if setting["chips"] == 1 else setting["chips"],
+            "fidelity_every": setting["fidelity_every"]}
 
 
 def build(setting: dict[str, Any], run_seed: int) -> tuple[Any, Any, dict[str, Any]]:
@@ -122,24 +123,16 @@ def _metrics(result: Any) -> dict[str, Any]:
                          ("train_loss", result.loss), ("test_loss", result.test_loss)):
         out[name] = series[-1] if series else None
         out[f"{name}_per_epoch"] = list(series)
-    out.update(_fidelity(result))
-    chips = getattr(result, "chip_test_accuracy", None)
-    if chips is not None:
-        out["chip_accuracy"] = [float(a) for a in chips]
-    return out
-
-
-def _fidelity(result: Any) -> dict[str, Any]:
     fidelity = getattr(result, "fidelity", None)
-    if fidelity is None:
-        return {}
-    out = {}
-    for name, key in (("fidelity_cosine", "cosine"), ("fidelity_relative_error", "relative_error")):
-        per_epoch = [float(v) for v in fidelity[key]]
-        out[name] = per_epoch[-1] if per_epoch else None
-        out[f"{name}_per_epoch"] = per_epoch
-        per_layer = fidelity.get(f"{key}_per_layer")
-        out[f"{name}_per_layer"] = [float(v) for v in per_layer[-1]] if per_layer else None
+    if fidelity is not None:  # emulated hardware: the port readout against the exact gradient, per epoch
+        for name, per_epoch, per_layer in (("fidelity_cosine", fidelity.cosine, fidelity.layer_cosine),
+                                           ("fidelity_relative_error", fidelity.relative_error,
+                                            fidelity.layer_relative_error)):
+            out[name] = per_epoch[-1] if per_epoch else None
+            out[f"{name}_per_epoch"] = list(per_epoch)
+            out[f"{name}_per_layer"] = list(per_layer[-1]) if per_layer else None
+    if getattr(result, "chips", None):  # the final epoch's test accuracy of each chip instance
+        out["chip_accuracy"] = list(result.chip_test_accuracy[-1])
     return out
 
 

@@ -86,11 +86,13 @@ AXES: dict[str, tuple[str, Check]] = {
     "horizon": _OPT_INT,
     "hardware": ("a preset name, a .json path or null", lambda v: v if isinstance(v, str) else None),
     "chips": _INT,
+    "fidelity_every": ("an integer >= 0 (minibatches between gradient-fidelity samples; 0: none)",
+                       lambda v: v if _is_int(v) and v >= 0 else None),
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "layers": None, "activation": "tanh", "loss": "auto", "method": "dyadic",
     "schedule": "light_cone", "epochs": 30, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "hold": None,
-    "horizon": None, "hardware": None, "chips": 1,
+    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10,
 }
 
 
@@ -207,8 +209,12 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 
 def _check_value(axis: str, value: Any, where: str) -> Any:
     if axis.startswith(HARDWARE_PREFIX):
+        paths = _hardware_paths()
+        if axis[len(HARDWARE_PREFIX):] not in paths:
+            raise SweepError(f"{where}: unknown hardware field {axis!r}; expected {HARDWARE_PREFIX}<path> with "
+                             f"<path> one of {', '.join(paths) or '(none: this wavetrain has no hardware models)'}")
         if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
-            raise SweepError(f"{where}: expected a number, string or boolean, got {value!r}")
+            raise SweepError(f"{where}: expected a number, string, boolean or null, got {value!r}")
         return value
     if axis not in AXES:
         raise SweepError(f"{where}: unknown axis {axis!r}; expected one of {', '.join(AXES)} or "
@@ -222,6 +228,14 @@ def _check_value(axis: str, value: Any, where: str) -> Any:
     if normalised is None:
         raise SweepError(f"{where}: expected {expected}, got {value!r}")
     return normalised
+
+
+def _hardware_paths() -> list[str]:
+    try:
+        from wavetrain.emulator.hardware import field_paths
+    except ImportError:
+        return []
+    return field_paths()
 
 
 def _grid(raw: Any, base: dict[str, Any], where: str) -> dict[str, list[Any]]:
