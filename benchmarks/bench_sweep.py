@@ -1,0 +1,139 @@
+"""Sweep throughput on Dask (issue 11, `make bench`): tasks per minute with 1 and 2 workers, overhead per task.
+
+The same N trainings (digits 64-128-128-10, dyadic, 5 epochs, batch 32: a few tenths of a second each) run three ways:
+
+  plain loop      ``sweep.run_task`` for every task, one after the other in this process (1 BLAS thread, as the
+                  Dask workers get): the work itself, with no scheduler, no transfer and no table.
+  1 worker        ``run_sweep`` on a LocalCluster with one worker process: cluster start, task submission, the
+                  transfer of each row back, one Parquet part written per task, cluster close.
+  2 workers       the same with two worker processes.
+
+``tasks/min`` is N over the whole command's wall time (what a user waits for, cluster start and close included);
+``warm-up`` is the time from the cluster being up to the first row (a fresh worker process imports wavetrain and
+loads the data set); ``steady tasks/min`` is (N - 1) over the time from the first row to the last. The overhead
+per task is (1-worker steady time per task - plain loop time per task): what Dask and the table add to each. Every run starts
+from an empty out directory. The 2-core machine is shared, so each configuration runs ``--rounds`` times
+(interleaved) and the table gives the medians; the load average before and after is printed with them.
+
+Run: ``python benchmarks/bench_sweep.py`` (writes benchmarks/results/sweep.md and prints it).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # NOTE: before numpy loads: the plain loop gets the one thread each Dask worker gets
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULT = ROOT / "benchmarks" / "results" / "sweep.md"
+
+from wavetrain import sweep  # noqa: E402
+from wavetrain.files import atomic_write  # noqa: E402
+from wavetrain.sweep_spec import load_spec, tasks  # noqa: E402
+
+SPEC = """
+name: bench
+base: {{dataset: digits, layers: [64, 128, 128, 10], method: dyadic, epochs: 5, batch_size: 32}}
+grid:
+  lr: {lrs}
+seeds: 4
+"""
+
+
+def plain_loop(spec_path: Path) -> float:
+    every = tasks(load_spec(spec_path))
+    sweep.run_task(every[0])  # NOTE: load the data set and warm the imports, as a worker's first task does not
+    start = time.perf_counter()
+    for task in every:
+        row = sweep.run_task(task)
+        assert row["status"] == "ok", row
+    return time.perf_counter() - start
+
+
+def on_dask(spec_path: Path, workers: int) -> tuple[float, float, float]:
+    """(whole command wall time, cluster-up to first row, seconds per task from the first row to the last)."""
+    marks: dict[str, float] = {}
+    record = sweep._record
+
+    def timed_record(*args):
+        record(*args)
+        marks.setdefault("first", time.perf_counter())
+        marks["last"] = time.perf_counter()
+
+    def echo(message: str) -> None:
+        if "LocalCluster" in message:
+            marks["up"] = time.perf_counter()
+
+    sweep._record = timed_record
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            outcome = sweep.run_sweep(spec_path, out, workers=workers, progress=False, echo=echo)
+            total = time.perf_counter() - start
+    finally:
+        sweep._record = record
+    assert outcome.recorded == outcome.total and not outcome.failed, outcome
+    return total, marks["first"] - marks["up"], (marks["last"] - marks["first"]) / (outcome.total - 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=40, help="tasks per sweep, a multiple of 4 (default 40)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--out", type=Path, default=RESULT, help=f"markdown output (default {RESULT})")
+    args = parser.parse_args()
+    load_before = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        spec_path = Path(folder) / "bench.yaml"
+        lrs = [round(0.01 * (i + 1), 4) for i in range(args.tasks // 4)]
+        spec_path.write_text(SPEC.format(lrs=lrs))
+        n = len(tasks(load_spec(spec_path)))
+        loop, runs = [], {1: [], 2: []}
+        for round_index in range(args.rounds):
+            loop.append(plain_loop(spec_path))
+            for workers in (1, 2):
+                runs[workers].append(on_dask(spec_path, workers))
+            print(f"round {round_index + 1}: loop {loop[-1]:.1f} s, 1 worker {runs[1][-1][0]:.1f} s, "
+                  f"2 workers {runs[2][-1][0]:.1f} s", file=sys.stderr)
+    load_after = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    base = statistics.median(loop)
+    rows = [f"| plain loop (this process) | {base:.2f} | - | {60 * n / base:.0f} | {60 * n / base:.0f} | - |"]
+    for workers in (1, 2):
+        total = statistics.median(t for t, _, _ in runs[workers])
+        warm = statistics.median(w for _, w, _ in runs[workers])
+        per_task = statistics.median(p for _, _, p in runs[workers])
+        overhead = f"{1000 * (per_task - base / n):.0f}" if workers == 1 else "-"
+        rows.append(f"| LocalCluster, {workers} worker{'s' if workers > 1 else ''} | {total:.2f} | {warm:.2f} | "
+                    f"{60 * n / total:.0f} | {60 / per_task:.0f} | {overhead} |")
+    text = "\n".join([
+        "## Sweeps on Dask (issue 11)",
+        "",
+        f"`python benchmarks/bench_sweep.py`: {n} tasks (digits 64-32-10, dyadic, 3 epochs, batch 32, "
+        f"{base / n * 1000:.0f} ms each in the plain loop), a LocalCluster of process workers with one "
+        f"thread each, one Parquet part written per task; medians of {args.rounds} interleaved rounds; "
+        f"load average before {load_before}, after {load_after}; this run took {time.perf_counter() - wall:.0f} s.",
+        "`warm-up`: cluster up to the first row (fresh workers import wavetrain and load digits); `steady`: "
+        "(tasks - 1) over first row to last; overhead per task: 1-worker steady time per task - plain loop time "
+        "per task.",
+        "",
+        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ])
+    atomic_write(args.out, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
