@@ -72,24 +72,24 @@ class Loss:
 
 def _mse_value(s: Array, t: Array) -> Array:
     d = s - t
-    return 0.5 * (d * d).sum(axis=1)
+    return 0.5 * (d * d).sum(axis=-1)
 
 
 def _log_softmax(z: Array) -> Array:
     xp = namespace(z)
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(z: Array) -> Array:
     xp = namespace(z)
-    e = xp.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    e = xp.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss("mse", _mse_value, lambda s, t: s - t),
     "cross_entropy": Loss(
-        "cross_entropy", lambda s, t: -(t * _log_softmax(s)).sum(axis=1), lambda s, t: softmax(s) - t
+        "cross_entropy", lambda s, t: -(t * _log_softmax(s)).sum(axis=-1), lambda s, t: softmax(s) - t
     ),
 }

@@ -156,6 +156,14 @@ class Network:
         """The live (weight, bias) arrays of every layer (views, not copies)."""
         return [(layer.weight, layer.bias) for layer in self.layers]
 
+    def machine(self, substrate: Any = None, params: Any = None) -> Any:
+        """This network as the wave kernel runs it: a :class:`wavetrain.emulator.cells.Machine` of its live
+        parameters (or ``params``), activations and loss on ``substrate`` (default: the ideal machine)."""
+        from wavetrain.emulator.cells import Machine
+        from wavetrain.emulator.substrate import IDEAL
+
+        return Machine.of(self, params, IDEAL if substrate is None else substrate)
+
     def check_input(self, x: Any, what: str = "x") -> np.ndarray:
         """x as a 2-D float array with the network's input width, or a DataError naming the bad sample."""
         from wavetrain.datasets import check_features

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from wavetrain.compiler.functions import Array, namespace, softmax
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.kernel import Grads, Params, forward_sweep
+from wavetrain.emulator.substrate import IDEAL, Substrate
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +41,7 @@ def output_factor(net: Network, s_last: Array) -> Array:
     return root[:, :, None] * xp.eye(n, dtype=s_last.dtype)[None] - p[:, :, None] * root[:, None, :]
 
 
-def kfac_blocks(params: Params, net: Network, x: Array) -> list[Kronecker]:
+def kfac_blocks(params: Params, net: Network, x: Array, substrate: Substrate = IDEAL) -> list[Kronecker]:
     """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep."""
     xp = namespace(x)
     pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)

@@ -27,10 +27,12 @@ import numpy as np
 
 from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
-from wavetrain.emulator import fused
-from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
+from wavetrain.emulator import cells, fused
+from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
+from wavetrain.emulator.ports import heavy_ball
 from wavetrain.emulator.relax import run_ticks
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError, DataError
 
 CORE_METHODS = ("backprop", "dyadic", "wave")
@@ -65,21 +67,14 @@ class HeavyBall:
     momentum: float = 0.0
     velocity: list[tuple[np.ndarray, np.ndarray]] | None = None
 
-    def step(self, params: Params, grads: Grads) -> None:
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         if self.momentum == 0.0:
-            for (W, b), (dW, db) in zip(params, grads):
-                W -= self.lr * dW
-                b -= self.lr * db
+            cells.update(params, [(-self.lr * dW, -self.lr * db) for dW, db in grads], substrate)
             return
         if self.velocity is None:
             self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
-        for (W, b), (dW, db), (vW, vb) in zip(params, grads, self.velocity):
-            vW *= self.momentum
-            vW -= self.lr * dW
-            vb *= self.momentum
-            vb -= self.lr * db
-            W += vW
-            b += vb
+        heavy_ball(self.velocity, grads, self.lr, self.momentum)
+        cells.update(params, self.velocity, substrate)
 
 
 @dataclass
@@ -146,13 +141,18 @@ class Method(Protocol):
 
     name: str
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray: ...
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray: ...
 
 
 class Port(Protocol):
-    """A parameter-port termination: turns the gradient read at the port into a parameter motion."""
+    """A parameter-port termination: turns the gradient read at the port into a parameter motion.
 
-    def step(self, params: Params, grads: Grads) -> None: ...
+    It applies the motion through ``cells.update(params, steps, substrate)`` (the substrate's ``write``).
+    """
+
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None: ...
 
 
 @dataclass
@@ -161,7 +161,14 @@ class Backprop:
 
     name: str = "backprop"
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
+        if not substrate.ideal:
+            raise ConfigError(
+                f"backprop is the ideal reference and runs on no substrate, got substrate={substrate!r}; "
+                f"train with method='dyadic' (or another wave method) on a physical substrate"
+            )
         grads, loss = backprop(params, net, x, t)
         port.step(params, grads)
         return loss
@@ -178,21 +185,25 @@ class Dyadic:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
         acts = [layer.act for layer in net.layers]
-        if self.schedule == "light_cone" and type(port) is HeavyBall:
+        if self.schedule == "light_cone" and type(port) is HeavyBall and substrate.ideal:
             velocity = port.velocity if port.momentum != 0.0 else None
             if fused.supports(params, acts, x, t, velocity):
                 # NOTE: NumPy on a CPU: the same cells and port update, fused into BLAS calls (emulator/fused.py)
                 if port.momentum != 0.0 and port.velocity is None:
                     port.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
                 return fused.step(params, acts, net.loss_fn, x, t, port.lr, port.momentum, port.velocity)
+        machine = Machine.of(net, params, substrate)
         if self.schedule == "light_cone":
-            grads, _, loss = light_cone(params, acts, net.loss_fn, x, t)
+            grads, _, loss = light_cone(machine, x, t)
         else:
-            relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
-            grads, loss = relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
-        port.step(params, grads)
+            relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0, substrate=substrate)
+            grads = relaxation.grads
+            loss = cells.cost(machine, cells.output(machine, relaxation.s[-1]), t)
+        cells.port_step(port, params, grads, substrate)
         return loss
 
 
@@ -215,19 +226,21 @@ class Wave:
     def __post_init__(self) -> None:
         _check_positive("hold", self.hold, integer=True)
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
-        acts = [layer.act for layer in net.layers]
-        if self.state is None or self.state.s[0].shape[0] != len(x):
-            self.state = WaveState.zeros(net.sizes, len(x), x)
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
+        machine = Machine.of(net, params, substrate)
+        if self.state is None or self.state.s[0].shape[-2] != x.shape[-2]:
+            self.state = WaveState.zeros(net.sizes, x.shape[-2], x, substrate.chips)
             self.targets = deque([t] * net.depth)
         scale = 1.0 / self.hold
         for _ in range(self.hold):
             self.targets.append(t)
             delayed = self.targets.popleft()  # the label of the sample now at the output
-            self.state, grads = tick(params, acts, net.loss_fn, x, delayed, self.state, 1.0)
-            port.step(params, [(dW * scale, db * scale) for dW, db in grads])
+            self.state, grads = tick(machine, x, delayed, self.state, 1.0)
+            cells.port_step(port, params, [(dW * scale, db * scale) for dW, db in grads], substrate)
         # NOTE: the loss reported is what the loss load sees at the end of the hold
-        return net.loss_fn.value(self.state.s[-1], self.targets[0])
+        return cells.cost(machine, cells.output(machine, self.state.s[-1]), self.targets[0])
 
 
 def make_method(
@@ -268,14 +281,18 @@ def train(
     progress: bool = False,
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
+    substrate: Substrate = IDEAL,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
     ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
     heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
     ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
-    atomically after every epoch; ``callback(epoch, result)`` runs after each.
+    atomically after every epoch; ``callback(epoch, result)`` runs after each. ``substrate`` is the arithmetic the
+    cells run on (:mod:`wavetrain.emulator.substrate`; default the ideal machine).
     """
+    if not isinstance(substrate, Substrate):
+        raise ConfigError(f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}")
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     _check_positive("epochs", epochs, integer=True, allow_zero=True)
@@ -306,7 +323,7 @@ def train(
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
-            losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
+            losses.append(float(np.mean(_method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate))))
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             first = int(np.argmin(np.isfinite(losses)))
@@ -326,6 +343,13 @@ def train(
         bar.close()
     result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
     return result
+
+
+def _method_step(stepper: Method, params: Params, net: Network, x: Any, t: Any, port: Port, substrate: Substrate) -> Any:
+    """One minibatch through a method; a Method written before the seam (no ``substrate``) runs only ideally."""
+    if substrate.ideal:
+        return stepper.step(params, net, x, t, port)
+    return stepper.step(params, net, x, t, port, substrate=substrate)
 
 
 def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) -> None:
