@@ -185,3 +185,41 @@ def test_rerun_one_row_alone_reproduces_it(tmp_path):
         assert stored[key] == new[key] and not (isinstance(new[key], float) and math.isnan(new[key]))
     with pytest.raises(SweepError, match=r"task 'nope': not in"):
         sweep.rerun(tmp_path / "out", "nope")
+
+
+def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_path, digits):
+    hardware = pytest.importorskip("wavetrain.emulator.hardware")
+    import wavetrain
+
+    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2}\n"
+            "grid: {hardware.device.read_noise: [0.0, 0.1], hardware.device.weight_bits: [6]}\n")
+    spec, every = fill(tmp_path, text)
+    rows = {row["task_id"]: row for row in read_table(tmp_path / "out").to_pylist()}
+    for task in every:
+        row = rows[task.task_id]
+        noise = task.axes["hardware.device.read_noise"]
+        model = hardware.load_hardware("ideal").with_overrides({"device.read_noise": noise, "device.weight_bits": 6})
+        net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
+        result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, seed=task.run_seed,
+                                 hardware=model, chips=2)
+        assert row["hardware.device.read_noise"] == noise and row["hardware.device.weight_bits"] == 6
+        assert row["chip_accuracy"] == result.chip_test_accuracy[-1] and len(row["chip_accuracy"]) == 2
+        assert row["test_accuracy"] == result.final_test_accuracy
+        assert row["fidelity_cosine_per_epoch"] == result.fidelity.cosine
+        assert row["fidelity_relative_error_per_layer"] == result.fidelity.layer_relative_error[-1]
+        if noise == 0.0:  # noiseless reads: the port reads the exact gradient of the weights it read
+            assert abs(row["fidelity_cosine"] - 1.0) < 1e-12
+        else:
+            assert row["fidelity_cosine"] < 0.999 and row["chip_accuracy"][0] != row["chip_accuracy"][1]
+    written = report(tmp_path / "out")
+    assert "| 0.1 | 6 | 1 | 0 | 2 |" in written.text  # one seed x two chips pooled
+
+
+def test_the_example_sweep_file_is_valid_read_noise_x_weight_bits_x_3_seeds():
+    pytest.importorskip("wavetrain.emulator.hardware")
+    from pathlib import Path
+
+    spec = load_spec(Path(__file__).parent.parent / "examples" / "sweep_digits.yaml")
+    every = sweep.plan(spec)
+    assert spec.axis_names == ["hardware.device.read_noise", "hardware.device.weight_bits"] and spec.seeds == [0, 1, 2]
+    assert len(every) == 4 * 4 * 3 and spec.base["dataset"] == "digits"

@@ -105,13 +105,14 @@ def plot_axis(rows: list[dict[str, Any]], axes: list[str], axis: str, path: Path
     has_fidelity = any(r.get("fidelity_cosine") is not None for r in rows)
     fig, panels = _figure(1, 2 if has_fidelity else 1, size=(11 if has_fidelity else 6, 4))
     panels = np.atleast_1d(panels)
-    values = sorted({r[axis] for r in rows if r[axis] is not None}, key=lambda v: (str(type(v)), v))
-    numeric = _numeric(values)
+    present = {r[axis] for r in rows}
+    # NOTE: null (the default: float weights, 2L hold, ...) is a category of its own, drawn last
+    values = sorted(present - {None}, key=lambda v: (str(type(v)), v)) + ([None] if None in present else [])
+    numeric = None not in present and _numeric(values)
     position = {v: (v if numeric else i) for i, v in enumerate(values)}
     for combo in [None] if pooled or not others else sorted(combos, key=str):
         label = "all settings pooled" if combo is None else ", ".join(f"{a}={v}" for a, v in zip(others, combo))
-        members = [r for r in rows if r["status"] == "ok" and r[axis] is not None
-                   and (combo is None or tuple(r[a] for a in others) == combo)]
+        members = [r for r in rows if r["status"] == "ok" and (combo is None or tuple(r[a] for a in others) == combo)]
         for panel, metric in zip(panels, ("accuracy", "fidelity_cosine")):
             xs, means, stds = [], [], []
             for value in values:
