@@ -11,8 +11,8 @@ The same N trainings (digits 64-128-128-10, dyadic, 5 epochs, batch 32: a few te
 ``tasks/min`` is N over the whole command's wall time (what a user waits for, cluster start and close included);
 ``warm-up`` is the time from the cluster being up to the first row (a fresh worker process imports wavetrain and
 loads the data set); ``steady tasks/min`` is (N - 1) over the time from the first row to the last. The overhead
-per task is (1-worker steady time per task - plain loop time per task): what Dask and the table add to each. Every run starts
-from an empty out directory. The 2-core machine is shared, so each configuration runs ``--rounds`` times
+per task is (1-worker steady time per task - plain loop time per task): what Dask and the table add to each. Every
+run starts from an empty out directory. The 2-core machine is shared, so each configuration runs ``--rounds`` times
 (interleaved) and the table gives the medians; the load average before and after is printed with them.
 
 Run: ``python benchmarks/bench_sweep.py`` (writes benchmarks/results/sweep.md and prints it).
@@ -26,6 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # NOTE: before numpy loads: the plain loop gets the one thread each Dask worker gets
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -40,6 +41,7 @@ from wavetrain import sweep  # noqa: E402
 from wavetrain.files import atomic_write  # noqa: E402
 from wavetrain.sweep_spec import load_spec, tasks  # noqa: E402
 
+WORK = "digits 64-128-128-10, dyadic, 5 epochs, batch 32"
 SPEC = """
 name: bench
 base: {{dataset: digits, layers: [64, 128, 128, 10], method: dyadic, epochs: 5, batch_size: 32}}
@@ -49,18 +51,26 @@ seeds: 4
 """
 
 
-def plain_loop(spec_path: Path) -> float:
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its children that have exited (the closed workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def plain_loop(spec_path: Path) -> tuple[float, float]:
+    """(wall time, CPU time) of every task run one after the other in this process."""
     every = tasks(load_spec(spec_path))
     sweep.run_task(every[0])  # NOTE: load the data set and warm the imports, as a worker's first task does not
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     for task in every:
         row = sweep.run_task(task)
         assert row["status"] == "ok", row
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def on_dask(spec_path: Path, workers: int) -> tuple[float, float, float]:
-    """(whole command wall time, cluster-up to first row, seconds per task from the first row to the last)."""
+def on_dask(spec_path: Path, workers: int) -> tuple[float, float, float, float]:
+    """(whole command wall time, cluster-up to first row, seconds per task from the first row to the last, CPU
+    seconds of this process and the workers, start and close included)."""
     marks: dict[str, float] = {}
     record = sweep._record
 
@@ -76,13 +86,13 @@ def on_dask(spec_path: Path, workers: int) -> tuple[float, float, float]:
     sweep._record = timed_record
     try:
         with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             outcome = sweep.run_sweep(spec_path, out, workers=workers, progress=False, echo=echo)
-            total = time.perf_counter() - start
+            total, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     finally:
         sweep._record = record
     assert outcome.recorded == outcome.total and not outcome.failed, outcome
-    return total, marks["first"] - marks["up"], (marks["last"] - marks["first"]) / (outcome.total - 1)
+    return total, marks["first"] - marks["up"], (marks["last"] - marks["first"]) / (outcome.total - 1), cpu
 
 
 def main() -> None:
@@ -103,31 +113,33 @@ def main() -> None:
             loop.append(plain_loop(spec_path))
             for workers in (1, 2):
                 runs[workers].append(on_dask(spec_path, workers))
-            print(f"round {round_index + 1}: loop {loop[-1]:.1f} s, 1 worker {runs[1][-1][0]:.1f} s, "
+            print(f"round {round_index + 1}: loop {loop[-1][0]:.1f} s, 1 worker {runs[1][-1][0]:.1f} s, "
                   f"2 workers {runs[2][-1][0]:.1f} s", file=sys.stderr)
     load_after = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    base = statistics.median(loop)
-    rows = [f"| plain loop (this process) | {base:.2f} | - | {60 * n / base:.0f} | {60 * n / base:.0f} | - |"]
+    base, base_cpu = (statistics.median(run[i] for run in loop) for i in (0, 1))
+    rows = [f"| plain loop (this process) | {base:.2f} | - | {60 * n / base:.0f} | {60 * n / base:.0f} | - | "
+            f"{base_cpu:.1f} | - |"]
     for workers in (1, 2):
-        total = statistics.median(t for t, _, _ in runs[workers])
-        warm = statistics.median(w for _, w, _ in runs[workers])
-        per_task = statistics.median(p for _, _, p in runs[workers])
+        total, warm, per_task, cpu = (statistics.median(run[i] for run in runs[workers]) for i in range(4))
         overhead = f"{1000 * (per_task - base / n):.0f}" if workers == 1 else "-"
         rows.append(f"| LocalCluster, {workers} worker{'s' if workers > 1 else ''} | {total:.2f} | {warm:.2f} | "
-                    f"{60 * n / total:.0f} | {60 / per_task:.0f} | {overhead} |")
+                    f"{60 * n / total:.0f} | {60 / per_task:.0f} | {overhead} | {cpu:.1f} | "
+                    f"{1000 * (cpu - base_cpu) / n:.0f} |")
     text = "\n".join([
         "## Sweeps on Dask (issue 11)",
         "",
-        f"`python benchmarks/bench_sweep.py`: {n} tasks (digits 64-32-10, dyadic, 3 epochs, batch 32, "
-        f"{base / n * 1000:.0f} ms each in the plain loop), a LocalCluster of process workers with one "
-        f"thread each, one Parquet part written per task; medians of {args.rounds} interleaved rounds; "
-        f"load average before {load_before}, after {load_after}; this run took {time.perf_counter() - wall:.0f} s.",
+        f"`python benchmarks/bench_sweep.py`: {n} tasks ({WORK}, {base / n * 1000:.0f} ms each in the plain loop), "
+        f"a LocalCluster of process workers with one thread each, one Parquet part written per task; medians of "
+        f"{args.rounds} interleaved rounds; load average before {load_before}, after {load_after} (the machine is "
+        f"shared: wall times are inflated by the other processes, CPU times much less); this run took "
+        f"{time.perf_counter() - wall:.0f} s.",
         "`warm-up`: cluster up to the first row (fresh workers import wavetrain and load digits); `steady`: "
         "(tasks - 1) over first row to last; overhead per task: 1-worker steady time per task - plain loop time "
-        "per task.",
+        "per task. `CPU s`: user + system time of the command and its workers, cluster start and close included; "
+        "the last column is what the sweep adds to each task's CPU time, start-up amortised over the tasks.",
         "",
-        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task | CPU s | CPU ms/task over loop |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
     ])

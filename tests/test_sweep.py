@@ -156,7 +156,8 @@ def test_a_task_row_matches_train_run_by_hand(tmp_path, digits):
 
 
 def test_a_failing_task_is_recorded_with_its_error(tmp_path):
-    text = "base: {layers: [64, 8, 10], epochs: 1, method: backprop, momentum: 0, loss: mse}\ngrid: {lr: [0.05, 1.0e+6]}\n"
+    text = ("base: {layers: [64, 8, 10], epochs: 1, method: backprop, momentum: 0, loss: mse}\n"
+            "grid: {lr: [0.05, 1.0e+6]}\n")
     with np.errstate(all="ignore"):
         rows = [sweep.run_task(task) for task in tasks(load_spec(write(tmp_path, text)))]
     assert [r["status"] for r in rows] == ["ok", "failed"]

@@ -174,15 +174,16 @@ def connect(scheduler: str | None, workers: int | None, echo: Callable[[str], No
                 client = Client(scheduler, timeout="10s")
             except (OSError, TimeoutError) as err:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect: {err}") from err
-            echo(f"Dask scheduler {scheduler}: {len(client.scheduler_info()['workers'])} worker(s); dashboard: "
-                 f"{client.dashboard_link}")
+            count = len(client.scheduler_info()["workers"])
+            echo(f"Dask scheduler {scheduler}: {count} worker(s){'' if count else ' (tasks wait for one to join)'}; "
+                 f"dashboard: {client.dashboard_link}")
         else:
             with warnings.catch_warnings():
                 # NOTE: another sweep may hold port 8787; distributed then serves the dashboard on a free port
                 warnings.filterwarnings("ignore", message="Port .* is already in use")
                 cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                        processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:8787",
-                                       silence_logs=logging.ERROR)
+                                       silence_logs=logging.CRITICAL)
             client = Client(cluster)
             echo(f"Dask LocalCluster: {len(cluster.workers)} worker process(es); dashboard: {cluster.dashboard_link}")
         yield client
@@ -226,10 +227,10 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
 
 
 def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> None:
-    if future.status != "finished":
+    if future.status != "finished":  # the task itself never raises: its worker or the scheduler was lost
         outcome.lost += 1
-        bar.write(f"task {future.key}: not recorded ({type(future.exception()).__name__}: {future.exception()}); "
-                  f"rerun the sweep to retry it")
+        reason = "cancelled" if future.status == "cancelled" else repr(future.exception())
+        bar.write(f"task {future.key}: not recorded ({reason}); rerun the sweep to retry it")
         future.release()
         return
     row = future.result()
@@ -239,7 +240,7 @@ def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> 
     bar.update(1)
     if row["status"] != "ok":
         outcome.failed += 1
-        bar.write(f"task {row['task_id']} {row.get('seed')=} failed: {row['error']}")
+        bar.write(f"task {row['task_id']} (seed {row['seed']}) failed: {row['error']}")
 
 
 def rerun(out: str | os.PathLike[str], task_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

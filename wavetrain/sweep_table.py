@@ -27,6 +27,7 @@ RESULTS = "results"
 FORMAT = "wavetrain-sweep"
 SCALAR_METRICS = ("test_accuracy", "train_accuracy", "train_loss", "test_loss")
 FIDELITY = ("fidelity_cosine", "fidelity_relative_error")
+_SAME_FILE = " (the same file now gives another sweep: it was edited, or a default of wavetrain changed)"
 
 
 def metric_columns(metrics: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
@@ -73,7 +74,8 @@ def schema(spec: SweepSpec) -> pa.Schema:
     axes = [(axis, axis_type(values)) for axis, values in spec.grid.items()]
     axes += [(axis, pa.int64() if r["integer"] else pa.float64()) for axis, r in spec.random.items()]
     fields = [("task_id", pa.string()), ("sweep_id", pa.string()), ("seed", pa.int64()), ("run_seed", pa.int64()),
-              *axes, ("status", pa.string()), ("error", pa.string()), ("traceback", pa.string()), *metric_columns(spec.metrics),
+              *axes, ("status", pa.string()), ("error", pa.string()), ("traceback", pa.string()),
+              *metric_columns(spec.metrics),
               ("task_seconds", pa.float64()), ("train_seconds", pa.float64()), ("samples_per_s", pa.float64()),
               ("started", pa.string()), ("host", pa.string()), ("pid", pa.int64()), ("setting", pa.string()),
               ("versions", pa.string())]
@@ -97,7 +99,8 @@ class SweepTable:
                 raise SweepError(
                     f"--out {self.out} holds another sweep's table: {held.get('name')!r} (id {held.get('sweep_id')}, "
                     f"from {held.get('source')}), expected sweep {spec.name!r} (id {spec.sweep_id}, from "
-                    f"{spec.source}); use another --out, or the sweep file that made it")
+                    f"{spec.source}){_SAME_FILE if held.get('source') == spec.source else ''}; use another --out, "
+                    f"or the sweep file that made it")
         else:
             parts = self.part_files()
             if parts:
