@@ -145,7 +145,7 @@ def test_killed_command_resumes_and_every_row_is_written_once(tmp_path):
     assert all(row["status"] == "ok" for row in rows)
 
 
-def test_existing_scheduler_and_workers_survive_a_killed_worker(tmp_path):
+def test_existing_scheduler_a_killed_worker_then_a_killed_scheduler(tmp_path):
     spec_path = tmp_path / "slow.yaml"
     spec_path.write_text(SLOW)
     out, scheduler_file = tmp_path / "out", tmp_path / "scheduler.json"
@@ -163,18 +163,24 @@ def test_existing_scheduler_and_workers_survive_a_killed_worker(tmp_path):
 
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
-        victim = processes[1]
+        scheduler, victim = processes[0], processes[1]
         command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--scheduler", address, "--no-progress"]
         processes.append(start(command, tmp_path / "sweep.log"))
-        wait_for(lambda: len(part_files(out)) >= 4, 120, "four rows")
-        victim.kill()
-        killed_at = len(part_files(out))
-        assert processes[-1].wait(timeout=180) == 0, (tmp_path / "sweep.log").read_text()
+        wait_for(lambda: len(part_files(out)) >= 3, 120, "three rows")
+        victim.kill()  # its task in flight goes to the other worker
+        wait_for(lambda: len(part_files(out)) >= 6, 120, "three more rows from the surviving worker")
+        scheduler.kill()  # the command reports the lost tasks and exits 1
+        assert processes[-1].wait(timeout=120) == 1, (tmp_path / "sweep.log").read_text()
+        recorded = len(part_files(out))
+        processes.append(start([*command[:5], "--workers", "1", "--no-progress"], tmp_path / "resume.log"))
+        assert processes[-1].wait(timeout=180) == 0, (tmp_path / "resume.log").read_text()
     finally:
         kill_groups(processes)
     log = (tmp_path / "sweep.log").read_text()
-    assert f"Dask scheduler {address}: 2 worker(s)" in log and "16 task(s) recorded now (0 failed)" in log
+    assert f"Dask scheduler {address}: 2 worker(s)" in log
+    assert f"task(s) not recorded (lost the scheduler {address}); rerun the same command" in log
+    assert f"16 tasks, {recorded} already in" in (tmp_path / "resume.log").read_text()
     rows = check_table(out, spec_path)
-    assert killed_at < 16 and all(row["status"] == "ok" for row in rows)
-    by_worker = {pid: sum(row["pid"] == pid for row in rows) for pid in {row["pid"] for row in rows}}
-    assert victim.pid in by_worker and len(by_worker) == 2, by_worker  # both worked; the survivor finished
+    assert 6 <= recorded < 16 and all(row["status"] == "ok" for row in rows)
+    pids = {row["pid"] for row in rows}
+    assert victim.pid in pids and len(pids) >= 3, pids  # w1 before it was killed, w2, then the LocalCluster

@@ -168,6 +168,11 @@ def connect(scheduler: str | None, workers: int | None, echo: Callable[[str], No
     from distributed import Client, LocalCluster
 
     cluster = client = None
+    # NOTE: distributed logs tracebacks when a scheduler or worker goes away; the sweep reports lost tasks itself
+    handlers = [h for name in ("distributed", "distributed.client") for h in logging.getLogger(name).handlers]
+    levels = [h.level for h in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL)
     try:
         if scheduler is not None:
             try:
@@ -192,6 +197,8 @@ def connect(scheduler: str | None, workers: int | None, echo: Callable[[str], No
             client.close()
         if cluster is not None:
             cluster.close()
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
 
 
 def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], scheduler: str | None = None,
@@ -223,14 +230,18 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
                   smoothing=0.1) as bar:
             for future in as_completed(futures):
                 _record(future, table, outcome, bar)
+        if outcome.lost:
+            gone = "" if client.status == "running" else f" (lost the scheduler {client.scheduler.address})"
+            echo(f"{outcome.lost} task(s) not recorded{gone}; rerun the same command to run them")
     return outcome
 
 
 def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> None:
     if future.status != "finished":  # the task itself never raises: its worker or the scheduler was lost
         outcome.lost += 1
-        reason = "cancelled" if future.status == "cancelled" else repr(future.exception())
-        bar.write(f"task {future.key}: not recorded ({reason}); rerun the sweep to retry it")
+        if outcome.lost == 1:
+            reason = "cancelled" if future.status == "cancelled" else repr(future.exception())
+            bar.write(f"task {future.key}: not recorded ({reason}); the next lost tasks are only counted")
         future.release()
         return
     row = future.result()
