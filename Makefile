@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test test-core-numpy2 bench reproduce clean
+.PHONY: setup demo test lint test-core-numpy2 bench reproduce clean
 
 setup: $(STAMP)
 
@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml requirements/ci.txt scripts/setup.sh
 demo: setup
 	$(PY) -m wavetrain.demo --out $(OUT)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory test-core-numpy2
+
+# ruff with the rules pyproject.toml selects (banned imports, isort, line length) and mypy on the public seams.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) scripts/check_types.py
 
 # The core (network, emulator, training, CLI) must also work on numpy 2.x; the main venv has numpy 1.26
 # because lava-nc pins it.

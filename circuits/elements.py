@@ -20,8 +20,6 @@ from wavetrain.errors import CircuitError
 Net = str
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME = 64
-ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "identity")
-LOSS_NAMES = ("mse", "cross_entropy")
 INTEGRATOR_KINDS = ("sample_hold", "leaky")
 PORT_KINDS = ("probe", "resistor", "momentum")
 
@@ -159,7 +157,9 @@ class Nonlinearity:
     def __post_init__(self) -> None:
         _names(self, "a", "b", "lam", "delta")
         check_width(self, "width", self.width)
-        check_choice(self, "activation", self.activation, ACTIVATION_NAMES)
+        from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "activation", self.activation, tuple(ACTIVATIONS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,9 +251,12 @@ class Source:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class LossLoad:
-    r"""The output termination that reflects the error wave (spec 1.6): zero reflection iff the output equals the target.
+    r"""The output termination that reflects the error wave (spec 1.6).
 
-    .. math:: v_b = \nabla_s C(v_a, y) / B   \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
+    Zero reflection iff the output equals the target.
+
+    .. math:: v_b = \nabla_s C(v_a, y) / B
+        \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
     """
 
     name: str
@@ -270,7 +273,9 @@ class LossLoad:
                 f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}"
             )
         object.__setattr__(self, "target", readonly(self, "target", target))
-        check_choice(self, "loss", self.loss, LOSS_NAMES)
+        from wavetrain.compiler.functions import LOSSES  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "loss", self.loss, tuple(LOSSES))
 
     @property
     def width(self) -> int:
@@ -283,7 +288,8 @@ class ParameterPort:
 
     probe: weights frozen, g only measured. resistor (gradient flow), momentum (inductor + resistor); the weight is the
     voltage on capacitor C charged by the port current i:
-    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i  \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
+    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i
+        \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
     """
 
     name: str

@@ -35,7 +35,6 @@ from wavetrain.circuits.elements import (
     Termination,
     TransmissionLine,
 )
-
 from wavetrain.errors import NetlistError
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
@@ -144,22 +143,17 @@ def _junction(e: Junction, ctx: _Context) -> list[str]:
     return cards
 
 
-_ACTIVATION_SPICE: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
-    "tanh": (lambda a: f"tanh({a})", lambda a: f"(1 - tanh({a})^2)"),
-    "sigmoid": (lambda a: f"0.5*(1 + tanh(0.5*{a}))", lambda a: f"0.25*(1 - tanh(0.5*{a})^2)"),
-    "relu": (lambda a: f"({a})*u({a})", lambda a: f"u({a})"),
-    "identity": (lambda a: f"({a})", lambda a: "1"),
-}
-
-
 def _nonlinearity(e: Nonlinearity, ctx: _Context) -> list[str]:
-    f, df = _ACTIVATION_SPICE[e.activation]
+    from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
+
+    act = ACTIVATIONS[e.activation]
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
             a = _v(e.a, b, i)
-            cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f(a)}")
-            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df(a)}*{_v(e.lam, b, i)}")
+            f, df = act.spice_f.format(a=a), act.spice_df.format(a=a)
+            cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f}")
+            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df}*{_v(e.lam, b, i)}")
     return cards
 
 

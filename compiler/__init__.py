@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
-from wavetrain.compiler.network import Dense, Network
 from wavetrain.compiler.lower import lower  # noqa: I001  (needs network imported first)
+from wavetrain.compiler.network import Dense, Network
 from wavetrain.compiler.passes import match_impedances, terminate_ports, verify
 
 Pass = Callable[[Any], Any]

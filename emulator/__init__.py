@@ -6,8 +6,8 @@ update) are written once in :mod:`wavetrain.emulator.cells` and run on a :mod:`w
 schedules that compose them (tick, light cone) live in :mod:`wavetrain.emulator.kernel`.
 """
 
-from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.cells import Machine
+from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.kernel import WaveState, light_cone, readout, tick
 from wavetrain.emulator.mpc import Mpc
 from wavetrain.emulator.ocnopt import OCNOpt

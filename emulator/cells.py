@@ -20,9 +20,9 @@ over axis -2. With identity hooks (``IDEAL``) each cell is the plain equation, b
   line / carry   w <- w + nu (w_new - w)  (w_new at nu = 1)      line "forward" / "backward"
   update         theta_l <- theta_l + step_l                     write "W", "b"
 
-The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are :func:`forward_product`,
-:func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies by a layer's weights
-(the textbook ``backprop`` reference is written apart on purpose).
+The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are
+:func:`forward_product`, :func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies
+by a layer's weights (the textbook ``backprop`` reference is written apart on purpose).
 """
 
 from __future__ import annotations
@@ -73,8 +73,13 @@ class Machine:
 
 def read(m: Machine) -> list[tuple[Array, Array]]:
     """Every junction reads its parameters once (a tick's forward and backward waves see the same read)."""
-    sub = m.substrate
-    return [(sub.weight(W, l), sub.bias(b, l)) for l, (W, b) in enumerate(m.params)]
+    return [read_layer(m, l) for l in range(m.depth)]
+
+
+def read_layer(m: Machine, l: int) -> tuple[Array, Array]:
+    """Junction l reads (W_l, b_l) from its devices."""
+    W, b = m.params[l]
+    return m.substrate.weight(W, l), m.substrate.bias(b, l)
 
 
 def forward_product(W: Array, s: Array) -> Array:
@@ -160,11 +165,15 @@ def cost(m: Machine, y: Array, t: Array) -> Array:
     return m.loss.value(y, t)
 
 
+def blend(wave: Array, new: Array, nu: float) -> Array:
+    """The sample-and-hold of a cell below Courant number 1: w + nu (new - w); exactly ``new`` at nu = 1."""
+    # NOTE: at nu = 1 the update is a pure transport (no residual), kept exact in floating point
+    return new if nu == 1.0 else wave + nu * (new - wave)
+
+
 def line(m: Machine, l: int, wave: Array, new: Array, nu: float, direction: str) -> Array:
     """A line carries a wave over one tick: transport (nu = 1, exact) or nu-relaxation w + nu (new - w)."""
-    # NOTE: at nu = 1 the update is a pure transport (no residual), kept exact in floating point
-    moved = new if nu == 1.0 else wave + nu * (new - wave)
-    return m.substrate.line(moved, l, direction)
+    return m.substrate.line(blend(wave, new, nu), l, direction)
 
 
 # --- sweeps composed from the cells ----------------------------------------------------------------------------------
@@ -203,9 +212,14 @@ def forward_sweep(m: Machine, x: Array, wb: Sequence[tuple[Array, Array]] | None
 
 def update(params: Params, steps: Sequence[tuple[Array, Array]], substrate: Substrate = IDEAL) -> None:
     """Apply one step per parameter to the device, in place: theta_l <- theta_l + step_l (through ``write``)."""
-    for l, ((W, b), (sW, sb)) in enumerate(zip(params, steps)):
-        substrate.write(W, sW, l, "W")
-        substrate.write(b, sb, l, "b")
+    for l, (wb, step) in enumerate(zip(params, steps)):
+        update_layer(wb, step, l, substrate)
+
+
+def update_layer(wb: tuple[Array, Array], step: tuple[Array, Array], l: int, substrate: Substrate = IDEAL) -> None:
+    """Apply one step to layer l's devices: W_l += step_W, b_l += step_b (through ``write``)."""
+    substrate.write(wb[0], step[0], l, "W")
+    substrate.write(wb[1], step[1], l, "b")
 
 
 def port_step(port: Any, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:

@@ -21,7 +21,9 @@ from typing import Any
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator import cells
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 
@@ -54,43 +56,48 @@ class Pipelined:
             return 0
         return sum(d * batch * n for d, n in zip(delays(net.depth), net.sizes[:-1]))
 
-    def _reset(self, net: Network, x: Array, t: Array) -> None:
+    def _reset(self, net: Network, x: Array, t: Array, chips: int | None) -> None:
         xp = namespace(x)
-        batch = x.shape[0]
-        self.s = [xp.zeros((batch, n), dtype=x.dtype) for n in net.sizes[1:]]
-        self.lam = [xp.zeros((batch, n), dtype=x.dtype) for n in net.sizes[1:]]
+        shape = (x.shape[-2],) if chips is None else (chips, x.shape[-2])
+        self.s = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
+        self.lam = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
         self.lines = [deque(maxlen=d + 1) for d in delays(net.depth)]
         self.targets = deque([t] * net.depth)
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any) -> Array:
+    def step(
+        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
+    ) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
-        if self.s is None or self.s[0].shape[0] != x.shape[0]:
-            self._reset(net, x, t)
+        if self.s is None or self.s[0].shape[-2] != x.shape[-2]:
+            self._reset(net, x, t, substrate.chips)
         self.targets.append(t)
         delayed = self.targets.popleft()  # the label of the minibatch now at the output
-        self.last_grads = self.tick(params, net, x, delayed)
-        port.step(params, self.last_grads)
-        return net.loss_fn.value(self.s[-1], self.targets[0])
+        machine = Machine.of(net, params, substrate)
+        self.last_grads = self.tick(machine, x, delayed)
+        cells.port_step(port, params, self.last_grads, substrate)
+        return cells.cost(machine, cells.output(machine, self.s[-1]), self.targets[0])
 
-    def tick(self, params: Params, net: Network, x: Array, target: Array) -> Grads:
+    def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""
-        depth, batch = net.depth, x.shape[0]
-        inputs = [x, *self.s[:-1]]
-        pre = [inputs[i] @ W.T + b for i, (W, b) in enumerate(params)]
-        out = [net.layers[i].act.f(pre[i]) for i in range(depth)]
+        depth = m.depth
+        wb = cells.read(m)
+        ins = cells.inputs(m, x, self.s)
+        pre = [cells.junction(m, i, ins[i], wb[i]) for i in range(depth)]
+        out = [cells.nonlinearity(m, i, pre[i]) for i in range(depth)]
         if self.stash:
-            for line, now in zip(self.lines, inputs):
+            for line, now in zip(self.lines, ins):
                 line.append(now)
             # NOTE: until a line is full (the first 2(L - i) ticks) the oldest entry is used; lam is still zero then
             matched = [line[0] for line in self.lines]
-            m_pre = [matched[i] @ W.T + b for i, (W, b) in enumerate(params)]
-            slope = [net.layers[i].act.df(m_pre[i], net.layers[i].act.f(m_pre[i])) for i in range(depth)]
+            m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
+            delta = [cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
+                     for i in range(depth)]
         else:
-            matched = inputs
-            slope = [net.layers[i].act.df(pre[i], out[i]) for i in range(depth)]
-        delta = [slope[i] * self.lam[i] for i in range(depth)]
-        drive = [delta[i + 1] @ params[i + 1][0] for i in range(depth - 1)]
-        drive.append(net.loss_fn.grad(self.s[-1], target) / batch)
-        grads = [(delta[i].T @ matched[i], delta[i].sum(axis=0)) for i in range(depth)]
-        self.s, self.lam = out, drive
+            matched = ins
+            delta = [cells.sensitivity(m, i, pre[i], out[i], self.lam[i]) for i in range(depth)]
+        drive = [cells.back(m, i + 1, delta[i + 1], wb[i + 1][0]) for i in range(depth - 1)]
+        drive.append(cells.load(m, cells.output(m, self.s[-1]), target))
+        grads = [cells.readout(m, i, delta[i], matched[i]) for i in range(depth)]
+        self.s = [cells.carry(m, i, out[i], "forward") for i in range(depth)]
+        self.lam = [cells.carry(m, i, drive[i], "backward") for i in range(depth)]
         return grads

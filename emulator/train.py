@@ -25,8 +25,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.compiler.network import Network
-from wavetrain.datasets import Dataset, check_features, check_targets
 from wavetrain.emulator import cells, fused
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
@@ -238,6 +238,7 @@ class Wave:
             self.targets.append(t)
             delayed = self.targets.popleft()  # the label of the sample now at the output
             self.state, grads = tick(machine, x, delayed, self.state, 1.0)
+            assert grads is not None  # NOTE: want_grads defaults to True
             cells.port_step(port, params, [(dW * scale, db * scale) for dW, db in grads], substrate)
         # NOTE: the loss reported is what the loss load sees at the end of the hold
         return cells.cost(machine, cells.output(machine, self.state.s[-1]), self.targets[0])
@@ -292,7 +293,9 @@ def train(
     cells run on (:mod:`wavetrain.emulator.substrate`; default the ideal machine).
     """
     if not isinstance(substrate, Substrate):
-        raise ConfigError(f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}")
+        raise ConfigError(
+            f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}"
+        )
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     _check_positive("epochs", epochs, integer=True, allow_zero=True)
@@ -323,7 +326,8 @@ def train(
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
-            losses.append(float(np.mean(_method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate))))
+            loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
+            losses.append(float(np.mean(loss)))
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             first = int(np.argmin(np.isfinite(losses)))
@@ -345,7 +349,9 @@ def train(
     return result
 
 
-def _method_step(stepper: Method, params: Params, net: Network, x: Any, t: Any, port: Port, substrate: Substrate) -> Any:
+def _method_step(
+    stepper: Method, params: Params, net: Network, x: Any, t: Any, port: Port, substrate: Substrate
+) -> Any:
     """One minibatch through a method; a Method written before the seam (no ``substrate``) runs only ideally."""
     if substrate.ideal:
         return stepper.step(params, net, x, t, port)

@@ -47,3 +47,15 @@ class ReadNoise(Substrate):
 
     def describe(self) -> dict:
         return {"name": self.name, "scale": self.scale, "seed": self.seed, "chips": self.chips}
+
+
+class WriteGain(Substrate):
+    """Every port update lands with a fixed gain: theta <- theta + gain * step (a mis-calibrated write pulse)."""
+
+    name = "write_gain"
+
+    def __init__(self, gain: float = 1.25) -> None:
+        self.gain = gain
+
+    def write(self, p, step, layer, kind):  # noqa: ANN001, ANN201 - the Substrate hook signature
+        p += self.gain * step

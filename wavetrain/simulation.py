@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from wavetrain.circuits import Transient
-from wavetrain.compiler import compile_network
+from wavetrain.compiler import compile_network, names
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.relax import History, Relaxation, check_courant, check_ticks
 from wavetrain.errors import ConfigError
@@ -50,9 +50,10 @@ def relaxation_from_trace(
     depth = net.depth
 
     def at(k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-        s = [trace[f"s{l}r"][k] for l in range(1, depth + 1)]
-        lam = [trace[f"lam{l}r"][k] for l in range(1, depth + 1)]
-        grads = [(trace[f"p{l}.grad_w"][k], trace[f"p{l}.grad_b"][k]) for l in range(1, depth + 1)]
+        s = [trace[names.s_far(l)][k] for l in range(1, depth + 1)]
+        lam = [trace[names.lam_far(l)][k] for l in range(1, depth + 1)]
+        ports = [names.port(l) for l in range(1, depth + 1)]
+        grads = [(trace[f"{p}.grad_w"][k], trace[f"{p}.grad_b"][k]) for p in ports]
         return s, lam, grads
 
     log = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.emulator.test_ports import reference_grads
 from wavetrain import Network
 from wavetrain.emulator.pipeline import Pipelined, delays
-from tests.emulator.test_ports import reference_grads
 
 
 class Frozen:

@@ -16,8 +16,8 @@ from wavetrain.emulator.substrate import IDEAL
 from wavetrain.errors import ConfigError
 
 
-def _net(loss: str = "mse") -> Network:
-    return Network.mlp([4, 6, 5, 3], activation="tanh", output_activation="sigmoid", loss=loss, seed=3)
+def _net(loss: str = "mse", sizes=(4, 6, 5, 3)) -> Network:
+    return Network.mlp(list(sizes), activation="tanh", output_activation="sigmoid", loss=loss, seed=3)
 
 
 def _assert_grads(got, dws, dbs, atol=1e-12) -> None:
@@ -121,14 +121,15 @@ def test_training_on_read_noise_steps_with_the_noisy_gradient(method: str, sched
 def test_every_training_method_changes_on_the_substrate() -> None:
     from wavetrain.emulator.train import METHODS
 
-    x, y = make_batch(_net(), batch=8, seed=5)
-    for method in [m for m in METHODS if m in ("backprop", "dyadic", "wave")]:  # NOTE: the rest join with the rules
+    wide = (4, 12, 12, 3)  # NOTE: the forward-gradient default guesses k = 10 directions per hidden layer
+    x, y = make_batch(_net(sizes=wide), batch=8, seed=5)
+    for method in METHODS:
         if method == "backprop":
             with pytest.raises(ConfigError, match="reference"):
-                train(_net(), (x, y), method=method, epochs=1, batch_size=4, substrate=ReadNoise())
+                train(_net(sizes=wide), (x, y), method=method, epochs=1, batch_size=4, substrate=ReadNoise())
             continue
         momentum = 0.0 if method in ("ocnopt", "curvature") else 0.9
-        a, b = _net(), _net()
+        a, b = _net(sizes=wide), _net(sizes=wide)
         train(a, (x, y), method=method, epochs=2, batch_size=4, momentum=momentum, substrate=ReadNoise(0.05))
         train(b, (x, y), method=method, epochs=2, batch_size=4, momentum=momentum)
         gap = max(float(np.abs(p.weight - q.weight).max()) for p, q in zip(a.layers, b.layers))
@@ -139,3 +140,17 @@ def test_train_refuses_a_substrate_that_is_not_one() -> None:
     x, y = make_batch(_net(), batch=4)
     with pytest.raises(ConfigError, match="substrate"):
         train(_net(), (x, y), epochs=1, substrate="ideal")
+
+
+def test_port_updates_go_through_the_substrate_write() -> None:
+    from tests.substrates import WriteGain
+
+    net = _net()
+    x, y = make_batch(net, batch=7, seed=4)
+    dws, dbs, _ = net_backprop(net, x, y)
+    expected = [(layer.weight - 1.25 * 0.1 * dw, layer.bias - 1.25 * 0.1 * db)
+                for layer, dw, db in zip(net.layers, dws, dbs)]
+    train(net, (x, y), method="dyadic", epochs=1, batch_size=7, lr=0.1, momentum=0.0, substrate=WriteGain(1.25))
+    for layer, (W, b) in zip(net.layers, expected):
+        np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)

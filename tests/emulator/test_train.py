@@ -106,7 +106,8 @@ def test_checkpoint_and_callback(tmp_path, digits):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"method": "adam"}, r"method: expected one of backprop, dyadic, wave, pipelined, pipelined\+stash, mpc, forward, ocnopt, "
+        ({"method": "adam"}, r"method: expected one of backprop, dyadic, wave, pipelined, pipelined\+stash, mpc, "
+                             r"forward, ocnopt, "
                                r"curvature, got 'adam'"),
         ({"lr": -0.1}, r"lr: expected a number > 0, got -0.1"),
         ({"momentum": 1.0}, r"momentum: expected 0 <= momentum < 1 \(a passive port\), got 1.0"),
@@ -149,7 +150,8 @@ def test_mse_on_labels_uses_one_hot_targets():
 def test_options_a_method_would_ignore_are_refused():
     net = Network.mlp([2, 3, 2], loss="cross_entropy")
     data = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
-    with pytest.raises(ConfigError, match=r"schedule: only the 'dyadic' method has a schedule, got 'ticks' with 'wave'"):
+    expected = r"schedule: only the 'dyadic' method has a schedule, got 'ticks' with 'wave'"
+    with pytest.raises(ConfigError, match=expected):
         train(net, data, method="wave", schedule="ticks")
     with pytest.raises(ConfigError, match=r"method 'ocnopt' steps the parameters itself and would ignore momentum=0.9"):
         train(net, data, method="ocnopt")
