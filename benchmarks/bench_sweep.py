@@ -138,7 +138,8 @@ def main() -> None:
         "per task. `CPU s`: user + system time of the command and its workers, cluster start and close included; "
         "the last column is what the sweep adds to each task's CPU time, start-up amortised over the tasks.",
         "",
-        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task | CPU s | CPU ms/task over loop |",
+        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task | CPU s "
+        "| CPU ms/task over loop |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",

@@ -28,7 +28,6 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -161,12 +160,18 @@ def read_file(path: str | Path) -> dict[str, Any]:
         raise SweepError(f"{path}: no such sweep file")
     text = path.read_text()
     try:
-        raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.load(text, Loader=_Loader)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        raw = _toml(text) if path.suffix == ".toml" else yaml.load(text, Loader=_Loader)
+    except (ValueError, yaml.YAMLError) as err:  # NOTE: tomllib.TOMLDecodeError is a ValueError
         raise SweepError(f"{path}: not a readable {'TOML' if path.suffix == '.toml' else 'YAML'} file: {err}") from err
     if not isinstance(raw, dict):
         raise SweepError(f"{path}: expected a mapping of {', '.join(TOP_KEYS)}, got {type(raw).__name__}")
     return raw
+
+
+def _toml(text: str) -> Any:
+    import tomllib  # NOTE: Python >= 3.11
+
+    return tomllib.loads(text)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
