@@ -56,6 +56,15 @@ def test_grid_times_seeds_gives_one_task_each_with_spawned_seeds(tmp_path):
     assert [t.task_id for t in tasks(load_spec(write(tmp_path, TINY, "again.yaml")))] == [t.task_id for t in every]
 
 
+def test_a_toml_sweep_file_plans_the_same_tasks_as_its_yaml_twin(tmp_path):
+    toml = ('name = "tiny"\nseeds = 2\n[base]\nlayers = [64, 8, 10]\nepochs = 1\nbatch_size = 128\n'
+            '[grid]\nlr = [0.05, 0.2]\nmethod = ["backprop", "dyadic"]\n')
+    from_toml = tasks(load_spec(write(tmp_path, toml, "s.toml")))
+    assert [t.task_id for t in from_toml] == [t.task_id for t in tasks(load_spec(write(tmp_path, TINY)))]
+    with pytest.raises(SweepError, match=r"s\.toml: not a readable TOML file"):
+        load_spec(write(tmp_path, "[grid\n", "s.toml"))
+
+
 def test_random_axes_are_drawn_reproducibly_within_their_range(tmp_path):
     text = TINY + "random:\n  samples: 3\n  axes:\n    momentum: {low: 0.1, high: 0.8}\n" \
                   "    batch_size: {low: 16, high: 64, integer: true}\n"
