@@ -119,7 +119,9 @@ def plot_axis(rows: list[dict[str, Any]], axes: list[str], axis: str, path: Path
                 pool = [x for r in members if r[axis] == value for x in _samples(r, metric)]
                 if pool:
                     mean, std = _stats(np.asarray(pool, dtype=float))
-                    xs.append(position[value]), means.append(mean), stds.append(std)
+                    xs.append(position[value])
+                    means.append(mean)
+                    stds.append(std)
             if xs:
                 panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label if len(label) < 60 else None)
     titles = ("test accuracy (mean, std over seeds and chips)", "gradient cosine vs exact (mean, std over seeds)")

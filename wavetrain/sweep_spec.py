@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ _Loader.add_implicit_resolver(
 )
 
 
-def read_file(path: str | Path) -> dict[str, Any]:
+def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw mapping of a YAML or TOML sweep file."""
     path = Path(path)
     if not path.is_file():
@@ -174,7 +175,7 @@ def _toml(text: str) -> Any:
     return tomllib.loads(text)
 
 
-def load_spec(path: str | Path) -> SweepSpec:
+def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate a sweep file (keys, types, grid); settings are checked against train() by :func:`plan`."""
     raw = read_file(path)
     where = str(path)
