@@ -34,12 +34,14 @@ test-core-numpy2: setup
 	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
 		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
 
-# Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice); writes BENCHMARKS.md.
+# Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice, a plain loop for
+# sweeps on Dask); writes BENCHMARKS.md.
 bench: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_spice.py
 	$(PY) benchmarks/bench_hardware.py
 	$(PY) benchmarks/bench_lava.py
+	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/collect.py
 
 # The Loihi fixed-point fidelity study (gradient cosine against widths; digits and MNIST-1D trained in fixed point):

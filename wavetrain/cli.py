@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce
+from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep
 from wavetrain.cli_support import friendly, parse_layers
 from wavetrain.emulator.train import METHODS
 
@@ -139,7 +139,8 @@ def gradients(model: Path | None, layers: str, activation: str, loss: str, batch
         click.echo(f"plot written to {plot_path}")
 
 
-for _module in (cli_circuits, cli_hardware, cli_lava, cli_reproduce):  # compile, simulate; hardware; deploy; reproduce
+# compile, simulate; hardware; deploy; reproduce; sweep
+for _module in (cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep):
     _module.register(main)
 
 
