@@ -28,6 +28,7 @@ import numpy as np
 from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells, fused
+from wavetrain.emulator.chips import ChipRun, Fidelity
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
 from wavetrain.emulator.ports import heavy_ball
@@ -97,6 +98,10 @@ class TrainResult:
     dtype: str = "float32"  # the arithmetic the parameters were trained in
     hold: int | None = None
     network: Network | None = field(default=None, repr=False)
+    hardware: dict[str, Any] | None = None  # the HardwareModel (to_dict) when trained on emulated hardware
+    chips: int | None = None  # Monte-Carlo chip instances (None: one chip, no chip axis)
+    chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
+    fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
 
     @property
     def final_test_accuracy(self) -> float:
@@ -105,6 +110,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("network")
+        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
         out["test_accuracy_final"] = self.final_test_accuracy
         return out
 
@@ -287,6 +293,9 @@ def train(
     substrate: Substrate = IDEAL,
     dtype: Any = "float32",
     train_metrics: bool = False,
+    hardware: Any = None,
+    chips: int | None = None,
+    fidelity_every: int = 10,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
@@ -300,6 +309,10 @@ def train(
     every epoch; "float64" trains the network's own arrays in place (the exact path: dyadic equals backprop to
     rounding). Per epoch the result records the running training loss (mean of the minibatch losses) and the test
     loss and accuracy; ``train_metrics=True`` also evaluates the whole training set.
+    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.emulator.hardware.HardwareModel`) trains on
+    emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
+    accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
+    ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.
     """
     work = _check_dtype(dtype)
     if not isinstance(substrate, Substrate):
@@ -325,8 +338,12 @@ def train(
     dataset = _as_dataset(data, net)
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
-    # NOTE: float64 trains the network's live arrays; float32 trains C-ordered copies, written back every epoch
-    params = net.params() if work == np.float64 else [(W.astype(work), b.astype(work)) for W, b in net.params()]
+    run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule, work)
+    if run is not None:
+        params, substrate = run.params, run.substrate
+    else:
+        # NOTE: float64 trains the network's live arrays; float32 trains C-ordered copies, written back every epoch
+        params = net.params() if work == np.float64 else [(W.astype(work), b.astype(work)) for W, b in net.params()]
     machine = Machine.of(net, params, substrate)
     port = HeavyBall(lr, momentum) if port is None else port
     result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
@@ -341,8 +358,12 @@ def train(
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
+            if run is not None:
+                run.before_step()
             loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
             losses.append(float(np.mean(loss)))
+            if run is not None:
+                run.after_step(x_all[batch], t_all[batch])
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             first = int(np.argmin(np.isfinite(losses)))
@@ -350,14 +371,17 @@ def train(
                 f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
                 f"finite number; lower lr (got {lr})"
             )
-        result.loss.append(float(np.mean(losses)))
-        test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
-        result.test_loss.append(test_loss)
-        result.test_accuracy.append(test_accuracy)
-        if train_metrics:
-            result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
-        if work != np.float64:
-            _write_back(net, params)
+        if run is not None:
+            run.record(result, dataset, float(np.mean(losses)))
+        else:
+            result.loss.append(float(np.mean(losses)))
+            test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
+            result.test_loss.append(test_loss)
+            result.test_accuracy.append(test_accuracy)
+            if train_metrics:
+                result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
+            if work != np.float64:
+                _write_back(net, params)
         if checkpoint is not None:
             net.save(checkpoint)
         if bar is not None:
@@ -368,6 +392,8 @@ def train(
     if bar is not None:
         bar.close()
     result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    if run is not None:
+        run.finish(result)
     result.elapsed = time.perf_counter() - began
     return result
 
@@ -401,6 +427,21 @@ def _evaluate(machine: Machine, x: np.ndarray, t: np.ndarray, y: Any, chunk: int
             hits += int(np.count_nonzero(np.argmax(y_out, axis=-1) == y[first : first + chunk]))
     count = max(count, 1)
     return total / count, (hits / count if y.ndim == 1 else float("nan"))
+
+
+
+def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, seed: int, fidelity_every: Any,
+              stepper: Method, schedule: str, dtype: np.dtype) -> ChipRun | None:
+    """The emulated-hardware run of ``train(hardware=...)``, or None (options it needs are refused without it)."""
+    if hardware is None:
+        if chips is not None:
+            raise ConfigError(f"chips: Monte-Carlo chips need hardware= (a preset or a model), got chips={chips!r}")
+        return None
+    if substrate is not IDEAL:
+        raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
+    _check_positive("fidelity_every", fidelity_every, integer=True, allow_zero=True)
+    return ChipRun(net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule),
+                   dtype)
 
 
 def _method_step(
