@@ -119,6 +119,31 @@ def learning_circuit(out: Path) -> None:
     click.echo(f"plot: {plots.save_figure(fig, out / 'xor_learning.png')}; netlist: {out / 'xor_learning.cir'}")
 
 
+def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
+    section("6. training on emulated analog hardware: the ideal chip and two device presets, gradient fidelity")
+    from wavetrain.emulator.chips import fidelity_by_tick
+    from wavetrain.emulator.hardware import PRESETS
+
+    results = {}
+    for name in ("ideal", "ecram", "pcm"):
+        net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0, name=f"digits_{name}")
+        results[name] = wavetrain.train(net, data, epochs=EPOCHS, seed=0, hardware=name, progress=True)
+    click.echo(f"{'hardware':>9} {'test acc':>9} {'grad cosine':>12} {'rel. error':>11}  device")
+    for name, result in results.items():
+        fid = result.fidelity
+        click.echo(f"{name:>9} {result.final_test_accuracy:9.4f} {fid.mean_cosine:12.4f} "
+                   f"{fid.relative_error[-1]:11.4f}  {PRESETS[name].description[:60]}")
+    net = results["ideal"].network
+    by_tick = {name: fidelity_by_tick(net, data.x_train[:32], data.y_train[:32], name, ticks=2 * net.depth + 2)
+               ["relative_error"] for name in ("ideal", "ecram", "lossy-board")}
+    click.echo("one relaxation, relative gradient error tick by tick: "
+               + "; ".join(f"{name} at 2L: {errors[2 * net.depth]:.2e}" for name, errors in by_tick.items()))
+    plots.training_curves(results, out / "hardware_training.png", title="digits on emulated analog chips")
+    path = plots.fidelity_curves({name: r.fidelity.cosine for name, r in results.items()},
+                                 out / "hardware_fidelity.png", title="gradient fidelity", by_tick=by_tick)
+    click.echo(f"plots: {out / 'hardware_training.png'}, {path} (`make hardware`: every preset over 3 seeds)")
+
+
 def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     section("5. deploy to Lava / Loihi: the trained network in Loihi fixed point on Lava, then a few training steps")
     from wavetrain.deploy import deploy, fixed_point_for
@@ -152,7 +177,7 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
 
 
 def reproduction(out: Path) -> None:
-    section("6. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
+    section("7. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
     from wavetrain.reproduce import reproduce
 
     report = reproduce(out / "reproduction", quick=True, progress=True)
@@ -183,6 +208,7 @@ def main(out: Path) -> None:
         lava(results["dyadic"].network, data)
     except TargetUnavailable as err:
         click.secho(f"skipping the Lava section: {err}", fg="yellow")
+    analog_hardware(data, out)
     reproduction(out)
     click.secho(f"\ndemo done in {time.perf_counter() - start:.0f} s; everything is in {out}/", bold=True)
 
