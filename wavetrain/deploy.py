@@ -105,9 +105,11 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
     if target == "lava":
         from wavetrain.targets.lava.training import train_on_lava
 
-        options.pop("progress", None)
-        options.pop("checkpoint", None)
+        for ignored in ("progress", "checkpoint", "dtype"):  # NOTE: Lava's models compute in float64 / int64
+            options.pop(ignored, None)
         return train_on_lava(net, data, fixed=sub, **options), sub
     if sub is not None:
         options["substrate"] = sub
+        # NOTE: the fixed-point arithmetic is exact in float64 (integers below 2^52), not in float32
+        options.setdefault("dtype", "float64")
     return train(net, data, **options), sub

@@ -2,11 +2,12 @@
 unlocked wave schedule (the ports move every timestep), in floating_pt or fixed_pt.
 
 The minibatch order, the port (SGD or heavy ball, lr and momentum) and the per-tick scaling of the wave schedule are
-those of :func:`wavetrain.emulator.train.train`, so the same call on the emulator (``schedule="ticks"`` for dyadic,
-the same substrate) gives the same trajectory (parameters after every epoch: equal in floating_pt, bit for bit in
-fixed_pt). Two differences: a Lava network has a fixed batch width, so each epoch runs the whole minibatches
-only (the last len(train) mod batch_size samples of the epoch's permutation are skipped); and the wave schedule's
-reported loss is the load's at the last tick of each minibatch (the emulator reports the tick after it).
+those of :func:`wavetrain.emulator.train.train`, so the same call on the emulator (the same substrate, and
+``dtype="float64"``: Lava's models compute in float64 and int64) gives the same trajectory: the parameters after every
+epoch are equal in floating_pt and bit for bit in fixed_pt. Two differences: a Lava network has a fixed batch width,
+so each epoch runs the whole minibatches only (the last len(train) mod batch_size samples of the epoch's permutation
+are skipped); and the wave schedule's reported loss is the load's at the last tick of each minibatch (the emulator
+reports the tick after it).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_training_on_lava_follows_the_emulator(method: str, fixed: bool) -> None
         options["hold"] = 4
     on_lava, on_emulator = base.copy(), base.copy()
     result = train_on_lava(on_lava, data, fixed=substrate(), **options)
-    extra = {"schedule": "ticks"} if method == "dyadic" else {}
+    extra = {"schedule": "ticks", "dtype": "float64"} if method == "dyadic" else {"dtype": "float64"}
     sub = substrate()
     train(on_emulator, data, **options, **extra, **({"substrate": sub} if fixed else {}))
     assert len(result.test_accuracy) == 2
