@@ -252,5 +252,9 @@ def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
     report = json.loads(out.output.strip().splitlines()[-1])
     assert report["fixed_point"] and report["ticks"] == 4 and len(report["outputs"]) == 8
     assert max(report["error_vs_emulator"]) == 0.0
+    assert report["saturated"] == {}
+    simulated = runner.invoke(main, ["simulate", str(model), "--target", "lava", "--data", "digits", "--samples", "2"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "on lava" in simulated.output and "<- 2L" in simulated.output
     bad = runner.invoke(main, ["deploy", str(model), "--samples", "0"])
     assert bad.exit_code == 1 and "--samples must be >= 1, got 0" in bad.output
