@@ -71,6 +71,17 @@ def test_floating_pt_equals_the_emulator_every_tick_and_is_exact_at_2L(case) -> 
     assert errors[2 * net.depth - 1] > 1e-6, "the readout must not be exact one timestep before 2L"
 
 
+def test_floating_pt_below_courant_one_equals_the_emulator() -> None:
+    net = make(NETS[2])
+    x, y = make_batch(net, batch=3, seed=2)
+    got = simulate(net, x, y, target="lava", courant=0.5, history=True)
+    ref = relax(net, x, y, courant=0.5, history=True)
+    assert got.ticks == ref.ticks == 12
+    for k in range(ref.ticks + 1):
+        assert worst(got.history.grads[k], ref.history.grads[k]) <= 1e-12, f"grads at tick {k}"
+        assert worst(got.history.lam[k], ref.history.lam[k]) <= 1e-12, f"lam at tick {k}"
+
+
 @pytest.mark.parametrize("case", NETS, ids=IDS)
 def test_fixed_pt_equals_the_fixed_point_substrate_bit_for_bit_every_tick(case) -> None:
     net = make(case, seed=1)
