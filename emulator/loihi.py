@@ -263,8 +263,11 @@ class LoihiFixedPoint(Substrate):
         w, m, d, g = self.weight_bits, self.message_bits, self.derivative_bits + 1, self.grad_bits
         for l in range(len(sizes) - 1):
             n_in, n_out = sizes[l], sizes[l + 1]
+            in_exp = self.x_exp if l == 0 else self.s_exp[l - 1]
+            # NOTE: the bias joins W s on the finer of the two grids; its bits count from there
+            bias_span = self.bias_bits + max(0, self.b_exp[l] - (self.w_exp[l] + in_exp))
             need = {
-                "forward sum W s": w + m + math.ceil(math.log2(n_in + 1)),
+                "forward sum W s + b": max(w + m + math.ceil(math.log2(n_in + 1)), bias_span) + 1,
                 "backward sum W^T delta": w + d + m + math.ceil(math.log2(n_out + 1)),
                 "port readout delta^T s": d + m + m + math.ceil(math.log2(batch + 1)),
             }
