@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -126,6 +126,8 @@ class LoihiFixedPoint(Substrate):
     that saturated, per format, so a run can report its clipping.
     """
 
+    # NOTE: the integer grids are exact only in float64 (every intermediate below 2^52, see check_exact)
+    needs_dtype: ClassVar[str | None] = "float64"
     w_exp: list[int]
     a_exp: list[int]
     s_exp: list[int]

@@ -269,3 +269,17 @@ def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
     assert "on lava" in simulated.output and "<- 2L" in simulated.output
     bad = runner.invoke(main, ["deploy", str(model), "--samples", "0"])
     assert bad.exit_code == 1 and "--samples must be >= 1, got 0" in bad.output
+
+
+def test_lava_imports_after_the_multiprocessing_context_is_set() -> None:
+    # NOTE: a tqdm bar (any train(progress=True)) creates a multiprocessing lock, which fixes the default context;
+    # lava's runtime then called set_start_method('fork') and raised "context has already been set" (seen in the demo)
+    code = (
+        "import multiprocessing as mp; mp.RLock()\n"
+        "from wavetrain.targets.lava._compat import require_lava; require_lava()\n"
+        "from wavetrain.targets.lava.procs.process import WaveLayer\n"
+        "print(mp.get_start_method())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "fork"
