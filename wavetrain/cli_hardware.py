@@ -66,7 +66,10 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
             values[path.strip()] = json.loads(text)
         except ValueError:
             values[path.strip()] = text
-    hw = load_hardware(model).with_overrides(values)
+    hw = load_hardware(model)
+    if values:  # NOTE: a changed model is no longer the preset: it takes the file's name
+        hw = hw.with_overrides({"name": output.stem, "description": f"{hw.name} with {', '.join(overrides)}",
+                                **values})
     atomic_write(output, hw.to_json())
     click.echo(f"hardware model written to {output}")
 
