@@ -82,8 +82,11 @@ class Fidelity:
 
 def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
     """(cosine, relative error) of two lists of arrays flattened per chip (leading axis if ``chip``), chip-averaged."""
-    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1)
-    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1)
+    # NOTE: in float64 whatever the training dtype, so identical float32 readouts give a cosine of 1 to 1e-16
+    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1,
+                            dtype=np.float64)
+    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1,
+                            dtype=np.float64)
     dot = np.sum(flat_h * flat_g, axis=1)
     nh, ng = np.linalg.norm(flat_h, axis=1), np.linalg.norm(flat_g, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -97,7 +100,7 @@ class ChipRun:
     """The state of a training run on emulated hardware (see the module docstring)."""
 
     def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
-                 fidelity_every: int | None, method_name: str, schedule: str) -> None:
+                 fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64) -> None:
         self.model = load_hardware(hardware)
         self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed)
         if self.substrate.needs_ticks and method_name == "dyadic" and schedule == "light_cone":
@@ -110,9 +113,13 @@ class ChipRun:
                               f"runs), got {method_name!r}")
         self.net, self.chips = net, chips
         lead = () if chips is None else (chips,)
-        # NOTE: with no chip axis the devices hold the network's own arrays; with chips, a copy per chip
-        self.params = net.params() if chips is None else [
-            (np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy())
+        # NOTE: with no chip axis in float64 the devices hold the network's own arrays; otherwise a copy (per chip,
+        # in the training dtype), written back into the network every epoch (chip 0)
+        self.dtype = np.dtype(dtype)
+        self.copied = chips is not None or self.dtype != np.float64
+        self.params = net.params() if not self.copied else [
+            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
             for W, b in net.params()]
         for l, (W, _) in enumerate(self.params):
             self.substrate.program(W, l)
@@ -171,10 +178,10 @@ class ChipRun:
         self.chip_test_accuracy.append([float(a) for a in test_acc])
         if self.fidelity is not None:
             self.fidelity.close_epoch()
-        if self.chips is not None:  # NOTE: the network (and its checkpoint) holds chip 0
+        if self.copied:  # NOTE: the network (and its checkpoint) holds chip 0
             for layer, (W, b) in zip(self.net.layers, self.params):
-                layer.weight[...] = W[0]
-                layer.bias[...] = b[0]
+                layer.weight[...] = W if self.chips is None else W[0]
+                layer.bias[...] = b if self.chips is None else b[0]
 
     def finish(self, result: Any) -> None:
         """The result gets the hardware, the chips and the fidelity."""

@@ -31,7 +31,8 @@ def simulate(
     hardware_seed: int = 0,
     **target_options: Any,
 ) -> Relaxation:
-    """Relax net on x, y with frozen weights on a target ("numpy" or "spice"); same result type as emulator.relax.
+    """Relax net on x, y with frozen weights on a target ("numpy", "spice" or "lava"); same result type as
+    emulator.relax. ``target_options`` go to the target (e.g. ``fixed_point=True`` for "lava").
 
     ``hardware`` compiles the circuit of chip 0 of ``hardware_seed`` on that hardware (compiler.with_hardware).
     """
