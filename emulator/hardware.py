@@ -84,9 +84,10 @@ class DeviceModel:
 
     A weight w is a differential pair G+ - G- (``differential``) in [g_min, g_max]: w = w_max (G+ - G-) / (g_max -
     g_min), the positive part on G+ and the negative on G- (:meth:`AnalogSubstrate.conductances`); without a pair,
-    w = 2 w_max (G - G_ref) / (g_max - g_min) against a reference at mid range. Updates follow aihwkit's LinearStepDevice: an up pulse moves w by dw_up (1 - gamma_up w / w_max), a down
-    pulse by -dw_down (1 + gamma_down w / w_max), with dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down);
-    gamma = 0 is a constant-step device, gamma = 1 a soft-bounds device; hard bounds +-w_max_i clip every state.
+    w = 2 w_max (G - G_ref) / (g_max - g_min) against a reference at mid range. Updates follow aihwkit's
+    LinearStepDevice: an up pulse moves w by dw_up (1 - gamma_up w / w_max), a down pulse by -dw_down (1 + gamma_down
+    w / w_max), with dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down); gamma = 0 is a constant-step
+    device, gamma = 1 a soft-bounds device; hard bounds +-w_max_i clip every state.
     """
 
     w_max: float = _f(INF, "weight a device pair represents at full range (hard bound +-w_max); inf: an "
