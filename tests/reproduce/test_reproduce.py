@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from wavetrain import Network, relax
 from wavetrain.cli_reproduce import reproduce_command
 from wavetrain.errors import StabilityError
-from wavetrain.report_types import Scale
-from wavetrain.reproduce import reproduce
+from wavetrain.reproduction.report_types import Scale
+from wavetrain.reproduction.reproduce import reproduce
 
 TINY = Scale("tiny", t3_ticks=300, t4_ticks=200, mc_draws=2000, widths=(32, 64), t9_draws=2, t11_depth=8,
              t10_width=32, epochs=1, seeds=(0,), train_subset=200)

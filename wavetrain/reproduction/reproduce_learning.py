@@ -15,7 +15,8 @@ from wavetrain.emulator.mpc import (deviation, fit_horizon_model, measure_memory
                                     select_horizon)
 from wavetrain.emulator.ocnopt import OCNOpt, backward_sweep
 from wavetrain.emulator.train import backprop, train
-from wavetrain.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
+from wavetrain.reproduction.report_types import (NOT_CLAIMED, Row, Scale, Section, check, sci,
+                                                 verdict)
 
 
 def projected_moments(n: int, k: int, draws: int, seed: int) -> dict[str, float]:

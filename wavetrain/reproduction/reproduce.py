@@ -16,9 +16,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from wavetrain import reproduce_digits, reproduce_learning, reproduce_physics  # noqa: E402
+from wavetrain.reproduction import reproduce_digits, reproduce_learning, reproduce_physics  # noqa: E402
 from wavetrain.files import atomic_write  # noqa: E402
-from wavetrain.report_types import FULL, QUICK, Scale, Section  # noqa: E402
+from wavetrain.reproduction.report_types import FULL, QUICK, Scale, Section  # noqa: E402
 
 SCALES: dict[str, Scale] = {"full": FULL, "quick": QUICK}
 

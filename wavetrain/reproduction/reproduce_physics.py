@@ -14,7 +14,8 @@ from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvaturePort, InductorPort, ResistorPort
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.emulator.train import HeavyBall, backprop
-from wavetrain.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
+from wavetrain.reproduction.report_types import (NOT_CLAIMED, Row, Scale, Section, check, sci,
+                                                 verdict)
 
 
 def spec_net(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
