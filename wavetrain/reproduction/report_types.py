@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REPRODUCED, NOT_REPRODUCED, NOT_CLAIMED = "reproduced", "not reproduced", "not claimed"
+INCONCLUSIVE = "inconclusive"  # the interval neither supports nor rules out the claim
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CLAIMED)
 
 
 @dataclass(frozen=True)
@@ -15,12 +17,12 @@ class Row:
     measured: str
     claim: str  # what the source paper claims ("-" when it claims nothing about this)
     expected: str  # what spec/algorithms.md derives or checked
-    verdict: str  # reproduced / not reproduced (against the paper) or not claimed
-    check: str = ""  # pass / fail against the spec's expectation
+    verdict: str  # reproduced / not reproduced / inconclusive (against the claim) or not claimed
+    check: str = ""  # pass / fail against our own derivation (spec/algorithms.md), never the paper's
 
     def __post_init__(self) -> None:
-        if self.verdict not in (REPRODUCED, NOT_REPRODUCED, NOT_CLAIMED):
-            raise ValueError(f"verdict must be reproduced / not reproduced / not claimed, got {self.verdict!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Section:
     rows: tuple[Row, ...]
     plots: tuple[str, ...] = ()
     note: str = ""
+    sources: tuple[str, str, str] = ("", "", "")  # what the paper printed, what the seed summary says, our derivation
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,21 @@ class Scale:
     epochs: int  # digits epochs per method
     seeds: tuple[int, ...]
     train_subset: int  # digits training samples used (0: all)
+    t9_seeds: tuple[int, ...] = (0, 1, 2)  # T9 on MNIST-1D: seeds, epochs, AdamW lr, W-perp ranks
+    t9_epochs: int = 3
+    t9_lr: float = 1e-2
+    t9_train_subset: int = 0  # MNIST-1D training samples used (0: all 4000)
+    t9_ks: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+    t9_widths: tuple[int, ...] = (64, 128, 256)  # widths of the signed-cosine probe at init
+    t9_width_samples: int = 128
+    t11_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)  # T11 deep linear residual nets
+    t11_seeds: tuple[int, ...] = (0, 1, 2)
 
 
 FULL = Scale("full", 3000, 4000, 20000, (32, 64, 128, 256, 512), 40, 32, 256, 30, (0, 1, 2), 0)
-QUICK = Scale("quick", 600, 1000, 4000, (32, 64, 128, 256), 8, 16, 128, 4, (0, 1, 2), 600)
+QUICK = Scale("quick", 600, 1000, 4000, (32, 64, 128, 256), 8, 16, 128, 4, (0, 1, 2), 600,
+              t9_seeds=(0, 1), t9_epochs=1, t9_train_subset=1024, t9_ks=(10,), t9_widths=(64, 128), t9_width_samples=64,
+              t11_depths=(32, 64, 128), t11_seeds=(0, 1))
 
 
 def verdict(ok: bool, claimed: bool) -> str:
@@ -60,6 +74,13 @@ def verdict(ok: bool, claimed: bool) -> str:
     if not claimed:
         return NOT_CLAIMED
     return REPRODUCED if ok else NOT_REPRODUCED
+
+
+def verdict_ci(supported: bool, contradicted: bool) -> str:
+    """reproduced when the interval supports the claim, not reproduced when it rules it out, else inconclusive."""
+    if supported:
+        return REPRODUCED
+    return NOT_REPRODUCED if contradicted else INCONCLUSIVE
 
 
 def check(ok: bool) -> str:

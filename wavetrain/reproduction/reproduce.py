@@ -16,7 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from wavetrain.reproduction import reproduce_digits, reproduce_learning, reproduce_physics  # noqa: E402
+from wavetrain.reproduction import (reproduce_digits, reproduce_learning, reproduce_physics,  # noqa: E402
+                                   t9_mnist1d)
 from wavetrain.files import atomic_write  # noqa: E402
 from wavetrain.reproduction.report_types import FULL, QUICK, Scale, Section  # noqa: E402
 
@@ -33,7 +34,7 @@ def run_targets(scale: Scale, out: Path, bar: Any = None) -> list[Section]:
         lambda: [reproduce_physics.t6(scale, out)],
         lambda: [reproduce_physics.t7(scale, out)],
         lambda: [reproduce_learning.t8(scale, out)],
-        lambda: [reproduce_learning.t9(scale, out)],
+        lambda: [t9_mnist1d.section(scale, out), reproduce_learning.t9(scale, out)],
     ]
     sections: list[Section] = []
     for step in steps:
