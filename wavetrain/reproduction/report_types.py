@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, NOT_CLAIMED = "reproduced", "not reproduced", "not claimed"
 INCONCLUSIVE = "inconclusive"  # the interval neither supports nor rules out the claim
@@ -90,3 +93,15 @@ def check(ok: bool) -> str:
 def sci(value: float, digits: int = 2) -> str:
     """A number for a table: scientific notation, or 0."""
     return "0" if value == 0 else f"{value:.{digits}e}"
+
+
+def interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t interval of the mean over seeds (a single value gives an infinite interval)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, float("-inf"), float("inf")
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return mean, mean - half, mean + half

@@ -43,6 +43,7 @@ import numpy as np
 
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.kernel import forward_sweep
+from wavetrain.reproduction.report_types import interval
 
 SIZES = (40, 128, 128, 128, 10)
 KS = (1, 2, 5, 10, 20, 50)
@@ -226,18 +227,6 @@ def train(method: str, seed: int, data: dict[str, np.ndarray], epochs: int, lr: 
             optimizer.step()
         accs.append(accuracy(net, data["x_test"], data["y_test"]))
     return Run(method, seed, accs, cosines)
-
-
-def interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): Student-t interval of the mean over seeds (a single value gives an infinite interval)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    mean = float(v.mean())
-    if len(v) < 2:
-        return mean, float("-inf"), float("inf")
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return mean, mean - half, mean + half
 
 
 def paired(a: list[float], b: list[float]) -> tuple[float, float, float]:
