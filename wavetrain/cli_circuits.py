@@ -184,10 +184,9 @@ def _simulate_netlist(path: Path, target: str) -> None:
     import shutil
     import tempfile
 
-    from wavetrain.targets.ngspice import run_netlist
-
     # NOTE: the raw file and log go to a temp dir (kept only when ngspice fails), never beside the user's netlist
     from wavetrain.errors import TargetUnavailable
+    from wavetrain.targets.ngspice import run_netlist
 
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
     try:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from wavetrain.circuits import Transient
-from wavetrain.compiler import Network, compile_network
-from wavetrain.targets import TARGETS, Trace, get_target
-from wavetrain.targets.rawfile import read_raw
 
 from tests.conftest import make_batch
 from wavetrain import simulate
+from wavetrain.circuits import Transient
+from wavetrain.compiler import Network, compile_network
 from wavetrain.errors import ConfigError, SimulationError, TargetUnavailable, UnknownTargetError
+from wavetrain.targets import TARGETS, Trace, get_target
+from wavetrain.targets.rawfile import read_raw
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 
