@@ -24,14 +24,16 @@ def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
     text = path.read_text()
     for target in [f"T{i}" for i in range(1, 14)]:
         assert f"## {target}:" in text, target
-    for plot in ("t3_error_vs_tick.png", "t9_mnist1d.png", "t9_cosine_vs_width.png", "t10_t11_horizon.png", "digits_accuracy.png"):
+    for plot in ("t3_error_vs_tick.png", "t9_mnist1d.png", "t9_cosine_vs_width.png", "t10_memory.png",
+                 "t11_exponent.png", "digits_accuracy.png"):
         assert (tmp_path / plot).stat().st_size > 1000
     # NOTE: the targets with an exact answer must pass even at this size
     for line in ("max abs error at tick 2L = 10 | 0 |", "resistor port vs independent SGD loop",
                  "h = L: max |g^h - g_bp| | 0 |"):
         assert line in text
     rows = [r for r in text.splitlines() if r.startswith("| ") and r.count("|") == 7 and "---" not in r]
-    assert all(re.search(r"\| (reproduced|not reproduced|inconclusive|not claimed) \|", r) for r in rows[1:] if "quantity" not in r)
+    verdicts = re.compile(r"\| (reproduced|not reproduced|inconclusive|not claimed) \|")
+    assert all(verdicts.search(r) for r in rows[1:] if "quantity" not in r)
     assert not list(tmp_path.glob(".report.*"))
 
 

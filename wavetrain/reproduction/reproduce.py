@@ -16,9 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from wavetrain.reproduction import (reproduce_digits, reproduce_learning, reproduce_physics,  # noqa: E402
-                                   t9_mnist1d, t11_residual)
 from wavetrain.files import atomic_write  # noqa: E402
+from wavetrain.reproduction import reproduce_digits, reproduce_learning, reproduce_physics, t9_mnist1d, t11_residual  # noqa: E402
 from wavetrain.reproduction.report_types import FULL, QUICK, Scale, Section  # noqa: E402
 
 SCALES: dict[str, Scale] = {"full": FULL, "quick": QUICK}
@@ -41,7 +40,8 @@ def run_targets(scale: Scale, out: Path, bar: Any = None) -> list[Section]:
         sections += step()
         if bar is not None:
             bar.update(1)
-    sections += [reproduce_learning.t10(scale, out), t11_residual.section(scale, out), *reproduce_learning.t12_t13(scale, out)]
+    sections += [reproduce_learning.t10(scale, out), t11_residual.section(scale, out),
+                 *reproduce_learning.t12_t13(scale, out)]
     if bar is not None:
         bar.update(3)
     return sections

@@ -14,8 +14,7 @@ from wavetrain.emulator.forward_gradient import cosine_by_layer, expected_abs_co
 from wavetrain.emulator.mpc import deviation, measure_memory, mpc_gradients, random_heads
 from wavetrain.emulator.ocnopt import OCNOpt, backward_sweep
 from wavetrain.emulator.train import backprop, train
-from wavetrain.reproduction.report_types import (NOT_CLAIMED, Row, Scale, Section, check, sci,
-                                                 verdict)
+from wavetrain.reproduction.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
 
 
 def projected_moments(n: int, k: int, draws: int, seed: int) -> dict[str, float]:
@@ -108,8 +107,9 @@ def t9(scale: Scale, out: Path) -> Section:
         Row("W^T and W-perp-NS k 10 at the widest width",
             f"{table[('wt', None, wide)]:.3f} / {table[('wperp_ns', 10, wide)]:.3f}", "-", "-", NOT_CLAIMED),
     )
-    note = ("Our earlier construction, kept as a variant because the library's `forward:*` methods use it: the subspace "
-            "comes from W_{l+1} alone (one SVD per layer, shared by the batch), one JVP per layer, |cos|, on the hidden "
+    note = ("Our earlier construction, kept as a variant because the library's `forward:*` methods use it: the "
+            "subspace comes from W_{l+1} alone (one SVD per layer, shared by the batch), one JVP per layer, |cos|, "
+            "on the hidden "
             "layers' pre-activation gradients of a 64-w-w-w-10 tanh net after 2 epochs of backprop on digits (see "
             "emulator/forward_gradient.py). It is not the authors' setup (that is T9 above), so its rows carry no "
             "verdict against the paper; the ratio to isotropic grows with width largely because the isotropic "
@@ -160,7 +160,8 @@ def t10(scale: Scale, out: Path) -> Section:
     full, _, _ = mpc_gradients(net.params(), net, heads, x, t, depth)
     err = max(float(np.abs(a - b).max()) for p, q in zip(full, ref) for a, b in zip(p, q))
     one, _, _ = mpc_gradients(net.params(), net, heads, x, t, 1)
-    local = max(float(np.abs(a - b).max()) for p, q in zip(one, local_reference(net, heads, x, t)) for a, b in zip(p, q))
+    local_ref = local_reference(net, heads, x, t)
+    local = max(float(np.abs(a - b).max()) for p, q in zip(one, local_ref) for a, b in zip(p, q))
     memory = {h: measure_memory(net, heads, x, t, h) for h in range(1, depth + 1)}
     hs, mem = np.arange(1, depth + 1), np.array([memory[h] for h in range(1, depth + 1)], dtype=float)
     fit = stats.linregress(hs, mem)

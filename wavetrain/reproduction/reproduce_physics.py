@@ -15,8 +15,7 @@ from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvaturePort, ResistorPort
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.emulator.train import HeavyBall, backprop
-from wavetrain.reproduction.report_types import (NOT_CLAIMED, Row, Scale, Section, check, sci,
-                                                 verdict)
+from wavetrain.reproduction.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
 
 
 def spec_net(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
@@ -81,7 +80,8 @@ def t3(scale: Scale, out: Path) -> Section:
     rows = (
         Row("courant 0.5: error at ticks 20 / 40 / 60", " / ".join(sci(half[k]) for k in (20, 40, 60)),
             "- (left to future work)", "1.4e-2 / 2.4e-5 / 1.7e-9: geometric", NOT_CLAIMED, check(geometric)),
-        Row("courant 1: error at tick 2L", sci(curves[1.0][10]), "-", "exact", NOT_CLAIMED, check(curves[1.0][10] == 0)),
+        Row("courant 1: error at tick 2L", sci(curves[1.0][10]), "-", "exact", NOT_CLAIMED,
+            check(curves[1.0][10] == 0)),
         Row("courant 1.5: final error", f"{sci(fast[-1])} at tick {end}", "-", "converges (1e-13)", NOT_CLAIMED,
             check(fast[-1] < 1e-9)),
         Row("courant 1.9: error at 100 / 200 / max / final", " / ".join(sci(v) for v in (over[100], over[200],
@@ -306,8 +306,8 @@ def t7(scale: Scale, out: Path) -> Section:
             f"{res[0]:.2e} / {res[1]:.2e} (ratio {ratio_r:.2f})", "GD = resistor port",
             "first order in eta x tick (the waves' 2L-tick latency): ratio 2 (1.7-2.3), < 5e-2 at 0.025",
             verdict(first_r and res[1] < 5e-2, True), check(first_r and res[1] < 5e-2)),
-        Row(f"L-R port (tau_m eta = 0.2) in the numpy circuit target vs heavy-ball flow tau_m theta'' + theta' = "
-            f"-eta g: max relative |dtheta| at eta tick = 0.02 / 0.01",
+        Row("L-R port (tau_m eta = 0.2) in the numpy circuit target vs heavy-ball flow tau_m theta'' + theta' = "
+            "-eta g: max relative |dtheta| at eta tick = 0.02 / 0.01",
             f"{mom[0]:.2e} / {mom[1]:.2e} (ratio {ratio_m:.2f})", "momentum = inductor + resistor",
             "ratio 2 (1.7-2.3), < 5e-2 at 0.01", verdict(first_m and mom[1] < 5e-2, True),
             check(first_m and mom[1] < 5e-2)),

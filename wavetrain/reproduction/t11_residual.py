@@ -170,7 +170,7 @@ def section(scale: Any, out: Any) -> Any:
     fig.savefig(out / "t11_exponent.png", dpi=110)
     plt.close(fig)
     T = scale.t11_depth
-    for st in STATISTICS:  # the tolerance rule of spec 4.4 from one measurement at h = T/2, then measured where it lands
+    for st in STATISTICS:  # spec 4.4's tolerance rule from one measurement at h = T/2, measured where it lands
         W, x0, y = residual_net(T, seeds[0], st)
         half = float(deviations(W, x0, y, [T // 2])[0])
         model = HorizonModel(T, 0.0, 0.0, half / 0.5 ** 3)

@@ -3,7 +3,8 @@ Jacobians, so that "Theorem 1: backprop = first-order DP" is tested through the 
 path that is written as -alpha g.
 
 State x_t = the whole batch, flattened (B n_t); control u_t = (W_t, b_t) flattened; f_x, f_u as explicit matrices
-(checked against torch.func.jacrev in tests/reproduce/test_t12.py). Per layer, from the output down (Gauss-Newton: the V'_x . f_xx, f_ux, f_uu terms are dropped):
+(checked against torch.func.jacrev in tests/reproduce/test_t12.py). Per layer, from the output down (Gauss-Newton:
+the V'_x . f_xx, f_ux, f_uu terms are dropped):
 
     Q_x = f_x^T V'_x,  Q_u = f_u^T V'_x,  Q_xx = f_x^T V'_xx f_x,  Q_ux = f_u^T V'_xx f_x,
     Q_uu = f_u^T V'_xx f_u + I / alpha,

@@ -7,8 +7,8 @@ for this port, nothing copied), re-implemented here in NumPy on the emulator's f
   generated offline and cached as a .npz in the temp directory; never downloaded;
 * network: 40-128-128-128-10, ReLU, no biases (the authors' ``F.linear(x, W, bias=None)``), PyTorch's default
   nn.Linear init U(-1/sqrt(fan_in), 1/sqrt(fan_in)); softmax cross-entropy, mean over the batch;
-* guesses are added to every layer's pre-activation a_l and pushed forward in ONE joint JVP (the tangent of all layers at
-  once), so every layer's estimate is d * s_l with the same per-sample scalar d = sum_l <dL/da_l, s_l>;
+* guesses are added to every layer's pre-activation a_l and pushed forward in ONE joint JVP (the tangent of all
+  layers at once), so every layer's estimate is d * s_l with the same per-sample scalar d = sum_l <dL/da_l, s_l>;
   W_l's estimate is (d * s_l)^T h_{l-1};
 * guess families, per sample b, for hidden layer l (the output layer always takes s ~ N(0, I), the authors'
   ``act_perturb``):
@@ -24,7 +24,7 @@ for this port, nothing copied), re-implemented here in NumPy on the emulator's f
                     tests/reproduce/test_t9.py checks the identity against the literal construction;
 
 * the tracked quantity is the batch mean of the SIGNED per-sample cosine between d * s_l and dL/da_l (hidden layers);
-* training: AdamW (torch.optim.AdamW, lr as set by the scale, weight decay 0.01 = the default the authors use), batch 512.
+* training: AdamW (torch.optim.AdamW, lr as set by the scale, weight decay 0.01 = the authors' default), batch 512.
 
 V_k is computed exactly: the right singular vectors of J are the eigenvectors of J^T J = diag(m) W^T W diag(m), whose
 non-zero block is G[A, A] (A = active units, G = W_{l+1}^T W_{l+1}); one batched ``eigh`` per group of samples with the
@@ -82,7 +82,7 @@ def make_net(sizes: tuple[int, ...], seed: int) -> Network:
 
 
 def top_right_vectors(W_next: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """(B, k, n): per sample b, the top-k right singular vectors of W_next diag(mask_b) as rows (zero rows past rank)."""
+    """(B, k, n): per sample b, the top-k right singular vectors of W_next diag(mask_b) as rows (zero past rank)."""
     batch, n = mask.shape
     n_next = W_next.shape[0]
     counts = mask.sum(axis=1)
@@ -335,7 +335,8 @@ def section(scale: Any, out: Path) -> Any:
         "**Setup (the authors' code, danielwang0452/backpropfreeASC):** MNIST-1D (mnist1d package, default arguments, "
         "4000/1000 samples), 40-128-128-128-10 ReLU without biases, per-sample subspace from the masked Jacobian "
         "W_{l+1} diag(1[a_l > 0]), one joint JVP over all layers, the signed cosine, AdamW (weight decay 0.01) at "
-        f"batch 512. **Shortened:** {epochs} epochs on {len(data['x'])} samples at lr {scale.t9_lr} instead of the authors' 300 epochs at lr "
+        f"batch 512. **Shortened:** {epochs} epochs on {len(data['x'])} samples at lr {scale.t9_lr} instead of the "
+        "authors' 300 epochs at lr "
         f"1e-4, {n_seeds} seeds instead of their one (seed 100), so the accuracies are early-training numbers, far "
         "below the ~60-70% an MLP reaches on MNIST-1D; rankings at this budget may differ from rankings at 300 epochs. "
         "Other differences: float64 NumPy instead of float32 PyTorch; k capped at the Jacobian's rank; the authors' "
