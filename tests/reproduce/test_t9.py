@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wavetrain.emulator.kernel import forward_sweep
 from wavetrain.reproduction import t9_mnist1d as t9
 
 torch = pytest.importorskip("torch")
@@ -35,9 +34,9 @@ def torch_loss(weights, x, y, shifts=None):
 def test_joint_jvp_equals_torch_forward_mode(method: str) -> None:
     net, x, t, y = small_case()
     params = net.params()
-    pre, states = forward_sweep(params, [layer.act for layer in net.layers], x)
+    m, pre, states = t9.sweep(net, x)
     s = t9.guesses(params, pre, method, np.random.default_rng(1))
-    ours = t9.joint_jvp(params, net, pre, states, t, s)
+    ours = t9.joint_jvp(m, pre, states, t, s)
     weights = [torch.tensor(W) for W, _ in params]
     zeros = tuple(torch.zeros(len(x), W.shape[0], dtype=torch.float64) for W, _ in params)
     tangents = tuple(torch.tensor(v) for v in s)
@@ -55,8 +54,8 @@ def test_joint_jvp_equals_torch_forward_mode(method: str) -> None:
 def test_reference_gradients_equal_autograd() -> None:
     net, x, t, y = small_case(3)
     params = net.params()
-    pre, states = forward_sweep(params, [layer.act for layer in net.layers], x)
-    ours = t9.backprop_act_grads(params, net, pre, states, t)
+    m, pre, states = t9.sweep(net, x)
+    ours = t9.backprop_act_grads(m, pre, states, t)
     weights = [torch.tensor(W, requires_grad=True) for W, _ in params]
     loss, pres = torch_loss(weights, x, y)
     for a in pres:

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import forward_sweep
+from wavetrain.emulator import cells
+from wavetrain.emulator.cells import Machine
 from wavetrain.reproduction.report_types import interval
 
 SIZES = (40, 128, 128, 128, 10)
@@ -136,32 +137,41 @@ def guesses(params: list, pre: list, method: str, rng: np.random.Generator) -> l
     return result
 
 
-def joint_jvp(params: list, net: Network, pre: list, states: list, t: np.ndarray, s: list) -> np.ndarray:
-    """Per-sample directional derivative of the mean loss along all layers' guesses at once (one forward tangent)."""
+def sweep(net: Network, x: np.ndarray) -> tuple[Machine, list, list]:
+    """The emulator's forward sweep (cells): the machine, pre-activations a_l, states [x, s_1, ..., s_L]."""
+    m = Machine.of(net)
+    sw = cells.forward_sweep(m, x)
+    return m, sw.pre, [*sw.ins, sw.s[-1]]
+
+
+def joint_jvp(m: Machine, pre: list, states: list, t: np.ndarray, s: list) -> np.ndarray:
+    """Per-sample directional derivative of the mean loss along all layers' guesses at once (one forward tangent),
+    composed from the junction's forward product and the nonlinearity's slope."""
     tangent = np.zeros_like(states[0])
-    for l, (W, _) in enumerate(params):
-        tangent = tangent @ W.T + s[l]  # tangent of a_l
-        if l < len(params) - 1:
-            tangent = net.layers[l].act.df(pre[l], states[l + 1]) * tangent
-    return (net.loss_fn.grad(states[-1], t) / len(t) * tangent).sum(axis=1)
+    for l, (W, _) in enumerate(m.params):
+        tangent = cells.forward_product(W, tangent) + s[l]  # tangent of a_l
+        if l < m.depth - 1:
+            tangent = cells.slope(m, l, pre[l], states[l + 1]) * tangent
+    return (cells.load(m, states[-1], t) * tangent).sum(axis=1)
 
 
-def estimate(params: list, net: Network, x: np.ndarray, t: np.ndarray, method: str,
-             rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], list, list]:
-    """Forward-gradient estimate: (weight gradients, per-layer activation estimates d * s_l, pre, states)."""
-    pre, states = forward_sweep(params, [layer.act for layer in net.layers], x)
-    s = guesses(params, pre, method, rng)
-    d = joint_jvp(params, net, pre, states, t, s)
+def estimate(net: Network, x: np.ndarray, t: np.ndarray, method: str, rng: np.random.Generator
+             ) -> tuple[list[np.ndarray], list[np.ndarray], Machine, list, list]:
+    """Forward-gradient estimate: (weight gradients, per-layer activation estimates d * s_l, machine, pre, states)."""
+    m, pre, states = sweep(net, x)
+    s = guesses(m.params, pre, method, rng)
+    d = joint_jvp(m, pre, states, t, s)
     act_est = [d[:, None] * s_l for s_l in s]
-    return [g.T @ states[l] for l, g in enumerate(act_est)], act_est, pre, states
+    return [cells.outer_product(g, states[l]) for l, g in enumerate(act_est)], act_est, m, pre, states
 
 
-def backprop_act_grads(params: list, net: Network, pre: list, states: list, t: np.ndarray) -> list[np.ndarray]:
-    """dL/da_l for every layer (mean loss): the reference the cosine is taken against (torch-checked in tests)."""
-    delta = net.loss_fn.grad(states[-1], t) / len(t)
+def backprop_act_grads(m: Machine, pre: list, states: list, t: np.ndarray) -> list[np.ndarray]:
+    """dL/da_l for every layer (mean loss), the emulator's backward cells: the reference the cosine is taken
+    against (checked against torch autograd in tests/reproduce/test_t9.py)."""
+    delta = cells.sensitivity(m, m.depth - 1, pre[-1], states[-1], cells.load(m, states[-1], t))
     out = [delta]
-    for l in range(len(params) - 2, -1, -1):
-        delta = net.layers[l].act.df(pre[l], states[l + 1]) * (delta @ params[l + 1][0])
+    for l in range(m.depth - 2, -1, -1):
+        delta = cells.sensitivity(m, l, pre[l], states[l + 1], cells.back(m, l + 1, delta, m.params[l + 1][0]))
         out.insert(0, delta)
     return out
 
@@ -174,9 +184,8 @@ def signed_cosine(est: np.ndarray, true: np.ndarray) -> float:
 
 
 def hidden_cosines(net: Network, x: np.ndarray, t: np.ndarray, method: str, rng: np.random.Generator) -> list[float]:
-    params = net.params()
-    _, act_est, pre, states = estimate(params, net, x, t, method, rng)
-    true = backprop_act_grads(params, net, pre, states, t)
+    _, act_est, m, pre, states = estimate(net, x, t, method, rng)
+    true = backprop_act_grads(m, pre, states, t)
     return [signed_cosine(act_est[l], true[l]) for l in range(net.depth - 1)]
 
 
@@ -211,15 +220,15 @@ def train(method: str, seed: int, data: dict[str, np.ndarray], epochs: int, lr: 
             idx = order[start:start + batch]
             xb, tb = x[idx], onehot[y[idx]]
             if method == "backprop":
-                pre, states = forward_sweep(params, [layer.act for layer in net.layers], xb)
-                act = backprop_act_grads(params, net, pre, states, tb)
-                grads = [a.T @ states[l] for l, a in enumerate(act)]
+                m, pre, states = sweep(net, xb)
+                act = backprop_act_grads(m, pre, states, tb)
+                grads = [cells.outer_product(a, states[l]) for l, a in enumerate(act)]
                 if start == 0:
                     cosines.append(1.0)
             else:
-                grads, act_est, pre, states = estimate(params, net, xb, tb, method, guess_rng)
+                grads, act_est, m, pre, states = estimate(net, xb, tb, method, guess_rng)
                 if start == 0:
-                    true = backprop_act_grads(params, net, pre, states, tb)
+                    true = backprop_act_grads(m, pre, states, tb)
                     cosines.append(float(np.mean([signed_cosine(act_est[l], true[l])
                                                   for l in range(net.depth - 1)])))
             for w, g in zip(weights, grads):
