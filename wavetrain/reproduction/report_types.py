@@ -65,12 +65,13 @@ class Scale:
     t11_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)  # T11 deep linear residual nets
     t11_seeds: tuple[int, ...] = (0, 1, 2)
     t7_ticks: int = 1000  # XOR learning circuit, ticks at eta tick = 0.05
+    t4_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 
 
 FULL = Scale("full", 3000, 4000, 20000, (32, 64, 128, 256, 512), 40, 32, 256, 30, (0, 1, 2), 0)
 QUICK = Scale("quick", 600, 1000, 4000, (32, 64, 128, 256), 8, 16, 128, 4, (0, 1, 2), 600,
               t9_seeds=(0, 1), t9_epochs=1, t9_train_subset=1024, t9_ks=(10,), t9_widths=(64, 128), t9_width_samples=64,
-              t11_depths=(32, 64, 128), t11_seeds=(0, 1), t7_ticks=400)
+              t11_depths=(32, 64, 128), t11_seeds=(0, 1), t7_ticks=400, t4_seeds=(0, 1, 2))
 
 
 def verdict(ok: bool, claimed: bool) -> str:

@@ -15,7 +15,17 @@ from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvaturePort, ResistorPort
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.emulator.train import HeavyBall, backprop
-from wavetrain.reproduction.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
+from wavetrain.reproduction.report_types import (
+    NOT_CLAIMED,
+    Row,
+    Scale,
+    Section,
+    check,
+    interval,
+    sci,
+    verdict,
+    verdict_ci,
+)
 
 
 def spec_net(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
@@ -101,8 +111,8 @@ def toy(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
     return Network.mlp([3, 16, 16, 16, 2], output_activation="tanh", seed=seed), x, y
 
 
-def unlocked_loss(ticks: int, courant: float, eta: float) -> tuple[float, float]:
-    net, x, y = toy()
+def unlocked_loss(ticks: int, courant: float, eta: float, seed: int = 0) -> tuple[float, float]:
+    net, x, y = toy(seed)
     params, acts = net.params(), [layer.act for layer in net.layers]
     start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
     state, port = WaveState.zeros(net.sizes, len(x), x), ResistorPort(eta)
@@ -138,36 +148,51 @@ def pipeline_mismatch(ticks: int = 40) -> dict[bool, float]:
 
 
 def t4(scale: Scale, out: Path) -> Section:
-    start, one = unlocked_loss(scale.t4_ticks, 1.0, 0.5)
-    _, half = unlocked_loss(scale.t4_ticks, 0.5, 0.5)
-    _, slow_one = unlocked_loss(scale.t4_ticks, 1.0, 0.2)
-    _, slow_half = unlocked_loss(scale.t4_ticks, 0.5, 0.2)
-    net, x, y = toy()
-    port, params = HeavyBall(0.5), net.params()
-    for _ in range(scale.t4_ticks // 8):
-        grads, _ = backprop(params, net, x, net.targets(y))
-        port.step(params, grads)
-    locked = float(np.mean(net.loss_fn.value(net.forward(x), y)))
+    seeds, n = scale.t4_seeds, scale.t4_ticks
+
+    def ratios(courant: float, eta: float) -> list[float]:
+        runs = [unlocked_loss(n, courant, eta, seed) for seed in seeds]
+        return [end / start if np.isfinite(end) else float("inf") for start, end in runs]
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        edge, one, half = ratios(1.0, 0.5), ratios(1.0, 0.2), ratios(0.5, 0.2)
+    locked = []
+    for seed in seeds:
+        net, x, y = toy(seed)
+        start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
+        port, params = HeavyBall(0.2), net.params()
+        for _ in range(n // 8):
+            grads, _ = backprop(params, net, x, net.targets(y))
+            port.step(params, grads)
+        locked.append(float(np.mean(net.loss_fn.value(net.forward(x), y))) / start)
+    ci_one, ci_half, ci_locked = interval(one), interval(half), interval(locked)
+
+    def show(m: tuple[float, float, float]) -> str:
+        return f"{m[0]:.4f} [{m[1]:.4f}, {m[2]:.4f}]"
     cos = pipeline_mismatch()
     n = scale.t4_ticks
+    trained = sum(r < 0.2 for r in edge)
     rows = (
-        Row(f"unlocked loss, courant 1, {n} ticks, eta 0.5", f"{start:.3f} -> {one:.4f}", "trains (no numbers)",
-            "0.875 -> 0.0081 (4000 ticks, spec's own toy data)", verdict(one < 0.2 * start, True),
-            check(one < 0.2 * start)),
-        Row(f"unlocked loss, courant 0.5, {n} ticks, eta 0.5", f"{start:.3f} -> {half:.4f}", "-", "0.0125",
-            NOT_CLAIMED, check(half < 0.2 * start)),
-        Row(f"unlocked loss, eta 0.2, courant 1 / 0.5, {n} ticks", f"{slow_one:.4f} / {slow_half:.4f}", "-",
-            "trains (timescale separation eta lambda 2L / nu < 1)", NOT_CLAIMED,
-            check(max(slow_one, slow_half) < 0.2 * start)),
-        Row(f"locked BP-GD, {n // 8} updates (same latency)", f"{locked:.5f}", "-", "0.00090 (500 updates)",
-            NOT_CLAIMED, check(locked < one)),
+        Row(f"unlocked, courant 1, eta 0.2, {n} ticks: final / initial loss, mean [95% CI] over {len(seeds)} seeds "
+            "(toy data and nets per seed)", show(ci_one), "trains (no numbers)",
+            "< 0.2 on every seed (timescale separation eta lambda 2L / nu < 1)",
+            verdict_ci(ci_one[2] < 0.2, ci_one[1] > 0.2), check(max(one) < 0.2)),
+        Row(f"unlocked, courant 1, eta 0.5 (the spec's toy setting), {n} ticks: final / initial per seed",
+            ", ".join("diverged" if not np.isfinite(r) else f"{r:.3f}" for r in edge) + f" ({trained} of "
+            f"{len(seeds)} below 0.2)", "-", "0.0093 on the spec's one toy (0.875 -> 0.0081): a stability edge",
+            NOT_CLAIMED),
+        Row(f"unlocked, courant 0.5, eta 0.2, {n} ticks: final / initial", show(ci_half), "-", "< 0.2",
+            NOT_CLAIMED, check(max(half) < 0.2)),
+        Row(f"locked BP heavy ball (lr 0.2), {n // 8} updates (same latency): final / initial", show(ci_locked), "-",
+            "below the unlocked run at equal latency", NOT_CLAIMED, check(ci_locked[0] < ci_one[0])),
         Row("pipelined, frozen weights: cos(port readout, own-sample gradient), no stash", f"{cos[False]:.3f}", "-",
             "< 1 (sensitivity of one sample x activation of another)", NOT_CLAIMED, check(cos[False] < 0.99)),
         Row("pipelined, frozen weights: same with matched delay lines", f"{cos[True]:.6f}", "-", "1 (exact)",
             NOT_CLAIMED, check(cos[True] > 1 - 1e-12)),
     )
     return Section("T4", "Unlocked training (Pehle & Slotine)", rows, (),
-                   "The toy data are ours (the spec does not give them), so losses are comparable in regime only. "
+                   "The toy data are ours (the spec does not give them), so losses are comparable in regime only; "
+                   "the verdict rests on eta 0.2, where the spec's timescale separation holds, over seeds. "
                    "Digits results for wave / pipelined training are in the accuracy table.")
 
 
