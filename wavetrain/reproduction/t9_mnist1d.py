@@ -250,6 +250,21 @@ def fmt(m: tuple[float, float, float], scale: float = 100.0, digits: int = 1) ->
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def k_claim(final: dict[str, list[float]], ranks: list[str], k10: str, margin: float
+            ) -> tuple[str, str, tuple[float, float, float], tuple[float, float, float]]:
+    """Verdict on "k ~ 10 best or near-best": (verdict, best rank, best - k10, best - worst), paired over seeds.
+    Inconclusive when no rank is distinguishable from another (nothing to rank); reproduced when best - k10 is below
+    the margin with the interval; not reproduced when the interval puts it above the margin."""
+    from wavetrain.reproduction.report_types import INCONCLUSIVE, verdict_ci
+
+    best = max(ranks, key=lambda m: np.mean(final[m]))
+    worst = min(ranks, key=lambda m: np.mean(final[m]))
+    gap, spread = paired(final[best], final[k10]), paired(final[best], final[worst])
+    if not spread[1] > 0:
+        return INCONCLUSIVE, best, gap, spread
+    return verdict_ci(gap[2] <= margin, gap[1] > margin), best, gap, spread
+
+
 def width_cosines(widths: tuple[int, ...], seeds: tuple[int, ...], samples: int, data: dict[str, np.ndarray]
                   ) -> dict[tuple[str, int], list[float]]:
     """Signed cosine (mean over hidden layers) at init on one batch, per family and width, one value per seed."""
@@ -287,13 +302,7 @@ def section(scale: Any, out: Path) -> Any:
     k10 = "W-perp k=10"
     perp = [f"W-perp k={k}" for k in ks]
     if k10 in final and len(ks) > 1:
-        best = max(perp, key=lambda m: np.mean(final[m]))
-        worst = min(perp, key=lambda m: np.mean(final[m]))
-        gap, spread = paired(final[best], final[k10]), paired(final[best], final[worst])
-        if spread[1] <= 0:
-            v = INCONCLUSIVE  # no k is distinguishable from another: nothing to rank
-        else:
-            v = verdict_ci(gap[2] <= margin, gap[1] > margin)
+        v, best, gap, spread = k_claim(final, perp, k10, margin)
         rows.append(Row("k ~ 10 best or near-best among W-perp k (test accuracy): best k, best - k10, best - worst "
                         "(points, paired 95% CI)",
                         f"best {best.split('=')[1]}; {fmt(gap)}; {fmt(spread)}", "k ~ 10 often best (seed summary)",
