@@ -203,13 +203,14 @@ def t10(scale: Scale, out: Path) -> Section:
         Row("D(h) = 1 - cos^2(g^h, g_bp), h = 1..L", ", ".join(f"{v:.3f}" for v in dev.values()), "-",
             "non-increasing in h (not guaranteed in general)", NOT_CLAIMED, check(falls)),
     )
-    note = ("**Memory model.** The streaming MPC keeps, per layer of its h-layer window, the pre-activation a_l and "
-            "the output s_l: 2 (batch, width) arrays. tracemalloc reports the PEAK of the whole call. For small h the "
-            "peak comes while the window slides, when a wider window has finished one gradient (width x width) "
-            "fewer: slope 2 arrays less one gradient; for large h it comes in the final sweep, which writes every remaining "
-            "gradient at once: slope 2 arrays. M(h) is the max of the two lines, a hinge; that is the kink at h = 4 "
-            "of earlier reports (width 256 = batch 256, where a gradient is exactly one array, so the slopes are 1 "
-            "and 2; at width 128 they are 1.5 and 2, and the break moves). Linear in h holds within each phase.")
+    note = ("**Memory model.** The streaming MPC keeps, per layer of its h-layer window, the pre-activation a_l "
+            "and the output s_l: 2 (batch, width) arrays. tracemalloc reports the PEAK of the whole call. For "
+            "small h the peak comes while the window slides, when a wider window has finished one gradient (width"
+            " x width) fewer: slope 2 arrays less one gradient; for large h it comes in the final sweep, which "
+            "writes every remaining gradient at once: slope 2 arrays. M(h) is the max of the two lines, a hinge; "
+            "that is the kink at h = 4 of earlier reports (width 256 = batch 256, where a gradient is exactly one"
+            " array, so the slopes are 1 and 2; at width 128 they are 1.5 and 2, and the break moves). Linear in "
+            "h holds within each phase.")
     return Section("T10", "MPC horizon endpoints and memory (Ren & Li)", rows, ("t10_memory.png",), note)
 
 
