@@ -82,8 +82,11 @@ class Fidelity:
 
 def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
     """(cosine, relative error) of two lists of arrays flattened per chip (leading axis if ``chip``), chip-averaged."""
-    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1)
-    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1)
+    # NOTE: in float64 whatever the training dtype, so identical float32 readouts give a cosine of 1 to 1e-16
+    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1,
+                            dtype=np.float64)
+    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1,
+                            dtype=np.float64)
     dot = np.sum(flat_h * flat_g, axis=1)
     nh, ng = np.linalg.norm(flat_h, axis=1), np.linalg.norm(flat_g, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -99,7 +102,8 @@ class ChipRun:
     def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
                  fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64) -> None:
         self.model = load_hardware(hardware)
-        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed)
+        # NOTE: the per-device arrays (bounds, steps) in the training dtype, so device writes stay in it
+        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed, dtype=dtype)
         if self.substrate.needs_ticks and method_name == "dyadic" and schedule == "light_cone":
             raise ConfigError(
                 f"hardware {self.model.name!r}: mismatch echoes and timing jitter need the waves' history, which the "
@@ -115,7 +119,8 @@ class ChipRun:
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
         self.params = net.params() if not self.copied else [
-            (np.broadcast_to(W, lead + W.shape).astype(self.dtype), np.broadcast_to(b, lead + b.shape).astype(self.dtype))
+            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
             for W, b in net.params()]
         for l, (W, _) in enumerate(self.params):
             self.substrate.program(W, l)
