@@ -117,7 +117,7 @@ def test_killed_command_resumes_and_every_row_is_written_once(tmp_path):
     spec_path = tmp_path / "slow.yaml"
     spec_path.write_text(SLOW)
     out = tmp_path / "out"
-    command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--workers", "2", "--no-progress"]
+    command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--workers", "1", "--no-progress"]
     processes: list[subprocess.Popen] = []
     try:
         # Ctrl-C: the command closes its cluster and exits 130; its worker processes are gone with it
