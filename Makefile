@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test lint test-core-numpy2 bench reproduce clean
+.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce hardware clean
 
 setup: $(STAMP)
 
@@ -39,13 +39,24 @@ test-core-numpy2: setup
 bench: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_spice.py
+	$(PY) benchmarks/bench_hardware.py
+	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/collect.py
+
+# The Loihi fixed-point fidelity study (gradient cosine against widths; digits and MNIST-1D trained in fixed point):
+# writes docs/lava/fidelity.md and docs/lava/fidelity.png, quoted by docs/lava.md.
+lava-fidelity: setup
+	$(PY) benchmarks/lava_fidelity.py
 
 # The reproduction report of targets T1-T13 (QUICK=1 for the reduced-size run).
 REPORT ?= docs/reproduction
 reproduce: setup
 	$(PY) -m wavetrain reproduce --out $(REPORT) $(if $(QUICK),--quick,)
+
+# Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
+hardware: setup
+	$(PY) benchmarks/hardware_presets.py --out docs
 
 clean:
 	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis

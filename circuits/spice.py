@@ -115,11 +115,27 @@ class _Context:
 
 
 def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
-    return [
-        f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
-        for b in range(ctx.batch)
-        for i in range(e.width)
-    ]
+    if e.loss == 0:
+        return [
+            f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
+            for b in range(ctx.batch)
+            for i in range(e.width)
+        ]
+    # NOTE: a lossy line is the lossless delay followed by a matched T pad (image impedance z0) that passes
+    # K = exp(-loss) of a wave in either direction: series R1 = z0 (1 - K) / (1 + K), shunt R2 = 2 z0 K / (1 - K^2)
+    keep = math.exp(-e.loss)
+    series, shunt = e.z0 * (1 - keep) / (1 + keep), 2 * e.z0 * keep / (1 - keep * keep)
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            tag, far = f"{b}_{i}_{e.name}", node(e.b, b, i)
+            cards += [
+                f"T{tag} {node(e.a, b, i)} 0 pa{tag} 0 Z0={si(e.z0)} TD={si(e.delay)}",
+                f"Rpa{tag} pa{tag} pm{tag} {si(series)}",
+                f"Rpm{tag} pm{tag} 0 {si(shunt)}",
+                f"Rpb{tag} pm{tag} {far} {si(series)}",
+            ]
+    return cards
 
 
 def _junction(e: Junction, ctx: _Context) -> list[str]:
@@ -135,7 +151,8 @@ def _junction(e: Junction, ctx: _Context) -> list[str]:
     for b in range(ctx.batch):
         for i in range(out):
             expr = _linear([weight(i, j) for j in range(inp)], [_v(e.a, b, j) for j in range(inp)], bias(i))
-            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*({expr})"))
+            gain = f"{_num(1.0 - e.leak)}*" if e.leak else ""
+            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{gain}({expr})"))
         if e.back_out is not None:
             for j in range(inp):
                 expr = _linear([weight(i, j) for i in range(out)], [_v(e.back_in, b, i) for i in range(out)])

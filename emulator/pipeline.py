@@ -21,7 +21,7 @@ from typing import Any
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator import cells
+from wavetrain.emulator import cells, pipeline_fused
 from wavetrain.emulator.kernel import Grads, Machine, Params
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
@@ -43,6 +43,8 @@ class Pipelined:
     lines: list[deque] = field(default_factory=list, repr=False)
     targets: deque = field(default_factory=deque, repr=False)
     last_grads: Grads | None = field(default=None, repr=False)
+    threads: int | None = None  # layers computed in parallel by the fused tick (None: the usable cores, at most 2)
+    fused: pipeline_fused.FusedPipeline | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.stash, bool):
@@ -68,6 +70,14 @@ class Pipelined:
         self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
     ) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
+        from wavetrain.emulator.train import HeavyBall
+
+        if substrate.ideal and type(port) is HeavyBall:
+            velocity = port.velocity if port.momentum != 0.0 else None
+            acts = [layer.act for layer in net.layers]
+            if pipeline_fused.supports(params, acts, x, t, velocity):
+                return self._fused_step(params, net, acts, x, t, port)
+        self.fused = None
         if self.s is None or self.s[0].shape[-2] != x.shape[-2]:
             self._reset(net, x, t, substrate.chips)
         self.targets.append(t)
@@ -76,6 +86,21 @@ class Pipelined:
         self.last_grads = self.tick(machine, x, delayed)
         cells.port_step(port, params, self.last_grads, substrate)
         return cells.cost(machine, cells.output(machine, self.s[-1]), self.targets[0])
+
+    def _fused_step(self, params: Params, net: Network, acts: list, x: Any, t: Any, port: Any) -> Any:
+        """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
+        if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash):
+            threads = pipeline_fused.default_threads() if self.threads is None else self.threads
+            self.fused = pipeline_fused.FusedPipeline(net.sizes, x.shape[0], x.dtype, self.stash, threads)
+            self.targets = deque([t] * net.depth)
+            self.s = None  # NOTE: the generic path's waves restart if it is taken again
+        if port.momentum != 0.0 and port.velocity is None:
+            port.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in params]
+        self.targets.append(t)
+        delayed = self.targets.popleft()
+        self.fused.step(params, acts, net.loss_fn, x, delayed, port.lr, port.momentum, port.velocity)
+        self.last_grads = None
+        return net.loss_fn.value(self.fused.s_last, self.targets[0])
 
     def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""

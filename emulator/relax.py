@@ -139,6 +139,8 @@ def run_ticks(
     """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
     machine = Machine.of(net, params, substrate)
     state = state.copy() if state is not None else WaveState.zeros(net.sizes, x.shape[-2], x, substrate.chips)
+    if state is None:
+        substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
     log = History() if history else None
     for _ in range(ticks):
         new, grads = tick(machine, x, t, state, nu, want_grads=history)

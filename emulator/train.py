@@ -28,6 +28,7 @@ import numpy as np
 from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells, fused
+from wavetrain.emulator.chips import ChipRun, Fidelity
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
 from wavetrain.emulator.ports import heavy_ball
@@ -87,14 +88,20 @@ class TrainResult:
     lr: float
     momentum: float
     seed: int
-    loss: list[float] = field(default_factory=list)  # mean training minibatch loss per epoch
-    train_accuracy: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)  # running training loss: mean over the epoch's minibatches
+    train_accuracy: list[float] = field(default_factory=list)  # whole training set, only with train_metrics=True
     test_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     wall_time: float = 0.0  # seconds spent in training steps (evaluation excluded)
     samples_per_s: float = 0.0
+    elapsed: float = 0.0  # seconds end to end: steps, per-epoch metrics, checkpoints
+    dtype: str = "float32"  # the arithmetic the parameters were trained in
     hold: int | None = None
     network: Network | None = field(default=None, repr=False)
+    hardware: dict[str, Any] | None = None  # the HardwareModel (to_dict) when trained on emulated hardware
+    chips: int | None = None  # Monte-Carlo chip instances (None: one chip, no chip axis)
+    chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
+    fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
 
     @property
     def final_test_accuracy(self) -> float:
@@ -103,6 +110,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("network")
+        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
         out["test_accuracy_final"] = self.final_test_accuracy
         return out
 
@@ -283,6 +291,11 @@ def train(
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
     substrate: Substrate = IDEAL,
+    dtype: Any = "float32",
+    train_metrics: bool = False,
+    hardware: Any = None,
+    chips: int | None = None,
+    fidelity_every: int = 10,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
@@ -291,7 +304,17 @@ def train(
     ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
     atomically after every epoch; ``callback(epoch, result)`` runs after each. ``substrate`` is the arithmetic the
     cells run on (:mod:`wavetrain.emulator.substrate`; default the ideal machine).
+
+    ``dtype``: "float32" (default) trains float32 copies of the parameters and writes them back into ``net`` after
+    every epoch; "float64" trains the network's own arrays in place (the exact path: dyadic equals backprop to
+    rounding). Per epoch the result records the running training loss (mean of the minibatch losses) and the test
+    loss and accuracy; ``train_metrics=True`` also evaluates the whole training set.
+    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.emulator.hardware.HardwareModel`) trains on
+    emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
+    accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
+    ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.
     """
+    work = _check_dtype(dtype)
     if not isinstance(substrate, Substrate):
         raise ConfigError(
             f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}"
@@ -313,21 +336,34 @@ def train(
                 f"port={type(port).__name__ if port is not None else None}; pass momentum=0 (CLI: --momentum 0)"
             )
     dataset = _as_dataset(data, net)
+    began = time.perf_counter()
     rng = np.random.default_rng(seed)
-    params = net.params()
+    run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule, work)
+    if run is not None:
+        params, substrate = run.params, run.substrate
+    else:
+        # NOTE: float64 trains the network's live arrays; float32 trains C-ordered copies, written back every epoch
+        params = net.params() if work == np.float64 else [(W.astype(work), b.astype(work)) for W, b in net.params()]
+    machine = Machine.of(net, params, substrate)
     port = HeavyBall(lr, momentum) if port is None else port
     result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
-                         network=net)
-    x_all = dataset.x_train.astype(np.float64)
-    t_all = check_targets(dataset.y_train, net.sizes[-1])
+                         network=net, dtype=work.name)
+    x_all = np.ascontiguousarray(dataset.x_train, dtype=work)
+    t_all = check_targets(dataset.y_train, net.sizes[-1]).astype(work)
+    x_test = np.ascontiguousarray(dataset.x_test, dtype=work)
+    t_test = check_targets(dataset.y_test, net.sizes[-1]).astype(work)
     bar = _progress(epochs, stepper.name) if progress else None
     for epoch in range(epochs):
         order = rng.permutation(len(x_all))
         losses, start = [], time.perf_counter()
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
+            if run is not None:
+                run.before_step()
             loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
             losses.append(float(np.mean(loss)))
+            if run is not None:
+                run.after_step(x_all[batch], t_all[batch])
         result.wall_time += time.perf_counter() - start
         if not np.all(np.isfinite(losses)):
             first = int(np.argmin(np.isfinite(losses)))
@@ -335,7 +371,17 @@ def train(
                 f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
                 f"finite number; lower lr (got {lr})"
             )
-        _record(result, net, dataset, float(np.mean(losses)))
+        if run is not None:
+            run.record(result, dataset, float(np.mean(losses)))
+        else:
+            result.loss.append(float(np.mean(losses)))
+            test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
+            result.test_loss.append(test_loss)
+            result.test_accuracy.append(test_accuracy)
+            if train_metrics:
+                result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
+            if work != np.float64:
+                _write_back(net, params)
         if checkpoint is not None:
             net.save(checkpoint)
         if bar is not None:
@@ -346,7 +392,56 @@ def train(
     if bar is not None:
         bar.close()
     result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    if run is not None:
+        run.finish(result)
+    result.elapsed = time.perf_counter() - began
     return result
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        work = np.dtype(dtype)
+    except TypeError as err:
+        raise ConfigError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from err
+    if work not in (np.float32, np.float64):
+        raise ConfigError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return work
+
+
+def _write_back(net: Network, params: Params) -> None:
+    """Copy trained parameters (another dtype) into the network's float64 arrays, in place."""
+    for layer, (W, b) in zip(net.layers, params):
+        layer.weight[...] = W
+        layer.bias[...] = b
+
+
+def _evaluate(machine: Machine, x: np.ndarray, t: np.ndarray, y: Any, chunk: int = 4096) -> tuple[float, float]:
+    """(mean loss, accuracy) of the machine's forward wave on a data split, in chunks; accuracy NaN for 2-D targets."""
+    y = np.asarray(y)
+    total, hits, count = 0.0, 0, 0
+    for first in range(0, len(x), chunk):
+        y_out = cells.output(machine, cells.forward_sweep(machine, x[first : first + chunk]).s[-1])
+        cost = cells.cost(machine, y_out, t[first : first + chunk])  # (.., rows): a chip axis counts every chip
+        total, count = total + float(cost.sum(dtype=np.float64)), count + cost.size
+        if y.ndim == 1:
+            hits += int(np.count_nonzero(np.argmax(y_out, axis=-1) == y[first : first + chunk]))
+    count = max(count, 1)
+    return total / count, (hits / count if y.ndim == 1 else float("nan"))
+
+
+
+def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, seed: int, fidelity_every: Any,
+              stepper: Method, schedule: str, dtype: np.dtype) -> ChipRun | None:
+    """The emulated-hardware run of ``train(hardware=...)``, or None (options it needs are refused without it)."""
+    if hardware is None:
+        if chips is not None:
+            raise ConfigError(f"chips: Monte-Carlo chips need hardware= (a preset or a model), got chips={chips!r}")
+        return None
+    if substrate is not IDEAL:
+        raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
+    _check_positive("fidelity_every", fidelity_every, integer=True, allow_zero=True)
+    return ChipRun(net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule),
+                   dtype)
 
 
 def _method_step(
@@ -356,15 +451,6 @@ def _method_step(
     if substrate.ideal:
         return stepper.step(params, net, x, t, port)
     return stepper.step(params, net, x, t, port, substrate=substrate)
-
-
-def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) -> None:
-    result.loss.append(loss)
-    _, train_acc = net.evaluate(dataset.x_train, dataset.y_train)
-    test_loss, test_acc = net.evaluate(dataset.x_test, dataset.y_test)
-    result.train_accuracy.append(train_acc)
-    result.test_loss.append(test_loss)
-    result.test_accuracy.append(test_acc)
 
 
 def _progress(epochs: int, method: str):

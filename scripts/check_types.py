@@ -25,6 +25,8 @@ SEAMS = (
     "wavetrain.emulator.cells",  # the cells and the Machine
     "wavetrain.emulator.kernel",
     "wavetrain.emulator.substrate",
+    "wavetrain.emulator.loihi",  # the Loihi fixed-point substrate
+    "wavetrain.targets.lava.target",  # the Lava target (its modules import lava only when run)
 )
 SUBPACKAGES = ("compiler", "circuits", "emulator", "targets")
 

@@ -104,8 +104,9 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s"
         )
     shape = (steps, p.circuit.batch, e.width)
+    keep = float(np.exp(-e.loss))  # NOTE: a lossy line attenuates each traversal once (the pad of its SPICE card)
     p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape),
-                    "wave": names.line_layer(e.name)})
+                    "wave": names.line_layer(e.name), "keep": keep})
 
 
 def _kernel_termination(e: Termination, p: Program) -> None:
@@ -114,9 +115,14 @@ def _kernel_termination(e: Termination, p: Program) -> None:
 
 
 def _kernel_junction(e: Junction, p: Program) -> None:
-    """Forward v_b = W v_a + beta; backward v_back_out = W^T v_back_in (the same W: a transformer and its transpose)."""
+    """Forward v_b = (1 - leak)(W v_a + beta); backward v_back_out = W^T v_back_in (the same W and its transpose)."""
     l, m = p.layer[e.name], p.machine
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, v[e.a], p.read(l))}))
+    if e.leak:
+        # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
+        kept = 1.0 - e.leak
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, l, v[e.a], p.read(l))}))
+    else:
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, v[e.a], p.read(l))}))
     back_out = e.back_out
     if back_out is not None:
         p.ops.append(Op((e.back_in,), (back_out,),
@@ -343,6 +349,8 @@ class NumpyTarget:
             e, slot = line["line"], n % line["steps"]
             out_a = values[e.a] - line["bwd"][slot]
             out_b = values[e.b] - line["fwd"][slot]
+            if line["keep"] != 1.0:
+                out_a, out_b = line["keep"] * out_a, line["keep"] * out_b
             if line["wave"] is not None:
                 # NOTE: a layer's wave (s_l on fl{l}, lam_l on bl{l}) enters at end a and travels to b
                 out_a = program.machine.substrate.line(out_a, *line["wave"])

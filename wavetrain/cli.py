@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from wavetrain import cli_circuits, cli_reproduce, cli_sweep
+from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep
 from wavetrain.cli_support import friendly, parse_layers
 from wavetrain.emulator.train import METHODS
 
@@ -37,14 +37,21 @@ def main() -> None:
               help="auto: cross_entropy for labels, mse for 2-D targets.")
 @click.option("--hold", type=int, default=None, help="wave method: ticks each minibatch is held (default 2L).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--hardware", default=None, help="Train on emulated analog hardware: a preset (wavetrain hardware list) "
+              "or a .json model.")
+@click.option("--chips", type=int, default=None, help="With --hardware: Monte-Carlo chip instances trained at once.")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of loss/accuracy.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
+@click.option("--target", type=click.Choice(["emulator", "lava"]), default="emulator", show_default=True,
+              help="lava: train on Lava's processes (methods dyadic and wave).")
+@click.option("--substrate", type=click.Choice(["ideal", "loihi"]), default="ideal", show_default=True,
+              help="loihi: the Loihi fixed-point formats (calibrated on the training data; on Lava: fixed_pt).")
 @friendly
 def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
-          activation: str, loss: str, hold: int | None, seed: int, save_path: Path | None, plot_path: Path | None,
-          as_json: bool) -> None:
-    """Train a network on a data set with the emulator."""
+          activation: str, loss: str, hold: int | None, seed: int, hardware: str | None, chips: int | None,
+          save_path: Path | None, plot_path: Path | None, as_json: bool, target: str, substrate: str) -> None:
+    """Train a network on a data set with the emulator (or on Lava, --target lava)."""
     import wavetrain
     from wavetrain import plots
 
@@ -53,18 +60,33 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     if loss == "auto":
         loss = "cross_entropy" if data.n_classes else "mse"
     net = wavetrain.Network.mlp(sizes, activation=activation, loss=loss, seed=seed, name=f"{data.name}_mlp")
-    result = wavetrain.train(net, data, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
-                             momentum=momentum, hold=hold, seed=seed, progress=not as_json,
-                             checkpoint=save_path)
+    if target == "emulator" and substrate == "ideal":
+        result = wavetrain.train(net, data, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 momentum=momentum, hold=hold, seed=seed, progress=not as_json,
+                                 checkpoint=save_path, hardware=hardware, chips=chips)
+    else:
+        if hardware is not None or chips is not None:
+            raise click.UsageError(f"--hardware/--chips train on emulated analog chips; they do not combine with "
+                                   f"--target {target} --substrate {substrate}")
+        result = cli_lava.train_elsewhere(net, data, target, substrate, method=method, epochs=epochs,
+                                          batch_size=batch_size, lr=lr, momentum=momentum, hold=hold, seed=seed,
+                                          progress=not as_json, checkpoint=save_path)
     if plot_path:
         plots.training_curves({method: result}, plot_path, title=f"{data.name} {'-'.join(map(str, sizes))}")
     if as_json:
         click.echo(result.to_json())
         return
     click.echo(f"{method} on {data!r}, layers {'-'.join(map(str, sizes))}, {loss}:")
-    click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
+    click.echo(f"  final running train loss {result.loss[-1]:.4f} ({result.dtype})")
     click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
     click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
+    if result.hardware is not None:
+        click.echo(f"  on {result.hardware['name']} hardware: gradient cosine {result.fidelity.mean_cosine:.4f} "
+                   f"(mean over epochs), relative error {result.fidelity.relative_error[-1]:.4f} (last epoch)"
+                   if result.fidelity is not None else f"  on {result.hardware['name']} hardware")
+        if result.chips:
+            chips_acc = " ".join(f"{a:.3f}" for a in result.chip_test_accuracy[-1])
+            click.echo(f"  test accuracy per chip: {chips_acc}")
     for path, what in ((save_path, "network"), (plot_path, "plot")):
         if path:
             click.echo(f"  {what} written to {path}")
@@ -117,7 +139,8 @@ def gradients(model: Path | None, layers: str, activation: str, loss: str, batch
         click.echo(f"plot written to {plot_path}")
 
 
-for _module in (cli_circuits, cli_reproduce, cli_sweep):  # compile, simulate; reproduce; sweep
+# compile, simulate; hardware; deploy; reproduce; sweep
+for _module in (cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep):
     _module.register(main)
 
 

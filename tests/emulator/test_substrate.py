@@ -110,8 +110,9 @@ def test_training_on_read_noise_steps_with_the_noisy_gradient(method: str, sched
     expected = [(layer.weight - 0.1 * dw, layer.bias - 0.1 * db) for layer, dw, db in zip(net.layers, dws, dbs)]
     ideal = net.copy()
     train(net, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0,
-          substrate=noise)
-    train(ideal, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0)
+          substrate=noise, dtype="float64")
+    train(ideal, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0,
+          dtype="float64")
     for layer, (W, b) in zip(net.layers, expected):
         np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
         np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)
@@ -150,7 +151,8 @@ def test_port_updates_go_through_the_substrate_write() -> None:
     dws, dbs, _ = net_backprop(net, x, y)
     expected = [(layer.weight - 1.25 * 0.1 * dw, layer.bias - 1.25 * 0.1 * db)
                 for layer, dw, db in zip(net.layers, dws, dbs)]
-    train(net, (x, y), method="dyadic", epochs=1, batch_size=7, lr=0.1, momentum=0.0, substrate=WriteGain(1.25))
+    train(net, (x, y), method="dyadic", epochs=1, batch_size=7, lr=0.1, momentum=0.0, substrate=WriteGain(1.25),
+          dtype="float64")
     for layer, (W, b) in zip(net.layers, expected):
         np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
         np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)
