@@ -201,7 +201,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
     hardware = pytest.importorskip("wavetrain.emulator.hardware")
     import wavetrain
 
-    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2}\n"
+    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2, dtype: float64}\n"
             "grid: {hardware.device.read_noise: [0.0, 0.1], hardware.device.weight_bits: [6]}\n")
     spec, every = fill(tmp_path, text)
     rows = {row["task_id"]: row for row in read_table(tmp_path / "out").to_pylist()}
@@ -211,7 +211,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
         model = hardware.load_hardware("ideal").with_overrides({"device.read_noise": noise, "device.weight_bits": 6})
         net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
         result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, seed=task.run_seed,
-                                 hardware=model, chips=2)
+                                 hardware=model, chips=2, dtype="float64")
         assert row["hardware.device.read_noise"] == noise and row["hardware.device.weight_bits"] == 6
         assert row["chip_accuracy"] == result.chip_test_accuracy[-1] and len(row["chip_accuracy"]) == 2
         assert row["test_accuracy"] == result.final_test_accuracy

@@ -80,7 +80,7 @@ def build(setting: dict[str, Any], run_seed: int) -> tuple[Any, Any, dict[str, A
         method = Mpc(h=setting["horizon"])
     kwargs = {"method": method, "epochs": setting["epochs"], "batch_size": setting["batch_size"],
               "lr": setting["lr"], "momentum": setting["momentum"], "seed": run_seed, "hold": setting["hold"],
-              "schedule": setting["schedule"], **_hardware(setting)}
+              "schedule": setting["schedule"], "dtype": setting["dtype"], **_hardware(setting)}
     return net, data, kwargs
 
 

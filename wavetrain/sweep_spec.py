@@ -86,13 +86,14 @@ AXES: dict[str, tuple[str, Check]] = {
     "horizon": _OPT_INT,
     "hardware": ("a preset name, a .json path or null", lambda v: v if isinstance(v, str) else None),
     "chips": _INT,
+    "dtype": ("'float32' or 'float64'", lambda v: v if v in ("float32", "float64") else None),
     "fidelity_every": ("an integer >= 0 (minibatches between gradient-fidelity samples; 0: none)",
                        lambda v: v if _is_int(v) and v >= 0 else None),
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "layers": None, "activation": "tanh", "loss": "auto", "method": "dyadic",
     "schedule": "light_cone", "epochs": 30, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "hold": None,
-    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10,
+    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10, "dtype": "float32",
 }
 
 
