@@ -115,7 +115,9 @@ class ChipRun:
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
         self.params = net.params() if not self.copied else [
-            (np.broadcast_to(W, lead + W.shape).astype(self.dtype), np.broadcast_to(b, lead + b.shape).astype(self.dtype))
+            # NOTE: C order: astype keeps a broadcast's stride-0 layout, and the devices' write reshapes rows in place
+            (np.ascontiguousarray(np.broadcast_to(W, lead + W.shape), dtype=self.dtype),
+             np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=self.dtype))
             for W, b in net.params()]
         for l, (W, _) in enumerate(self.params):
             self.substrate.program(W, l)
