@@ -155,11 +155,13 @@ def test_a_task_row_matches_train_run_by_hand(tmp_path, digits):
     spec, every = fill(tmp_path)
     task = next(t for t in every if t.axes == {"lr": 0.2, "method": "dyadic"} and t.seed == 1)
     net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
-    result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed)
+    result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed,
+                             train_metrics=True)
     row = read_table(tmp_path / "out").to_pylist()
     row = next(r for r in row if r["task_id"] == task.task_id)
     assert row["status"] == "ok" and row["error"] is None
     assert row["test_accuracy"] == result.final_test_accuracy and row["train_loss_per_epoch"] == result.loss
+    assert row["train_accuracy_per_epoch"] == result.train_accuracy and len(result.train_accuracy) == 1
     assert row["lr"] == 0.2 and row["method"] == "dyadic" and row["seed"] == 1
     assert json.loads(row["setting"])["layers"] == [64, 8, 10]
 

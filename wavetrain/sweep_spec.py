@@ -106,6 +106,7 @@ class Task:
     axes: dict[str, Any]  # the swept axes' values of this task
     seed: int  # replicate index
     run_seed: int  # from SeedSequence(root_seed, spawn_key=(seed,))
+    train_metrics: bool = False  # evaluate the whole training set every epoch (the train_accuracy metric)
 
 
 @dataclass(frozen=True)
@@ -351,5 +352,5 @@ def tasks(spec: SweepSpec) -> list[Task]:
         for setting in spec.settings:
             task_id = task_digest(setting, seed, spec.root_seed)
             axes = {axis: setting[axis] for axis in spec.axis_names}
-            out.append(Task(task_id, setting, axes, seed, value))
+            out.append(Task(task_id, setting, axes, seed, value, "train_accuracy" in spec.metrics))
     return out
