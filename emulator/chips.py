@@ -82,8 +82,11 @@ class Fidelity:
 
 def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
     """(cosine, relative error) of two lists of arrays flattened per chip (leading axis if ``chip``), chip-averaged."""
-    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1)
-    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1)
+    # NOTE: in float64 whatever the training dtype, so identical float32 readouts give a cosine of 1 to 1e-16
+    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1,
+                            dtype=np.float64)
+    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1,
+                            dtype=np.float64)
     dot = np.sum(flat_h * flat_g, axis=1)
     nh, ng = np.linalg.norm(flat_h, axis=1), np.linalg.norm(flat_g, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -115,9 +118,8 @@ class ChipRun:
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
         self.params = net.params() if not self.copied else [
-            # NOTE: C order: astype keeps a broadcast's stride-0 layout, and the devices' write reshapes rows in place
-            (np.ascontiguousarray(np.broadcast_to(W, lead + W.shape), dtype=self.dtype),
-             np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=self.dtype))
+            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
             for W, b in net.params()]
         for l, (W, _) in enumerate(self.params):
             self.substrate.program(W, l)

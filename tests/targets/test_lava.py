@@ -108,7 +108,7 @@ def test_training_on_lava_follows_the_emulator(method: str, fixed: bool) -> None
     result = train_on_lava(on_lava, data, fixed=substrate(), **options)
     extra = {"schedule": "ticks"} if method == "dyadic" else {}
     sub = substrate()
-    train(on_emulator, data, **options, **extra, **({"substrate": sub} if fixed else {}))
+    train(on_emulator, data, **options, **extra, **({"substrate": sub} if fixed else {"dtype": "float64"}))
     assert len(result.test_accuracy) == 2
     moved = worst([l.weight for l in on_lava.layers], [l.weight for l in base.layers])
     assert moved > 1e-3
