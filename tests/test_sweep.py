@@ -174,6 +174,12 @@ def test_a_failing_task_is_recorded_with_its_error(tmp_path):
     assert [r["status"] for r in rows] == ["ok", "failed"]
     assert re.match(r"ConfigError: training diverged in epoch 1: minibatch \d+ has loss (inf|nan)", rows[1]["error"])
     assert "error" not in rows[0] and "test_accuracy" not in rows[1] and "ConfigError" in rows[1]["traceback"]
+    spec = load_spec(tmp_path / "s.yaml")
+    table = SweepTable(tmp_path / "out", spec, 2)
+    for row in rows:
+        table.write(row)
+    ids = [row["task_id"] for row in rows]
+    assert table.finished() == set(ids) and table.finished(retry_failed=True) == {ids[0]}  # --retry-failed
 
 
 def test_report_pools_seeds_and_writes_a_plot_per_axis(tmp_path):
