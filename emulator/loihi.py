@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -126,6 +126,8 @@ class LoihiFixedPoint(Substrate):
     that saturated, per format, so a run can report its clipping.
     """
 
+    # NOTE: the integer grids are exact only in float64 (every intermediate below 2^52, see check_exact)
+    needs_dtype: ClassVar[str | None] = "float64"
     w_exp: list[int]
     a_exp: list[int]
     s_exp: list[int]
@@ -263,8 +265,11 @@ class LoihiFixedPoint(Substrate):
         w, m, d, g = self.weight_bits, self.message_bits, self.derivative_bits + 1, self.grad_bits
         for l in range(len(sizes) - 1):
             n_in, n_out = sizes[l], sizes[l + 1]
+            in_exp = self.x_exp if l == 0 else self.s_exp[l - 1]
+            # NOTE: the bias joins W s on the finer of the two grids; its bits count from there
+            bias_span = self.bias_bits + max(0, self.b_exp[l] - (self.w_exp[l] + in_exp))
             need = {
-                "forward sum W s": w + m + math.ceil(math.log2(n_in + 1)),
+                "forward sum W s + b": max(w + m + math.ceil(math.log2(n_in + 1)), bias_span) + 1,
                 "backward sum W^T delta": w + d + m + math.ceil(math.log2(n_out + 1)),
                 "port readout delta^T s": d + m + m + math.ceil(math.log2(batch + 1)),
             }

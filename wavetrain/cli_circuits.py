@@ -107,7 +107,7 @@ def compile_command(
 
 @click.command("simulate")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--target", type=click.Choice(["numpy", "spice"]), default="numpy", show_default=True)
+@click.option("--target", type=click.Choice(["numpy", "spice", "lava"]), default="numpy", show_default=True)
 @click.option(
     "--runner",
     type=click.Choice(["batch", "shared"]),

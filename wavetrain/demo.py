@@ -168,7 +168,7 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     result = train_on_lava(on_lava, subset, fixed=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0],
                            **options)
     seconds = time.perf_counter() - start
-    wavetrain.train(on_emulator, subset, schedule="ticks", **options,
+    wavetrain.train(on_emulator, subset, schedule="ticks", dtype="float64", **options,
                     substrate=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0])
     gap = max(float(np.max(np.abs(a.weight - b.weight))) for a, b in zip(on_lava.layers, on_emulator.layers))
     click.echo(f"8 minibatches trained on Lava in fixed point (2L = {2 * net.depth} timesteps each, then the port "
