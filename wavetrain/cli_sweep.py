@@ -41,7 +41,7 @@ def sweep_group() -> None:
 @friendly
 def run_command(sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool,
                 no_progress: bool) -> None:
-    """Run every task of SWEEP_FILE that DIR has no row for, one Dask task per (setting, seed)."""
+    """Run every task of SWEEP_FILE that --out has no row for, one Dask task per (setting, seed)."""
     from wavetrain.sweep import run_sweep
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # NOTE: SIGTERM closes the cluster as Ctrl-C does
