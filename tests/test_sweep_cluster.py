@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -69,6 +70,11 @@ def kill_groups(processes: list[subprocess.Popen]) -> None:
         if group_alive(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def writers(out: Path) -> set[int]:
+    """The worker processes that wrote the rows so far."""
+    return {pq.read_table(path, columns=["pid"])["pid"][0].as_py() for path in part_files(out)}
 
 
 def check_table(out: Path, spec_path: Path) -> list[dict]:
@@ -166,7 +172,7 @@ def test_existing_scheduler_a_killed_worker_then_a_killed_scheduler(tmp_path):
         scheduler, victim = processes[0], processes[1]
         command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--scheduler", address, "--no-progress"]
         processes.append(start(command, tmp_path / "sweep.log"))
-        wait_for(lambda: len(part_files(out)) >= 3, 120, "three rows")
+        wait_for(lambda: len(part_files(out)) >= 3 and victim.pid in writers(out), 120, "three rows, one from w1")
         victim.kill()  # its task in flight goes to the other worker
         wait_for(lambda: len(part_files(out)) >= 6, 120, "three more rows from the surviving worker")
         scheduler.kill()  # the command reports the lost tasks and exits 1
