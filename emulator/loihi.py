@@ -375,6 +375,7 @@ def calibrate(
     minibatches of that size (default: one batch of all rows). ``settings`` are LoihiFixedPoint's widths, overflow,
     rounding and seed.
     """
+    from wavetrain.emulator import cells
     from wavetrain.emulator.cells import Machine
     from wavetrain.emulator.kernel import light_cone
 
@@ -396,7 +397,7 @@ def calibrate(
     s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
     lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
     inputs = [x, *s_all[:-1]]
-    pre = [inputs[l][: len(s_all[l])] @ W.T + b for l, (W, b) in enumerate(params)]
+    pre = [cells.junction(machine, l, inputs[l][: len(s_all[l])], wb) for l, wb in enumerate(params)]
     probe = zero_exponents(net.depth, **settings)
     rows: list[dict[str, Any]] = []
 

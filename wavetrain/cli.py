@@ -11,6 +11,7 @@ import numpy as np
 
 from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep
 from wavetrain.cli_support import friendly, parse_layers
+from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.emulator.train import METHODS
 
 DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
@@ -32,11 +33,14 @@ def main() -> None:
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)
 @click.option("--momentum", type=float, default=0.9, show_default=True)
-@click.option("--activation", default="tanh", show_default=True, help="Hidden-layer activation.")
-@click.option("--loss", type=click.Choice(["auto", "cross_entropy", "mse"]), default="auto", show_default=True,
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="tanh", show_default=True,
+              help="Hidden-layer activation.")
+@click.option("--loss", type=click.Choice(["auto", *LOSSES]), default="auto", show_default=True,
               help="auto: cross_entropy for labels, mse for 2-D targets.")
 @click.option("--hold", type=int, default=None, help="wave method: ticks each minibatch is held (default 2L).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Training arithmetic: float32 (fast) or float64 (dyadic equals backprop to rounding).")
 @click.option("--hardware", default=None, help="Train on emulated analog hardware: a preset (wavetrain hardware list) "
               "or a .json model.")
 @click.option("--chips", type=int, default=None, help="With --hardware: Monte-Carlo chip instances trained at once.")
@@ -49,8 +53,9 @@ def main() -> None:
               help="loihi: the Loihi fixed-point formats (calibrated on the training data; on Lava: fixed_pt).")
 @friendly
 def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
-          activation: str, loss: str, hold: int | None, seed: int, hardware: str | None, chips: int | None,
-          save_path: Path | None, plot_path: Path | None, as_json: bool, target: str, substrate: str) -> None:
+          activation: str, loss: str, hold: int | None, seed: int, dtype: str, hardware: str | None,
+          chips: int | None, save_path: Path | None, plot_path: Path | None, as_json: bool, target: str,
+          substrate: str) -> None:
     """Train a network on a data set with the emulator (or on Lava, --target lava)."""
     import wavetrain
     from wavetrain import plots
@@ -63,7 +68,7 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     if target == "emulator" and substrate == "ideal":
         result = wavetrain.train(net, data, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
                                  momentum=momentum, hold=hold, seed=seed, progress=not as_json,
-                                 checkpoint=save_path, hardware=hardware, chips=chips)
+                                 checkpoint=save_path, hardware=hardware, chips=chips, dtype=dtype)
     else:
         if hardware is not None or chips is not None:
             raise click.UsageError(f"--hardware/--chips train on emulated analog chips; they do not combine with "
@@ -96,8 +101,8 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A saved network (default: a fresh MLP of --layers).")
 @click.option("--layers", default="4,7,6,5,8,3", show_default=True)
-@click.option("--activation", default="tanh", show_default=True)
-@click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), default="mse", show_default=True)
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="tanh", show_default=True)
+@click.option("--loss", type=click.Choice(list(LOSSES)), default="mse", show_default=True)
 @click.option("--batch", type=int, default=4, show_default=True)
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @click.option("--ticks", type=int, default=None, help="Default: 2L + 2.")

@@ -13,7 +13,9 @@ import numpy as np
 
 from wavetrain import plots
 from wavetrain.cli_support import friendly
+from wavetrain.compiler.lower import LEARNING_KINDS
 from wavetrain.errors import ConfigError
+from wavetrain.targets import TARGETS, canonical
 
 
 def _batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +63,7 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
     help="Netlist path (default: stdout).",
 )
 @click.option("--learning", is_flag=True, help="The self-training circuit: weights are capacitor voltages.")
-@click.option("--port", type=click.Choice(["resistor", "momentum"]), default="resistor", show_default=True)
+@click.option("--port", type=click.Choice(LEARNING_KINDS), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
 @click.option(
     "--ticks", type=int, default=None, help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
@@ -107,7 +109,7 @@ def compile_command(
 
 @click.command("simulate")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--target", type=click.Choice(["numpy", "spice", "lava"]), default="numpy", show_default=True)
+@click.option("--target", type=click.Choice(list(TARGETS)), default="numpy", show_default=True)
 @click.option(
     "--runner",
     type=click.Choice(["batch", "shared"]),
@@ -153,7 +155,7 @@ def simulate_command(
 
     net = Network.load(source)
     x, y = _batch(net, data, samples, seed)
-    options = {"runner": runner} if target == "spice" else {}
+    options = {"runner": runner} if canonical(target) == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
     exact, _, _ = light_cone(
         net.params(),
@@ -177,7 +179,7 @@ def simulate_command(
 
 
 def _simulate_netlist(path: Path, target: str) -> None:
-    if target != "spice":
+    if canonical(target) != "spice":
         raise ConfigError(
             f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
         )

@@ -14,6 +14,7 @@ import numpy as np
 
 import wavetrain
 from wavetrain import plots
+from wavetrain.compiler import names
 from wavetrain.emulator import backprop
 from wavetrain.files import atomic_write
 
@@ -101,15 +102,15 @@ def learning_circuit(out: Path) -> None:
     curves = {}
     for target, options in (("spice", {}), ("numpy", {"steps_per_tick": 8})):
         trace = get_target(target, **options).run(circuit, Transient(stop=1e-6, step=2.5e-10), samples,
-                                                  ["s2r", "p1", "p2"])
-        curves[target] = (trace, 0.5 * np.mean((trace["s2r"][:, :, 0] - y[:, 0]) ** 2, axis=1))
+                                                  [names.s_far(2), names.port(1), names.port(2)])
+        curves[target] = (trace, 0.5 * np.mean((trace[names.s_far(2)][:, :, 0] - y[:, 0]) ** 2, axis=1))
     trace, loss = curves["spice"]
     click.echo(f"{'t [ns]':>7} {'loss (ngspice)':>15} {'loss (emulator)':>16}")
     for t, a, b in zip(samples[::3] * 1e9, loss[::3], curves["numpy"][1][::3]):
         click.echo(f"{t:7.0f} {a:15.4f} {b:16.4f}")
     trained = net.copy()
     for l, layer in enumerate(trained.layers, start=1):
-        layer.weight, layer.bias = trace[f"p{l}.weight"][-1], trace[f"p{l}.bias"][-1]
+        layer.weight, layer.bias = trace[f"{names.port(l)}.weight"][-1], trace[f"{names.port(l)}.bias"][-1]
     click.echo(f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
                f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})")
     fig, ax = plots._figure(size=(6, 3.5))
