@@ -20,10 +20,11 @@ import numpy as np
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
-from wavetrain.files import atomic_write
+from wavetrain.compiler.storage import NpyError, atomic_write, read_npy
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
+META_LIMIT = 16 * 2**20  # bytes of meta.json read at most (it describes layers, not data)
 
 
 def _float_matrix(value: Any, what: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -220,6 +221,18 @@ class Network:
         "meta": {...}}``. Nothing is pickled; readers must refuse unknown formats and newer versions.
         """
         path = Path(path)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in self.archive_members().items():
+                archive.writestr(name, data)
+        atomic_write(path, buffer.getvalue())
+        return path
+
+    def archive_members(self) -> dict[str, bytes]:
+        """The members of the file :meth:`save` writes (meta.json and one .npy per array), by name.
+
+        Refuses (NetworkError) a network holding a non-finite weight or bias: such a file could not be loaded back.
+        """
         header = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -236,19 +249,21 @@ class Network:
             ],
             "meta": self.meta,
         }
-        arrays = {}
+        members = {"meta.json": json.dumps(header, indent=1, sort_keys=True).encode()}
         for index, layer in enumerate(self.layers):
-            arrays[f"layer{index}.weight"] = layer.weight
-            arrays[f"layer{index}.bias"] = layer.bias
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("meta.json", json.dumps(header, indent=1, sort_keys=True))
-            for key, array in arrays.items():
+            for kind in ("weight", "bias"):
+                array = np.asarray(getattr(layer, kind))
+                finite = np.isfinite(array)
+                if not finite.all():
+                    bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+                    raise NetworkError(
+                        f"save: layer {index} {kind} has {array[bad]} at index {bad}, expected finite values "
+                        f"(a diverged network cannot be saved; Network.load would refuse the file)"
+                    )
                 member = io.BytesIO()
-                np.save(member, np.ascontiguousarray(array), allow_pickle=False)
-                archive.writestr(f"{key}.npy", member.getvalue())
-        atomic_write(path, buffer.getvalue())
-        return path
+                np.save(member, np.ascontiguousarray(array, dtype=np.float64), allow_pickle=False)
+                members[f"layer{index}.{kind}.npy"] = member.getvalue()
+        return members
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Network:
@@ -264,6 +279,9 @@ class Network:
             names = set(archive.namelist())
             if "meta.json" not in names:
                 raise ModelFileError(f"{path}: not a wavetrain network file (no meta.json; has {sorted(names)[:5]})")
+            size = archive.getinfo("meta.json").file_size
+            if size > META_LIMIT:
+                raise ModelFileError(f"{path}: meta.json inflates to {size} bytes, expected at most {META_LIMIT}")
             try:
                 header = json.loads(archive.read("meta.json"))
             except (ValueError, zipfile.BadZipFile, OSError) as err:
@@ -340,10 +358,15 @@ def _dense_from_linear(linear: Any, activation: str) -> Dense:
 
 
 def _read_array(archive: zipfile.ZipFile, path: Path, key: str) -> np.ndarray:
+    """One array member, checked by its npy header (dtype, shape, size vs the memory limit) before it is inflated."""
     try:
-        with archive.open(f"{key}.npy") as handle:
-            return np.load(io.BytesIO(handle.read()), allow_pickle=False)
+        array = read_npy(archive, f"{key}.npy", f"{path}: array {key!r}")
     except KeyError as err:
         raise ModelFileError(f"{path}: array {key!r} is missing") from err
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
+    except NpyError as err:
+        raise ModelFileError(str(err)) from err
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
         raise ModelFileError(f"{path}: array {key!r} is corrupt: {err}") from err
+    if array.dtype.kind != "f":
+        raise ModelFileError(f"{path}: array {key!r} has dtype {array.dtype}, expected float64")
+    return array

@@ -1,42 +1,18 @@
-"""Atomic file output: a crash or an error leaves either the old file or the new one, never a torn file."""
+"""Atomic file output: a crash or an error leaves either the old file or the new one, never a torn file.
+
+The code lives in :mod:`wavetrain.compiler.storage` (below the API, so the emulator and targets may use it too);
+this module re-exports it for the API, the CLI and the scripts.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
+from wavetrain.compiler.storage import (
+    atomic_path,
+    atomic_write,
+    check_writable,
+    lock_path,
+    writer_lock,
+    writer_locks,
+)
 
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    # NOTE: mkstemp creates the file 0600; give it the mode a plain open() would (0666 less the umask)
-    os.chmod(tmp, 0o666 & ~_umask())
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write bytes or text (UTF-8) to ``path`` atomically, flushed to disk before the rename."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as out:
-            out.write(data.encode() if isinstance(data, str) else data)
-            out.flush()
-            os.fsync(out.fileno())
-    return Path(path)
+__all__ = ["atomic_path", "atomic_write", "check_writable", "lock_path", "writer_lock", "writer_locks"]
