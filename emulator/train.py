@@ -17,6 +17,7 @@ v <- momentum * v - lr * g, theta <- theta + v.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -27,11 +28,12 @@ import numpy as np
 
 from wavetrain.compiler.network import Network
 from wavetrain.datasets import Dataset, check_features, check_targets
+from wavetrain.emulator import checkpoint as ckpt
 from wavetrain.emulator import fused
 from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
 from wavetrain.emulator.relax import run_ticks
-from wavetrain.errors import ConfigError, DataError
+from wavetrain.errors import ConfigError, DataError, ModelFileError
 
 CORE_METHODS = ("backprop", "dyadic", "wave")
 METHODS = (*CORE_METHODS, *EXTRA_METHODS)  # every name train() accepts; EXTRA_METHODS: the papers' rules
@@ -268,13 +270,22 @@ def train(
     progress: bool = False,
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
+    checkpoint_every: int = 1,
+    resume: str | Path | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
     ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
     heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
-    ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
-    atomically after every epoch; ``callback(epoch, result)`` runs after each.
+    ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``callback(epoch, result)`` runs
+    after each epoch.
+
+    ``checkpoint=PATH`` writes the whole training state (emulator/checkpoint.py; also a network file that
+    ``Network.load`` reads) atomically every ``checkpoint_every`` epochs and after the last (0: never), and when
+    SIGINT, SIGTERM or SIGHUP stops the run at the next minibatch boundary (then TrainingInterrupted says how to
+    resume).
+    ``resume=PATH`` continues such a run with the same settings (``epochs`` may grow): 2 + 2 epochs equal 4
+    uninterrupted epochs bit for bit. A diverging run restores the last finite state and raises ConfigError.
     """
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
@@ -282,6 +293,7 @@ def train(
     _check_positive("batch_size", batch_size, integer=True)
     _check_positive("lr", lr)
     _check_positive("momentum", momentum, allow_zero=True)
+    _check_positive("checkpoint_every", checkpoint_every, integer=True, allow_zero=True)
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
     stepper = make_method(method, net, hold, schedule, lr)
@@ -300,31 +312,49 @@ def train(
                          network=net)
     x_all = dataset.x_train.astype(np.float64)
     t_all = check_targets(dataset.y_train, net.sizes[-1])
-    bar = _progress(epochs, stepper.name) if progress else None
-    for epoch in range(epochs):
-        order = rng.permutation(len(x_all))
-        losses, start = [], time.perf_counter()
-        for first in range(0, len(order), batch_size):
-            batch = order[first : first + batch_size]
-            losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
-        result.wall_time += time.perf_counter() - start
-        if not np.all(np.isfinite(losses)):
-            first = int(np.argmin(np.isfinite(losses)))
-            raise ConfigError(
-                f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
-                f"finite number; lower lr (got {lr})"
-            )
-        _record(result, net, dataset, float(np.mean(losses)))
-        if checkpoint is not None:
-            net.save(checkpoint)
-        if bar is not None:
-            bar.set_postfix(loss=f"{result.loss[-1]:.4f}", test_acc=f"{result.test_accuracy[-1]:.4f}")
-            bar.update(1)
-        if callback is not None:
-            callback(epoch, result)
+    # --- checkpoint / resume / divergence / signals (emulator/checkpoint.py) ------------------------------------
+    settings = {"method": stepper.name, "method_type": type(stepper).__qualname__, "port_type": type(port).__qualname__,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,
+                "hold": getattr(stepper, "hold", None), "schedule": schedule}
+    session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all))
+    state = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None, "losses": [],
+             "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
+    done, position = 0, 0
+    if resume is not None:
+        done, position, result.wall_time = session.resume(resume, net, state)
+    session.snapshot(state)
+    # --- end checkpoint setup --------------------------------------------------------------------------------------
+    bar = _progress(epochs, stepper.name, done) if progress else None
+    with session.guard():
+        for epoch in range(done, epochs):
+            if position == 0:
+                state["order"], state["losses"] = rng.permutation(len(x_all)), []
+            order, losses = state["order"], state["losses"]
+            start = time.perf_counter()
+            for first in range(position * batch_size, len(order), batch_size):
+                session.interrupted(net, state, epoch, first // batch_size,
+                                    result.wall_time + time.perf_counter() - start)
+                batch = order[first : first + batch_size]
+                losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
+                if not math.isfinite(losses[-1]):
+                    break  # NOTE: diverged; check_finite below restores the last finite state
+            position = 0
+            result.wall_time += time.perf_counter() - start
+            session.check_finite(state, epoch, lr)
+            _record(result, net, dataset, float(np.mean(losses)))
+            state["order"], state["losses"] = None, []
+            session.snapshot(state)
+            if session.due(epoch + 1, epochs):
+                session.save(net, state, epoch + 1, 0, result.wall_time)
+            if bar is not None:
+                bar.set_postfix(loss=f"{result.loss[-1]:.4f}", test_acc=f"{result.test_accuracy[-1]:.4f}")
+                bar.update(1)
+            if callback is not None:
+                callback(epoch, result)
     if bar is not None:
         bar.close()
-    result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    trained = (epochs - done) * len(x_all)
+    result.samples_per_s = trained / result.wall_time if result.wall_time and trained else 0.0
     return result
 
 
@@ -337,8 +367,8 @@ def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) ->
     result.test_accuracy.append(test_acc)
 
 
-def _progress(epochs: int, method: str):
+def _progress(epochs: int, method: str, done: int = 0):
     from tqdm.auto import tqdm
 
-    return tqdm(total=epochs, desc=f"train ({method})", unit="epoch", leave=True)
+    return tqdm(total=epochs, initial=done, desc=f"train ({method})", unit="epoch", leave=True)
 

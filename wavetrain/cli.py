@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 from wavetrain import cli_circuits, cli_reproduce
 from wavetrain.cli_support import friendly, parse_layers
 from wavetrain.emulator.train import METHODS
+from wavetrain.errors import ConfigError, TrainingInterrupted, WavetrainError
 
 DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
 
@@ -28,46 +30,130 @@ def main() -> None:
 @click.option("--method", type=click.Choice(METHODS), default="dyadic", show_default=True,
               help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers "
                    "(ocnopt and curvature step themselves: use --momentum 0).")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)
 @click.option("--momentum", type=float, default=0.9, show_default=True)
 @click.option("--activation", default="tanh", show_default=True, help="Hidden-layer activation.")
 @click.option("--loss", type=click.Choice(["auto", "cross_entropy", "mse"]), default="auto", show_default=True,
               help="auto: cross_entropy for labels, mse for 2-D targets.")
-@click.option("--hold", type=int, default=None, help="wave method: ticks each minibatch is held (default 2L).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--hold", type=click.IntRange(min=1), default=None,
+              help="wave method: ticks each minibatch is held (default 2L).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--name", default=None, help="Model name (default: the data set's name + '_mlp', made a valid name).")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of loss/accuracy.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Training-state checkpoint, written every --checkpoint-every epochs and on Ctrl-C/SIGTERM/SIGHUP "
+                   "(default: SAVE.ckpt.npz beside --save, else wavetrain-train-PID.ckpt.npz, on interruption only).")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=None,
+              help="Epochs between checkpoints (default 1 with --checkpoint, else 0: only on interruption).")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue the run a checkpoint holds, with its settings (--epochs may grow; it keeps writing there).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
 @friendly
 def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
-          activation: str, loss: str, hold: int | None, seed: int, save_path: Path | None, plot_path: Path | None,
-          as_json: bool) -> None:
-    """Train a network on a data set with the emulator."""
-    import wavetrain
-    from wavetrain import plots
+          activation: str, loss: str, hold: int | None, seed: int, name: str | None, save_path: Path | None,
+          plot_path: Path | None, checkpoint_path: Path | None, checkpoint_every: int | None,
+          resume_path: Path | None, as_json: bool) -> None:
+    """Train a network on a data set with the emulator (resumable: see --checkpoint and --resume)."""
+    import os
 
-    data = wavetrain.datasets.load(dataset)
-    sizes = parse_layers(layers) if layers else [data.n_features, 128, 128, data.n_outputs]
+    import wavetrain
+    from wavetrain.files import check_writable, writer_locks
+
+    options = dict(dataset=dataset, layers=layers, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
+                   momentum=momentum, activation=activation, loss=loss, hold=hold, seed=seed, name=name)
+    if resume_path is not None:
+        options = resumed_options(resume_path, options, click.get_current_context())
+        checkpoint_path = resume_path if checkpoint_path is None else checkpoint_path
+    every = checkpoint_every if checkpoint_every is not None else (1 if checkpoint_path is not None else 0)
+    if checkpoint_path is None:
+        implicit = (save_path.with_name(save_path.stem + ".ckpt.npz") if save_path
+                    else Path(f"wavetrain-train-{os.getpid()}.ckpt.npz"))
+        try:
+            checkpoint_path = check_writable(implicit, "checkpoint")
+        except WavetrainError:
+            checkpoint_path = None  # NOTE: an implicit checkpoint is a courtesy, not a reason to refuse the run
+    for path, what in ((save_path, "--save"), (plot_path, "--plot"), (checkpoint_path, "--checkpoint")):
+        if path is not None:
+            check_writable(path, what)
+    if plot_path is not None and options["epochs"] == 0:
+        raise ConfigError("--plot: expected --epochs >= 1 (there is nothing to plot), got --epochs 0")
+    data = wavetrain.datasets.load(options["dataset"])
+    sizes = parse_layers(options["layers"]) if options["layers"] else [data.n_features, 128, 128, data.n_outputs]
+    loss = options["loss"]
     if loss == "auto":
         loss = "cross_entropy" if data.n_classes else "mse"
-    net = wavetrain.Network.mlp(sizes, activation=activation, loss=loss, seed=seed, name=f"{data.name}_mlp")
-    result = wavetrain.train(net, data, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
-                             momentum=momentum, hold=hold, seed=seed, progress=not as_json,
-                             checkpoint=save_path)
-    if plot_path:
-        plots.training_curves({method: result}, plot_path, title=f"{data.name} {'-'.join(map(str, sizes))}")
+    model_name = options["name"] if options["name"] is not None else valid_name(f"{data.name}_mlp")
+    check_model_name(model_name)
+    net = wavetrain.Network.mlp(sizes, activation=options["activation"], loss=loss, seed=options["seed"],
+                                name=model_name)
+    net.meta["cli"] = dict(options)
+    with writer_locks([(save_path, "--save"), (plot_path, "--plot")]):
+        try:
+            result = wavetrain.train(net, data, method=options["method"], epochs=options["epochs"],
+                                     batch_size=options["batch_size"], lr=options["lr"],
+                                     momentum=options["momentum"], hold=options["hold"], seed=options["seed"],
+                                     progress=not as_json, checkpoint=checkpoint_path, checkpoint_every=every,
+                                     resume=resume_path)
+        except TrainingInterrupted as err:
+            click.echo(f"wavetrain train: {err}", err=True)
+            sys.exit(128 + err.signal)
+        if save_path:
+            net.save(save_path)
+        if plot_path:
+            from wavetrain import plots
+
+            plots.training_curves({options["method"]: result}, plot_path,
+                                  title=f"{data.name} {'-'.join(map(str, sizes))}")
     if as_json:
         click.echo(result.to_json())
         return
-    click.echo(f"{method} on {data!r}, layers {'-'.join(map(str, sizes))}, {loss}:")
-    click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
-    click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
-    click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
+    click.echo(f"{options['method']} on {data!r}, layers {'-'.join(map(str, sizes))}, {loss}:")
+    if not result.loss:
+        click.echo("  0 epochs: nothing trained")
+    else:
+        click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
+        click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
+        click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
     for path, what in ((save_path, "network"), (plot_path, "plot")):
         if path:
             click.echo(f"  {what} written to {path}")
+    if checkpoint_path is not None and checkpoint_path.exists() and every:
+        click.echo(f"  checkpoint written to {checkpoint_path}")
+
+
+def valid_name(text: str) -> str:
+    """A model name every backend accepts ([A-Za-z][A-Za-z0-9_]*, at most 64 characters) made from any text."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if not name or not name[0].isalpha():
+        name = "m_" + name
+    return name[:64]
+
+
+def check_model_name(name: str) -> None:
+    from wavetrain.circuits import check_name
+
+    try:
+        check_name(name, "--name")
+    except WavetrainError as err:
+        raise click.BadParameter(str(err), param_hint="--name") from err
+
+
+def resumed_options(path: Path, given: dict, context: click.Context) -> dict:
+    """The options of the run a checkpoint holds; options given on this command line override them (train() then
+    refuses any that would change the trajectory, except --epochs)."""
+    from wavetrain.compiler import Network
+
+    saved = Network.load(path).meta.get("cli")
+    if not isinstance(saved, dict):
+        raise ConfigError(f"--resume {path}: the checkpoint was not written by `wavetrain train` (no CLI settings)")
+    options = dict(given)
+    for key, value in saved.items():
+        if key in options and context.get_parameter_source(key) == click.core.ParameterSource.DEFAULT:
+            options[key] = value
+    return options
 
 
 @main.command()
