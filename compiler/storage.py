@@ -10,8 +10,10 @@ work starts. ``wavetrain.files`` re-exports these for the API.
 from __future__ import annotations
 
 import errno
+import glob
 import fcntl
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,6 +119,11 @@ def writer_lock(path: str | os.PathLike[str], what: str = "output") -> Iterator[
         return
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
+    # NOTE: we are the only writer now, so a temp file of an atomic write to this path is a killed writer's leftover
+    leftover = re.compile(rf"\.{re.escape(Path(path).name)}\.[A-Za-z0-9_]{{8}}\.(tmp|png)")
+    for stale in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*"):
+        if leftover.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
     _HELD[key] = fd
     try:
         yield lock

@@ -303,9 +303,10 @@ class Session:
         self.pending: int | None = None  # the signal number received, handled at the next minibatch boundary
         self.last_finite: tuple[Any, dict[str, np.ndarray]] | None = None
 
-    def resume(self, path: str | os.PathLike[str], net: Network, state: dict[str, Any]) -> tuple[int, int, float]:
+    def resume(self, path: str | os.PathLike[str], net: Network, state: dict[str, Any]) -> tuple[int, float]:
         """Load checkpoint ``path`` into the live state (arrays in place, objects field by field) after checking
-        that it continues this run; returns (completed epochs, minibatches done in the next one, wall time)."""
+        that it continues this run; returns (completed epochs, wall time). A run stopped mid-epoch carries that
+        epoch's minibatch order and the losses so far in the state."""
         path = Path(path)
         saved_net, header, arrays = read(path)
         self.check_resume(header, net, saved_net, path)
@@ -321,18 +322,22 @@ class Session:
         params = saved["params"]
         if not isinstance(params, list) or [tuple(np.shape(a) for a in pair) for pair in params] != shapes:
             raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")
-        order = saved["order"]
-        if header["position"] and not (isinstance(order, np.ndarray) and order.ndim == 1 and
-                                       header["position"] * self.settings["batch_size"] < len(order)):
+        order, losses = saved["order"], saved["losses"]
+        if order is not None and not (isinstance(order, np.ndarray) and order.ndim == 1 and order.dtype.kind in "iu"
+                                      and isinstance(losses, list) and header["position"] == len(losses)
+                                      and len(losses) * self.settings["batch_size"] < len(order)
+                                      and np.array_equal(np.sort(order), np.arange(len(order)))):
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no usable minibatch order")
+        if order is None and header["position"]:
+            raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no minibatch order")
         restore_into(state["port"], fields["port"], arrays, "port")
         restore_into(state["method"], fields["method"], arrays, "method")
         _set_params(state["params"], params)
         state["rng"].bit_generator.state = saved["rng"].bit_generator.state
         for key in HISTORY:
             state["history"][key][:] = saved["history"][key]
-        state["order"], state["losses"] = order, saved["losses"]
-        return header["epoch"], header["position"], header["wall_time"]
+        state["order"], state["losses"] = order, losses
+        return header["epoch"], header["wall_time"]
 
     def check_finite(self, state: dict[str, Any], epoch: int, lr: float) -> None:
         """After an epoch: if a loss or a parameter is not finite, restore the last finite state and raise."""

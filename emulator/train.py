@@ -319,26 +319,25 @@ def train(
     session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all))
     state = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None, "losses": [],
              "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
-    done, position = 0, 0
+    done = 0
     if resume is not None:
-        done, position, result.wall_time = session.resume(resume, net, state)
+        done, result.wall_time = session.resume(resume, net, state)
     session.snapshot(state)
     # --- end checkpoint setup --------------------------------------------------------------------------------------
     bar = _progress(epochs, stepper.name, done) if progress else None
     with session.guard():
         for epoch in range(done, epochs):
-            if position == 0:
+            if state["order"] is None:  # NOTE: a run resumed mid-epoch continues the order it was drawing from
                 state["order"], state["losses"] = rng.permutation(len(x_all)), []
             order, losses = state["order"], state["losses"]
             start = time.perf_counter()
-            for first in range(position * batch_size, len(order), batch_size):
+            for first in range(len(losses) * batch_size, len(order), batch_size):
                 session.interrupted(net, state, epoch, first // batch_size,
                                     result.wall_time + time.perf_counter() - start)
                 batch = order[first : first + batch_size]
                 losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
                 if not math.isfinite(losses[-1]):
                     break  # NOTE: diverged; check_finite below restores the last finite state
-            position = 0
             result.wall_time += time.perf_counter() - start
             session.check_finite(state, epoch, lr)
             _record(result, net, dataset, float(np.mean(losses)))
