@@ -66,6 +66,10 @@ class TargetUnavailable(WavetrainError):
     """An optional dependency or tool a backend needs is missing."""
 
 
+class UntrustedNetlist(WavetrainError):
+    """A user's netlist asks ngspice to run commands or read files outside its folder (needs --trust-netlist)."""
+
+
 class SimulationError(WavetrainError):
     """A backend simulation failed or did not converge."""
 
