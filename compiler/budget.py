@@ -68,10 +68,11 @@ def waves_bytes(sizes: list[int], batch: int, itemsize: int = 8) -> int:
 
 def check_count(value: Any, name: str, cap: int, minimum: int = 0) -> int:
     """value as an int in [minimum, cap] (bool, float and other types refused), else ConfigError/BudgetError."""
+    bound = "> 0" if minimum == 1 else f">= {minimum}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{name}: expected an integer {bound}, got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value}")
+        raise ConfigError(f"{name}: expected an integer {bound}, got {value}")
     if value > cap:
         raise BudgetError(f"{name}: expected at most {cap:,}, got {int(value):,}")
     return int(value)

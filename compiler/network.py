@@ -18,8 +18,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from wavetrain.compiler.budget import check_memory, network_bytes
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
+from wavetrain.compiler.validate import number, real_array
 from wavetrain.compiler.storage import NpyError, atomic_write, read_npy
 
 FORMAT_NAME = "wavetrain.network"
@@ -28,10 +30,7 @@ META_LIMIT = 16 * 2**20  # bytes of meta.json read at most (it describes layers,
 
 
 def _float_matrix(value: Any, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise NetworkError(f"{what}: expected a float array of shape {shape}, got {type(value).__name__}") from err
+    array = np.array(real_array(value, what, NetworkError), dtype=np.float64, copy=True)
     if array.shape != shape:
         raise NetworkError(f"{what}: has shape {array.shape}, expected {shape}")
     if not np.all(np.isfinite(array)):
@@ -119,9 +118,15 @@ class Network:
         name: str = "mlp",
     ) -> Network:
         """An MLP with the given layer widths (input first), Glorot-initialised (He for relu), zero biases."""
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise NetworkError(f"mlp: sizes must be a sequence of >= 2 positive integer widths, got {sizes!r}")
+        if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+            raise NetworkError(f"mlp: sizes must be >= 2 positive widths (input first, integers), got {list(sizes)}")
         sizes = [int(n) for n in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
+        if min(sizes) < 1:
             raise NetworkError(f"mlp: sizes must be >= 2 positive widths (input first), got {list(sizes)}")
+        check_memory(network_bytes(sizes), f"mlp({sizes})", "use smaller widths")
+        number(seed, "mlp: seed", low=0, integer=True, error=NetworkError)
         rng = np.random.default_rng(seed)
         layers = []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

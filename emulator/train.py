@@ -26,7 +26,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from wavetrain.compiler.budget import MAX_HOLD, check_count, check_memory, network_bytes, waves_bytes
 from wavetrain.compiler.network import Network
+from wavetrain.compiler.validate import number
 from wavetrain.datasets import Dataset, check_features, check_targets
 from wavetrain.emulator import checkpoint as ckpt
 from wavetrain.emulator import fused
@@ -136,11 +138,7 @@ def _as_dataset(data: Any, net: Network) -> Dataset:
 
 
 def _check_positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name}: expected {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+    number(value, name, low=0, low_open=not allow_zero, integer=integer)
 
 
 class Method(Protocol):
@@ -215,7 +213,7 @@ class Wave:
     targets: deque = field(default_factory=deque, repr=False)
 
     def __post_init__(self) -> None:
-        _check_positive("hold", self.hold, integer=True)
+        check_count(self.hold, "hold", MAX_HOLD, minimum=1)
 
     def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
         acts = [layer.act for layer in net.layers]
@@ -294,6 +292,10 @@ def train(
     _check_positive("lr", lr)
     _check_positive("momentum", momentum, allow_zero=True)
     _check_positive("checkpoint_every", checkpoint_every, integer=True, allow_zero=True)
+    _check_positive("seed", seed, integer=True, allow_zero=True)
+    for flag, value in (("progress", progress), ):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag}: expected True or False, got {type(value).__name__} {value!r}")
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
     stepper = make_method(method, net, hold, schedule, lr)
@@ -312,6 +314,9 @@ def train(
                          network=net)
     x_all = dataset.x_train.astype(np.float64)
     t_all = check_targets(dataset.y_train, net.sizes[-1])
+    # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
+    check_memory(4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(x_all))),
+                 f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch")
     # --- checkpoint / resume / divergence / signals (emulator/checkpoint.py) ------------------------------------
     settings = {"method": stepper.name, "method_type": type(stepper).__qualname__, "port_type": type(port).__qualname__,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,

@@ -162,10 +162,10 @@ def resumed_options(path: Path, given: dict, context: click.Context) -> dict:
 @click.option("--layers", default="4,7,6,5,8,3", show_default=True)
 @click.option("--activation", default="tanh", show_default=True)
 @click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), default="mse", show_default=True)
-@click.option("--batch", type=int, default=4, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1, max=10**6), default=4, show_default=True)
 @click.option("--courant", type=float, default=1.0, show_default=True)
-@click.option("--ticks", type=int, default=None, help="Default: 2L + 2.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ticks", type=click.IntRange(min=0, max=10**7), default=None, help="Default: 2L + 2.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
@@ -176,6 +176,10 @@ def gradients(model: Path | None, layers: str, activation: str, loss: str, batch
     from wavetrain import plots
     from wavetrain.emulator import backprop
 
+    if plot_path is not None:
+        from wavetrain.files import check_writable
+
+        check_writable(plot_path, "--plot")
     net = wavetrain.Network.load(model) if model else wavetrain.Network.mlp(
         parse_layers(layers), activation=activation, loss=loss, seed=seed)
     rng = np.random.default_rng(seed)

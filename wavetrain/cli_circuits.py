@@ -34,10 +34,12 @@ data_options = [
         "--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."
     ),
     click.option(
-        "--samples", type=int, default=1, show_default=True, help="Batch size (one circuit copy per sample)."
+        "--samples", type=click.IntRange(min=1, max=10**6), default=1, show_default=True,
+        help="Batch size (one circuit copy per sample)."
     ),
     click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of the random inputs when no --data."
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True,
+        help="Seed of the random inputs when no --data."
     ),
 ]
 
@@ -64,7 +66,8 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 @click.option("--port", type=click.Choice(["resistor", "momentum"]), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
 @click.option(
-    "--ticks", type=int, default=None, help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
+    "--ticks", type=click.IntRange(min=1, max=10**7), default=None,
+    help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
 )
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @_with(data_options)
@@ -90,6 +93,10 @@ def compile_command(
     for option in ("port", "eta"):
         if not learning and context.get_parameter_source(option) != click.core.ParameterSource.DEFAULT:
             raise ConfigError(f"--{option} sets the learning circuit's parameter ports; it needs --learning")
+    if output is not None:
+        from wavetrain.files import check_writable
+
+        check_writable(output, "-o")
     net = Network.load(model)
     x, y = _batch(net, data, samples, seed)
     circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta)

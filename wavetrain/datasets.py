@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from wavetrain.compiler.budget import check_memory
+from wavetrain.compiler.storage import NpyError, read_npy
+from wavetrain.compiler.validate import real_array
 from wavetrain.errors import DataError
 
 TEST_FRACTION = 0.2
@@ -76,11 +79,7 @@ BUILTIN = {"digits": load_digits}
 def load_npz(path: Path) -> Dataset:
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected an .npz with arrays x and y)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable .npz file: {err}") from err
+    arrays = read_npz(path)
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise DataError(f"{path}: missing array(s) {missing}; expected x and y (got {sorted(arrays)})")
@@ -112,6 +111,30 @@ def load_npz(path: Path) -> Dataset:
     return _split(path.stem, x, y.astype(np.int64) if labels else y, n_classes)
 
 
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member of an .npz, each checked by its header (numeric dtype, declared size within the memory
+    limit, inflated size equal to the header's) before any data is inflated; other members are refused."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise DataError(f"{path}: not a readable .npz file: {err}") from err
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        names = archive.namelist()
+        declared = sum(info.file_size for info in archive.infolist())
+        check_memory(declared, f"{path}: members inflate to {declared} bytes", "use a smaller data file")
+        for name in names:
+            if not name.endswith(".npy"):
+                raise DataError(f"{path}: member {name!r} is not a .npy array, expected only arrays (x, y, ...)")
+            try:
+                arrays[name[: -len(".npy")]] = read_npy(archive, name, f"{path}: {name[:-4]}")
+            except NpyError as err:
+                raise DataError(str(err)) from err
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                raise DataError(f"{path}: array {name[:-4]!r} is corrupt: {err}") from err
+    return arrays
+
+
 def _split(name: str, x: np.ndarray, y: np.ndarray, n_classes: int) -> Dataset:
     if len(x) < 2:
         raise DataError(f"{name}: expected at least 2 samples to split into train and test, got {len(x)}")
@@ -123,10 +146,7 @@ def _split(name: str, x: np.ndarray, y: np.ndarray, n_classes: int) -> Dataset:
 
 def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarray:
     """x as a finite 2-D float array (a single 1-D sample is a batch of one) with n_features columns."""
-    try:
-        array = np.asarray(x, dtype=np.float64) if not _is_float_array(x) else x
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{what}: expected a numeric array, got {type(x).__name__}: {err}") from err
+    array = x if _is_float_array(x) else real_array(x, what, DataError)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
