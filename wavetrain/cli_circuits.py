@@ -220,8 +220,12 @@ def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
     try:
         vectors = run_netlist(path, timeout=timeout, outdir=work, workdir=work, keep=keep)
-    except SimulationError:
-        raise
+    except SimulationError as err:
+        if keep:
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+        message = str(err).split("; netlist kept at")[0]
+        raise SimulationError(f"{message} (rerun with --keep to keep ngspice's log and raw file)") from None
     except BaseException:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
