@@ -158,3 +158,26 @@ def test_a_child_with_the_parent_death_signal_dies_with_its_parent(tmp_path):
         time.sleep(0.02)
     alive = Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text()
     assert not alive, "the child outlived its SIGKILLed parent"
+
+
+@needs_ngspice
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGINT], ids=["INT", "TERM", "INT-again"])
+def test_a_signal_during_the_shared_runner_never_crashes_python(tmp_path, sig):
+    pytest.importorskip("PySpice")
+    from wavetrain import Network
+
+    model = Network.mlp([8, 16, 16, 4], seed=0, name="m").save(tmp_path / "m.npz")
+    process = subprocess.Popen([sys.executable, "-m", "wavetrain", "simulate", str(model), "--target", "spice",
+                                "--runner", "shared", "--ticks", "3000", "--samples", "4"],
+                               env=dict(os.environ, TMPDIR=str(tmp_path)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "libngspice" not in Path(f"/proc/{process.pid}/maps").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    time.sleep(0.5)  # NOTE: inside the background simulation by now
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + sig, (process.returncode, err[-2000:])  # -11 would be the segfault
+    assert err.strip().splitlines()[-1] == f"wavetrain: stopped by {signal.Signals(sig).name}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
