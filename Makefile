@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test test-core-numpy2 bench reproduce clean
+.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce hardware clean
 
 setup: $(STAMP)
 
@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml requirements/ci.txt scripts/setup.sh
 demo: setup
 	$(PY) -m wavetrain.demo --out $(OUT)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory test-core-numpy2
+
+# ruff with the rules pyproject.toml selects (banned imports, isort, line length) and mypy on the public seams.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) scripts/check_types.py
 
 # The core (network, emulator, training, CLI) must also work on numpy 2.x; the main venv has numpy 1.26
 # because lava-nc pins it.
@@ -29,16 +34,29 @@ test-core-numpy2: setup
 	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
 		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
 
-# Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice); writes BENCHMARKS.md.
+# Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice, a plain loop for
+# sweeps on Dask); writes BENCHMARKS.md.
 bench: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_spice.py
+	$(PY) benchmarks/bench_hardware.py
+	$(PY) benchmarks/bench_lava.py
+	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/collect.py
+
+# The Loihi fixed-point fidelity study (gradient cosine against widths; digits and MNIST-1D trained in fixed point):
+# writes docs/lava/fidelity.md and docs/lava/fidelity.png, quoted by docs/lava.md.
+lava-fidelity: setup
+	$(PY) benchmarks/lava_fidelity.py
 
 # The reproduction report of targets T1-T13 (QUICK=1 for the reduced-size run).
 REPORT ?= docs/reproduction
 reproduce: setup
 	$(PY) -m wavetrain reproduce --out $(REPORT) $(if $(QUICK),--quick,)
+
+# Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
+hardware: setup
+	$(PY) benchmarks/hardware_presets.py --out docs
 
 clean:
 	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis

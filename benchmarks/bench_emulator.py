@@ -9,6 +9,16 @@ identity output layer and softmax cross-entropy:
                   (on NumPy arrays it runs the BLAS-fused emulator/fused.py)
   light_cone_gen  kernel.light_cone + HeavyBall.step: the array-library-agnostic path (cupy, other ports)
   ticks           Dyadic(schedule="ticks").step: 2L Jacobi ticks of the whole network, readout, HeavyBall.step
+  pipelined       Pipelined(stash=True).step: the pipelined machine with delay lines, one tick per minibatch (a new
+                  minibatch enters every tick; each layer works on a different one), HeavyBall.step every tick
+
+End to end (``e2e_*``, 784-512-512-10 only): a whole training run on a fixed synthetic data set (a teacher network's
+labels), SGD, batch 128, test accuracy after every epoch, same split and same epochs on both sides:
+
+  e2e_pytorch     the plain PyTorch loop a user would write (randperm, minibatches, loss.item() for the running
+                  loss, test accuracy under no_grad after each epoch)
+  e2e_train       wavetrain.train(net, (x, y, x_test, y_test), method="dyadic", batch_size=128, lr, momentum=0)
+                  with every other setting at its default (float32, running loss, test metrics each epoch)
 
 Every (network, method) runs in its own fresh Python process, so no two thread pools (torch's OpenMP, NumPy's
 OpenBLAS) share the two cores, and memory is measured per method. The processes are interleaved over several
@@ -47,13 +57,19 @@ NETWORKS = {
     "784-512-512-10": (784, 512, 512, 10),
     "784-1024x4-10": (784, 1024, 1024, 1024, 1024, 10),
 }
-METHODS = ("pytorch", "pytorch_nt", "light_cone", "light_cone_gen", "ticks")
+METHODS = ("pytorch", "pytorch_nt", "light_cone", "light_cone_gen", "ticks", "pipelined")
+E2E_METHODS = ("e2e_pytorch", "e2e_train")
+E2E_NETWORK = "784-512-512-10"
+E2E_TRAIN, E2E_TEST, E2E_EPOCHS = 12_800, 2_000, 2
 LABELS = {
     "pytorch": "(a) PyTorch autograd + SGD",
     "pytorch_nt": "(a') the same, glibc heap not trimmed",
     "light_cone": "(b) light cone + port (train's path)",
     "light_cone_gen": "(b') light cone + port, generic path",
     "ticks": "(c) tick-by-tick, 2L ticks + port",
+    "pipelined": "(d) pipelined machine + delay lines, 1 tick/minibatch",
+    "e2e_pytorch": "PyTorch loop (autograd + SGD, test accuracy each epoch)",
+    "e2e_train": "wavetrain.train(method=\"dyadic\"), defaults",
 }
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "emulator.md"
@@ -132,6 +148,7 @@ def _make_stepper(method: str, sizes: tuple[int, ...], seed: int = 0):
         return step
     from wavetrain.compiler.network import Network
     from wavetrain.emulator.kernel import light_cone
+    from wavetrain.emulator.pipeline import Pipelined
     from wavetrain.emulator.train import Dyadic, HeavyBall
 
     net = Network.mlp(sizes, activation="tanh", output_activation="identity", loss="cross_entropy", seed=seed)
@@ -145,6 +162,14 @@ def _make_stepper(method: str, sizes: tuple[int, ...], seed: int = 0):
             i = next(counter) % pool
             grads, _, _ = light_cone(params, acts, net.loss_fn, xs[i], targets[i])
             port.step(params, grads)
+
+        return step
+    if method == "pipelined":
+        machine = Pipelined(stash=True)
+
+        def step() -> None:
+            i = next(counter) % pool
+            machine.step(params, net, xs[i], targets[i], port)
 
         return step
     dyadic = Dyadic(schedule="light_cone" if method == "light_cone" else "ticks")
@@ -222,6 +247,79 @@ def _time_repeats(step, repeats: int) -> dict:
         foreign.append(max(0.0, (_busy_seconds() - busy) - (time.process_time() - own)) / wall)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return {"times": times, "foreign": foreign, "steps_per_repeat": steps, "faults": faults / (steps * len(times))}
+
+
+def e2e_data():
+    """The end-to-end data set: centred uniform inputs labelled by a fixed random tanh teacher, float32."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    sizes = NETWORKS[E2E_NETWORK]
+    x = (rng.random((E2E_TRAIN + E2E_TEST, sizes[0]), dtype=np.float32) - 0.5) * 2.0
+    hidden = np.tanh(x @ rng.normal(0.0, 1.0 / np.sqrt(sizes[0]), (sizes[0], 64)).astype(np.float32) * 2.0)
+    y = np.argmax(hidden @ rng.normal(size=(64, sizes[-1])).astype(np.float32), axis=1)
+    return x[:E2E_TRAIN], y[:E2E_TRAIN], x[E2E_TRAIN:], y[E2E_TRAIN:]
+
+
+def e2e_worker(method: str, repeats: int) -> dict:
+    """Whole training runs (fresh network each, same seed) timed end to end; the last run's test accuracies."""
+    import numpy  # noqa: F401
+    import scipy.linalg.blas  # noqa: F401
+
+    if method == "e2e_pytorch":
+        import torch
+
+        torch.set_num_threads(THREADS)
+    info = _configure_threads()
+    x, y, x_test, y_test = e2e_data()
+    sizes = NETWORKS[E2E_NETWORK]
+    if method == "e2e_pytorch":
+        import torch
+
+        tensors = [torch.from_numpy(a) for a in (x, y, x_test, y_test)]
+
+        def run() -> list[float]:
+            X, Y, XT, YT = tensors
+            torch.manual_seed(0)
+            layers: list = []
+            for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                layers.append(torch.nn.Linear(n_in, n_out))
+                if index < len(sizes) - 2:
+                    layers.append(torch.nn.Tanh())
+            model = torch.nn.Sequential(*layers)
+            optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+            criterion = torch.nn.CrossEntropyLoss()
+            accuracy = []
+            for _ in range(E2E_EPOCHS):
+                order, running = torch.randperm(len(X)), 0.0
+                for first in range(0, len(X), BATCH):
+                    batch = order[first : first + BATCH]
+                    optimizer.zero_grad()
+                    loss = criterion(model(X[batch]), Y[batch])
+                    loss.backward()
+                    optimizer.step()
+                    running += loss.item()
+                with torch.no_grad():
+                    accuracy.append((model(XT).argmax(1) == YT).float().mean().item())
+            return accuracy
+    else:
+        from wavetrain import Network, train
+
+        def run() -> list[float]:
+            net = Network.mlp(sizes, activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
+            result = train(net, (x, y, x_test, y_test), method="dyadic", epochs=E2E_EPOCHS, batch_size=BATCH,
+                           lr=LR, momentum=MOMENTUM)
+            return result.test_accuracy
+
+    run()  # NOTE: warm-up: library code paged in, thread pools started
+    times, foreign, accuracy = [], [], []
+    for _ in range(repeats):
+        busy, own, start = _busy_seconds(), time.process_time(), time.perf_counter()
+        accuracy = run()
+        wall = time.perf_counter() - start
+        times.append(wall)
+        foreign.append(max(0.0, (_busy_seconds() - busy) - (time.process_time() - own)) / wall)
+    return {"times": times, "foreign": foreign, "accuracy": accuracy, **info}
 
 
 def relax_worker(network: str, repeats: int) -> dict:
@@ -458,6 +556,48 @@ def render(results: dict, memory: dict, relax: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def render_e2e(e2e: dict, results: dict) -> str:
+    """The end-to-end section: whole runs of train() against the PyTorch loop, same run, same data."""
+    samples = E2E_EPOCHS * E2E_TRAIN
+    rows = {}
+    for method, outs in e2e.items():
+        pairs = [(t, f) for out in outs for t, f in zip(out["times"], out["foreign"])]
+        kept = [t for t, f in pairs if f <= FOREIGN_LIMIT]
+        rows[method] = {"seconds": statistics.median(kept or [t for t, _ in pairs]), "kept": len(kept),
+                        "total": len(pairs), "accuracy": outs[-1]["accuracy"],
+                        "spread": [statistics.median(out["times"]) for out in outs]}
+    base = rows.get("e2e_pytorch")
+    lines = [
+        "### End to end: train() against the PyTorch loop a user would write",
+        "",
+        f"{E2E_NETWORK}, {E2E_TRAIN:,} training and {E2E_TEST:,} test samples (synthetic: centred uniform inputs "
+        f"labelled by a fixed random tanh teacher), {E2E_EPOCHS} epochs, batch {BATCH}, SGD lr {LR}, momentum "
+        f"{MOMENTUM}, test accuracy after every epoch; each side in fresh processes over the same rounds, a warm-up "
+        f"run first, then timed whole runs (wall clock, from the call to its return: train()'s own data checks, "
+        f"float32 copies and per-epoch metrics included). Repeats disturbed by other processes (> {FOREIGN_LIMIT} of "
+        f"a core) are not counted unless none is clean.",
+        "",
+        "| method | s per run | spread (per-round medians) | samples/s | ratio to the PyTorch loop | test accuracy "
+        "per epoch | runs counted |",
+        "| --- | ---: | --- | ---: | ---: | --- | ---: |",
+    ]
+    for method, row in rows.items():
+        ratio = f"{base['seconds'] / row['seconds']:.2f}x" if base else "n/a"
+        spread = "-".join(f"{s:.2f}" for s in (min(row["spread"]), max(row["spread"])))
+        accuracy = ", ".join(f"{a:.3f}" for a in row["accuracy"])
+        lines.append(f"| {LABELS[method]} | {row['seconds']:.2f} | {spread} | {samples / row['seconds']:,.0f} | "
+                     f"{ratio} | {accuracy} | {row['kept']} of {row['total']} |")
+    if base and "e2e_train" in rows:
+        ratio = base["seconds"] / rows["e2e_train"]["seconds"]
+        state = "met" if ratio >= 1.0 else f"missed by {(1.0 - ratio) * 100:.0f}%"
+        lines += ["", f"Target train() >= 1.0x the PyTorch loop end to end: {ratio:.2f}x, {state}."]
+    if (E2E_NETWORK, "pipelined") in results and (E2E_NETWORK, "pytorch") in results:
+        ratio = results[(E2E_NETWORK, "pipelined")]["rate"] / results[(E2E_NETWORK, "pytorch")]["rate"]
+        state = "met" if ratio >= 1.0 else f"missed by {(1.0 - ratio) * 100:.0f}%"
+        lines += ["", f"Goal (d) pipelined machine >= 1.0x PyTorch samples/s on {E2E_NETWORK}: {ratio:.2f}x, {state}."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     global MOMENTUM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -465,14 +605,19 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of fresh processes (default 3)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per process (default 5)")
+    parser.add_argument("--e2e-repeats", type=int, default=2, help="end-to-end runs per process (default 2)")
     parser.add_argument("--momentum", type=float, default=0.0, help="heavy-ball momentum, both sides (default 0)")
     parser.add_argument("--out", type=Path, default=RESULT, help=f"markdown output (default {RESULT})")
     args = parser.parse_args()
     MOMENTUM = args.momentum
     if args.worker:
         network, method = args.worker
-        out = relax_worker(network, args.repeats) if method == "relax" else worker(network, method, args.repeats,
-                                                                                     args.memory)
+        if method == "relax":
+            out = relax_worker(network, args.repeats)
+        elif method in E2E_METHODS:
+            out = e2e_worker(method, args.repeats)
+        else:
+            out = worker(network, method, args.repeats, args.memory)
         print(json.dumps(out))
         return
     env, note = thread_env()
@@ -494,6 +639,14 @@ def main() -> None:
                     f"({len(kept)} of {len(out['times'])} repeats undisturbed)",
                     file=sys.stderr,
                 )
+    e2e_chosen = E2E_METHODS if "pytorch" in chosen else ("e2e_train",)
+    e2e: dict = {method: [] for method in e2e_chosen}
+    for round_index in range(args.rounds):
+        for method in e2e_chosen:
+            out = run_worker(E2E_NETWORK, method, args.e2e_repeats, False, env)
+            e2e[method].append(out)
+            print(f"round {round_index + 1}: end to end {method}: {statistics.median(out['times']):.2f} s per run",
+                  file=sys.stderr)
     relax = {network: run_worker(network, "relax", args.repeats, False, env) for network in NETWORKS}
     memory = {}
     for network in NETWORKS:
@@ -538,7 +691,7 @@ def main() -> None:
         "kept": sum(r["kept"] for r in results.values()),
         "total": sum(r["total"] for r in results.values()),
     }
-    text = render(results, memory, relax, meta)
+    text = render(results, memory, relax, meta) + render_e2e(e2e, results)
     # NOTE: imported here, not at the top: the worker processes must load no BLAS before the one they measure
     from wavetrain.files import atomic_write
 

@@ -25,7 +25,6 @@ from wavetrain.circuits.elements import (
     check_name,
     check_positive,
 )
-
 from wavetrain.errors import CircuitError
 
 Element = Union[
@@ -214,14 +213,17 @@ def impedance_problems(circuit: Circuit) -> list[str]:
                 if not math.isclose(total, line.z0, rel_tol=1e-9):
                     gamma = (total - line.z0) / (total + line.z0)
                     problems.append(
-                        f"line {line.name!r}: {role} end {end!r} is loaded by {total:g} ohm, expected z0 = {line.z0:g} ohm "
+                        f"line {line.name!r}: {role} end {end!r} is loaded by {total:g} ohm, "
+                        f"expected z0 = {line.z0:g} ohm "
                         f"(reflection coefficient {gamma:+.3g})"
                     )
     return problems
 
 
 def verify(circuit: Circuit) -> Circuit:
-    """Return circuit unchanged if it has no dangling nets, duplicate names or unmatched impedances; else CircuitError."""
+    """Return circuit unchanged if it has no dangling nets, duplicate names or unmatched impedances.
+
+    Otherwise raise CircuitError."""
     problems = structural_problems(circuit) + impedance_problems(circuit)
     if problems:
         raise CircuitError(f"circuit {circuit.name!r} failed verify:\n  " + "\n  ".join(problems))

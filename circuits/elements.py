@@ -20,8 +20,6 @@ from wavetrain.errors import CircuitError
 Net = str
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME = 64
-ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "identity")
-LOSS_NAMES = ("mse", "cross_entropy")
 INTEGRATOR_KINDS = ("sample_hold", "leaky")
 PORT_KINDS = ("probe", "resistor", "momentum")
 
@@ -86,11 +84,13 @@ def _names(element: Any, *fields: str, optional: tuple[str, ...] = ()) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransmissionLine:
-    r"""A bundle of ``width`` lossless lines carrying one wave (activations forward or sensitivities backward).
+    r"""A bundle of ``width`` lines carrying one wave (activations forward or sensitivities backward).
 
-    .. math:: v^{+}_{b}(t) = v^{+}_{a}(t - \mathrm{delay}), \qquad v^{-}_{a}(t) = v^{-}_{b}(t - \mathrm{delay})
+    .. math:: v^{+}_{b}(t) = e^{-\alpha} v^{+}_{a}(t - \mathrm{delay}), \qquad
+              v^{-}_{a}(t) = e^{-\alpha} v^{-}_{b}(t - \mathrm{delay})
 
     Ports: ``a`` (driven end) and ``b`` (far end), both referenced to ground. A far end loaded by z0 reflects nothing.
+    ``loss`` alpha (0: lossless) attenuates each traversal; in SPICE it is a matched resistive pad at the far end.
     """
 
     name: str
@@ -99,20 +99,24 @@ class TransmissionLine:
     width: int
     z0: float  # characteristic impedance [ohm]
     delay: float  # one-way propagation delay [s]
+    loss: float = 0.0  # attenuation per traversal alpha [Np]
 
     def __post_init__(self) -> None:
         _names(self, "a", "b")
         check_width(self, "width", self.width)
         check_positive(self, "z0", self.z0, "ohm")
         check_positive(self, "delay", self.delay, "s")
+        if not (isinstance(self.loss, (int, float)) and 0.0 <= self.loss < np.inf):
+            raise CircuitError(f"line {self.name!r}: loss must be a number >= 0 Np, got {self.loss!r}")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Junction:
     r"""One layer's crossbar: an ideal multiport transformer with turns matrix W, plus the bias source.
 
-    .. math:: v_b = W v_a + \beta, \qquad v_{\mathrm{back\_out}} = W^{\top} v_{\mathrm{back\_in}}
+    .. math:: v_b = (1 - \mathrm{leak}) (W v_a + \beta), \qquad v_{\mathrm{back\_out}} = W^{\top} v_{\mathrm{back\_in}}
 
+    ``leak`` (0 for an ideal junction) is the fraction of a_l its integrator loses over the tick it holds it.
     Forward flows go through W, backward efforts through its transpose, so with the bias held the junction conserves
     power: :math:`v_{\mathrm{back\_out}} \cdot \delta v_a = v_{\mathrm{back\_in}} \cdot \delta v_b` (spec 1.5, T5).
     ``back_out`` is None at the first layer, where the backward wave is absorbed. Units: volts per volt.
@@ -125,9 +129,12 @@ class Junction:
     back_out: Net | None  # lam_{l-1} sent back, width = in
     weight: np.ndarray  # W, shape (out, in) [V/V]
     bias: np.ndarray  # beta, shape (out,) [V]
+    leak: float = 0.0  # fraction of the held a_l lost per tick [1]
 
     def __post_init__(self) -> None:
         _names(self, "a", "b", "back_in", "back_out", optional=("back_out",))
+        if not (isinstance(self.leak, (int, float)) and 0.0 <= self.leak < 1.0):
+            raise CircuitError(f"junction {self.name!r}: leak must be a number in [0, 1), got {self.leak!r}")
         weight = np.asarray(self.weight)
         if weight.ndim != 2 or min(weight.shape) < 1:
             raise CircuitError(
@@ -159,7 +166,9 @@ class Nonlinearity:
     def __post_init__(self) -> None:
         _names(self, "a", "b", "lam", "delta")
         check_width(self, "width", self.width)
-        check_choice(self, "activation", self.activation, ACTIVATION_NAMES)
+        from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "activation", self.activation, tuple(ACTIVATIONS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,9 +260,12 @@ class Source:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class LossLoad:
-    r"""The output termination that reflects the error wave (spec 1.6): zero reflection iff the output equals the target.
+    r"""The output termination that reflects the error wave (spec 1.6).
 
-    .. math:: v_b = \nabla_s C(v_a, y) / B   \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
+    Zero reflection iff the output equals the target.
+
+    .. math:: v_b = \nabla_s C(v_a, y) / B
+        \quad (\text{mse: } (v_a - y)/B; \ \text{cross-entropy: } (\mathrm{softmax}(v_a) - y)/B)
     """
 
     name: str
@@ -270,7 +282,9 @@ class LossLoad:
                 f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}"
             )
         object.__setattr__(self, "target", readonly(self, "target", target))
-        check_choice(self, "loss", self.loss, LOSS_NAMES)
+        from wavetrain.compiler.functions import LOSSES  # NOTE: lazily; the compiler package imports circuits
+
+        check_choice(self, "loss", self.loss, tuple(LOSSES))
 
     @property
     def width(self) -> int:
@@ -283,7 +297,8 @@ class ParameterPort:
 
     probe: weights frozen, g only measured. resistor (gradient flow), momentum (inductor + resistor); the weight is the
     voltage on capacitor C charged by the port current i:
-    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i  \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
+    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i
+        \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
     """
 
     name: str

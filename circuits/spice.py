@@ -35,7 +35,6 @@ from wavetrain.circuits.elements import (
     Termination,
     TransmissionLine,
 )
-
 from wavetrain.errors import NetlistError
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
@@ -116,11 +115,27 @@ class _Context:
 
 
 def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
-    return [
-        f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
-        for b in range(ctx.batch)
-        for i in range(e.width)
-    ]
+    if e.loss == 0:
+        return [
+            f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
+            for b in range(ctx.batch)
+            for i in range(e.width)
+        ]
+    # NOTE: a lossy line is the lossless delay followed by a matched T pad (image impedance z0) that passes
+    # K = exp(-loss) of a wave in either direction: series R1 = z0 (1 - K) / (1 + K), shunt R2 = 2 z0 K / (1 - K^2)
+    keep = math.exp(-e.loss)
+    series, shunt = e.z0 * (1 - keep) / (1 + keep), 2 * e.z0 * keep / (1 - keep * keep)
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            tag, far = f"{b}_{i}_{e.name}", node(e.b, b, i)
+            cards += [
+                f"T{tag} {node(e.a, b, i)} 0 pa{tag} 0 Z0={si(e.z0)} TD={si(e.delay)}",
+                f"Rpa{tag} pa{tag} pm{tag} {si(series)}",
+                f"Rpm{tag} pm{tag} 0 {si(shunt)}",
+                f"Rpb{tag} pm{tag} {far} {si(series)}",
+            ]
+    return cards
 
 
 def _junction(e: Junction, ctx: _Context) -> list[str]:
@@ -136,7 +151,8 @@ def _junction(e: Junction, ctx: _Context) -> list[str]:
     for b in range(ctx.batch):
         for i in range(out):
             expr = _linear([weight(i, j) for j in range(inp)], [_v(e.a, b, j) for j in range(inp)], bias(i))
-            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*({expr})"))
+            gain = f"{_num(1.0 - e.leak)}*" if e.leak else ""
+            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{gain}({expr})"))
         if e.back_out is not None:
             for j in range(inp):
                 expr = _linear([weight(i, j) for i in range(out)], [_v(e.back_in, b, i) for i in range(out)])
@@ -144,22 +160,17 @@ def _junction(e: Junction, ctx: _Context) -> list[str]:
     return cards
 
 
-_ACTIVATION_SPICE: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
-    "tanh": (lambda a: f"tanh({a})", lambda a: f"(1 - tanh({a})^2)"),
-    "sigmoid": (lambda a: f"0.5*(1 + tanh(0.5*{a}))", lambda a: f"0.25*(1 - tanh(0.5*{a})^2)"),
-    "relu": (lambda a: f"({a})*u({a})", lambda a: f"u({a})"),
-    "identity": (lambda a: f"({a})", lambda a: "1"),
-}
-
-
 def _nonlinearity(e: Nonlinearity, ctx: _Context) -> list[str]:
-    f, df = _ACTIVATION_SPICE[e.activation]
+    from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
+
+    act = ACTIVATIONS[e.activation]
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
             a = _v(e.a, b, i)
-            cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f(a)}")
-            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df(a)}*{_v(e.lam, b, i)}")
+            f, df = act.spice_f.format(a=a), act.spice_df.format(a=a)
+            cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f}")
+            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df}*{_v(e.lam, b, i)}")
     return cards
 
 

@@ -8,16 +8,23 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
-from wavetrain.compiler.network import Dense, Network
 from wavetrain.compiler.lower import lower  # noqa: I001  (needs network imported first)
-from wavetrain.compiler.passes import match_impedances, terminate_ports, verify
+from wavetrain.compiler.network import Dense, Network
+from wavetrain.compiler.passes import match_impedances, terminate_ports, verify, with_hardware
 
 Pass = Callable[[Any], Any]
 DEFAULT_PASSES: tuple[Pass, ...] = (match_impedances, terminate_ports, verify)
 
 
-def compile_network(network: Network, passes: Sequence[Pass] = DEFAULT_PASSES, **options: Any) -> Any:
-    """Lower network (options go to :func:`lower`: x, y, courant, tick, learning, ...) and run the passes in order."""
+def compile_network(network: Network, passes: Sequence[Pass] = DEFAULT_PASSES, hardware: Any = None,
+                    hardware_seed: int = 0, chip: int = 0, **options: Any) -> Any:
+    """Lower network (options go to :func:`lower`: x, y, courant, tick, learning, ...) and run the passes in order.
+
+    ``hardware`` (a preset, .json file or HardwareModel) appends :func:`with_hardware` (chip ``chip`` of
+    ``hardware_seed``): the circuit then carries that chip's stored weights, line loss and mismatch, and leak.
+    """
+    if hardware is not None:
+        passes = (*passes, with_hardware(hardware, hardware_seed, chip))
     circuit = lower(network, **options)
     for step in passes:
         circuit = step(circuit)
@@ -26,5 +33,5 @@ def compile_network(network: Network, passes: Sequence[Pass] = DEFAULT_PASSES, *
 
 __all__ = [
     "ACTIVATIONS", "DEFAULT_PASSES", "LOSSES", "Dense", "Network", "Pass", "compile_network", "lower",
-    "match_impedances", "terminate_ports", "verify",
+    "match_impedances", "terminate_ports", "verify", "with_hardware",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from wavetrain.circuits import (
     Circuit,
     Element,
@@ -26,8 +27,8 @@ from wavetrain.circuits import (
     Source,
     TransmissionLine,
 )
+from wavetrain.compiler import names
 from wavetrain.compiler.network import Dense, Network
-
 from wavetrain.errors import ConfigError, LoweringError
 
 LEARNING_KINDS = ("resistor", "momentum")
@@ -36,38 +37,37 @@ PORT_CAPACITANCE = 1e-9  # [F]; the learning rate sets the port resistance R = 1
 
 def _lower_dense(layer: Dense, l: int, depth: int, nu: float, z0: float, tick: float) -> list[Element]:
     n_out = layer.out_features
-    before = "x" if l == 1 else f"s{l - 1}r"
-    forward_out = f"s{l}" if nu == 1.0 else f"f{l}"
-    back_out = None if l == 1 else (f"lam{l - 1}" if nu == 1.0 else f"k{l - 1}")
+    forward_out = names.s(l) if nu == 1.0 else names.drive(l)
+    back_out = None if l == 1 else (names.lam(l - 1) if nu == 1.0 else names.back_drive(l - 1))
     elements: list[Element] = [
         Junction(
-            name=f"j{l}",
-            a=before,
-            b=f"a{l}",
-            back_in=f"d{l}",
+            name=names.junction(l),
+            a=names.s_far(l - 1),
+            b=names.pre(l),
+            back_in=names.delta(l),
             back_out=back_out,
             weight=layer.weight,
             bias=layer.bias,
         ),
         Nonlinearity(
-            name=f"act{l}",
-            a=f"a{l}",
+            name=names.nonlinearity(l),
+            a=names.pre(l),
             b=forward_out,
-            lam=f"lam{l}r",
-            delta=f"d{l}",
+            lam=names.lam_far(l),
+            delta=names.delta(l),
             width=n_out,
             activation=layer.activation,
         ),
     ]
     if nu != 1.0:
-        elements.append(Integrator(name=f"hs{l}", a=f"f{l}", b=f"s{l}", held=f"s{l}r", width=n_out, gain=nu))
-        elements.append(
-            Integrator(name=f"hl{l}", a=f"k{l}", b=f"lam{l}", held=f"lam{l}r", width=n_out, gain=nu)
-        )
-    elements.append(TransmissionLine(name=f"fl{l}", a=f"s{l}", b=f"s{l}r", width=n_out, z0=z0, delay=tick))
-    elements.append(
-        TransmissionLine(name=f"bl{l}", a=f"lam{l}", b=f"lam{l}r", width=n_out, z0=z0, delay=tick)
-    )
+        elements.append(Integrator(name=names.hold_s(l), a=names.drive(l), b=names.s(l), held=names.s_far(l),
+                                   width=n_out, gain=nu))
+        elements.append(Integrator(name=names.hold_lam(l), a=names.back_drive(l), b=names.lam(l),
+                                   held=names.lam_far(l), width=n_out, gain=nu))
+    elements.append(TransmissionLine(name=names.forward_line(l), a=names.s(l), b=names.s_far(l), width=n_out, z0=z0,
+                                     delay=tick))
+    elements.append(TransmissionLine(name=names.backward_line(l), a=names.lam(l), b=names.lam_far(l), width=n_out,
+                                     z0=z0, delay=tick))
     return elements
 
 
@@ -76,12 +76,12 @@ LOWERINGS: dict[type, Callable[..., list[Element]]] = {Dense: _lower_dense}
 
 def _port(l: int, learning: str | None, eta: float, tau_m: float) -> ParameterPort:
     if learning is None:
-        return ParameterPort(name=f"p{l}", junction=f"j{l}", kind="probe")
+        return ParameterPort(name=names.port(l), junction=names.junction(l), kind="probe")
     resistance = 1.0 / (eta * PORT_CAPACITANCE)
     inductance = tau_m * resistance if learning == "momentum" else None
     return ParameterPort(
-        name=f"p{l}",
-        junction=f"j{l}",
+        name=names.port(l),
+        junction=names.junction(l),
         kind=learning,
         resistance=resistance,
         capacitance=PORT_CAPACITANCE,
@@ -126,11 +126,11 @@ def lower(
     x = np.zeros((1, network.sizes[0])) if x is None else network.check_input(x)
     t = np.zeros((len(x), network.sizes[-1])) if y is None else network.targets(y, len(x))
     nu, depth = float(courant), network.depth
-    elements: list[Element] = [Source(name="input", b="x", values=x, rise=tick * 1e-2)]
+    elements: list[Element] = [Source(name=names.INPUT, b=names.s(0), values=x, rise=tick * 1e-2)]
     for l, layer in enumerate(network.layers, start=1):
         elements += LOWERINGS[type(layer)](layer, l, depth, nu, z0, tick)
-    loss_out = f"lam{depth}" if nu == 1.0 else f"k{depth}"
-    elements.append(LossLoad(name="loss", a=f"s{depth}r", b=loss_out, target=t, loss=network.loss))
+    loss_out = names.lam(depth) if nu == 1.0 else names.back_drive(depth)
+    elements.append(LossLoad(name=names.LOSS, a=names.s_far(depth), b=loss_out, target=t, loss=network.loss))
     if gradients or learning is not None:
         elements += [_port(l, learning, eta, tau_m) for l in range(1, depth + 1)]
     meta = {"sizes": network.sizes, "loss": network.loss, "courant": nu, "depth": depth, "learning": learning}
@@ -139,15 +139,14 @@ def lower(
         elements=tuple(elements),
         batch=len(x),
         tick=tick,
-        inputs=("x",),
-        outputs=(f"s{depth}r",),
+        inputs=(names.s(0),),
+        outputs=(names.s_far(depth),),
         meta=meta,
     )
 
 
 def _circuit_name(name: str) -> str:
     from wavetrain.circuits import check_name
-
     from wavetrain.errors import CircuitError
 
     try:

@@ -18,11 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from wavetrain.compiler.atomic import atomic_write
 from wavetrain.compiler.budget import check_memory, network_bytes
+from wavetrain.compiler.data import check_features, check_targets
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
-from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
+from wavetrain.compiler.storage import NpyError, read_npy
 from wavetrain.compiler.validate import number, real_array
-from wavetrain.compiler.storage import NpyError, atomic_write, read_npy
+from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
@@ -162,16 +164,20 @@ class Network:
         """The live (weight, bias) arrays of every layer (views, not copies)."""
         return [(layer.weight, layer.bias) for layer in self.layers]
 
+    def machine(self, substrate: Any = None, params: Any = None) -> Any:
+        """This network as the wave kernel runs it: a :class:`wavetrain.emulator.cells.Machine` of its live
+        parameters (or ``params``), activations and loss on ``substrate`` (default: the ideal machine)."""
+        from wavetrain.emulator.cells import Machine
+        from wavetrain.emulator.substrate import IDEAL
+
+        return Machine.of(self, params, IDEAL if substrate is None else substrate)
+
     def check_input(self, x: Any, what: str = "x") -> np.ndarray:
         """x as a 2-D float array with the network's input width, or a DataError naming the bad sample."""
-        from wavetrain.datasets import check_features
-
         return check_features(x, self.sizes[0], what)
 
     def targets(self, y: Any, batch: int | None = None) -> np.ndarray:
         """The 2-D float target the loss load compares with: one-hot for integer labels, y itself otherwise."""
-        from wavetrain.datasets import check_targets
-
         return check_targets(y, self.sizes[-1], batch)
 
     def forward(self, x: Any) -> np.ndarray:
@@ -325,7 +331,7 @@ class Network:
 
     @classmethod
     def from_torch(cls, module: Any, loss: str = "mse", name: str = "torch") -> Network:
-        """Convert an ``nn.Sequential`` of Linear layers, each optionally followed by Tanh, Sigmoid, ReLU or Identity."""
+        """Convert an ``nn.Sequential`` of Linear layers, each optionally followed by Tanh, Sigmoid, ReLU, Identity."""
         try:
             import torch.nn as nn
         except ImportError as err:

@@ -8,11 +8,15 @@ Z_{l-1} = J^T Z_l J is met by construction of the buffered junction). Matching t
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Callable
 
-from wavetrain.circuits import Circuit, Source, Termination, TransmissionLine, verify
-from wavetrain.circuits.circuit import impedance_problems
+import numpy as np
 
-__all__ = ["impedance_problems", "match_impedances", "terminate_ports", "verify"]
+from wavetrain.circuits import Circuit, Junction, Source, Termination, TransmissionLine, verify
+from wavetrain.circuits.circuit import impedance_problems, structural_problems
+from wavetrain.errors import CircuitError
+
+__all__ = ["impedance_problems", "match_impedances", "terminate_ports", "verify", "with_hardware"]
 
 
 def match_impedances(circuit: Circuit) -> Circuit:
@@ -40,3 +44,59 @@ def terminate_ports(circuit: Circuit) -> Circuit:
         if "load" not in roles and "drive" not in roles:
             added.append(Termination(name=f"t{line.name}", a=line.b, width=line.width, resistance=line.z0))
     return replace(circuit, elements=circuit.elements + tuple(added)) if added else circuit
+
+
+def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circuit], Circuit]:
+    """A pass putting an emulated analog chip into a lowered circuit, where SPICE can express it.
+
+    ``hardware``: a preset name, a .json file or a HardwareModel; ``chip``: which Monte-Carlo instance of ``seed``
+    (the devices, drift exponents and line mismatches ``train(..., hardware=, seed=)`` draws for that chip; the
+    programming noise is drawn anew). It writes the weights as that chip
+    stores them (programming noise, device bounds, stuck devices, conductance levels, drift at t_inference) into
+    every junction, gives every line its loss, loads every terminated line end with z0 (1 + m) for that line's
+    mismatch m, and gives every junction its integrator leak. Read noise, converters, pulsed updates and timing
+    jitter have no SPICE element here: they stay in the emulator. Run it after the impedance-matching passes (it
+    mismatches on purpose, so it replaces their ``verify`` by a structural check).
+    """
+    from wavetrain.emulator.analog import AnalogSubstrate
+    from wavetrain.emulator.devices import drift_factor
+    from wavetrain.emulator.hardware import load_hardware
+
+    model = load_hardware(hardware)
+
+    def apply(circuit: Circuit) -> Circuit:
+        sizes = list(circuit.meta["sizes"])
+        substrate = AnalogSubstrate(model, sizes, chips=chip + 1, seed=seed)
+        depth = len(sizes) - 1
+        junctions = {f"j{l}": l - 1 for l in range(1, depth + 1)}
+        lines = {f"{kind}{l}": (l - 1, side) for l in range(1, depth + 1)
+                 for kind, side in (("fl", 0), ("bl", 1))}
+        mismatch = {f"t{name}": _mismatch(substrate.gamma[chip, layer, side]) for name, (layer, side) in lines.items()}
+        elements = []
+        for e in circuit.elements:
+            if isinstance(e, Junction) and e.name in junctions:
+                layer = junctions[e.name]
+                stored = np.broadcast_to(e.weight, (chip + 1, *e.weight.shape)).copy()
+                substrate.program(stored, layer)
+                dev = model.device
+                if dev.drift_nu and dev.t_inference > dev.drift_t0:
+                    stored = stored * drift_factor(dev.t_inference, dev.drift_t0, substrate.nu_drift[layer])
+                e = replace(e, weight=np.array(stored[chip]), leak=model.circuit.leak)
+            elif isinstance(e, TransmissionLine) and model.circuit.line_loss:
+                e = replace(e, loss=model.circuit.line_loss)
+            elif isinstance(e, Termination) and e.name in mismatch:
+                e = replace(e, resistance=e.resistance * (1.0 + mismatch[e.name]))
+            elements.append(e)
+        out = replace(circuit, elements=tuple(elements), meta={**circuit.meta, "hardware": model.name})
+        problems = structural_problems(out)
+        if problems:
+            raise CircuitError(f"circuit {out.name!r} failed verify:\n  " + "\n  ".join(problems))
+        return out
+
+    apply.__name__ = f"with_hardware({model.name!r})"
+    return apply
+
+
+def _mismatch(gamma: float) -> float:
+    """The relative mismatch m of a load whose reflection coefficient is gamma = m / (2 + m)."""
+    return float(2.0 * gamma / (1.0 - gamma))

@@ -1,8 +1,7 @@
-"""Atomic file output and one-writer locks, below the API so every layer may use them.
+"""Safe file output and input below the API, so every layer may use them.
 
-``atomic_path`` / ``atomic_write``: a crash or an error leaves either the old file or the new one, never a torn file,
-and no temporary file is left behind (except after SIGKILL, which nothing can catch; the next write to the same path
-removes such leftovers). ``writer_lock``: one process at a time may own an output path for the duration of a run; a
+``atomic_path`` / ``atomic_write`` (from :mod:`wavetrain.compiler.atomic`): a crash or an error leaves either the old
+file or the new one, never a torn file (a SIGKILLed writer's temp file is removed by the next ``writer_lock`` owner). ``writer_lock``: one process at a time may own an output path for the duration of a run; a
 second one is refused (never silently last-writer-wins). ``check_writable``: an output path is checked before any
 work starts. ``wavetrain.files`` re-exports these for the API.
 """
@@ -21,42 +20,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from wavetrain.compiler.atomic import _umask, atomic_path, atomic_write
 from wavetrain.errors import ConfigError
 
+__all__ = ["atomic_path", "atomic_write", "check_writable", "lock_path", "read_npy", "writer_lock", "writer_locks"]
+
 _HELD: dict[str, int] = {}  # lock path -> fd of the locks this process holds (re-entrant within the process)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    # NOTE: mkstemp creates the file 0600; give it the mode a plain open() would (0666 less the umask)
-    os.chmod(tmp, 0o666 & ~_umask())
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write bytes or text (UTF-8) to ``path`` atomically, flushed to disk before the rename."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as out:
-            out.write(data.encode() if isinstance(data, str) else data)
-            out.flush()
-            os.fsync(out.fileno())
-    return Path(path)
 
 
 def check_writable(path: str | os.PathLike[str], what: str = "output") -> Path:
@@ -195,7 +164,7 @@ def read_npy(archive: Any, member: str, what: str, max_bytes: int | None = None)
             raise NpyError(f"{what}: holds {len(data)} data bytes, expected {nbytes} from its header")
     array = np.frombuffer(data, dtype=dtype, count=count)
     order = "F" if fortran else "C"
-    return array.reshape(shape, order=order).copy(order="C")
+    return array.reshape(shape, order=order).copy(order="K")  # NOTE: a Fortran-ordered array stays so
 
 
 class NpyError(ValueError):

@@ -1,9 +1,12 @@
 """The NumPy wave emulator: the fast reference backend and the executable spec of the physics.
 
 If a netlist or a Lava process disagrees with the emulator, the emulator is the reference, or the equation in its
-docstring is wrong, and both get fixed together. The array math of a tick lives in :mod:`wavetrain.emulator.kernel`.
+docstring is wrong, and both get fixed together. The cells (junction, nonlinearity, line, loss load, clamp, port
+update) are written once in :mod:`wavetrain.emulator.cells` and run on a :mod:`wavetrain.emulator.substrate`; the
+schedules that compose them (tick, light cone) live in :mod:`wavetrain.emulator.kernel`.
 """
 
+from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.kernel import WaveState, light_cone, readout, tick
 from wavetrain.emulator.mpc import Mpc
@@ -11,6 +14,7 @@ from wavetrain.emulator.ocnopt import OCNOpt
 from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort, InductorPort, ResistorPort
 from wavetrain.emulator.relax import History, Relaxation, check_courant, relax, run_ticks
+from wavetrain.emulator.substrate import IDEAL, Ideal, Substrate
 from wavetrain.emulator.train import (
     METHODS,
     Backprop,
@@ -26,6 +30,10 @@ from wavetrain.emulator.train import (
 )
 
 __all__ = [
+    "IDEAL",
+    "Ideal",
+    "Machine",
+    "Substrate",
     "CurvatureMatched",
     "CurvaturePort",
     "ForwardGradient",

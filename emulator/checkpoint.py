@@ -13,7 +13,7 @@ epoch's minibatch order and losses when the run stopped mid-epoch, the history (
 port and method objects field by field (velocities, wave state, delay lines, heads, their own RNGs). JSON values stay
 JSON; an array is ``{"$array": "state/N"}``; a tuple, deque, dict, non-finite float, numpy Generator or a dataclass
 defined in wavetrain.emulator / wavetrain.compiler is tagged (``$tuple``, ``$deque``, ``$dict``, ``$float``, ``$rng``,
-``$dataclass``). Floats go through ``repr``, so a resumed run continues bit for bit.
+``$dataclass``; a plain wavetrain.emulator object ``$object`` by its attributes). Floats go through ``repr``, so a resumed run continues bit for bit.
 
 :class:`Session` is what ``train`` uses: it restores a checkpoint, keeps the last finite state in memory (divergence
 restores it), writes checkpoints every N epochs, and turns SIGINT / SIGTERM / SIGHUP into a checkpoint written at the
@@ -72,6 +72,8 @@ def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", stri
         key = f"state/{len(arrays)}"
         arrays[key] = np.array(value, copy=True)
         return {"$array": key}
+    if isinstance(value, np.dtype):
+        return {"$dtype": value.str}
     if isinstance(value, np.random.Generator):
         return {"$rng": value.bit_generator.state}
     if isinstance(value, deque):
@@ -88,6 +90,10 @@ def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", stri
         fields = {f.name: encode(getattr(value, f.name), arrays, f"{where}.{f.name}", strict)
                   for f in dataclasses.fields(value)}
         return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
+    if cls.__module__.startswith(_CLASS_PREFIXES) and hasattr(value, "__dict__") and not isinstance(value, type):
+        # NOTE: a plain wavetrain object (e.g. the fused pipeline's buffers): its attributes, like a dataclass's
+        attrs = {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in vars(value).items()}
+        return {"$object": f"{cls.__module__}:{cls.__qualname__}", "attrs": attrs}
     if not strict:
         return {"$opaque": f"{cls.__module__}.{cls.__qualname__}"}
     raise ConfigError(
@@ -109,6 +115,14 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         if key not in arrays:
             raise _corrupt(f"the state tree refers to a missing array {key!r}")
         return np.array(arrays[key], copy=True)
+    if "$dtype" in tree:
+        try:
+            dtype = np.dtype(str(tree["$dtype"]))
+        except TypeError as err:
+            raise _corrupt(f"dtype {tree['$dtype']!r} is not a NumPy dtype") from err
+        if dtype.hasobject:
+            raise _corrupt(f"dtype {tree['$dtype']!r} is an object dtype")
+        return dtype
     if "$opaque" in tree:
         return Opaque(str(tree["$opaque"]))
     if "$float" in tree:
@@ -132,6 +146,15 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         return tuple(decode(v, arrays) for v in tree["$tuple"])
     if "$dict" in tree:
         return {k: decode(v, arrays) for k, v in tree["$dict"].items()}
+    if "$object" in tree:
+        cls = _dataclass_type(tree["$object"], dataclass=False)
+        obj = object.__new__(cls)
+        attrs = tree.get("attrs")
+        if not isinstance(attrs, dict):
+            raise _corrupt(f"{cls.__qualname__} has no attributes in the state tree")
+        for name, value in attrs.items():
+            object.__setattr__(obj, str(name), decode(value, arrays))
+        return obj
     if "$dataclass" in tree:
         cls = _dataclass_type(tree["$dataclass"])
         obj = object.__new__(cls)
@@ -160,7 +183,7 @@ def assign(target: Any, saved: Any) -> None:
         object.__setattr__(target, field.name, getattr(saved, field.name))
 
 
-def _dataclass_type(spec: Any) -> type:
+def _dataclass_type(spec: Any, dataclass: bool = True) -> type:
     module, _, name = str(spec).partition(":")
     if not module.startswith(_CLASS_PREFIXES) or not name.isidentifier():
         raise _corrupt(f"class {spec!r}, expected a dataclass of wavetrain.emulator or wavetrain.compiler")
@@ -168,8 +191,10 @@ def _dataclass_type(spec: Any) -> type:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
         raise _corrupt(f"class {spec!r} does not exist in this version of wavetrain") from err
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise _corrupt(f"{spec!r} is not a dataclass")
+    if not isinstance(cls, type) or (dataclass and not dataclasses.is_dataclass(cls)):
+        raise _corrupt(f"{spec!r} is not a {'dataclass' if dataclass else 'class'}")
+    if not dataclass and (issubclass(cls, BaseException) or not hasattr(cls, "__dict__")):
+        raise _corrupt(f"{spec!r} is not a plain wavetrain class")
     return cls
 
 
@@ -231,7 +256,8 @@ def write(path: str | os.PathLike[str], net: Network, header: dict[str, Any], st
         archive.writestr("checkpoint.json", json.dumps(body, allow_nan=False))
         for key, array in arrays.items():
             member = io.BytesIO()
-            np.save(member, np.ascontiguousarray(array), allow_pickle=False)
+            # NOTE: a Fortran-ordered buffer stays Fortran-ordered (np.save records it): BLAS sums in layout order
+            np.save(member, array, allow_pickle=False)
             archive.writestr(f"{key}.npy", member.getvalue())
     return atomic_write(path, buffer.getvalue())
 

@@ -18,7 +18,9 @@ from typing import Any, Sequence
 
 from wavetrain.compiler.functions import Array, namespace, softmax
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params, forward_sweep
+from wavetrain.emulator import cells
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,23 +42,24 @@ def output_factor(net: Network, s_last: Array) -> Array:
     return root[:, :, None] * xp.eye(n, dtype=s_last.dtype)[None] - p[:, :, None] * root[:, None, :]
 
 
-def kfac_blocks(params: Params, net: Network, x: Array) -> list[Kronecker]:
+def kfac_blocks(params: Params, net: Network, x: Array, substrate: Substrate = IDEAL) -> list[Kronecker]:
     """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep."""
     xp = namespace(x)
-    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
+    m = Machine.of(net, params, substrate)
+    wb = cells.read(m)
+    sweep = cells.forward_sweep(m, x, wb)
     batch = x.shape[0]
-    factor = output_factor(net, inputs[-1])
+    factor = output_factor(net, cells.output(m, sweep.s[-1]))
     blocks: list[Kronecker] = [None] * net.depth  # type: ignore[list-item]
     for index in range(net.depth - 1, -1, -1):
-        layer = net.layers[index]
-        slope = layer.act.df(pre[index], inputs[index + 1])
-        d = slope[:, :, None] * factor
+        d = cells.slope(m, index, sweep.pre[index], sweep.out[index])[:, :, None] * factor
         flat = xp.reshape(xp.transpose(d, (1, 0, 2)), (d.shape[1], -1))
         g = flat @ flat.T / batch
-        tilde = xp.concatenate([inputs[index], xp.ones((batch, 1), dtype=x.dtype)], axis=1)
+        tilde = xp.concatenate([sweep.ins[index], xp.ones((batch, 1), dtype=x.dtype)], axis=1)
         blocks[index] = Kronecker(tilde.T @ tilde / batch, g)
         if index > 0:
-            factor = xp.matmul(params[index][0].T, d)
+            # NOTE: the factor's columns travel down as backward waves: W^T D = (D^T W)^T
+            factor = cells.backward_product(wb[index][0], d.swapaxes(-1, -2)).swapaxes(-1, -2)
     return blocks
 
 

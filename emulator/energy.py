@@ -20,22 +20,32 @@ import numpy as np
 
 from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Dense, Network
-from wavetrain.emulator.kernel import WaveState, tick
+from wavetrain.emulator import cells
+from wavetrain.emulator.kernel import Machine, WaveState, tick
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 
-def junction_flow(layer: Dense, x_prev: Array, dx_prev: Array, dW: Array, db: Array) -> Array:
+def _layer(layer: Dense, substrate: Substrate) -> tuple[Machine, tuple[Array, Array]]:
+    m = Machine([(layer.weight, layer.bias)], (layer.act,), None, substrate)  # type: ignore[arg-type]
+    return m, cells.read_layer(m, 0)
+
+
+def junction_flow(layer: Dense, x_prev: Array, dx_prev: Array, dW: Array, db: Array,
+                  substrate: Substrate = IDEAL) -> Array:
     """Forward flow through the linearised layer: dx_l = sigma'(a) * (W dx_{l-1} + dW x_{l-1} + db), batch rows."""
-    a = x_prev @ layer.weight.T + layer.bias
-    slope = layer.act.df(a, layer.act.f(a))
-    return slope * (dx_prev @ layer.weight.T + x_prev @ dW.T + db)
+    m, wb = _layer(layer, substrate)
+    a = cells.junction(m, 0, x_prev, wb)
+    drive = cells.forward_product(wb[0], dx_prev) + cells.forward_product(dW, x_prev) + db
+    return cells.sensitivity(m, 0, a, cells.nonlinearity(m, 0, a), drive)
 
 
-def junction_effort(layer: Dense, x_prev: Array, p: Array) -> tuple[Array, Array, Array]:
+def junction_effort(layer: Dense, x_prev: Array, p: Array, substrate: Substrate = IDEAL) -> tuple[Array, Array, Array]:
     """Backward efforts through the transformer: (p_{l-1}, g_W, g_b), summed over the batch for g."""
-    a = x_prev @ layer.weight.T + layer.bias
-    delta = layer.act.df(a, layer.act.f(a)) * p
-    return delta @ layer.weight, delta.T @ x_prev, delta.sum(axis=0)
+    m, wb = _layer(layer, substrate)
+    a = cells.junction(m, 0, x_prev, wb)
+    delta = cells.sensitivity(m, 0, a, cells.nonlinearity(m, 0, a), p)
+    return (cells.backward_product(wb[0], delta), *cells.readout(m, 0, delta, x_prev))
 
 
 @dataclass(frozen=True)
@@ -54,24 +64,26 @@ class EnergyTrace:
         return self.loss[start:] + self.stored[start:] + spent - (self.loss[start] + self.stored[start])
 
 
-def unlocked_energy(net: Network, x: Any, y: Any, ticks: int, port: Any) -> EnergyTrace:
+def unlocked_energy(net: Network, x: Any, y: Any, ticks: int, port: Any, substrate: Substrate = IDEAL) -> EnergyTrace:
     """Hold (x, y) at the input, let ``port`` (with ``record=True``) move the parameters every tick, log energies."""
     x = net.check_input(x)
     t = net.targets(y, len(x))
     params = net.params()
-    acts = [layer.act for layer in net.layers]
-    state = WaveState.zeros(net.sizes, len(x), x)
+    m = Machine.of(net, params, substrate)
+    state = WaveState.zeros(net.sizes, len(x), x, substrate.chips)
     wave, loss = [], []
     stored = 0.0
     before = len(port.ledger)
     for _ in range(ticks):
         wave.append(0.5 * sum(float((s * s).sum() + (m * m).sum()) for s, m in zip(state.s, state.lam)) / len(x))
-        loss.append(float(np.mean(net.loss_fn.value(net.forward(x), t))))
-        state, grads = tick(params, acts, net.loss_fn, x, t, state, 1.0)
-        port.step(params, grads)
+        loss.append(float(np.mean(cells.cost(m, cells.output(m, cells.forward_sweep(m, x).s[-1]), t))))
+        state, grads = tick(m, x, t, state, 1.0)
+        cells.port_step(port, params, grads, substrate)
     rows = port.ledger[before:]
     if len(rows) != ticks:
-        raise ConfigError(f"unlocked_energy: expected a port built with record=True, got {len(rows)} ledger rows for {ticks} ticks")
+        raise ConfigError(
+            f"unlocked_energy: expected a port built with record=True, got {len(rows)} ledger rows for {ticks} ticks"
+        )
     absorbed = np.array([r.absorbed for r in rows])
     dissipated = np.array([r.dissipated for r in rows])
     # NOTE: stored(k) is the inductor energy *before* tick k's step, aligned with loss(k)

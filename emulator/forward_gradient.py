@@ -25,7 +25,9 @@ import numpy as np
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params, forward_sweep
+from wavetrain.emulator import cells
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 FAMILIES = ("isotropic", "wt", "wperp", "wperp_ns", "preconditioned")
@@ -49,7 +51,9 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
         raise ConfigError(f"forward gradient: family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if family in ("wperp", "wperp_ns"):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= width:
-            raise ConfigError(f"forward gradient {family}: expected an integer 1 <= k <= width = {width}, got k = {k!r}")
+            raise ConfigError(
+                f"forward gradient {family}: expected an integer 1 <= k <= width = {width}, got k = {k!r}"
+            )
         k = min(int(k), min(W_next.shape))  # NOTE: the subspace cannot exceed rank(W_{i+1})
     if family == "isotropic":
         return xp.eye(width, dtype=W_next.dtype), None
@@ -68,27 +72,31 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
 
 
 def estimate(
-    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, rng: np.random.Generator
+    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, rng: np.random.Generator,
+    substrate: Substrate = IDEAL,
 ) -> tuple[Grads, Array]:
     """Forward-gradient estimate of every layer's gradient (mean batch loss) and the per-sample loss."""
     xp = namespace(x)
+    m = Machine.of(net, params, substrate)
     depth, batch = net.depth, x.shape[0]
-    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
-    slopes = [net.layers[i].act.df(pre[i], inputs[i + 1]) for i in range(depth)]
-    out_grad = net.loss_fn.grad(inputs[-1], t) / batch
+    wb = cells.read(m)
+    sweep = cells.forward_sweep(m, x, wb)
+    slopes = [cells.slope(m, i, sweep.pre[i], sweep.out[i]) for i in range(depth)]
+    y = cells.output(m, sweep.s[-1])
+    out_grad = cells.load(m, y, t)
     grads: Grads = []
     for i in range(depth - 1):
-        basis, precondition = guess_basis(params[i + 1][0], family, k, rng)
+        basis, precondition = guess_basis(wb[i + 1][0], family, k, rng)
         u = xp.asarray(rng.standard_normal((batch, basis.shape[1]))) @ basis.T
         tangent = slopes[i] * u
         for j in range(i + 1, depth):
-            tangent = slopes[j] * (tangent @ params[j][0].T)
-        d = (tangent * out_grad).sum(axis=1, keepdims=True)  # one JVP: the loss's derivative along u
+            tangent = slopes[j] * cells.forward_product(wb[j][0], tangent)
+        d = (tangent * out_grad).sum(axis=-1, keepdims=True)  # one JVP: the loss's derivative along u
         ghat = d * (u @ precondition.T if precondition is not None else u)
-        grads.append((ghat.T @ inputs[i], ghat.sum(axis=0)))
+        grads.append(cells.readout(m, i, ghat, sweep.ins[i]))
     delta = slopes[-1] * out_grad
-    grads.append((delta.T @ inputs[-2], delta.sum(axis=0)))
-    return grads, net.loss_fn.value(inputs[-1], t)
+    grads.append(cells.readout(m, depth - 1, delta, sweep.ins[-1]))
+    return grads, cells.cost(m, y, t)
 
 
 @dataclass
@@ -109,37 +117,44 @@ class ForwardGradient:
             self.name = f"forward:{self.family}{rank}"
         self.rng = np.random.default_rng(self.seed)
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any) -> Array:
+    def step(
+        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
+    ) -> Array:
         """Estimate the gradient by forward-mode guesses, step the port, return the per-sample loss."""
-        grads, loss = estimate(params, net, x, t, self.family, self.k, self.rng)
-        port.step(params, grads)
+        grads, loss = estimate(params, net, x, t, self.family, self.k, self.rng, substrate)
+        cells.port_step(port, params, grads, substrate)
         return loss
 
 
 def expected_abs_cos(k: int, captured: float = 1.0) -> float:
     """Closed form E|cos(g^, g)| = (|P g| / |g|) Gamma(k/2) / (sqrt(pi) Gamma((k+1)/2)) for a rank-k projector."""
-    from math import lgamma, exp, pi, sqrt
+    from math import exp, lgamma, pi, sqrt
 
     return captured * exp(lgamma(k / 2) - lgamma((k + 1) / 2)) / sqrt(pi)
 
 
 def cosine_by_layer(
-    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, draws: int, seed: int = 0
+    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, draws: int, seed: int = 0,
+    substrate: Substrate = IDEAL,
 ) -> float:
     """Mean |cos| between a single-sample guess estimate and the true per-sample delta, over hidden layers and draws."""
     rng = np.random.default_rng(seed)
+    m = Machine.of(net, params, substrate)
     depth = net.depth
-    pre, inputs = forward_sweep(params, [layer.act for layer in net.layers], x)
-    delta = net.layers[-1].act.df(pre[-1], inputs[-1]) * net.loss_fn.grad(inputs[-1], t)
+    wb = cells.read(m)
+    sweep = cells.forward_sweep(m, x, wb)
+    y = cells.output(m, sweep.s[-1])
+    # NOTE: per-sample deltas: the load's wave times the batch (the cosine is scale-free; kept for the same numbers)
+    delta = cells.sensitivity(m, depth - 1, sweep.pre[-1], sweep.out[-1], m.loss.grad(y, t))
     deltas = [delta]
     for i in range(depth - 2, -1, -1):
-        delta = net.layers[i].act.df(pre[i], inputs[i + 1]) * (delta @ params[i + 1][0])
+        delta = cells.sensitivity(m, i, sweep.pre[i], sweep.out[i], cells.back(m, i + 1, delta, wb[i + 1][0]))
         deltas.insert(0, delta)
     values = []
     for i in range(depth - 1):
-        fixed = None if family == "wperp_ns" else guess_basis(params[i + 1][0], family, k, rng)
+        fixed = None if family == "wperp_ns" else guess_basis(wb[i + 1][0], family, k, rng)
         for _ in range(draws):
-            basis, precondition = fixed or guess_basis(params[i + 1][0], family, k, rng)
+            basis, precondition = fixed or guess_basis(wb[i + 1][0], family, k, rng)
             u = rng.standard_normal((x.shape[0], basis.shape[1])) @ basis.T
             d = (deltas[i] * u).sum(axis=1, keepdims=True)
             ghat = d * (u @ precondition.T if precondition is not None else u)

@@ -8,9 +8,12 @@ Same cells, same order and same equations as :func:`wavetrain.emulator.kernel.li
   ``W^T <- beta W^T + alpha s_{l-1}^T delta_l`` is one gemm with ``overwrite_c`` (SGD: alpha = -lr, beta = 1,
   straight into W; heavy ball: alpha = -lr, beta = momentum, into the velocity, then W += v), and the bias's
   likewise into one ``?gemv`` (delta^T 1); the gradient itself is never stored;
-* each layer's delta = sigma'(a) * lam is formed in place in the lam buffer from s alone (tanh, sigmoid, relu and
-  identity all have a derivative that s determines), so a = W s + b is never kept, and s_l, dead once layer l+1's
-  gradient is taken, holds sigma'(a_l): two buffers per layer in all.
+* each layer's delta = sigma'(a) * lam is formed in place in the lam buffer from s alone (the activation table's
+  ``delta_inplace``: tanh, sigmoid, relu and identity all have a derivative that s determines), so a = W s + b is
+  never kept, and s_l, dead once layer l+1's gradient is taken, holds sigma'(a_l): two buffers per layer in all.
+
+It is a verified specialisation of the cells, not a second spec: taken only on the ideal substrate
+(``substrate.ideal``), and tests/emulator/test_fused.py checks it against the cells' light cone + port.
 
 The backward wave lam_{l-1} = delta_l W_l is taken before W_l moves, as in the unfused order. The result equals the
 unfused path up to rounding (BLAS may sum the batch in another order and applies alpha inside the kernel).
@@ -32,7 +35,6 @@ from wavetrain.emulator.kernel import Params
 
 GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
 GEMV = {np.dtype(np.float32): blas.sgemv, np.dtype(np.float64): blas.dgemv}
-FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 # NOTE: waves stored Fortran-ordered, (batch, n) with the batch index fastest: measured 1-4% faster than C order
 # with SciPy's OpenBLAS 0.3.30 on 784-1024x4-10 (SkylakeX kernel, 2 threads), no slower on 784-512-512-10
 ORDER = "F"
@@ -47,7 +49,7 @@ def supports(params: Params, acts: Sequence[Activation], x: Any, t: Any, velocit
     dtype = x.dtype
     if dtype not in GEMM or t.dtype != dtype:
         return False
-    if any(act.name not in FUSED_ACTIVATIONS for act in acts):
+    if any(act.f_inplace is None or act.delta_inplace is None for act in acts):
         return False
     arrays = [a for pair in params for a in pair]
     if velocity is not None:
@@ -69,36 +71,6 @@ def _buffers(batch: int, sizes: tuple[int, ...], dtype: np.dtype) -> tuple[list,
         lam = [np.empty((batch, n), dtype, order=ORDER) for n in sizes[1:]]
         cache[key] = (s, lam, np.ones(batch, dtype))
     return cache[key]
-
-
-def _activate(name: str, s: np.ndarray) -> None:
-    """s <- sigma(s) in place (s holds a = W x + b on entry)."""
-    if name == "tanh":
-        np.tanh(s, out=s)
-    elif name == "sigmoid":
-        # NOTE: the same tanh form as compiler.functions, so it never overflows
-        s *= 0.5
-        np.tanh(s, out=s)
-        s += 1.0
-        s *= 0.5
-    elif name == "relu":
-        np.maximum(s, 0, out=s)
-
-
-def _delta(name: str, s: np.ndarray, lam: np.ndarray) -> None:
-    """lam <- sigma'(a) * lam in place, sigma'(a) computed from s = sigma(a); s is overwritten (no longer read)."""
-    if name == "tanh":
-        np.multiply(s, s, out=s)
-        np.subtract(1.0, s, out=s)
-        lam *= s
-    elif name == "sigmoid":
-        lam *= s  # NOTE: (lam s)(1 - s) rather than lam (s (1 - s)): one rounding apart, no scratch array
-        np.subtract(1.0, s, out=s)
-        lam *= s
-    elif name == "relu":
-        # NOTE: s = max(a, 0) > 0 exactly where a > 0, the generic derivative's test
-        np.greater(s, 0, out=s)
-        lam *= s
 
 
 def _gemm(gemm: Any, alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> None:
@@ -134,14 +106,14 @@ def step(
     for l, (W, b) in enumerate(params):
         s[l][...] = b
         _gemm(gemm, 1.0, inputs[l], W.T, 1.0, s[l])  # a_l = s_{l-1} W_l^T + b_l
-        _activate(acts[l].name, s[l])
+        acts[l].f_inplace(s[l])  # type: ignore[misc]
     per_sample = loss.value(s[-1], t)
     lam[-1][...] = loss.grad(s[-1], t)
     lam[-1] /= batch
     for l in range(depth - 1, -1, -1):
         W, b = params[l]
-        # NOTE: s_l was last read by layer l+1's gradient product (the previous iteration), so _delta may reuse it
-        _delta(acts[l].name, s[l], lam[l])
+        # NOTE: s_l was last read by layer l+1's gradient product (the previous iteration), so it may be clobbered
+        acts[l].delta_inplace(s[l], lam[l])  # type: ignore[misc]
         if l > 0:
             _gemm(gemm, 1.0, lam[l], W, 0.0, lam[l - 1])  # lam_{l-1} = delta_l W_l, before W_l moves
         if momentum == 0.0:

@@ -1,7 +1,8 @@
-"""The array math of the wave emulator, in one place.
+"""The schedules of the wave machine: one tick, the port readout, the forward sweep and the light cone.
 
-Every function here takes arrays and returns arrays; none loops over neurons, none calls ``np.`` on data, so a GPU
-array library with NumPy's names (cupy) can stand in by passing its arrays. The only Python loop is over layers.
+Each schedule composes the cells of :mod:`wavetrain.emulator.cells` on a :class:`~wavetrain.emulator.cells.Machine`
+(parameters, nonlinearities, loss load, substrate); none writes the wave math itself. Nothing here calls ``np.`` on
+data, so a GPU array library with NumPy's names (cupy) can stand in by passing its arrays.
 
 State of layer l (1-based in the spec, index l-1 here), for a batch of rows:
   s_l    activation (the right-moving wave)        lam_l  sensitivity dC/ds_l (the left-moving wave)
@@ -12,116 +13,133 @@ One tick (spec sections 1.8 and 2.4), every cell from the previous tick's values
   lam_l  <- lam_l + nu (W_{l+1}^T (sigma'(a_{l+1}) * lam_{l+1}) - lam_l)   backward wave, l < L
 and the parameter port of layer l reads the gradient G_l = (sigma'(a_l) * lam_l)^T s_{l-1} (summed over the batch),
 the same delta_l = sigma'(a_l) * lam_l that drives the backward wave one layer down.
+
+Every schedule takes a Machine first. The older form ``(params, acts[, loss], ...)`` with a ``substrate=`` keyword is
+still accepted (it builds the Machine), for callers written before the substrate seam.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
-from wavetrain.compiler.functions import Activation, Array, Loss
+from wavetrain.compiler.functions import Array, namespace
+from wavetrain.emulator import cells
+from wavetrain.emulator.cells import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 
-Params = Sequence[tuple[Array, Array]]  # (W_l, b_l) per layer; W_l has shape (out, in)
-Grads = list[tuple[Array, Array]]  # (dC/dW_l, dC/db_l) per layer
+__all__ = ["Grads", "Machine", "Params", "WaveState", "forward_sweep", "light_cone", "readout", "tick"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
 class WaveState:
-    """The waves on every layer: ``s[l]`` and ``lam[l]`` for layers 1..L (index 0..L-1), each (batch, n_l)."""
+    """The waves on every layer: ``s[l]`` and ``lam[l]`` for layers 1..L (index 0..L-1), each (.., batch, n_l)."""
 
     s: list[Array]
     lam: list[Array]
 
     @classmethod
-    def zeros(cls, sizes: Sequence[int], batch: int, like: Array) -> WaveState:
-        xp_zeros = _zeros_like_factory(like)
-        return cls([xp_zeros((batch, n)) for n in sizes[1:]], [xp_zeros((batch, n)) for n in sizes[1:]])
+    def zeros(cls, sizes: Sequence[int], batch: int, like: Array, chips: int | None = None) -> WaveState:
+        """Zero waves for ``batch`` rows (and a leading axis of ``chips`` instances), dtype and library of ``like``."""
+        xp = namespace(like)
+        lead = () if chips is None else (chips,)
+        return cls([xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]],
+                   [xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]])
 
     def copy(self) -> WaveState:
         return WaveState([a.copy() for a in self.s], [a.copy() for a in self.lam])
 
 
-def _zeros_like_factory(like: Array) -> Any:
-    from wavetrain.compiler.functions import namespace
+def _machine_first(with_loss: bool) -> Callable[[F], F]:
+    """Accept (params, acts[, loss], *rest, substrate=S) as well as (machine, *rest)."""
 
-    xp = namespace(like)
-    return lambda shape: xp.zeros(shape, dtype=like.dtype)
+    def wrap(schedule: F) -> F:
+        @functools.wraps(schedule)
+        def call(first: Any, *args: Any, substrate: Substrate | None = None, **kwargs: Any) -> Any:
+            if isinstance(first, Machine):
+                if substrate is not None and substrate is not first.substrate:
+                    raise TypeError(f"{schedule.__name__}: the substrate is the machine's; got substrate= as well")
+                return schedule(first, *args, **kwargs)
+            count = 2 if with_loss else 1
+            rest, args = args[:count], args[count:]
+            acts, loss = rest[0], (rest[1] if with_loss else None)
+            machine = Machine(first, tuple(acts), loss, IDEAL if substrate is None else substrate)  # type: ignore[arg-type]
+            return schedule(machine, *args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return wrap
 
 
+@_machine_first(with_loss=True)
 def tick(
-    params: Params,
-    acts: Sequence[Activation],
-    loss: Loss,
-    x: Array,
-    t: Array,
-    state: WaveState,
-    nu: float = 1.0,
-    want_grads: bool = True,
+    m: Machine, x: Array, t: Array, state: WaveState, nu: float = 1.0, want_grads: bool = True
 ) -> tuple[WaveState, Grads | None]:
     """Advance every layer one tick; also return the gradient read out from the *incoming* state (tick k).
 
     Returns (state at tick k+1, G(k)). G(k) is what the parameter ports see during tick k.
     """
-    depth = len(params)
-    batch = x.shape[0]
-    inputs = [x, *state.s[:-1]]
-    pre = [inputs[l] @ W.T + b for l, (W, b) in enumerate(params)]
-    out = [acts[l].f(pre[l]) for l in range(depth)]
-    delta = [acts[l].df(pre[l], out[l]) * state.lam[l] for l in range(depth)]
-    drive = [delta[l + 1] @ params[l + 1][0] for l in range(depth - 1)]
-    drive.append(loss.grad(state.s[-1], t) / batch)
-    if nu == 1.0:
-        # NOTE: at nu = 1 the update is a pure transport (no residual), kept exact in floating point
-        new = WaveState(out, drive)
-    else:
-        new = WaveState(
-            [s + nu * (f - s) for s, f in zip(state.s, out)],
-            [lam + nu * (d - lam) for lam, d in zip(state.lam, drive)],
-        )
-    grads = [(delta[l].T @ inputs[l], delta[l].sum(axis=0)) for l in range(depth)] if want_grads else None
+    depth = m.depth
+    wb = cells.read(m)
+    ins = cells.inputs(m, x, state.s)
+    pre = [cells.junction(m, l, ins[l], wb[l]) for l in range(depth)]
+    out = [cells.nonlinearity(m, l, pre[l]) for l in range(depth)]
+    delta = [cells.sensitivity(m, l, pre[l], out[l], state.lam[l]) for l in range(depth)]
+    drive = [cells.back(m, l + 1, delta[l + 1], wb[l + 1][0]) for l in range(depth - 1)]
+    drive.append(cells.load(m, cells.output(m, state.s[-1]), t))
+    new = WaveState(
+        [cells.line(m, l, state.s[l], out[l], nu, "forward") for l in range(depth)],
+        [cells.line(m, l, state.lam[l], drive[l], nu, "backward") for l in range(depth)],
+    )
+    grads = [cells.readout(m, l, delta[l], ins[l]) for l in range(depth)] if want_grads else None
     return new, grads
 
 
-def readout(params: Params, acts: Sequence[Activation], x: Array, state: WaveState) -> Grads:
+@_machine_first(with_loss=False)
+def readout(m: Machine, x: Array, state: WaveState) -> Grads:
     """The gradient the parameter ports see at the current tick: G_l = (sigma'(a_l) * lam_l)^T s_{l-1}."""
-    inputs = [x, *state.s[:-1]]
+    wb = cells.read(m)
+    ins = cells.inputs(m, x, state.s)
     grads = []
-    for l, (W, b) in enumerate(params):
-        a = inputs[l] @ W.T + b
-        delta = acts[l].df(a, acts[l].f(a)) * state.lam[l]
-        grads.append((delta.T @ inputs[l], delta.sum(axis=0)))
+    for l in range(m.depth):
+        a = cells.junction(m, l, ins[l], wb[l])
+        delta = cells.sensitivity(m, l, a, cells.nonlinearity(m, l, a), state.lam[l])
+        grads.append(cells.readout(m, l, delta, ins[l]))
     return grads
 
 
-def forward_sweep(params: Params, acts: Sequence[Activation], x: Array) -> tuple[list[Array], list[Array]]:
-    """The forward wave once through every layer: (pre-activations a_1..a_L, states [x, s_1, ..., s_L])."""
-    states, pre = [x], []
-    for (W, b), act in zip(params, acts):
-        pre.append(states[-1] @ W.T + b)
-        states.append(act.f(pre[-1]))
-    return pre, states
+@_machine_first(with_loss=False)
+def forward_sweep(m: Machine, x: Array) -> tuple[list[Array], list[Array]]:
+    """The forward wave once through every layer: (pre-activations a_1..a_L, states [x, s_1, ..., s_L]).
+
+    The states are what each junction saw (the clamped input, the sent s_l) and, last, s_L as layer L holds it.
+    """
+    sweep = cells.forward_sweep(m, x)
+    return sweep.pre, [*sweep.ins, sweep.s[-1]]
 
 
-def light_cone(
-    params: Params, acts: Sequence[Activation], loss: Loss, x: Array, t: Array
-) -> tuple[Grads, WaveState, Array]:
+@_machine_first(with_loss=True)
+def light_cone(m: Machine, x: Array, t: Array) -> tuple[Grads, WaveState, Array]:
     """The tick-2L readout at Courant number 1, computing only the cells on the light cone.
 
     From any start, s_l stops changing at tick l and lam_l at tick 2L+1-l (T2), so the state the ports read at tick
     2L is reached by evaluating each cell once, in the order its last input arrives: s_1..s_L on the way out (tick l),
-    lam_L..lam_1 on the way back (tick 2L+1-l). Same arithmetic as :func:`tick`, so the result equals relaxation.
+    lam_L..lam_1 on the way back (tick 2L+1-l). Same cells as :func:`tick`, so the result equals relaxation.
     Returns (grads, the tick-2L wave state, the per-sample loss).
     """
-    depth = len(params)
-    batch = x.shape[0]
-    pre, inputs = forward_sweep(params, acts, x)
-    out = inputs[1:]
-    lam = [None] * depth
-    lam[-1] = loss.grad(out[-1], t) / batch
+    depth = m.depth
+    wb = cells.read(m)
+    sweep = cells.forward_sweep(m, x, wb)
+    y = cells.output(m, sweep.s[-1])
+    lam: list[Array] = [None] * depth
+    lam[-1] = cells.carry(m, depth - 1, cells.load(m, y, t), "backward")
     grads: Grads = [None] * depth  # type: ignore[list-item]
     for l in range(depth - 1, -1, -1):
-        delta = acts[l].df(pre[l], out[l]) * lam[l]
-        grads[l] = (delta.T @ inputs[l], delta.sum(axis=0))
+        delta = cells.sensitivity(m, l, sweep.pre[l], sweep.out[l], lam[l])
+        grads[l] = cells.readout(m, l, delta, sweep.ins[l])
         if l > 0:
-            lam[l - 1] = delta @ params[l][0]
-    return grads, WaveState(out, lam), loss.value(out[-1], t)
+            lam[l - 1] = cells.carry(m, l - 1, cells.back(m, l, delta, wb[l][0]), "backward")
+    return grads, WaveState(sweep.s, lam), cells.cost(m, y, t)

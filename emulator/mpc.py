@@ -21,7 +21,9 @@ import numpy as np
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator import cells
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 Heads = list[tuple[Array, Array]]  # (V_e, c_e) for depths e = 1..L-1; V_e has shape (n_out, n_e)
@@ -46,50 +48,59 @@ def random_heads(net: Network, seed: int = 0) -> Heads:
 
 
 def mpc_gradients(
-    params: Params, net: Network, heads: Sequence[tuple[Array, Array]], x: Array, t: Array, h: int
+    params: Params, net: Network, heads: Sequence[tuple[Array, Array]], x: Array, t: Array, h: int,
+    substrate: Substrate = IDEAL,
 ) -> tuple[Grads, Grads, Array]:
-    """(layer grads g^h, head grads, per-sample output loss) for horizon h, streaming with an h-layer window."""
+    """(layer grads g^h, head grads, per-sample output loss) for horizon h, streaming with an h-layer window.
+
+    A local head is an ideal linear junction beside the chip; the layers run on ``substrate``.
+    """
     depth = net.depth
     h = check_horizon(h, depth)
     if len(heads) != depth - 1:
         raise ConfigError(f"mpc: expected {depth - 1} heads (one per hidden depth), got {len(heads)}")
     xp = namespace(x)
-    batch = x.shape[0]
-    loss = net.loss_fn
+    m = Machine.of(net, params, substrate)
+    # NOTE: the local heads are training scaffolding beside the chip, not devices on it: ideal linear junctions
+    head = Machine(heads, (), m.loss, IDEAL)
+    reads = cells.read(m)
     grads: Grads = [None] * depth  # type: ignore[list-item]
     head_grads: Grads = [None] * (depth - 1)  # type: ignore[list-item]
     window: deque = deque(maxlen=h)
-    s = x
+    s = cells.clamp(m, x)
     for e in range(1, depth + 1):
-        W, b = params[e - 1]
-        a = s @ W.T + b
-        out = net.layers[e - 1].act.f(a)
-        window.append((s, a, out))
-        s = out
+        wb = reads[e - 1]
+        a = cells.junction(m, e - 1, s, wb)
+        out = cells.nonlinearity(m, e - 1, a)
+        window.append((s, a, out, wb[0]))
+        s = cells.carry(m, e - 1, out, "forward")
+        if e < depth:
+            s = cells.send(m, e - 1, s)
         if e < depth and e < h:
             continue
         if e == depth:
-            lam = loss.grad(out, t) / batch
+            y = cells.output(m, s)
+            lam = cells.carry(m, depth - 1, cells.load(m, y, t), "backward")
             last = max(1, depth - h + 1)
         else:
-            V, c = heads[e - 1]
-            err = loss.grad(out @ V.T + c, t) / batch
-            head_grads[e - 1] = (err.T @ out, err.sum(axis=0))
-            lam = err @ V
+            hw = heads[e - 1]
+            err = cells.load(head, cells.junction(head, e - 1, s, hw), t)
+            head_grads[e - 1] = cells.readout(head, e - 1, err, s)
+            lam = cells.carry(m, e - 1, cells.back(head, e, err, hw[0]), "backward")
             last = e - h + 1
         for j in range(e, last - 1, -1):
-            s_in, a_j, out_j = window[j - e - 1]
-            delta = net.layers[j - 1].act.df(a_j, out_j) * lam
+            s_in, a_j, out_j, W_j = window[j - e - 1]
+            delta = cells.sensitivity(m, j - 1, a_j, out_j, lam)
             if j == last or e == depth:
-                grads[j - 1] = (delta.T @ s_in, delta.sum(axis=0))
+                grads[j - 1] = cells.readout(m, j - 1, delta, s_in)
             if j > last:
-                lam = delta @ params[j - 1][0]
+                lam = cells.carry(m, j - 2, cells.back(m, j - 1, delta, W_j), "backward")
     for e in range(1, depth):
         if head_grads[e - 1] is None:
             # NOTE: heads below depth h end no horizon, yet still learn to read their depth (their local loss)
             V, c = heads[e - 1]
             head_grads[e - 1] = (xp.zeros_like(V), xp.zeros_like(c))
-    return grads, head_grads, loss.value(s, t)
+    return grads, head_grads, cells.cost(m, y, t)
 
 
 def deviation(grads: Grads, reference: Grads) -> float:
@@ -177,14 +188,14 @@ class Mpc:
             raise ConfigError(f"Mpc: horizon h must be an integer >= 1, got {self.h!r}")
         self.name = self.name or f"mpc(h={self.h})"
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any) -> Array:
+    def step(
+        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
+    ) -> Array:
         """Truncated-horizon gradients into the port, SGD on the heads; returns the per-sample output loss."""
         check_horizon(self.h, net.depth)
         if self.heads is None:
             self.heads = random_heads(net, self.seed)
-        grads, head_grads, loss = mpc_gradients(params, net, self.heads, x, t, self.h)
-        port.step(params, grads)
-        for (V, c), (dV, dc) in zip(self.heads, head_grads):
-            V -= self.head_lr * dV
-            c -= self.head_lr * dc
+        grads, head_grads, loss = mpc_gradients(params, net, self.heads, x, t, self.h, substrate)
+        cells.port_step(port, params, grads, substrate)
+        cells.update(self.heads, [(-self.head_lr * dV, -self.head_lr * dc) for dV, dc in head_grads])
         return loss

@@ -22,8 +22,10 @@ from typing import Any
 
 from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
+from wavetrain.emulator import cells
 from wavetrain.emulator.curvature import kfac_blocks, newton_direction
-from wavetrain.emulator.kernel import Grads, Params, forward_sweep
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 QUU = ("identity", "kfac")
@@ -39,25 +41,34 @@ class Sweep:
     loss: Array
 
 
-def backward_sweep(params: Params, net: Network, x: Array, t: Array, quu: str, alpha: float, damping: float) -> Sweep:
+def backward_sweep(
+    params: Params, net: Network, x: Array, t: Array, quu: str, alpha: float, damping: float,
+    substrate: Substrate = IDEAL,
+) -> Sweep:
     """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""
-    pre, states = forward_sweep(params, [layer.act for layer in net.layers], x)
-    v_x = net.loss_fn.grad(states[-1], t) / len(x)
+    m = Machine.of(net, params, substrate)
+    wb = cells.read(m)
+    forward = cells.forward_sweep(m, x, wb)
+    y = cells.output(m, forward.s[-1])
+    v_x = cells.carry(m, net.depth - 1, cells.load(m, y, t), "backward")
     costate = [v_x]
     q_u: Grads = []
     for index in range(net.depth - 1, -1, -1):
-        delta = net.layers[index].act.df(pre[index], states[index + 1]) * v_x
-        q_u.append((delta.T @ states[index], delta.sum(axis=0)))
+        delta = cells.sensitivity(m, index, forward.pre[index], forward.out[index], v_x)
+        q_u.append(cells.readout(m, index, delta, forward.ins[index]))
         # NOTE: V_x = Q_x - Q_ux^T Q_uu^-1 Q_u; with the outer-product model that correction is rank one along Q_x
         # and is what the feedback term applies, so the costate sent down is Q_x (Theorem 1: backprop's recursion)
-        v_x = delta @ params[index][0]
+        v_x = cells.back(m, index, delta, wb[index][0])
+        if index > 0:
+            v_x = cells.carry(m, index - 1, v_x, "backward")
         costate.insert(0, v_x)
     q_u = q_u[::-1]
     if quu == "identity":
         k = [(-(alpha * gW), -(alpha * gb)) for gW, gb in q_u]
     else:
-        k = [(alpha * sW, alpha * sb) for sW, sb in newton_direction(kfac_blocks(params, net, x), q_u, damping)]
-    return Sweep(k, costate, states, net.loss_fn.value(states[-1], t))
+        blocks = kfac_blocks(params, net, x, substrate)
+        k = [(alpha * sW, alpha * sb) for sW, sb in newton_direction(blocks, q_u, damping)]
+    return Sweep(k, costate, [*forward.ins, forward.s[-1]], cells.cost(m, y, t))
 
 
 @dataclass
@@ -81,19 +92,20 @@ class OCNOpt:
             raise ConfigError(f"OCNOpt: feedback gain must be >= 0, got {self.feedback!r}")
         self.name = self.name or f"ocnopt({self.quu}{', feedback' if self.feedback else ''})"
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any = None) -> Array:
+    def step(
+        self, params: Params, net: Network, x: Array, t: Array, port: Any = None, substrate: Substrate = IDEAL
+    ) -> Array:
         """One DDP iteration in place (backward sweep, then the feedback forward pass); returns per-sample loss."""
-        sweep = backward_sweep(params, net, x, t, self.quu, self.alpha, self.damping)
+        sweep = backward_sweep(params, net, x, t, self.quu, self.alpha, self.damping, substrate)
         if self.feedback == 0.0:
-            for (W, b), (kW, kb) in zip(params, sweep.k):
-                W += kW
-                b += kb
+            cells.update(params, sweep.k, substrate)
             return sweep.loss
-        state = x
-        for index, ((W, b), (kW, kb)) in enumerate(zip(params, sweep.k)):
+        m = Machine.of(net, params, substrate)
+        state = cells.clamp(m, x)
+        for index, (kW, kb) in enumerate(sweep.k):
             # NOTE: K dx = k (Q_x . dx): the outer-product value Hessian makes the feedback gain a scalar per layer
             gain = 1.0 + self.feedback * float((sweep.costate[index] * (state - sweep.states[index])).sum())
-            W += gain * kW
-            b += gain * kb
-            state = net.layers[index].act.f(state @ W.T + b)
+            cells.update_layer(params[index], (gain * kW, gain * kb), index, substrate)
+            out = cells.nonlinearity(m, index, cells.junction(m, index, state, cells.read_layer(m, index)))
+            state = cells.send(m, index, cells.carry(m, index, out, "forward")) if index < net.depth - 1 else out
         return sweep.loss

@@ -21,7 +21,9 @@ from typing import Any
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params
+from wavetrain.emulator import cells, pipeline_fused
+from wavetrain.emulator.kernel import Grads, Machine, Params
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 
@@ -41,6 +43,8 @@ class Pipelined:
     lines: list[deque] = field(default_factory=list, repr=False)
     targets: deque = field(default_factory=deque, repr=False)
     last_grads: Grads | None = field(default=None, repr=False)
+    threads: int | None = None  # layers computed in parallel by the fused tick (None: the usable cores, at most 2)
+    fused: pipeline_fused.FusedPipeline | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.stash, bool):
@@ -54,43 +58,71 @@ class Pipelined:
             return 0
         return sum(d * batch * n for d, n in zip(delays(net.depth), net.sizes[:-1]))
 
-    def _reset(self, net: Network, x: Array, t: Array) -> None:
+    def _reset(self, net: Network, x: Array, t: Array, chips: int | None) -> None:
         xp = namespace(x)
-        batch = x.shape[0]
-        self.s = [xp.zeros((batch, n), dtype=x.dtype) for n in net.sizes[1:]]
-        self.lam = [xp.zeros((batch, n), dtype=x.dtype) for n in net.sizes[1:]]
+        shape = (x.shape[-2],) if chips is None else (chips, x.shape[-2])
+        self.s = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
+        self.lam = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
         self.lines = [deque(maxlen=d + 1) for d in delays(net.depth)]
         self.targets = deque([t] * net.depth)
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any) -> Array:
+    def step(
+        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
+    ) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
-        if self.s is None or self.s[0].shape[0] != x.shape[0]:
-            self._reset(net, x, t)
+        from wavetrain.emulator.train import HeavyBall
+
+        if substrate.ideal and type(port) is HeavyBall:
+            velocity = port.velocity if port.momentum != 0.0 else None
+            acts = [layer.act for layer in net.layers]
+            if pipeline_fused.supports(params, acts, x, t, velocity):
+                return self._fused_step(params, net, acts, x, t, port)
+        self.fused = None
+        if self.s is None or self.s[0].shape[-2] != x.shape[-2]:
+            self._reset(net, x, t, substrate.chips)
         self.targets.append(t)
         delayed = self.targets.popleft()  # the label of the minibatch now at the output
-        self.last_grads = self.tick(params, net, x, delayed)
-        port.step(params, self.last_grads)
-        return net.loss_fn.value(self.s[-1], self.targets[0])
+        machine = Machine.of(net, params, substrate)
+        self.last_grads = self.tick(machine, x, delayed)
+        cells.port_step(port, params, self.last_grads, substrate)
+        return cells.cost(machine, cells.output(machine, self.s[-1]), self.targets[0])
 
-    def tick(self, params: Params, net: Network, x: Array, target: Array) -> Grads:
+    def _fused_step(self, params: Params, net: Network, acts: list, x: Any, t: Any, port: Any) -> Any:
+        """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
+        if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash):
+            threads = pipeline_fused.default_threads() if self.threads is None else self.threads
+            self.fused = pipeline_fused.FusedPipeline(net.sizes, x.shape[0], x.dtype, self.stash, threads)
+            self.targets = deque([t] * net.depth)
+            self.s = None  # NOTE: the generic path's waves restart if it is taken again
+        if port.momentum != 0.0 and port.velocity is None:
+            port.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in params]
+        self.targets.append(t)
+        delayed = self.targets.popleft()
+        self.fused.step(params, acts, net.loss_fn, x, delayed, port.lr, port.momentum, port.velocity)
+        self.last_grads = None
+        return net.loss_fn.value(self.fused.s_last, self.targets[0])
+
+    def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""
-        depth, batch = net.depth, x.shape[0]
-        inputs = [x, *self.s[:-1]]
-        pre = [inputs[i] @ W.T + b for i, (W, b) in enumerate(params)]
-        out = [net.layers[i].act.f(pre[i]) for i in range(depth)]
+        depth = m.depth
+        wb = cells.read(m)
+        ins = cells.inputs(m, x, self.s)
+        pre = [cells.junction(m, i, ins[i], wb[i]) for i in range(depth)]
+        out = [cells.nonlinearity(m, i, pre[i]) for i in range(depth)]
         if self.stash:
-            for line, now in zip(self.lines, inputs):
+            for line, now in zip(self.lines, ins):
                 line.append(now)
             # NOTE: until a line is full (the first 2(L - i) ticks) the oldest entry is used; lam is still zero then
             matched = [line[0] for line in self.lines]
-            m_pre = [matched[i] @ W.T + b for i, (W, b) in enumerate(params)]
-            slope = [net.layers[i].act.df(m_pre[i], net.layers[i].act.f(m_pre[i])) for i in range(depth)]
+            m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
+            delta = [cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
+                     for i in range(depth)]
         else:
-            matched = inputs
-            slope = [net.layers[i].act.df(pre[i], out[i]) for i in range(depth)]
-        delta = [slope[i] * self.lam[i] for i in range(depth)]
-        drive = [delta[i + 1] @ params[i + 1][0] for i in range(depth - 1)]
-        drive.append(net.loss_fn.grad(self.s[-1], target) / batch)
-        grads = [(delta[i].T @ matched[i], delta[i].sum(axis=0)) for i in range(depth)]
-        self.s, self.lam = out, drive
+            matched = ins
+            delta = [cells.sensitivity(m, i, pre[i], out[i], self.lam[i]) for i in range(depth)]
+        drive = [cells.back(m, i + 1, delta[i + 1], wb[i + 1][0]) for i in range(depth - 1)]
+        drive.append(cells.load(m, cells.output(m, self.s[-1]), target))
+        grads = [cells.readout(m, i, delta[i], matched[i]) for i in range(depth)]
+        self.s = [cells.carry(m, i, out[i], "forward") for i in range(depth)]
+        self.lam = [cells.carry(m, i, drive[i], "backward") for i in range(depth)]
         return grads

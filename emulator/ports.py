@@ -22,8 +22,10 @@ import numpy as np
 
 from wavetrain.compiler.functions import namespace
 from wavetrain.compiler.network import Network
+from wavetrain.emulator import cells
 from wavetrain.emulator.curvature import Kronecker, kfac_blocks, newton_direction
-from wavetrain.emulator.kernel import Grads, Params, light_cone
+from wavetrain.emulator.kernel import Grads, Machine, Params, light_cone
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 
@@ -48,6 +50,15 @@ def _dot(grads: Grads, motion: Grads) -> float:
     return float(sum((dW * mW).sum() + (db * mb).sum() for (dW, db), (mW, mb) in zip(grads, motion)))
 
 
+def heavy_ball(velocity: Grads, grads: Grads, lr: float, momentum: float) -> None:
+    """The inductor's state update, in place: v <- momentum v - lr g (the step then applied is v)."""
+    for (vW, vb), (dW, db) in zip(velocity, grads):
+        vW *= momentum
+        vW -= lr * dW
+        vb *= momentum
+        vb -= lr * db
+
+
 @dataclass
 class ResistorPort:
     """A resistor R = 1/eta on every parameter port: theta <- theta - eta g (plain SGD), power eta |g|^2."""
@@ -63,11 +74,9 @@ class ResistorPort:
     def impedance(self) -> float:
         return 1.0 / self.eta
 
-    def step(self, params: Params, grads: Grads) -> None:
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         """Move every parameter by -eta g in place."""
-        for (W, b), (dW, db) in zip(params, grads):
-            W -= self.eta * dW
-            b -= self.eta * db
+        cells.update(params, [(-self.eta * dW, -self.eta * db) for dW, db in grads], substrate)
         if self.record:
             power = self.eta * _dot(grads, grads)
             self.ledger.append(PortPower(power, power, 0.0))
@@ -118,20 +127,15 @@ class InductorPort:
         m = dt**2 / lr
         return cls(m, (1.0 - momentum) * m / dt, dt, record)
 
-    def step(self, params: Params, grads: Grads) -> None:
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         """One heavy-ball step of every parameter in place."""
         if self.velocity is None:
             self.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in params]
         beta, lr = self.beta, self.lr
         before = _dot(self.velocity, self.velocity) if self.record else 0.0
         cross = 0.0
-        for (W, b), (dW, db), (vW, vb) in zip(params, grads, self.velocity):
-            vW *= beta
-            vW -= lr * dW
-            vb *= beta
-            vb -= lr * db
-            W += vW
-            b += vb
+        heavy_ball(self.velocity, grads, lr, beta)
+        cells.update(params, self.velocity, substrate)
         if self.record:
             after = _dot(self.velocity, self.velocity)
             absorbed = -_dot(grads, self.velocity)
@@ -162,16 +166,16 @@ class CurvaturePort:
         if not 0.0 <= self.decay < 1.0:
             raise ConfigError(f"CurvaturePort: decay must be in [0, 1), got {self.decay!r}")
 
-    def observe(self, params: Params, net: Network, x: Any) -> None:
+    def observe(self, params: Params, net: Network, x: Any, substrate: Substrate = IDEAL) -> None:
         """Measure the local curvature model on the batch x (call before :meth:`step`)."""
-        fresh = kfac_blocks(params, net, x)
+        fresh = kfac_blocks(params, net, x, substrate)
         if self.blocks is None or self.decay == 0.0:
             self.blocks = fresh
             return
         d = self.decay
         self.blocks = [Kronecker(d * o.a + (1 - d) * n.a, d * o.g + (1 - d) * n.g) for o, n in zip(self.blocks, fresh)]
 
-    def step(self, params: Params, grads: Grads) -> None:
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         """One damped Newton step per layer in place."""
         if self.blocks is None:
             raise ConfigError(
@@ -179,9 +183,7 @@ class CurvaturePort:
                 "method='curvature', which feeds the port every minibatch"
             )
         steps = newton_direction(self.blocks, grads, self.damping)
-        for (W, b), (sW, sb) in zip(params, steps):
-            W += self.lr * sW
-            b += self.lr * sb
+        cells.update(params, [(self.lr * sW, self.lr * sb) for sW, sb in steps], substrate)
         if self.record:
             absorbed = -self.lr * _dot(grads, steps)
             self.ledger.append(PortPower(absorbed, absorbed, 0.0))
@@ -198,10 +200,13 @@ class CurvatureMatched:
     port: CurvaturePort = field(default_factory=lambda: CurvaturePort(lr=0.5, damping=1e-2, decay=0.9))
     name: str = "curvature"
 
-    def step(self, params: Params, net: Network, x: Any, t: Any, port: Any) -> Any:
+    def step(self, params: Params, net: Network, x: Any, t: Any, port: Any, substrate: Substrate = IDEAL) -> Any:
         """Read the tick-2L gradient, let the port observe the curvature, step it; return the per-sample loss."""
-        grads, _, loss = light_cone(params, [layer.act for layer in net.layers], net.loss_fn, x, t)
+        grads, _, loss = light_cone(Machine.of(net, params, substrate), x, t)
         load = port if hasattr(port, "observe") else self.port
-        load.observe(params, net, x)
-        load.step(params, grads)
+        if substrate.ideal:
+            load.observe(params, net, x)
+        else:
+            load.observe(params, net, x, substrate=substrate)
+        cells.port_step(load, params, grads, substrate)
         return loss

@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Params, WaveState, readout, tick
 from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, network_bytes, waves_bytes
+from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, readout, tick
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import BudgetError, ConfigError, StabilityError, StabilityWarning
 
 
@@ -100,11 +101,13 @@ def relax(
     courant: float = 1.0,
     history: bool = False,
     state: WaveState | None = None,
+    substrate: Substrate = IDEAL,
 ) -> Relaxation:
     """Run the wave relaxation tick by tick with frozen weights and read out the gradient at the last tick.
 
     ``ticks`` defaults to 2L at courant 1 (exact) and ceil(2L / courant) otherwise. The waves start from zero unless a
-    ``state`` is given. With ``history=True`` every tick's waves and readout are kept (k = 0..ticks).
+    ``state`` is given. With ``history=True`` every tick's waves and readout are kept (k = 0..ticks). The cells run on
+    ``substrate`` (default the ideal machine).
     """
     nu = check_courant(courant)
     ticks = check_ticks(ticks, net.depth, nu)
@@ -114,7 +117,7 @@ def relax(
     t = net.targets(y, len(x))
     if history:
         check_history_memory(net.sizes, len(x), ticks)
-    return run_ticks(net.params(), net, x, t, ticks, nu, history, state)
+    return run_ticks(net.params(), net, x, t, ticks, nu, history, state, substrate)
 
 
 def check_history_memory(sizes: list[int], batch: int, ticks: int) -> None:
@@ -147,18 +150,20 @@ def run_ticks(
     nu: float,
     history: bool = False,
     state: WaveState | None = None,
+    substrate: Substrate = IDEAL,
 ) -> Relaxation:
     """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
-    acts = [layer.act for layer in net.layers]
-    loss = net.loss_fn
-    state = state.copy() if state is not None else WaveState.zeros(net.sizes, len(x), x)
+    machine = Machine.of(net, params, substrate)
+    state = state.copy() if state is not None else WaveState.zeros(net.sizes, x.shape[-2], x, substrate.chips)
+    if state is None:
+        substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
     log = History() if history else None
     for _ in range(ticks):
-        new, grads = tick(params, acts, loss, x, t, state, nu, want_grads=history)
+        new, grads = tick(machine, x, t, state, nu, want_grads=history)
         if log is not None:
             log.record(state, grads)
         state = new
-    final = readout(params, acts, x, state)
+    final = readout(machine, x, state)
     if log is not None:
         log.record(state, final)
     return Relaxation(final, state.s, state.lam, ticks, nu, log)

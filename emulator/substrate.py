@@ -15,6 +15,8 @@ physics changes:
   line(wave, l, direction)               wave            a line carrying a wave over one tick ("forward"/"backward")
   gradient(g, l, kind)                   g               the port reads its gradient (kind "W" or "b")
   write(p, step, l, kind)                p += step       the port's continuous update applied to the device, in place
+  rest()                                 nothing         the waves start from rest (a relaxation from zero state):
+                                                         a substrate with line history (echoes) forgets it
 
 Layers ``l`` are 0-based (layer l+1 of the spec). Every hook must broadcast over leading axes: with a Monte-Carlo axis
 of chip instances (``chips`` not None) waves are (chips, batch, n) and parameters (chips, out, in), and cells
@@ -81,6 +83,9 @@ class Substrate:
 
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
         p += step
+
+    def rest(self) -> None:
+        """A relaxation starts from zero waves: forget any history the lines keep (echoes in flight)."""
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able description (name and settings) for results, checkpoints and reports."""

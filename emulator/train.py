@@ -27,15 +27,18 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from wavetrain.compiler.budget import MAX_HOLD, check_count, check_memory, network_bytes, waves_bytes
+from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.compiler.network import Network
 from wavetrain.compiler.validate import number
-from wavetrain.datasets import Dataset, check_features, check_targets
+from wavetrain.emulator import cells, fused
 from wavetrain.emulator import checkpoint as ckpt
-from wavetrain.emulator import fused
-from wavetrain.emulator.kernel import Grads, Params, WaveState, light_cone, tick
+from wavetrain.emulator.chips import ChipRun, Fidelity
+from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
+from wavetrain.emulator.ports import heavy_ball
 from wavetrain.emulator.relax import run_ticks
-from wavetrain.errors import ConfigError, DataError, ModelFileError
+from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.errors import ConfigError, DataError
 
 CORE_METHODS = ("backprop", "dyadic", "wave")
 METHODS = (*CORE_METHODS, *EXTRA_METHODS)  # every name train() accepts; EXTRA_METHODS: the papers' rules
@@ -69,21 +72,14 @@ class HeavyBall:
     momentum: float = 0.0
     velocity: list[tuple[np.ndarray, np.ndarray]] | None = None
 
-    def step(self, params: Params, grads: Grads) -> None:
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         if self.momentum == 0.0:
-            for (W, b), (dW, db) in zip(params, grads):
-                W -= self.lr * dW
-                b -= self.lr * db
+            cells.update(params, [(-self.lr * dW, -self.lr * db) for dW, db in grads], substrate)
             return
         if self.velocity is None:
             self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
-        for (W, b), (dW, db), (vW, vb) in zip(params, grads, self.velocity):
-            vW *= self.momentum
-            vW -= self.lr * dW
-            vb *= self.momentum
-            vb -= self.lr * db
-            W += vW
-            b += vb
+        heavy_ball(self.velocity, grads, self.lr, self.momentum)
+        cells.update(params, self.velocity, substrate)
 
 
 @dataclass
@@ -96,14 +92,20 @@ class TrainResult:
     lr: float
     momentum: float
     seed: int
-    loss: list[float] = field(default_factory=list)  # mean training minibatch loss per epoch
-    train_accuracy: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)  # running training loss: mean over the epoch's minibatches
+    train_accuracy: list[float] = field(default_factory=list)  # whole training set, only with train_metrics=True
     test_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     wall_time: float = 0.0  # seconds spent in training steps (evaluation excluded)
     samples_per_s: float = 0.0
+    elapsed: float = 0.0  # seconds end to end: steps, per-epoch metrics, checkpoints
+    dtype: str = "float32"  # the arithmetic the parameters were trained in
     hold: int | None = None
     network: Network | None = field(default=None, repr=False)
+    hardware: dict[str, Any] | None = None  # the HardwareModel (to_dict) when trained on emulated hardware
+    chips: int | None = None  # Monte-Carlo chip instances (None: one chip, no chip axis)
+    chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
+    fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
 
     @property
     def final_test_accuracy(self) -> float:
@@ -112,6 +114,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("network")
+        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
         out["test_accuracy_final"] = self.final_test_accuracy
         return out
 
@@ -146,13 +149,18 @@ class Method(Protocol):
 
     name: str
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray: ...
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray: ...
 
 
 class Port(Protocol):
-    """A parameter-port termination: turns the gradient read at the port into a parameter motion."""
+    """A parameter-port termination: turns the gradient read at the port into a parameter motion.
 
-    def step(self, params: Params, grads: Grads) -> None: ...
+    It applies the motion through ``cells.update(params, steps, substrate)`` (the substrate's ``write``).
+    """
+
+    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None: ...
 
 
 @dataclass
@@ -161,7 +169,14 @@ class Backprop:
 
     name: str = "backprop"
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
+        if not substrate.ideal:
+            raise ConfigError(
+                f"backprop is the ideal reference and runs on no substrate, got substrate={substrate!r}; "
+                f"train with method='dyadic' (or another wave method) on a physical substrate"
+            )
         grads, loss = backprop(params, net, x, t)
         port.step(params, grads)
         return loss
@@ -178,21 +193,25 @@ class Dyadic:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
         acts = [layer.act for layer in net.layers]
-        if self.schedule == "light_cone" and type(port) is HeavyBall:
+        if self.schedule == "light_cone" and type(port) is HeavyBall and substrate.ideal:
             velocity = port.velocity if port.momentum != 0.0 else None
             if fused.supports(params, acts, x, t, velocity):
                 # NOTE: NumPy on a CPU: the same cells and port update, fused into BLAS calls (emulator/fused.py)
                 if port.momentum != 0.0 and port.velocity is None:
                     port.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
                 return fused.step(params, acts, net.loss_fn, x, t, port.lr, port.momentum, port.velocity)
+        machine = Machine.of(net, params, substrate)
         if self.schedule == "light_cone":
-            grads, _, loss = light_cone(params, acts, net.loss_fn, x, t)
+            grads, _, loss = light_cone(machine, x, t)
         else:
-            relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0)
-            grads, loss = relaxation.grads, net.loss_fn.value(relaxation.s[-1], t)
-        port.step(params, grads)
+            relaxation = run_ticks(params, net, x, t, 2 * net.depth, 1.0, substrate=substrate)
+            grads = relaxation.grads
+            loss = cells.cost(machine, cells.output(machine, relaxation.s[-1]), t)
+        cells.port_step(port, params, grads, substrate)
         return loss
 
 
@@ -215,19 +234,22 @@ class Wave:
     def __post_init__(self) -> None:
         check_count(self.hold, "hold", MAX_HOLD, minimum=1)
 
-    def step(self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port) -> np.ndarray:
-        acts = [layer.act for layer in net.layers]
-        if self.state is None or self.state.s[0].shape[0] != len(x):
-            self.state = WaveState.zeros(net.sizes, len(x), x)
+    def step(
+        self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
+    ) -> np.ndarray:
+        machine = Machine.of(net, params, substrate)
+        if self.state is None or self.state.s[0].shape[-2] != x.shape[-2]:
+            self.state = WaveState.zeros(net.sizes, x.shape[-2], x, substrate.chips)
             self.targets = deque([t] * net.depth)
         scale = 1.0 / self.hold
         for _ in range(self.hold):
             self.targets.append(t)
             delayed = self.targets.popleft()  # the label of the sample now at the output
-            self.state, grads = tick(params, acts, net.loss_fn, x, delayed, self.state, 1.0)
-            port.step(params, [(dW * scale, db * scale) for dW, db in grads])
+            self.state, grads = tick(machine, x, delayed, self.state, 1.0)
+            assert grads is not None  # NOTE: want_grads defaults to True
+            cells.port_step(port, params, [(dW * scale, db * scale) for dW, db in grads], substrate)
         # NOTE: the loss reported is what the loss load sees at the end of the hold
-        return net.loss_fn.value(self.state.s[-1], self.targets[0])
+        return cells.cost(machine, cells.output(machine, self.state.s[-1]), self.targets[0])
 
 
 def make_method(
@@ -268,6 +290,12 @@ def train(
     progress: bool = False,
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
+    substrate: Substrate = IDEAL,
+    dtype: Any = "float32",
+    train_metrics: bool = False,
+    hardware: Any = None,
+    chips: int | None = None,
+    fidelity_every: int = 10,
     checkpoint_every: int = 1,
     resume: str | Path | None = None,
 ) -> TrainResult:
@@ -276,15 +304,30 @@ def train(
     ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
     heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
     ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``callback(epoch, result)`` runs
-    after each epoch.
+    after each epoch. ``substrate`` is the arithmetic the cells run on (:mod:`wavetrain.emulator.substrate`; default
+    the ideal machine).
+
+    ``dtype``: "float32" (default) trains float32 copies of the parameters and writes them back into ``net`` after
+    every epoch; "float64" trains the network's own arrays in place (the exact path: dyadic equals backprop to
+    rounding). Per epoch the result records the running training loss (mean of the minibatch losses) and the test
+    loss and accuracy; ``train_metrics=True`` also evaluates the whole training set.
+    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.emulator.hardware.HardwareModel`) trains on
+    emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
+    accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
+    ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.
 
     ``checkpoint=PATH`` writes the whole training state (emulator/checkpoint.py; also a network file that
     ``Network.load`` reads) atomically every ``checkpoint_every`` epochs and after the last (0: never), and when
     SIGINT, SIGTERM or SIGHUP stops the run at the next minibatch boundary (then TrainingInterrupted says how to
-    resume).
-    ``resume=PATH`` continues such a run with the same settings (``epochs`` may grow): 2 + 2 epochs equal 4
-    uninterrupted epochs bit for bit. A diverging run restores the last finite state and raises ConfigError.
+    resume). ``resume=PATH`` continues such a run with the same settings (``epochs`` may grow): 2 + 2 epochs equal
+    4 uninterrupted epochs bit for bit. Not with ``hardware=`` (its chips' state is not checkpointed yet). A
+    diverging run restores the last finite state and raises ConfigError.
     """
+    work = _check_dtype(dtype)
+    if not isinstance(substrate, Substrate):
+        raise ConfigError(
+            f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}"
+        )
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     _check_positive("epochs", epochs, integer=True, allow_zero=True)
@@ -307,26 +350,43 @@ def train(
                 f"port={type(port).__name__ if port is not None else None}; pass momentum=0 (CLI: --momentum 0)"
             )
     dataset = _as_dataset(data, net)
+    # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
+    check_memory(4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(dataset.x_train))),
+                 f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch")
+    began = time.perf_counter()
     rng = np.random.default_rng(seed)
-    params = net.params()
+    run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule, work)
+    if run is not None:
+        params, substrate = run.params, run.substrate
+    else:
+        # NOTE: float64 trains the network's live arrays; float32 trains C-ordered copies, written back every epoch
+        params = net.params() if work == np.float64 else [(W.astype(work), b.astype(work)) for W, b in net.params()]
+    machine = Machine.of(net, params, substrate)
     port = HeavyBall(lr, momentum) if port is None else port
     result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
-                         network=net)
-    x_all = dataset.x_train.astype(np.float64)
-    t_all = check_targets(dataset.y_train, net.sizes[-1])
-    # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
-    check_memory(4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(x_all))),
-                 f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch")
+                         network=net, dtype=work.name)
+    x_all = np.ascontiguousarray(dataset.x_train, dtype=work)
+    t_all = check_targets(dataset.y_train, net.sizes[-1]).astype(work)
+    x_test = np.ascontiguousarray(dataset.x_test, dtype=work)
+    t_test = check_targets(dataset.y_test, net.sizes[-1]).astype(work)
     # --- checkpoint / resume / divergence / signals (emulator/checkpoint.py) ------------------------------------
+    if run is not None and (checkpoint is not None or resume is not None):
+        raise ConfigError("checkpoint/resume: not available with hardware= (the chips' state is not checkpointed); "
+                          "save the network with net.save after training")
     settings = {"method": stepper.name, "method_type": type(stepper).__qualname__, "port_type": type(port).__qualname__,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,
-                "hold": getattr(stepper, "hold", None), "schedule": schedule}
+                "hold": getattr(stepper, "hold", None), "schedule": schedule, "dtype": work.name,
+                "substrate": type(substrate).__qualname__, "train_metrics": train_metrics}
     session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all))
     state = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None, "losses": [],
              "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
+    if not substrate.ideal:
+        state["substrate"] = substrate
     done = 0
     if resume is not None:
         done, result.wall_time = session.resume(resume, net, state)
+        if run is None and work != np.float64:
+            _write_back(net, params)
     session.snapshot(state)
     # --- end checkpoint setup --------------------------------------------------------------------------------------
     bar = _progress(epochs, stepper.name, done) if progress else None
@@ -340,12 +400,29 @@ def train(
                 session.interrupted(net, state, epoch, first // batch_size,
                                     result.wall_time + time.perf_counter() - start)
                 batch = order[first : first + batch_size]
-                losses.append(float(np.mean(stepper.step(params, net, x_all[batch], t_all[batch], port))))
+                if run is not None:
+                    run.before_step()
+                loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
+                losses.append(float(np.mean(loss)))
+                if run is not None:
+                    run.after_step(x_all[batch], t_all[batch])
                 if not math.isfinite(losses[-1]):
                     break  # NOTE: diverged; check_finite below restores the last finite state
             result.wall_time += time.perf_counter() - start
-            session.check_finite(state, epoch, lr)
-            _record(result, net, dataset, float(np.mean(losses)))
+            try:
+                session.check_finite(state, epoch, lr)
+            finally:
+                if run is None and work != np.float64:
+                    _write_back(net, params)  # NOTE: also the restored last finite state after a divergence
+            if run is not None:
+                run.record(result, dataset, float(np.mean(losses)))
+            else:
+                result.loss.append(float(np.mean(losses)))
+                test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
+                result.test_loss.append(test_loss)
+                result.test_accuracy.append(test_accuracy)
+                if train_metrics:
+                    result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
             state["order"], state["losses"] = None, []
             session.snapshot(state)
             if session.due(epoch + 1, epochs):
@@ -359,16 +436,66 @@ def train(
         bar.close()
     trained = (epochs - done) * len(x_all)
     result.samples_per_s = trained / result.wall_time if result.wall_time and trained else 0.0
+    if run is not None:
+        run.finish(result)
+    result.elapsed = time.perf_counter() - began
+    return result
     return result
 
 
-def _record(result: TrainResult, net: Network, dataset: Dataset, loss: float) -> None:
-    result.loss.append(loss)
-    _, train_acc = net.evaluate(dataset.x_train, dataset.y_train)
-    test_loss, test_acc = net.evaluate(dataset.x_test, dataset.y_test)
-    result.train_accuracy.append(train_acc)
-    result.test_loss.append(test_loss)
-    result.test_accuracy.append(test_acc)
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        work = np.dtype(dtype)
+    except TypeError as err:
+        raise ConfigError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from err
+    if work not in (np.float32, np.float64):
+        raise ConfigError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return work
+
+
+def _write_back(net: Network, params: Params) -> None:
+    """Copy trained parameters (another dtype) into the network's float64 arrays, in place."""
+    for layer, (W, b) in zip(net.layers, params):
+        layer.weight[...] = W
+        layer.bias[...] = b
+
+
+def _evaluate(machine: Machine, x: np.ndarray, t: np.ndarray, y: Any, chunk: int = 4096) -> tuple[float, float]:
+    """(mean loss, accuracy) of the machine's forward wave on a data split, in chunks; accuracy NaN for 2-D targets."""
+    y = np.asarray(y)
+    total, hits, count = 0.0, 0, 0
+    for first in range(0, len(x), chunk):
+        y_out = cells.output(machine, cells.forward_sweep(machine, x[first : first + chunk]).s[-1])
+        cost = cells.cost(machine, y_out, t[first : first + chunk])  # (.., rows): a chip axis counts every chip
+        total, count = total + float(cost.sum(dtype=np.float64)), count + cost.size
+        if y.ndim == 1:
+            hits += int(np.count_nonzero(np.argmax(y_out, axis=-1) == y[first : first + chunk]))
+    count = max(count, 1)
+    return total / count, (hits / count if y.ndim == 1 else float("nan"))
+
+
+
+def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, seed: int, fidelity_every: Any,
+              stepper: Method, schedule: str, dtype: np.dtype) -> ChipRun | None:
+    """The emulated-hardware run of ``train(hardware=...)``, or None (options it needs are refused without it)."""
+    if hardware is None:
+        if chips is not None:
+            raise ConfigError(f"chips: Monte-Carlo chips need hardware= (a preset or a model), got chips={chips!r}")
+        return None
+    if substrate is not IDEAL:
+        raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
+    _check_positive("fidelity_every", fidelity_every, integer=True, allow_zero=True)
+    return ChipRun(net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule),
+                   dtype)
+
+
+def _method_step(
+    stepper: Method, params: Params, net: Network, x: Any, t: Any, port: Port, substrate: Substrate
+) -> Any:
+    """One minibatch through a method; a Method written before the seam (no ``substrate``) runs only ideally."""
+    if substrate.ideal:
+        return stepper.step(params, net, x, t, port)
+    return stepper.step(params, net, x, t, port, substrate=substrate)
 
 
 def _progress(epochs: int, method: str, done: int = 0):

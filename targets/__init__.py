@@ -1,7 +1,7 @@
 """Backends: a small Target protocol, one shared result type (Trace), and a lazy registry.
 
 Every target runs a Circuit under a Transient analysis and returns a Trace sampled at the requested times, so two
-targets are compared in one line. Optional dependencies (PySpice, ngspice) are imported only when selected.
+targets are compared in one line. Optional dependencies (PySpice, ngspice, Lava) are imported only when selected.
 """
 
 from __future__ import annotations
@@ -62,7 +62,13 @@ def _spice() -> type:
     return SpiceTarget
 
 
-TARGETS: dict[str, Callable[[], type]] = {"numpy": _numpy, "spice": _spice, "ngspice": _spice}
+def _lava() -> type:
+    from wavetrain.targets.lava.target import LavaTarget
+
+    return LavaTarget
+
+
+TARGETS: dict[str, Callable[[], type]] = {"numpy": _numpy, "spice": _spice, "ngspice": _spice, "lava": _lava}
 
 
 def get_target(name: str, **options: Any) -> Target:

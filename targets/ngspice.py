@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
+
 from wavetrain.circuits import Circuit, Transient, to_spice
 from wavetrain.circuits.spice import probe_vectors
-from wavetrain.targets import Trace, default_samples, split_ports
-from wavetrain.targets._proc import run_supervised, signals_raise
-from wavetrain.targets.rawfile import read_raw
-
 from wavetrain.errors import (
     ConfigError,
     MissingDependency,
@@ -32,6 +29,9 @@ from wavetrain.errors import (
     TargetUnavailable,
     UntrustedNetlist,
 )
+from wavetrain.targets import Trace, default_samples, split_ports
+from wavetrain.targets._proc import run_supervised, signals_raise
+from wavetrain.targets.rawfile import read_raw
 
 INSTALL = "install it with `sudo apt-get install ngspice libngspice0 libngspice0-dev`"
 _ERROR_LINE = re.compile(r"error|abort|too small|singular matrix|failed|cannot|unknown", re.IGNORECASE)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
+
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -29,10 +30,13 @@ from wavetrain.circuits import (
     Transient,
     TransmissionLine,
 )
+from wavetrain.compiler import names
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
-from wavetrain.targets import Trace, default_samples
-
+from wavetrain.emulator import cells
+from wavetrain.emulator.cells import Machine
+from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError, SimulationError
+from wavetrain.targets import Trace, default_samples
 
 
 @dataclass
@@ -60,6 +64,16 @@ class Program:
         default_factory=dict
     )  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
+    # NOTE: the cells run on one Machine: junction l is the l-th Junction, its nonlinearity the l-th Nonlinearity
+    machine: Machine = field(default_factory=lambda: Machine([], (), None))  # type: ignore[arg-type]
+    layer: dict[str, int] = field(default_factory=dict)  # element name -> 0-based layer of the machine
+    reads: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # this step's junction reads
+
+    def read(self, l: int) -> tuple[np.ndarray, np.ndarray]:
+        """Junction l's parameters as read this step (once: the forward and backward ops see the same read)."""
+        if l not in self.reads:
+            self.reads[l] = cells.read_layer(self.machine, l)
+        return self.reads[l]
 
     def zeros(self, net: str) -> np.ndarray:
         return np.zeros((self.circuit.batch, self.widths[net]))
@@ -75,9 +89,9 @@ def _source_value(e: Source, t: float) -> np.ndarray:
 
 
 def _kernel_source(e: Source, p: Program) -> None:
-    """v_b = x ramp(t) (ideal) or a Norton source x ramp(t) / R_s with conductance 1 / R_s."""
+    """v_b = x ramp(t) (ideal) or a Norton source x ramp(t) / R_s with conductance 1 / R_s; the input is clamped."""
     if e.resistance == 0:
-        p.ops.append(Op((), (e.b,), lambda v, t: {e.b: _source_value(e, t)}))
+        p.ops.append(Op((), (e.b,), lambda v, t: {e.b: cells.clamp(p.machine, _source_value(e, t))}))
     else:
         p.norton.append((e.b, 1.0 / e.resistance, e))
 
@@ -90,7 +104,9 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             f"numpy target: line {e.name!r} delay {e.delay:g} s is not a whole number of steps dt = {p.dt:g} s"
         )
     shape = (steps, p.circuit.batch, e.width)
-    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape)})
+    keep = float(np.exp(-e.loss))  # NOTE: a lossy line attenuates each traversal once (the pad of its SPICE card)
+    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape),
+                    "wave": names.line_layer(e.name), "keep": keep})
 
 
 def _kernel_termination(e: Termination, p: Program) -> None:
@@ -99,28 +115,35 @@ def _kernel_termination(e: Termination, p: Program) -> None:
 
 
 def _kernel_junction(e: Junction, p: Program) -> None:
-    """Forward v_b = W v_a + beta; backward v_back_out = W^T v_back_in (the same W: a transformer and its transpose)."""
-    params = p.params.setdefault(e.name, [e.weight.copy(), e.bias.copy()])
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: v[e.a] @ params[0].T + params[1]}))
-    if e.back_out is not None:
-        p.ops.append(Op((e.back_in,), (e.back_out,), lambda v, t: {e.back_out: v[e.back_in] @ params[0]}))
+    """Forward v_b = (1 - leak)(W v_a + beta); backward v_back_out = W^T v_back_in (the same W and its transpose)."""
+    l, m = p.layer[e.name], p.machine
+    if e.leak:
+        # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
+        kept = 1.0 - e.leak
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, l, v[e.a], p.read(l))}))
+    else:
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, v[e.a], p.read(l))}))
+    back_out = e.back_out
+    if back_out is not None:
+        p.ops.append(Op((e.back_in,), (back_out,),
+                        lambda v, t: {back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])}))
 
 
 def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
-    act = ACTIVATIONS[e.activation]
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: act.f(v[e.a])}))
-    p.ops.append(
-        Op((e.a, e.lam), (e.delta,), lambda v, t: {e.delta: act.df(v[e.a], act.f(v[e.a])) * v[e.lam]})
-    )
+    l, m = p.layer[e.name], p.machine
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.nonlinearity(m, l, v[e.a])}))
+    p.ops.append(Op((e.a, e.lam), (e.delta,), lambda v, t: {
+        e.delta: cells.sensitivity(m, l, v[e.a], cells.nonlinearity(m, l, v[e.a]), v[e.lam])}))
 
 
 def _kernel_integrator(e: Integrator, p: Program) -> None:
-    """sample_hold: v_b = (1 - nu) v_held + nu v_a; leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
+    """sample_hold: v_b = v_held + nu (v_a - v_held) (the cells' blend);
+    leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
     if e.kind == "sample_hold":
-        p.ops.append(
-            Op((e.a, e.held), (e.b,), lambda v, t: {e.b: (1.0 - e.gain) * v[e.held] + e.gain * v[e.a]})
-        )
+        held = e.held
+        assert held is not None  # NOTE: Integrator checks that a sample_hold names its held net
+        p.ops.append(Op((e.a, held), (e.b,), lambda v, t: {e.b: cells.blend(v[held], v[e.a], e.gain)}))
         return
     state = [p.zeros(e.b)]
     decay = float(np.exp(-p.dt / e.tau))
@@ -134,20 +157,23 @@ def _kernel_integrator(e: Integrator, p: Program) -> None:
 
 def _kernel_loss_load(e: LossLoad, p: Program) -> None:
     """v_b = dC/ds(v_a, y) / batch: the reflected error wave."""
-    loss = LOSSES[e.loss]
-    batch = p.circuit.batch
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: loss.grad(v[e.a], e.target) / batch}))
+    m = p.machine
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.load(m, cells.output(m, v[e.a]), e.target)}))
 
 
 def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
-    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R; momentum: L di/dt = g - R i, C dtheta/dt = -i."""
+    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R;
+    momentum: L di/dt = g - R i, C dtheta/dt = -i."""
     junction = p.circuit.element(e.junction)
-    params = p.params.setdefault(junction.name, [junction.weight.copy(), junction.bias.copy()])
+    if not isinstance(junction, Junction):
+        raise SimulationError(f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, "
+                              f"expected a Junction")
+    l, m = p.layer[junction.name], p.machine
+    params = m.params[l]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
 
     def read(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
-        delta = v[junction.back_in]
-        grads[0], grads[1] = delta.T @ v[junction.a], delta.sum(axis=0)
+        grads[0], grads[1] = cells.readout(m, l, v[junction.back_in], v[junction.a])
         return {}
 
     p.ops.append(Op((junction.a, junction.back_in), (), read))
@@ -161,7 +187,8 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
                 current[k] = current[k] + p.dt * (grads[k] - e.resistance * current[k]) / e.inductance
             else:
                 current[k] = grads[k] / e.resistance
-            params[k] = params[k] - p.dt * current[k] / e.capacitance
+        steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
+        cells.update_layer(params, (steps[0], steps[1]), l, m.substrate)
 
     p.updates.append(update)
 
@@ -178,9 +205,20 @@ KERNELS: dict[type, Callable[[Any, Program], None]] = {
 }
 
 
-def compile_program(circuit: Circuit, steps_per_tick: int = 1) -> Program:
+def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substrate = IDEAL) -> Program:
     """Turn a circuit into a Program: kernels registered, line-end settling ops added, ops sorted by dependency."""
     program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
+    junctions, nonlinearities = circuit.of_type(Junction), circuit.of_type(Nonlinearity)
+    program.layer = {e.name: l for l, e in enumerate(junctions)}
+    program.layer.update({e.name: l for l, e in enumerate(nonlinearities)})
+    loads = circuit.of_type(LossLoad)
+    program.machine = Machine(
+        [[j.weight.copy(), j.bias.copy()] for j in junctions],  # type: ignore[misc]
+        tuple(ACTIVATIONS[n.activation] for n in nonlinearities),
+        LOSSES[loads[0].loss] if loads else None,  # type: ignore[arg-type]
+        substrate,
+    )
+    program.params = {j.name: program.machine.params[l] for l, j in enumerate(junctions)}  # type: ignore[misc]
     for element in circuit.elements:
         KERNELS[type(element)](element, program)
     driven = {net for op in program.ops for net in op.outputs}
@@ -246,10 +284,13 @@ class NumpyTarget:
 
     name: ClassVar[str] = "numpy"
 
-    def __init__(self, steps_per_tick: int = 1) -> None:
+    def __init__(self, steps_per_tick: int = 1, substrate: Substrate = IDEAL) -> None:
         if isinstance(steps_per_tick, bool) or not isinstance(steps_per_tick, int) or steps_per_tick < 1:
             raise ConfigError(f"numpy target: steps_per_tick must be an integer >= 1, got {steps_per_tick!r}")
+        if not isinstance(substrate, Substrate):
+            raise ConfigError(f"numpy target: substrate must be a Substrate, got {type(substrate).__name__}")
         self.steps_per_tick = steps_per_tick
+        self.substrate = substrate
 
     def run(
         self,
@@ -259,7 +300,7 @@ class NumpyTarget:
         probes: Sequence[str] | None = None,
     ) -> Trace:
         """Step the program from the zero state to analysis.stop, recording probes at the sample times [s]."""
-        program = compile_program(circuit, self.steps_per_tick)
+        program = compile_program(circuit, self.steps_per_tick, self.substrate)
         samples = (
             default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
         )
@@ -268,7 +309,7 @@ class NumpyTarget:
         nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]
         ports = [p for p in circuit.of_type(ParameterPort) if probes is None or p.name in probes]
         rows: dict[str, list[np.ndarray]] = {}
-        wanted = {}
+        wanted: dict[int, list[int]] = {}
         for k, step in enumerate(record_at):
             wanted.setdefault(int(step), []).append(k)
         for n in range(int(record_at.max()) + 1 if len(record_at) else 0):
@@ -303,8 +344,14 @@ class NumpyTarget:
 
     @staticmethod
     def _advance(program: Program, values: dict[str, np.ndarray], n: int) -> None:
+        program.reads.clear()
         for line in program.lines:
             e, slot = line["line"], n % line["steps"]
             out_a = values[e.a] - line["bwd"][slot]
             out_b = values[e.b] - line["fwd"][slot]
+            if line["keep"] != 1.0:
+                out_a, out_b = line["keep"] * out_a, line["keep"] * out_b
+            if line["wave"] is not None:
+                # NOTE: a layer's wave (s_l on fl{l}, lam_l on bl{l}) enters at end a and travels to b
+                out_a = program.machine.substrate.line(out_a, *line["wave"])
             line["fwd"][slot], line["bwd"][slot] = out_a, out_b

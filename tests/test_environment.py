@@ -12,7 +12,9 @@ in_ci = pytest.mark.skipif(os.environ.get("CI") != "true", reason="only CI must 
 
 
 @in_ci
-@pytest.mark.parametrize("module", ["torch", "PySpice", "sklearn", "matplotlib"])
+@pytest.mark.parametrize(
+    "module", ["torch", "PySpice", "sklearn", "matplotlib", "distributed", "pyarrow", "yaml", "bokeh"]
+)
 def test_optional_python_dependencies_are_installed(module):
     assert importlib.util.find_spec(module) is not None, f"{module} is missing: scripts/setup.sh must install it"
 

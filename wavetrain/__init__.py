@@ -4,13 +4,12 @@ Data flows one way: Network -> (compiler) -> Circuit -> (target) -> Trace / trai
 """
 
 from wavetrain import datasets
-from wavetrain.compiler import Dense, Network
+from wavetrain.circuits import Circuit, to_spice
+from wavetrain.compiler import Dense, Network, compile_network
 from wavetrain.emulator import Relaxation, TrainResult, relax, train
 from wavetrain.errors import WavetrainError
-from wavetrain.circuits import Circuit, to_spice
-from wavetrain.compiler import compile_network
-from wavetrain.targets import TARGETS, Trace, get_target
 from wavetrain.simulation import simulate
+from wavetrain.targets import TARGETS, Trace, get_target
 
 __version__ = "0.1.0"
 

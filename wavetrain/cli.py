@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from wavetrain import cli_circuits, cli_reproduce
+from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep
 from wavetrain.cli_support import friendly, parse_layers
 from wavetrain.emulator.train import METHODS
 from wavetrain.errors import ConfigError, TrainingInterrupted, WavetrainError
@@ -41,6 +41,10 @@ def main() -> None:
               help="wave method: ticks each minibatch is held (default 2L).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--name", default=None, help="Model name (default: the data set's name + '_mlp', made a valid name).")
+@click.option("--hardware", default=None, help="Train on emulated analog hardware: a preset (wavetrain hardware list) "
+              "or a .json model.")
+@click.option("--chips", type=click.IntRange(min=1), default=None,
+              help="With --hardware: Monte-Carlo chip instances trained at once.")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of loss/accuracy.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -51,12 +55,18 @@ def main() -> None:
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue the run a checkpoint holds, with its settings (--epochs may grow; it keeps writing there).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
+@click.option("--target", type=click.Choice(["emulator", "lava"]), default="emulator", show_default=True,
+              help="lava: train on Lava's processes (methods dyadic and wave).")
+@click.option("--substrate", type=click.Choice(["ideal", "loihi"]), default="ideal", show_default=True,
+              help="loihi: the Loihi fixed-point formats (calibrated on the training data; on Lava: fixed_pt).")
 @friendly
 def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
-          activation: str, loss: str, hold: int | None, seed: int, name: str | None, save_path: Path | None,
-          plot_path: Path | None, checkpoint_path: Path | None, checkpoint_every: int | None,
-          resume_path: Path | None, as_json: bool) -> None:
-    """Train a network on a data set with the emulator (resumable: see --checkpoint and --resume)."""
+          activation: str, loss: str, hold: int | None, seed: int, name: str | None, hardware: str | None,
+          chips: int | None, save_path: Path | None, plot_path: Path | None, checkpoint_path: Path | None,
+          checkpoint_every: int | None, resume_path: Path | None, as_json: bool, target: str,
+          substrate: str) -> None:
+    """Train a network on a data set with the emulator (or on Lava, --target lava); resumable: see --checkpoint
+    and --resume."""
     import os
 
     import wavetrain
@@ -64,11 +74,15 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
 
     options = dict(dataset=dataset, layers=layers, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
                    momentum=momentum, activation=activation, loss=loss, hold=hold, seed=seed, name=name)
+    elsewhere = target != "emulator" or substrate != "ideal" or hardware is not None
+    if elsewhere and (checkpoint_path or checkpoint_every is not None or resume_path):
+        raise click.UsageError("--checkpoint, --checkpoint-every and --resume: only for the emulator's ideal "
+                               "substrate without --hardware (other runs save the network at the end)")
     if resume_path is not None:
         options = resumed_options(resume_path, options, click.get_current_context())
         checkpoint_path = resume_path if checkpoint_path is None else checkpoint_path
     every = checkpoint_every if checkpoint_every is not None else (1 if checkpoint_path is not None else 0)
-    if checkpoint_path is None:
+    if checkpoint_path is None and not elsewhere:
         implicit = (save_path.with_name(save_path.stem + ".ckpt.npz") if save_path
                     else Path(f"wavetrain-train-{os.getpid()}.ckpt.npz"))
         try:
@@ -90,13 +104,21 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     net = wavetrain.Network.mlp(sizes, activation=options["activation"], loss=loss, seed=options["seed"],
                                 name=model_name)
     net.meta["cli"] = dict(options)
+    common = dict(method=options["method"], epochs=options["epochs"], batch_size=options["batch_size"],
+                  lr=options["lr"], momentum=options["momentum"], hold=options["hold"], seed=options["seed"],
+                  progress=not as_json)
     with writer_locks([(save_path, "--save"), (plot_path, "--plot")]):
         try:
-            result = wavetrain.train(net, data, method=options["method"], epochs=options["epochs"],
-                                     batch_size=options["batch_size"], lr=options["lr"],
-                                     momentum=options["momentum"], hold=options["hold"], seed=options["seed"],
-                                     progress=not as_json, checkpoint=checkpoint_path, checkpoint_every=every,
-                                     resume=resume_path)
+            if target == "emulator" and substrate == "ideal" and hardware is None:
+                result = wavetrain.train(net, data, checkpoint=checkpoint_path, checkpoint_every=every,
+                                         resume=resume_path, **common)
+            elif target == "emulator" and substrate == "ideal":
+                result = wavetrain.train(net, data, hardware=hardware, chips=chips, **common)
+            else:
+                if hardware is not None or chips is not None:
+                    raise click.UsageError(f"--hardware/--chips train on emulated analog chips; they do not combine "
+                                           f"with --target {target} --substrate {substrate}")
+                result = cli_lava.train_elsewhere(net, data, target, substrate, **common)
         except TrainingInterrupted as err:
             click.echo(f"wavetrain train: {err}", err=True)
             sys.exit(128 + err.signal)
@@ -114,9 +136,16 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     if not result.loss:
         click.echo("  0 epochs: nothing trained")
     else:
-        click.echo(f"  final train loss {result.loss[-1]:.4f}  train accuracy {result.train_accuracy[-1]:.4f}")
+        click.echo(f"  final running train loss {result.loss[-1]:.4f} ({result.dtype})")
         click.echo(f"  test loss {result.test_loss[-1]:.4f}  test accuracy {result.final_test_accuracy:.4f}")
         click.echo(f"  {result.wall_time:.2f} s training, {result.samples_per_s:,.0f} samples/s")
+    if result.hardware is not None and result.loss:
+        click.echo(f"  on {result.hardware['name']} hardware: gradient cosine {result.fidelity.mean_cosine:.4f} "
+                   f"(mean over epochs), relative error {result.fidelity.relative_error[-1]:.4f} (last epoch)"
+                   if result.fidelity is not None else f"  on {result.hardware['name']} hardware")
+        if result.chips:
+            chips_acc = " ".join(f"{a:.3f}" for a in result.chip_test_accuracy[-1])
+            click.echo(f"  test accuracy per chip: {chips_acc}")
     for path, what in ((save_path, "network"), (plot_path, "plot")):
         if path:
             click.echo(f"  {what} written to {path}")
@@ -207,7 +236,8 @@ def gradients(model: Path | None, layers: str, activation: str, loss: str, batch
         click.echo(f"plot written to {plot_path}")
 
 
-for _module in (cli_circuits, cli_reproduce):  # compile, simulate; reproduce
+# compile, simulate; hardware; deploy; reproduce; sweep
+for _module in (cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep):
     _module.register(main)
 
 

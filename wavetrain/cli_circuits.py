@@ -215,7 +215,7 @@ def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust
 
     if not trust:
         check_netlist(path)
-    # NOTE: the raw file and log go to a temp dir (kept when ngspice fails or with --keep), never beside the netlist;
+    # NOTE: the raw file and log go to a temp dir (kept only with --keep), never beside the netlist;
     # it is removed on every other exit path, and by the supervisor if wavetrain itself is killed
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
     try:

@@ -1,4 +1,4 @@
-"""Data sets with no download, and the checks every batch passes before it reaches a network.
+"""Data sets with no download (the container and the batch checks live in wavetrain.compiler.data, re-exported).
 
 ``load("digits")``: scikit-learn's bundled 8x8 digits (1797 samples, 64 features, 10 classes). Pixels are divided by 16
 so inputs lie in [0, 1]. The split is fixed: a permutation drawn from ``numpy.random.default_rng(0)`` orders the
@@ -13,45 +13,17 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from wavetrain.compiler.budget import check_memory
+from wavetrain.compiler.data import Dataset, check_features, check_labels, check_targets
 from wavetrain.compiler.storage import NpyError, read_npy
-from wavetrain.compiler.validate import real_array
 from wavetrain.errors import DataError
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Train and test arrays; ``n_classes`` is 0 for regression targets."""
-
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int
-
-    @property
-    def n_features(self) -> int:
-        return self.x_train.shape[1]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_classes if self.n_classes else self.y_train.shape[1]
-
-    def __repr__(self) -> str:
-        return (
-            f"Dataset({self.name!r}: {len(self.x_train)} train, {len(self.x_test)} test, "
-            f"{self.n_features} features, {self.n_classes or self.n_outputs} {'classes' if self.n_classes else 'outputs'})"
-        )
 
 
 def load(name_or_path: str | os.PathLike[str]) -> Dataset:
@@ -87,7 +59,7 @@ def load_npz(path: Path) -> Dataset:
     y = arrays["y"]
     labels = y.ndim == 1
     if labels:
-        n_classes = _check_labels(y, None, f"{path}: y")
+        n_classes = check_labels(y, None, f"{path}: y")
     else:
         n_classes = 0
     if len(y) != len(x):
@@ -100,7 +72,7 @@ def load_npz(path: Path) -> Dataset:
         if len(y_test) != len(x_test):
             raise DataError(f"{path}: y_test has {len(y_test)} samples, expected {len(x_test)}")
         if labels:
-            n_classes = max(n_classes, _check_labels(y_test, None, f"{path}: y_test"))
+            n_classes = max(n_classes, check_labels(y_test, None, f"{path}: y_test"))
             y_train, y_test = y.astype(np.int64), y_test.astype(np.int64)
         else:
             y_train = check_targets(y, y.shape[1], len(y), f"{path}: y")
@@ -144,58 +116,4 @@ def _split(name: str, x: np.ndarray, y: np.ndarray, n_classes: int) -> Dataset:
     return Dataset(name, x[train], y[train], x[test], y[test], n_classes)
 
 
-def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarray:
-    """x as a finite 2-D float array (a single 1-D sample is a batch of one) with n_features columns."""
-    array = x if _is_float_array(x) else real_array(x, what, DataError)
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise DataError(f"{what}: expected a 2-D array (samples, features), got shape {array.shape}")
-    if n_features is not None and array.shape[1] != n_features:
-        raise DataError(f"{what}: samples have {array.shape[1]} features, expected {n_features}")
-    finite = np.isfinite(array)
-    if not finite.all():
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        raise DataError(f"{what}: sample {row} has {array[row, col]} at feature {col}, expected a finite number")
-    return array
-
-
-def _is_float_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
-
-
-def _check_labels(y: np.ndarray, n_classes: int | None, what: str) -> int:
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)):
-            index = int(np.argwhere(~np.isfinite(y))[0, 0])
-            raise DataError(f"{what}: sample {index} has label {y[index]}, expected an integer class")
-        fractional = y != np.round(y)
-        if fractional.any():
-            index = int(np.argwhere(fractional)[0, 0])
-            raise DataError(f"{what}: sample {index} has label {y[index]}, expected an integer class")
-    elif y.dtype.kind not in "iu":
-        raise DataError(f"{what}: labels have dtype {y.dtype}, expected integers")
-    if len(y) == 0:
-        raise DataError(f"{what}: expected at least one sample, got 0")
-    labels = y.astype(np.int64)
-    upper = n_classes if n_classes is not None else int(labels.max()) + 1
-    bad = (labels < 0) | (labels >= upper)
-    if bad.any():
-        index = int(np.argwhere(bad)[0, 0])
-        raise DataError(f"{what}: sample {index} has label {labels[index]}, expected 0..{upper - 1}")
-    return upper
-
-
-def check_targets(y: Any, n_outputs: int, batch: int | None = None, what: str = "y") -> np.ndarray:
-    """Integer labels become one-hot rows; 2-D targets are checked for width and finiteness."""
-    y = np.asarray(y)
-    if batch is not None and len(y) != batch:
-        raise DataError(f"{what}: has {len(y)} samples, expected {batch} (one per input row)")
-    if y.ndim == 1:
-        _check_labels(y, n_outputs, what)
-        onehot = np.zeros((len(y), n_outputs))
-        onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
-        return onehot
-    if y.ndim != 2 or y.shape[1] != n_outputs:
-        raise DataError(f"{what}: targets have shape {y.shape}, expected (samples,) labels or (samples, {n_outputs})")
-    return check_features(y.astype(np.float64), n_outputs, what)
+__all__ = ["BUILTIN", "Dataset", "check_features", "check_targets", "load", "load_digits", "load_npz", "read_npz"]

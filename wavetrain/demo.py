@@ -119,8 +119,65 @@ def learning_circuit(out: Path) -> None:
     click.echo(f"plot: {plots.save_figure(fig, out / 'xor_learning.png')}; netlist: {out / 'xor_learning.cir'}")
 
 
+def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
+    section("6. training on emulated analog hardware: the ideal chip and two device presets, gradient fidelity")
+    from wavetrain.emulator.chips import fidelity_by_tick
+    from wavetrain.emulator.hardware import PRESETS
+
+    results = {}
+    for name in ("ideal", "ecram", "pcm"):
+        net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0, name=f"digits_{name}")
+        results[name] = wavetrain.train(net, data, epochs=EPOCHS, seed=0, hardware=name, progress=True)
+    click.echo(f"{'hardware':>9} {'test acc':>9} {'grad cosine':>12} {'rel. error':>11}  device")
+    for name, result in results.items():
+        fid = result.fidelity
+        click.echo(f"{name:>9} {result.final_test_accuracy:9.4f} {fid.mean_cosine:12.4f} "
+                   f"{fid.relative_error[-1]:11.4f}  {PRESETS[name].description[:60]}")
+    net = results["ideal"].network
+    by_tick = {name: fidelity_by_tick(net, data.x_train[:32], data.y_train[:32], name, ticks=2 * net.depth + 2)
+               ["relative_error"] for name in ("ideal", "ecram", "lossy-board")}
+    click.echo("one relaxation, relative gradient error tick by tick: "
+               + "; ".join(f"{name} at 2L: {errors[2 * net.depth]:.2e}" for name, errors in by_tick.items()))
+    plots.training_curves(results, out / "hardware_training.png", title="digits on emulated analog chips")
+    path = plots.fidelity_curves({name: r.fidelity.cosine for name, r in results.items()},
+                                 out / "hardware_fidelity.png", title="gradient fidelity", by_tick=by_tick)
+    click.echo(f"plots: {out / 'hardware_training.png'}, {path} (`make hardware`: every preset over 3 seeds)")
+
+
+def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
+    section("5. deploy to Lava / Loihi: the trained network in Loihi fixed point on Lava, then a few training steps")
+    from wavetrain.deploy import deploy, fixed_point_for
+    from wavetrain.targets.lava.training import evaluate, train_on_lava
+
+    x, y = data.x_test[:64], data.y_test[:64]
+    report = deploy(net, x, y, fixed_point=True)
+    sub, calibration = fixed_point_for(net, x, y)
+    click.echo(f"formats: 8-bit weight mantissas, 24-bit states, 16-bit messages; exponents calibrated on the "
+               f"{len(x)} digits that run ({calibration.clipped():.2%} of their values clipped)")
+    click.echo(f"{len(x)} test digits on Lava (fixed_pt, {report.ticks} timesteps, {report.lava_seconds:.1f} s with "
+               f"startup): accuracy {report.accuracy:.4f}, float emulator {report.float_accuracy:.4f}; gradient at 2L: "
+               f"{report.error_vs_emulator[-1]:.1e} from the emulator's fixed-point substrate (bit for bit), "
+               f"{report.error_vs_exact[-1]:.1e} from exact backprop")
+    _, fixed_accuracy = evaluate(net, data.x_test, data.y_test, sub)
+    _, float_accuracy = evaluate(net, data.x_test, data.y_test)
+    click.echo(f"whole test set: {fixed_accuracy:.4f} in fixed point, {float_accuracy:.4f} in float")
+    subset = (data.x_train[:256], data.y_train[:256], data.x_test, data.y_test)
+    on_lava, on_emulator = net.copy(), net.copy()
+    options = dict(method="dyadic", epochs=1, batch_size=32, lr=0.05, momentum=0.9, seed=0)
+    start = time.perf_counter()
+    result = train_on_lava(on_lava, subset, fixed=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0],
+                           **options)
+    seconds = time.perf_counter() - start
+    wavetrain.train(on_emulator, subset, schedule="ticks", **options,
+                    substrate=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0])
+    gap = max(float(np.max(np.abs(a.weight - b.weight))) for a, b in zip(on_lava.layers, on_emulator.layers))
+    click.echo(f"8 minibatches trained on Lava in fixed point (2L = {2 * net.depth} timesteps each, then the port "
+               f"update; {seconds:.1f} s): loss {result.loss[-1]:.4f}, largest weight difference from the emulator "
+               f"on the same substrate {gap:.1e}")
+
+
 def reproduction(out: Path) -> None:
-    section("5. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
+    section("7. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
     from wavetrain.reproduce import reproduce
 
     report = reproduce(out / "reproduction", quick=True, progress=True)
@@ -143,6 +200,15 @@ def main(out: Path) -> None:
         learning_circuit(out)
     else:
         click.secho("ngspice is not installed (run `make setup`): skipping the circuit sections", fg="yellow")
+    from wavetrain.errors import TargetUnavailable
+    from wavetrain.targets.lava._compat import require_lava
+
+    try:
+        require_lava()
+        lava(results["dyadic"].network, data)
+    except TargetUnavailable as err:
+        click.secho(f"skipping the Lava section: {err}", fg="yellow")
+    analog_hardware(data, out)
     reproduction(out)
     click.secho(f"\ndemo done in {time.perf_counter() - start:.0f} s; everything is in {out}/", bold=True)
 

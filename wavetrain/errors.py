@@ -80,3 +80,9 @@ class MissingDependency(TargetUnavailable):
 
 class StabilityWarning(UserWarning):
     """A setting that converges but with large transients (e.g. 1 < courant < 2)."""
+
+
+class FixedPointOverflow(SimulationError):
+    """A fixed-point value left its width where the substrate was told to raise (overflow='raise')."""
+class SweepError(ConfigError):
+    """A sweep file, or a sweep's output directory, is unusable (unknown axis, empty grid, another sweep's table)."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from wavetrain.circuits import Transient
-from wavetrain.compiler import compile_network
+from wavetrain.compiler import compile_network, names
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.relax import History, Relaxation, check_courant, check_ticks
 from wavetrain.errors import ConfigError
@@ -27,16 +27,22 @@ def simulate(
     courant: float = 1.0,
     history: bool = False,
     tick: float = 1e-9,
+    hardware: Any = None,
+    hardware_seed: int = 0,
     **target_options: Any,
 ) -> Relaxation:
-    """Relax net on x, y with frozen weights on a target ("numpy" or "spice"); same result type as emulator.relax."""
+    """Relax net on x, y with frozen weights on a target ("numpy", "spice" or "lava"); same result type as
+    emulator.relax. ``target_options`` go to the target (e.g. ``fixed_point=True`` for "lava").
+
+    ``hardware`` compiles the circuit of chip 0 of ``hardware_seed`` on that hardware (compiler.with_hardware).
+    """
     nu = check_courant(courant)
     if nu > 1.0:
         raise ConfigError(
             f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}"
         )
     ticks = check_ticks(ticks, net.depth, nu)
-    circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick)
+    circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed)
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
     trace = get_target(target, **target_options).run(circuit, analysis, samples)
@@ -50,9 +56,10 @@ def relaxation_from_trace(
     depth = net.depth
 
     def at(k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-        s = [trace[f"s{l}r"][k] for l in range(1, depth + 1)]
-        lam = [trace[f"lam{l}r"][k] for l in range(1, depth + 1)]
-        grads = [(trace[f"p{l}.grad_w"][k], trace[f"p{l}.grad_b"][k]) for l in range(1, depth + 1)]
+        s = [trace[names.s_far(l)][k] for l in range(1, depth + 1)]
+        lam = [trace[names.lam_far(l)][k] for l in range(1, depth + 1)]
+        ports = [names.port(l) for l in range(1, depth + 1)]
+        grads = [(trace[f"{p}.grad_w"][k], trace[f"{p}.grad_b"][k]) for p in ports]
         return s, lam, grads
 
     log = None

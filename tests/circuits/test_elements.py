@@ -7,6 +7,7 @@ from typing import get_args
 
 import numpy as np
 import pytest
+
 from wavetrain.circuits import (
     CARDS,
     Circuit,
@@ -21,9 +22,8 @@ from wavetrain.circuits import (
     si,
 )
 from wavetrain.circuits.circuit import TERMINALS
-from wavetrain.targets.numpy import KERNELS
-
 from wavetrain.errors import CircuitError, WavetrainError
+from wavetrain.targets.numpy import KERNELS
 
 
 def test_every_element_has_a_card_a_kernel_and_terminals() -> None:

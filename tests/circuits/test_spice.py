@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -19,9 +20,8 @@ from wavetrain.circuits import (
     to_spice,
 )
 from wavetrain.compiler import Network, compile_network
-from wavetrain.targets import get_target
-
 from wavetrain.errors import NetlistError
+from wavetrain.targets import get_target
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")

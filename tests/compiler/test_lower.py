@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from wavetrain.circuits import (
     Circuit,
     Integrator,
@@ -21,7 +22,6 @@ from wavetrain.circuits import (
 from wavetrain.compiler import DEFAULT_PASSES, Network, compile_network
 from wavetrain.compiler.lower import lower
 from wavetrain.compiler.passes import impedance_problems, match_impedances, terminate_ports
-
 from wavetrain.errors import CircuitError, ConfigError, LoweringError
 
 

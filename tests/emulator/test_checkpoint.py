@@ -153,12 +153,14 @@ def test_hostile_checkpoints_are_refused(tmp_path, small):
 
 
 def test_divergence_restores_the_last_finite_state_and_save_refuses_nan(small, tmp_path):
+    """float64 trains the network's own arrays: the restored state is the initial one exactly (float32 would
+    restore the float32 copy of it)."""
     net = Network.mlp([64, 12, 10], activation="identity", loss="mse", seed=0)
     before = net.copy()
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
         ConfigError, match=r"training diverged in epoch 1: minibatch \d+ has loss (inf|nan).*restored to its last finite"
     ):
-        train(net, small, method="backprop", epochs=3, lr=1e5, momentum=0.9)
+        train(net, small, method="backprop", epochs=3, lr=1e5, momentum=0.9, dtype="float64")
     assert same_weights(net, before)
     net.save(tmp_path / "ok.npz")
     net.layers[0].weight[0, 0] = np.nan  # in-place, past the assignment check

@@ -7,11 +7,11 @@ from math import sqrt
 import numpy as np
 import pytest
 
+from tests.conftest import make_batch
 from wavetrain import Network
 from wavetrain.emulator.forward_gradient import ForwardGradient, estimate, expected_abs_cos, guess_basis
 from wavetrain.emulator.train import backprop
 from wavetrain.errors import ConfigError
-from tests.conftest import make_batch
 
 N, K, DRAWS = 128, 10, 20000
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from tests.conftest import make_batch
 from tests.reference import net_backprop
 from wavetrain import Network
-from wavetrain.emulator import Dyadic, HeavyBall, light_cone
-from wavetrain.emulator import fused
+from wavetrain.emulator import Dyadic, HeavyBall, fused, light_cone
 
 EXACT = 1e-12
 BOUNDED = 1e3  # |parameter| above which a 4-step trajectory counts as blown up

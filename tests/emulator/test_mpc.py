@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wavetrain import Network
-from wavetrain.emulator.mpc import (Mpc, fit_horizon_model, measure_memory, mpc_gradients, random_heads,
-                                    select_horizon)
-from wavetrain.errors import ConfigError
 from tests.conftest import make_batch
 from tests.emulator.test_ports import reference_grads
+from wavetrain import Network
+from wavetrain.emulator.mpc import Mpc, fit_horizon_model, measure_memory, mpc_gradients, random_heads, select_horizon
+from wavetrain.errors import ConfigError
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import make_batch
+from tests.emulator.test_ports import reference_grads
 from wavetrain import Network
 from wavetrain.emulator.ocnopt import OCNOpt, backward_sweep
 from wavetrain.emulator.train import train
 from wavetrain.errors import ConfigError
-from tests.conftest import make_batch
-from tests.emulator.test_ports import reference_grads
 
 torch = pytest.importorskip("torch")  # NOTE: torch is an optional extra; it is the independent reference here
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import make_batch
 from wavetrain import Network
 from wavetrain.emulator.energy import unlocked_energy
 from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort, InductorPort, ResistorPort
 from wavetrain.emulator.train import train
 from wavetrain.errors import ConfigError
-from tests.conftest import make_batch
 
 
 def reference_grads(net: Network, x: np.ndarray, t: np.ndarray) -> list:

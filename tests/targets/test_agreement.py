@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
+from tests.conftest import make_batch
+from wavetrain import simulate
 from wavetrain.circuits import Source, Transient
 from wavetrain.compiler import Network, compile_network
 from wavetrain.emulator import light_cone, relax
 from wavetrain.targets import get_target
-
-from tests.conftest import make_batch
-from wavetrain import simulate
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 TARGETS = ["numpy", pytest.param("spice", marks=needs_ngspice)]

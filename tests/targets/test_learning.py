@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+
 from wavetrain.circuits import Transient
 from wavetrain.compiler import Network, compile_network
 from wavetrain.targets import get_target

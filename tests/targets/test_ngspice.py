@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from wavetrain.circuits import Transient
-from wavetrain.compiler import Network, compile_network
-from wavetrain.targets import TARGETS, Trace, get_target
-from wavetrain.targets.rawfile import read_raw
 
 from tests.conftest import make_batch
 from wavetrain import simulate
+from wavetrain.circuits import Transient
+from wavetrain.compiler import Network, compile_network
 from wavetrain.errors import ConfigError, SimulationError, TargetUnavailable, UnknownTargetError
+from wavetrain.targets import TARGETS, Trace, get_target
+from wavetrain.targets.rawfile import read_raw
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 
@@ -43,7 +43,7 @@ def test_batch_and_shared_runners_agree(net: Network) -> None:
 def test_registry_is_lazy_and_names_the_choices() -> None:
     assert {"numpy", "spice"} <= set(TARGETS)
     with pytest.raises(
-        UnknownTargetError, match=r"unknown target 'lava2'; choose one of: ngspice, numpy, spice"
+        UnknownTargetError, match=r"unknown target 'lava2'; choose one of: lava, ngspice, numpy, spice"
     ):
         get_target("lava2")
     with pytest.raises(ConfigError, match=r"runner must be 'batch' or 'shared', got 'gpu'"):

@@ -1,0 +1,99 @@
+"""Data below the API: the train/test container and the checks every batch passes before it reaches a network.
+
+The compiler (Network.check_input, Network.targets) and the emulator (train) need them, so they live here;
+:mod:`wavetrain.datasets` (loading the built-in and user data sets) re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wavetrain.compiler.validate import real_array
+from wavetrain.errors import DataError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train and test arrays; ``n_classes`` is 0 for regression targets."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes if self.n_classes else self.y_train.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}: {len(self.x_train)} train, {len(self.x_test)} test, "
+            f"{self.n_features} features, "
+            f"{self.n_classes or self.n_outputs} {'classes' if self.n_classes else 'outputs'})"
+        )
+
+
+def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarray:
+    """x as a finite 2-D float array (a single 1-D sample is a batch of one) with n_features columns."""
+    array = x if _is_float_array(x) else real_array(x, what, DataError)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise DataError(f"{what}: expected a 2-D array (samples, features), got shape {array.shape}")
+    if n_features is not None and array.shape[1] != n_features:
+        raise DataError(f"{what}: samples have {array.shape[1]} features, expected {n_features}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        row, col = (int(i) for i in np.argwhere(~finite)[0])
+        raise DataError(f"{what}: sample {row} has {array[row, col]} at feature {col}, expected a finite number")
+    return array
+
+
+def _is_float_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
+
+
+def check_labels(y: np.ndarray, n_classes: int | None, what: str) -> int:
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)):
+            index = int(np.argwhere(~np.isfinite(y))[0, 0])
+            raise DataError(f"{what}: sample {index} has label {y[index]}, expected an integer class")
+        fractional = y != np.round(y)
+        if fractional.any():
+            index = int(np.argwhere(fractional)[0, 0])
+            raise DataError(f"{what}: sample {index} has label {y[index]}, expected an integer class")
+    elif y.dtype.kind not in "iu":
+        raise DataError(f"{what}: labels have dtype {y.dtype}, expected integers")
+    if len(y) == 0:
+        raise DataError(f"{what}: expected at least one sample, got 0")
+    labels = y.astype(np.int64)
+    upper = n_classes if n_classes is not None else int(labels.max()) + 1
+    bad = (labels < 0) | (labels >= upper)
+    if bad.any():
+        index = int(np.argwhere(bad)[0, 0])
+        raise DataError(f"{what}: sample {index} has label {labels[index]}, expected 0..{upper - 1}")
+    return upper
+
+
+def check_targets(y: Any, n_outputs: int, batch: int | None = None, what: str = "y") -> np.ndarray:
+    """Integer labels become one-hot rows; 2-D targets are checked for width and finiteness."""
+    y = np.asarray(y)
+    if batch is not None and len(y) != batch:
+        raise DataError(f"{what}: has {len(y)} samples, expected {batch} (one per input row)")
+    if y.ndim == 1:
+        check_labels(y, n_outputs, what)
+        onehot = np.zeros((len(y), n_outputs))
+        onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
+        return onehot
+    if y.ndim != 2 or y.shape[1] != n_outputs:
+        raise DataError(f"{what}: targets have shape {y.shape}, expected (samples,) labels or (samples, {n_outputs})")
+    return check_features(y.astype(np.float64), n_outputs, what)

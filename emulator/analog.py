@@ -1,0 +1,262 @@
+"""The analog-device substrate: a :class:`HardwareModel` running on the seam, for one chip or a Monte-Carlo batch.
+
+With ``chips = N`` every parameter is an array (N, out, in) and every wave (N, batch, n); each chip instance has its
+own device-to-device variation, stuck devices, line mismatch and timing, drawn once from its own child of a numpy
+``SeedSequence`` (so chip c of seed s is the same chip in every run and whatever N is). Per-read noise (read noise,
+converter noise, update noise, stochastic rounding) comes from one generator of the run, also from the seed.
+
+Where each effect enters (hooks of :class:`wavetrain.emulator.substrate.Substrate`):
+  weight      d2d gain is not modelled separately from the bounds; stuck devices, drift (evaluation at
+              t_inference), read noise, the conductance levels (weight_bits)
+  signal      input / forward / error: DAC (dac_bits, noise management); backward: ADC of the backward crossbar
+              with backward_noise; output: identity (the forward ADC already digitised it in ``accumulate``)
+  accumulate  the forward crossbar output: forward_noise, ADC (adc_bits), integrator leak
+  line        local Courant number (jitter), line loss, mismatch echoes
+  write       the port's update as pulses of a linear-step device (soft bounds, asymmetry, update noise, pulse
+              rounding, per-device step and bound), or written exactly then snapped to the levels; biases are
+              digital (exact) on this chip
+Which schedule can express what: everything but echoes and jitter is stateless per tick, so the light-cone
+schedule and the fused dyadic step see it. Echoes arrive two ticks after a wave and jitter lags a cell behind its
+previous value: both need the waves' history, so they act only in tick-based schedules (``schedule="ticks"``,
+``method="wave"``); :attr:`AnalogSubstrate.needs_ticks` says when a model has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from wavetrain.compiler.functions import Activation, Array
+from wavetrain.emulator import devices
+from wavetrain.emulator.hardware import HardwareModel, load_hardware
+from wavetrain.emulator.substrate import Substrate
+from wavetrain.errors import ConfigError
+
+_STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
+_BLOCK = 1 << 16  # elements per block of the elementwise device update
+
+
+class AnalogSubstrate(Substrate):
+    """A hardware model on the seam: ``AnalogSubstrate("reram", sizes=[64, 128, 10], chips=16, seed=0)``.
+
+    ``sizes`` are the layer widths (input first), needed to draw each chip's devices. ``chips`` None: no chip axis
+    (params (out, in)); an integer N: params (N, out, in). ``dtype`` is the dtype of the drawn device arrays.
+    """
+
+    def __init__(self, hardware: HardwareModel | str, sizes: Sequence[int], chips: int | None = None,
+                 seed: int = 0, dtype: Any = np.float64) -> None:
+        self.model = load_hardware(hardware)
+        self.name = self.model.name
+        if chips is not None and (isinstance(chips, bool) or not isinstance(chips, (int, np.integer))
+                                  or chips < 1):
+            raise ConfigError(f"chips: expected an integer >= 1 or None, got {chips!r}")
+        self.chips = None if chips is None else int(chips)
+        self.sizes = [int(n) for n in sizes]
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        self.evaluating = False  # True: reads happen t_inference after programming (drift), no recording
+        self.recording = False  # True: keep the last port readout and the stored weights it was read from
+        self.recorded: dict[tuple[int, str], Array] = {}  # the last port readout per (layer, kind)
+        self.read_from: dict[tuple[int, str], Array] = {}  # the stored parameters of the last read
+        self._lines: dict[tuple[int, str], list[Array | None]] = {}
+        self._lags: dict[tuple[int, str], Array] = {}
+        root = np.random.SeedSequence(seed)
+        chip_seeds, run_seed = root.spawn(2)
+        self.rng = np.random.default_rng(run_seed)
+        count = 1 if self.chips is None else self.chips
+        self._draw([np.random.default_rng(s) for s in chip_seeds.spawn(count)])
+
+    # NOTE: per-chip draws are stacked so that chip c is identical whatever the number of chips
+    def _draw(self, chip_rngs: list[np.random.Generator]) -> None:
+        dev, circ = self.model.device, self.model.circuit
+        depth = len(self.sizes) - 1
+        shapes = [(self.sizes[l + 1], self.sizes[l]) for l in range(depth)]
+        self.bound: list[Array | float] = []
+        self.dw_scale: list[Array | float] = []
+        self.stuck: list[Array | None] = []
+        self.nu_drift: list[Array | float] = []
+        for shape in shapes:
+            per_chip = [self._draw_layer(rng, shape) for rng in chip_rngs]
+            bound, dw_scale, stuck, nu = (self._stack([p[i] for p in per_chip]) for i in range(4))
+            self.bound.append(dev.w_max if bound is None else bound)
+            self.dw_scale.append(1.0 if dw_scale is None else dw_scale)
+            self.stuck.append(stuck)
+            self.nu_drift.append(dev.drift_nu if nu is None else nu)
+        gammas, courants = [], []
+        for rng in chip_rngs:
+            m = circ.mismatch + circ.mismatch_dtod * rng.standard_normal((depth, 2))
+            gammas.append(devices.reflection(np.clip(m, -0.9, None)))
+            courants.append(np.clip(1.0 - np.abs(circ.jitter * rng.standard_normal(depth)), 0.05, 1.0))
+        self.gamma = np.stack(gammas)  # (chips, depth, direction)
+        self.courant = np.stack(courants)  # (chips, depth)
+
+    def _draw_layer(self, rng: np.random.Generator, shape: tuple[int, int]) -> tuple[Any, Any, Any, Any]:
+        dev = self.model.device
+        bound = dw_scale = stuck = nu = None
+        if dev.w_max_dtod and np.isfinite(dev.w_max):
+            bound = dev.scale * np.clip(1.0 + dev.w_max_dtod * rng.standard_normal(shape), 0.1, None)
+        if dev.dw_min_dtod:
+            dw_scale = np.clip(1.0 + dev.dw_min_dtod * rng.standard_normal(shape), 0.05, None)
+        if dev.stuck_on or dev.stuck_off:
+            u = rng.random(shape)
+            stuck = np.where(u < dev.stuck_on, _STUCK_ON,
+                             np.where(u < dev.stuck_on + dev.stuck_off, _STUCK_OFF, _STUCK_NONE)).astype(np.int8)
+        if dev.drift_nu_dtod:
+            nu = np.clip(dev.drift_nu + dev.drift_nu_dtod * rng.standard_normal(shape), 0.0, None)
+        return bound, dw_scale, stuck, nu
+
+    def _stack(self, arrays: list[Any]) -> Any:
+        if arrays[0] is None:
+            return None
+        if self.chips is None:
+            return arrays[0] if arrays[0].dtype == np.int8 else arrays[0].astype(self.dtype)
+        stacked = np.stack(arrays)
+        return stacked if stacked.dtype == np.int8 else stacked.astype(self.dtype)
+
+    @property
+    def ideal(self) -> bool:
+        # NOTE: False even for the ideal preset, so every schedule runs the cells through these hooks (the port
+        # readout is what gradient fidelity measures), never the fused BLAS path that skips them
+        return False
+
+    @property
+    def needs_ticks(self) -> bool:
+        """True when the model has effects that need the waves' history (mismatch echoes, timing jitter)."""
+        circ = self.model.circuit
+        return bool(circ.mismatch or circ.mismatch_dtod or circ.jitter)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "chips": self.chips, "seed": self.seed, "hardware": self.model.to_dict()}
+
+    def __repr__(self) -> str:
+        return f"AnalogSubstrate({self.name!r}, sizes={self.sizes}, chips={self.chips}, seed={self.seed})"
+
+    def program(self, W: Array, layer: int) -> None:
+        """Write a whole weight array onto the devices at once (the initial transfer), in place: programming noise,
+        clip to each device's bound, stuck devices, conductance levels."""
+        dev = self.model.device
+        if dev.prog_noise:
+            W += dev.prog_noise * dev.scale * self.rng.standard_normal(W.shape, dtype=W.dtype)
+        self._settle(W, layer)
+
+    def _settle(self, W: Array, layer: int, rows: slice | None = None) -> None:
+        """Clip to each device's bound, snap to the conductance levels, pin the stuck devices (``rows``: a block of
+        the rows of W flattened to (-1, in), see :meth:`write`)."""
+        dev = self.model.device
+        bound, stuck = self._rows(self.bound[layer], rows), self._rows(self.stuck[layer], rows)
+        if dev.w_max != np.inf or np.ndim(bound):
+            np.clip(W, -bound, bound, out=W)
+        if dev.weight_bits is not None:
+            W[...] = devices.quantize(W, dev.weight_bits, dev.scale)
+        if stuck is not None:
+            pinned = np.broadcast_to(bound if np.isfinite(dev.w_max) else dev.scale, W.shape)
+            W[...] = np.where(stuck == _STUCK_ON, pinned, np.where(stuck == _STUCK_OFF, 0.0, W))
+
+    @staticmethod
+    def _rows(value: Any, rows: slice | None) -> Any:
+        if rows is None or value is None or np.ndim(value) == 0:
+            return value
+        return value.reshape(-1, value.shape[-1])[rows]
+
+    def bias(self, b: Array, layer: int) -> Array:
+        if self.recording:
+            self.read_from[(layer, "b")] = b.copy()
+        return b
+
+    def weight(self, W: Array, layer: int) -> Array:
+        dev = self.model.device
+        if self.recording:
+            self.read_from[(layer, "W")] = W.copy()
+        out = W
+        if self.evaluating and dev.drift_nu and dev.t_inference > dev.drift_t0:
+            out = out * devices.drift_factor(dev.t_inference, dev.drift_t0, self.nu_drift[layer]).astype(W.dtype)
+        if dev.read_noise:
+            out = out + dev.read_noise * dev.scale * self.rng.standard_normal(W.shape, dtype=W.dtype)
+        return out
+
+    def signal(self, v: Array, where: str, layer: int) -> Array:
+        io = self.model.io
+        manage = io.noise_management == "abs_max"
+        if where in ("input", "forward", "error"):
+            if io.dac_bits is None and not manage:
+                return np.clip(v, -io.dac_range, io.dac_range) if where == "input" else v
+            return devices.convert(v, io.dac_bits, io.dac_range, 0.0, manage, None) if io.dac_bits else v
+        if where == "backward":
+            if io.adc_bits is None and not io.backward_noise:
+                return v
+            return devices.convert(v, io.adc_bits, io.adc_range, io.backward_noise, manage, self.rng)
+        return v
+
+    def accumulate(self, a: Array, layer: int) -> Array:
+        io, leak = self.model.io, self.model.circuit.leak
+        if io.adc_bits is not None or io.forward_noise:
+            a = devices.convert(a, io.adc_bits, io.adc_range, io.forward_noise, io.noise_management == "abs_max",
+                                self.rng)
+        return a * (1.0 - leak) if leak else a
+
+    def line(self, wave: Array, layer: int, direction: str) -> Array:
+        circ = self.model.circuit
+        out = wave
+        key = (layer, direction)
+        if circ.jitter:
+            nu = self._per_chip(self.courant[:, layer], wave.ndim)
+            prev = self._lags.get(key)
+            if prev is not None and prev.shape != wave.shape:
+                prev = None
+            out = devices.courant_lag(prev, out, nu.astype(wave.dtype))
+            self._lags[key] = out
+        if circ.mismatch or circ.mismatch_dtod or circ.line_loss:
+            gamma = self._per_chip(self.gamma[:, layer, 0 if direction == "forward" else 1], wave.ndim)
+            history = self._lines.get(key)
+            if history is None or (history[0] is not None and history[0].shape != out.shape):
+                history = [None, None]
+            out, incident = devices.line_echo(out, history[0], gamma.astype(wave.dtype), circ.line_loss)
+            self._lines[key] = [history[1], incident]  # e_{k-1} becomes e_{k-2} at the next tick
+        return out
+
+    def rest(self) -> None:
+        """Bring every line to rest (a relaxation that starts from zero waves)."""
+        self._lines.clear()
+        self._lags.clear()
+
+    def _per_chip(self, values: Array, ndim: int) -> Array:
+        if self.chips is None:
+            return values[0]
+        return values.reshape((self.chips,) + (1,) * (ndim - 1))
+
+    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+        if self.recording:
+            self.recorded[(layer, kind)] = g
+        return g
+
+    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+        if kind != "W":
+            p += step  # NOTE: biases are digital registers on this chip
+            return
+        # NOTE: the device physics is elementwise: it runs over blocks of rows of all chips' weights at once, so
+        # its temporaries stay in cache instead of being fresh multi-megabyte arrays for every chip axis
+        flat, steps = p.reshape(-1, p.shape[-1]), np.broadcast_to(step, p.shape).reshape(-1, p.shape[-1])
+        block = max(1, _BLOCK // p.shape[-1])
+        for first in range(0, flat.shape[0], block):
+            rows = slice(first, first + block)
+            self._write_rows(flat[rows], steps[rows], layer, rows)
+
+    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice) -> None:
+        dev = self.model.device
+        if dev.dw_min is None:
+            p += step
+        else:
+            unit = dev.dw_min * dev.scale
+            dw = np.asarray(unit * self._rows(self.dw_scale[layer], rows), dtype=p.dtype)
+            n = devices.pulse_count(step * (1.0 / unit), 1.0, dev.rounding, self.rng, dev.max_pulses)
+            # NOTE: an unbounded store (w_max inf) has no soft bounds: its steps are constant
+            gamma_up, gamma_down = (dev.gamma_up, dev.gamma_down) if np.isfinite(dev.w_max) else (0.0, 0.0)
+            up, down = (dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down)) if dev.up_down else (dw, dw)
+            p[...] = devices.apply_pulses(p, n, up, down, gamma_up, gamma_down,
+                                          self._rows(self.bound[layer], rows), dev.dw_min_std, self.rng)
+        self._settle(p, layer, rows)
+
+    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+        return act.f(a)

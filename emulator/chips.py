@@ -1,0 +1,223 @@
+"""Training on emulated analog chips: the devices' store, on-chip evaluation and gradient fidelity.
+
+:func:`wavetrain.emulator.train.train` with ``hardware=`` hands the run to a :class:`ChipRun`: the network's weights
+are programmed onto the devices of ``chips`` instances (params (chips, out, in), or (out, in) with no chip axis),
+every method then trains through :class:`~wavetrain.emulator.analog.AnalogSubstrate`, accuracy is measured on the
+chips themselves (their reads, converters and, for evaluation, drift) and the trained network takes chip 0's weights.
+
+Gradient fidelity (:class:`Fidelity`): on every ``every``-th minibatch the port readout of the hardware is compared
+with the exact gradient of the same stored weights on the same minibatch (ideal arithmetic, the light cone, which
+equals backprop), the weights being those the readout was read from (in the wave method the last tick of the
+hold, whose waves still carry earlier ticks' weights and inputs: unlocked training is not exact even ideally):
+cosine and relative error ||g_hw - g|| / ||g||, per layer (W and b together) and over all layers,
+averaged over the chips. The realised update (what the devices actually moved) is compared with -g too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wavetrain.compiler.functions import Array
+from wavetrain.emulator import cells
+from wavetrain.emulator.analog import AnalogSubstrate
+from wavetrain.emulator.cells import Machine
+from wavetrain.emulator.hardware import HardwareModel, load_hardware
+from wavetrain.emulator.kernel import light_cone
+from wavetrain.emulator.substrate import IDEAL
+from wavetrain.errors import ConfigError
+
+
+@dataclass
+class Fidelity:
+    """Gradient fidelity per epoch: means over the sampled minibatches and the chips.
+
+    ``cosine[e]`` / ``relative_error[e]``: the hardware's port readout against the exact gradient of the same weights,
+    all layers together; ``layer_cosine[e][l]`` / ``layer_relative_error[e][l]`` per layer; ``update_cosine[e]``:
+    the update the devices applied against -exact gradient (with momentum it also carries earlier gradients).
+    """
+
+    every: int
+    chip_axis: bool = False
+    cosine: list[float] = field(default_factory=list)
+    relative_error: list[float] = field(default_factory=list)
+    layer_cosine: list[list[float]] = field(default_factory=list)
+    layer_relative_error: list[list[float]] = field(default_factory=list)
+    update_cosine: list[float] = field(default_factory=list)
+    _epoch: list[tuple[float, float, list[float], list[float], float]] = field(default_factory=list, repr=False)
+
+    @property
+    def mean_cosine(self) -> float:
+        return float(np.mean(self.cosine)) if self.cosine else float("nan")
+
+    def add(self, hw: list[tuple[Array, Array]], exact: list[tuple[Array, Array]],
+            moved: list[Array] | None) -> None:
+        layer_cos, layer_err = [], []
+        for (hW, hb), (gW, gb) in zip(hw, exact):
+            cos, err = _compare([hW, hb], [gW, gb], self.chip_axis)
+            layer_cos.append(cos)
+            layer_err.append(err)
+        cos, err = _compare([a for pair in hw for a in pair], [a for pair in exact for a in pair], self.chip_axis)
+        up = _compare(moved, [-gW for gW, _ in exact], self.chip_axis)[0] if moved is not None else float("nan")
+        self._epoch.append((cos, err, layer_cos, layer_err, up))
+
+    def close_epoch(self) -> None:
+        rows = self._epoch or [(np.nan, np.nan, [], [], np.nan)]
+        self.cosine.append(float(np.mean([r[0] for r in rows])))
+        self.relative_error.append(float(np.mean([r[1] for r in rows])))
+        self.layer_cosine.append([float(v) for v in np.mean([r[2] for r in rows], axis=0)] if rows[0][2] else [])
+        self.layer_relative_error.append([float(v) for v in np.mean([r[3] for r in rows], axis=0)]
+                                         if rows[0][3] else [])
+        self.update_cosine.append(float(np.mean([r[4] for r in rows])))
+        self._epoch = []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"every": self.every, "chip_axis": self.chip_axis, "cosine": self.cosine,
+                "relative_error": self.relative_error, "layer_cosine": self.layer_cosine,
+                "layer_relative_error": self.layer_relative_error, "update_cosine": self.update_cosine,
+                "mean_cosine": self.mean_cosine}
+
+
+def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
+    """(cosine, relative error) of two lists of arrays flattened per chip (leading axis if ``chip``), chip-averaged."""
+    # NOTE: in float64 whatever the training dtype, so identical float32 readouts give a cosine of 1 to 1e-16
+    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1,
+                            dtype=np.float64)
+    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1,
+                            dtype=np.float64)
+    dot = np.sum(flat_h * flat_g, axis=1)
+    nh, ng = np.linalg.norm(flat_h, axis=1), np.linalg.norm(flat_g, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(nh * ng > 0, dot / (nh * ng), np.nan)
+        err = np.where(ng > 0, np.linalg.norm(flat_h - flat_g, axis=1) / ng, np.nan)
+    return float(np.nanmean(cos)) if np.any(np.isfinite(cos)) else float("nan"), \
+        float(np.nanmean(err)) if np.any(np.isfinite(err)) else float("nan")
+
+
+class ChipRun:
+    """The state of a training run on emulated hardware (see the module docstring)."""
+
+    def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
+                 fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64) -> None:
+        self.model = load_hardware(hardware)
+        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed)
+        if self.substrate.needs_ticks and method_name == "dyadic" and schedule == "light_cone":
+            raise ConfigError(
+                f"hardware {self.model.name!r}: mismatch echoes and timing jitter need the waves' history, which the "
+                "light-cone schedule does not keep; train with schedule='ticks' or method='wave'"
+            )
+        if method_name not in ("dyadic", "wave"):
+            raise ConfigError(f"hardware: expected method 'dyadic' or 'wave' (the wave machines the analog substrate "
+                              f"runs), got {method_name!r}")
+        self.net, self.chips = net, chips
+        lead = () if chips is None else (chips,)
+        # NOTE: with no chip axis in float64 the devices hold the network's own arrays; otherwise a copy (per chip,
+        # in the training dtype), written back into the network every epoch (chip 0)
+        self.dtype = np.dtype(dtype)
+        self.copied = chips is not None or self.dtype != np.float64
+        self.params = net.params() if not self.copied else [
+            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
+            for W, b in net.params()]
+        for l, (W, _) in enumerate(self.params):
+            self.substrate.program(W, l)
+        self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
+        self.chip_test_accuracy: list[list[float]] = []
+        self._step = 0
+        self._before: list[Array] | None = None
+
+    def before_step(self) -> None:
+        due = self.fidelity is not None and self._step % self.fidelity.every == 0
+        self.substrate.recording = due
+        self._before = [W.copy() for W, _ in self.params] if due else None
+
+    def after_step(self, x: Array, t: Array) -> None:
+        """Compare the last port readout of the step with the exact gradient of the weights it was read from."""
+        self._step += 1
+        sub = self.substrate
+        if self._before is None or self.fidelity is None:
+            return
+        sub.recording = False
+        depth = len(self.params)
+        hw = [(sub.recorded[(l, "W")], sub.recorded[(l, "b")]) for l in range(depth)]
+        read_from = [(sub.read_from[(l, "W")], sub.read_from[(l, "b")]) for l in range(depth)]
+        exact, _, _ = light_cone(Machine.of(self.net, read_from, IDEAL), x, t)
+        moved = [W - W0 for (W, _), W0 in zip(self.params, self._before)]
+        self.fidelity.add(hw, exact, moved)
+        self._before = None
+        sub.recorded.clear()
+        sub.read_from.clear()
+
+    def evaluate(self, x: Array, y: Array) -> tuple[Array, Array]:
+        """Per-chip (mean loss, accuracy) of the chips as they are read at evaluation (drift at t_inference)."""
+        sub = self.substrate
+        sub.evaluating = True
+        sub.rest()
+        try:
+            machine = Machine.of(self.net, self.params, sub)
+            out = cells.output(machine, cells.forward_sweep(machine, x).s[-1])
+            t = self.net.targets(y, len(x))
+            loss = np.mean(self.net.loss_fn.value(out, t), axis=-1)
+            y = np.asarray(y)
+            acc = np.mean(np.argmax(out, axis=-1) == y, axis=-1) if y.ndim == 1 else np.full_like(loss, np.nan)
+        finally:
+            sub.evaluating = False
+            sub.rest()
+        return np.atleast_1d(loss), np.atleast_1d(acc)
+
+    def record(self, result: Any, dataset: Any, loss: float) -> None:
+        """One epoch's entries of ``result``: on-chip accuracies (mean over chips), per-chip test accuracy."""
+        result.loss.append(loss)
+        _, train_acc = self.evaluate(dataset.x_train, dataset.y_train)
+        test_loss, test_acc = self.evaluate(dataset.x_test, dataset.y_test)
+        result.train_accuracy.append(float(np.mean(train_acc)))
+        result.test_loss.append(float(np.mean(test_loss)))
+        result.test_accuracy.append(float(np.mean(test_acc)))
+        self.chip_test_accuracy.append([float(a) for a in test_acc])
+        if self.fidelity is not None:
+            self.fidelity.close_epoch()
+        if self.copied:  # NOTE: the network (and its checkpoint) holds chip 0
+            for layer, (W, b) in zip(self.net.layers, self.params):
+                layer.weight[...] = W if self.chips is None else W[0]
+                layer.bias[...] = b if self.chips is None else b[0]
+
+    def finish(self, result: Any) -> None:
+        """The result gets the hardware, the chips and the fidelity."""
+        result.hardware = self.model.to_dict()
+        result.chips = self.chips
+        result.fidelity = self.fidelity
+        result.chip_test_accuracy = self.chip_test_accuracy
+
+
+def fidelity_by_tick(net: Any, x: Array, y: Array, hardware: HardwareModel | str, ticks: int | None = None,
+                     chips: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Gradient fidelity tick by tick of one relaxation (frozen weights, courant 1) on emulated hardware.
+
+    The network's weights are programmed onto fresh chips; at every tick k = 0..ticks the port readout is compared
+    with the exact gradient of the programmed weights. Returns ``{"cosine": [...], "relative_error": [...],
+    "layer_cosine": [[...] per tick]}`` (chip-averaged).
+    """
+    from wavetrain.emulator.relax import check_ticks, run_ticks
+
+    ticks = check_ticks(ticks, net.depth, 1.0)
+    substrate = AnalogSubstrate(hardware, net.sizes, chips=chips, seed=seed)
+    lead = () if chips is None else (chips,)
+    params = [(np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy())
+              for W, b in net.params()]
+    for l, (W, _) in enumerate(params):
+        substrate.program(W, l)
+    x = net.check_input(x)
+    t = net.targets(y, len(x))
+    relaxation = run_ticks(params, net, x, t, ticks, 1.0, history=True, substrate=substrate)
+    exact, _, _ = light_cone(Machine.of(net, params, IDEAL), x, t)
+    out: dict[str, Any] = {"cosine": [], "relative_error": [], "layer_cosine": []}
+    for grads in relaxation.history.grads:  # type: ignore[union-attr]
+        cos, err = _compare([a for pair in grads for a in pair], [a for pair in exact for a in pair],
+                            chips is not None)
+        out["cosine"].append(cos)
+        out["relative_error"].append(err)
+        out["layer_cosine"].append([_compare([g[0], g[1]], [e[0], e[1]], chips is not None)[0]
+                                    for g, e in zip(grads, exact)])
+    return out

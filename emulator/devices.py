@@ -1,0 +1,139 @@
+"""Device and circuit physics of an analog learning machine, as array functions with closed forms.
+
+Every function broadcasts over leading axes (a Monte-Carlo axis of chips first) and takes its randomness as an
+explicit ``numpy.random.Generator``, so each effect is reproducible from a seed and testable against its statistics:
+
+  quantize         converter / conductance levels       |q - v| <= step / 2 inside the range, clipped outside
+  convert          DAC / ADC with noise management      row-wise auto-ranging, additive noise, quantization
+  pulse_count      continuous update -> pulses          E[n] = dw / dw_min (stochastic) or round (deterministic)
+  apply_pulses     n pulses of a linear-step device     w_n = w* - (w* - w_0)(1 - gamma a)^n, w* = w_max / gamma
+  drift_factor     conductance drift                    G(t) / G(t0) = (t / t0)^-nu
+  reflection       impedance mismatch at a line end     Gamma = (Z_L - Z0) / (Z_L + Z0) = m / (2 + m)
+  line_echo        a mismatched lossy line, one tick    e_k = exp(-alpha) v_k - Gamma exp(-2 alpha) e_{k-2}
+  courant_lag      a local Courant number nu            y_k = y_{k-1} + nu (v_k - y_{k-1})
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wavetrain.compiler.functions import Array
+
+
+def quantize(v: Array, bits: int | None, full_scale: float) -> Array:
+    """Clip to [-full_scale, full_scale] and round to the nearest level (mid-tread, 0 is a level).
+
+    ``bits`` >= 2: 2^bits - 1 levels k * step, step = full_scale / (2^(bits-1) - 1); ``bits`` = 1: the sign
+    converter with levels +-full_scale; ``bits`` None: no rounding (clip only).
+    """
+    clipped = np.clip(v, -full_scale, full_scale)
+    if bits is None:
+        return clipped
+    if bits == 1:
+        return np.where(clipped >= 0, full_scale, -full_scale).astype(clipped.dtype, copy=False)
+    levels = 2 ** (bits - 1) - 1
+    # NOTE: k / levels * full_scale, so the end levels are exactly +-full_scale
+    return np.rint(clipped * (levels / full_scale)) / levels * full_scale
+
+
+def quantization_step(bits: int, full_scale: float) -> float:
+    """The distance between neighbouring levels of :func:`quantize`."""
+    return 2.0 * full_scale if bits == 1 else full_scale / (2 ** (bits - 1) - 1)
+
+
+def convert(v: Array, bits: int | None, full_scale: float, noise: float, manage: bool,
+            rng: np.random.Generator | None) -> Array:
+    """A converter (DAC or ADC) on rows of ``v`` (last axis), with additive noise before it is rounded.
+
+    ``manage`` (aihwkit's abs_max noise management): each row is divided by its largest magnitude, converted at
+    full scale 1 and multiplied back, so the relative error is the same for waves of any scale. Otherwise the
+    absolute full scale clips. ``noise``: std in units of the (managed) full scale.
+    """
+    if manage:
+        scale = np.max(np.abs(v), axis=-1, keepdims=True)
+        scale = np.where(scale > 0, scale, 1.0).astype(v.dtype, copy=False)
+        u = v / scale
+        if noise and rng is not None:
+            u = u + noise * rng.standard_normal(u.shape, dtype=u.dtype)
+        return quantize(u, bits, 1.0) * scale
+    u = v + noise * rng.standard_normal(v.shape, dtype=v.dtype) if noise and rng is not None else v
+    return quantize(u, bits, full_scale)
+
+
+def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
+                max_pulses: int | None = None) -> Array:
+    """Signed pulse counts for continuous updates ``dw`` (same units as ``dw_min``): unbiased stochastic rounding
+    (floor(dw / dw_min + U), U uniform in [0, 1)) or deterministic rounding to nearest; clipped to +-max_pulses."""
+    n = dw / dw_min
+    if rounding == "stochastic":
+        n = np.floor(n + rng.random(n.shape, dtype=n.dtype))
+    else:
+        n = np.rint(n)
+    if max_pulses is not None:
+        n = np.clip(n, -max_pulses, max_pulses)
+    return n
+
+
+def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: float, gamma_down: float,
+                 bound: Array, dw_std: float, rng: np.random.Generator | None) -> Array:
+    """The state after ``n`` pulses (n > 0 up, n < 0 down) of a linear-step device, in closed form.
+
+    One up pulse: w += dw_up (1 - gamma_up w / bound); one down pulse: w -= dw_down (1 + gamma_down w / bound); the
+    state stays in [-bound, bound]. n pulses compose geometrically towards the fixed point w* = bound / gamma:
+    w_n = w* - (w* - w_0)(1 - gamma dw / bound)^n (gamma = 0: w_0 + n dw). Update noise: every pulse's step has a
+    relative std ``dw_std``, so n pulses add N(0, n (dw_std dw)^2) (aihwkit's additive dw_min_std).
+    """
+    up, down = n > 0, n < 0
+    count = np.abs(n)
+    if count.size and count.max() <= 1:
+        # NOTE: one pulse or none, the common case of small updates: the single-step formula, exactly
+        out = (w + up * (dw_up * (1.0 - (gamma_up / bound) * w))
+               - down * (dw_down * (1.0 + (gamma_down / bound) * w)))
+    else:
+        w_up = _linear_step(w, count, dw_up, gamma_up, bound)
+        w_down = -_linear_step(-w, count, dw_down, gamma_down, bound)
+        out = np.where(up, w_up, np.where(down, w_down, w))
+    if dw_std and rng is not None:
+        step = np.where(up, dw_up, dw_down) if np.ndim(dw_up) or np.ndim(dw_down) or dw_up != dw_down else dw_up
+        out += dw_std * step * np.sqrt(count) * rng.standard_normal(out.shape, dtype=out.dtype)
+    return np.clip(out, -bound, bound, out=out)
+
+
+def _linear_step(w: Array, count: Array, dw: Array, gamma: float, bound: Array) -> Array:
+    if gamma == 0.0:
+        return w + count * dw
+    target = bound / gamma
+    return target - (target - w) * (1.0 - gamma * dw / bound) ** count
+
+
+def drift_factor(t: float, t0: float, nu: Array) -> Array:
+    """G(t) / G(t0) = (t / t0)^-nu for t > t0, and 1 before drift starts."""
+    return (max(t, t0) / t0) ** (-np.asarray(nu))
+
+
+def reflection(mismatch: Array) -> Array:
+    """Reflection coefficient of a line end loaded by Z0 (1 + mismatch): (Z_L - Z0) / (Z_L + Z0) = m / (2 + m)."""
+    return mismatch / (2.0 + mismatch)
+
+
+def line_echo(v: Array, prev2: Array | None, gamma: Array, loss: float) -> tuple[Array, Array]:
+    """One tick of a lossy line of one-tick delay into a mismatched load: (what the load receives, e_k to keep).
+
+    The line is driven by a cell, an ideal voltage source (zero output impedance: it reflects -1), and ends in a
+    load of reflection coefficient Gamma. The wave incident at the load is e_k = exp(-loss) v_k - Gamma exp(-2 loss)
+    e_{k-2}: the load reflects Gamma e, which travels back (one tick), is inverted by the driver and returns (one
+    more tick). The load receives (1 + Gamma) e_k; at steady state (no loss) exactly v, as a driven resistor should.
+    ``prev2`` is e_{k-2} (None: the line was at rest). The compiled circuit has the same line (``with_hardware``).
+    """
+    keep = np.exp(-loss)
+    incident = keep * v
+    if prev2 is not None:
+        incident = incident - gamma * (keep * keep) * prev2
+    return (1.0 + gamma) * incident, incident
+
+
+def courant_lag(prev: Array | None, v: Array, nu: Array) -> Array:
+    """A cell updated at local Courant number nu: y_k = y_{k-1} + nu (v_k - y_{k-1}); from rest (None) nu v_k."""
+    if prev is None:
+        return nu * v
+    return prev + nu * (v - prev)

@@ -1,0 +1,151 @@
+"""The pipelined machine's tick fused into BLAS calls, its layers computed in parallel: the NumPy fast path of
+:class:`wavetrain.emulator.pipeline.Pipelined`.
+
+Same cells, same order and same equations as ``Pipelined.tick`` followed by :meth:`HeavyBall.step`; only the
+arithmetic is arranged for a CPU. Within a tick every layer reads only the previous tick's waves and its own
+parameters (Jacobi), so the layers are independent: they are split into ``threads`` groups of about equal weight
+count, and each group runs on its own thread with single-threaded BLAS (the gemm calls release the GIL). Per layer i:
+
+  s_i'   = sigma(W_i s_{i-1} + b_i)                          into the next tick's buffer (double-buffered waves)
+  m      = sigma(W_i s~_{i-1} + b_i)                         s~: the delay line's oldest input (the stash), or s_{i-1}
+  delta  = sigma'(m) * lam_i                                 in place, from m alone (the activation table)
+  lam'_{i-1} = delta W_i                                     before W_i moves
+  W_i   <- W_i - lr delta^T s~_{i-1} (or heavy ball)         one gemm with the update folded in, as in fused.py
+
+and the loss load reflects lam'_L from the previous s_L. Delay lines are rings of preallocated buffers. The result
+equals the unfused ``Pipelined`` up to rounding (tests/emulator/test_pipeline.py). Taken only on the ideal substrate
+with a plain HeavyBall port, NumPy float32/float64 C-ordered parameters and activations with in-place forms.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import numpy as np
+
+from wavetrain.compiler.functions import Activation, Loss
+from wavetrain.emulator import fused
+from wavetrain.emulator.cells import Params
+
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def default_threads() -> int:
+    """Threads for the layer-parallel tick: the cores this process may use, at most 2 per the project's machines."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # NOTE: not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOL:
+        _POOL[threads] = ThreadPoolExecutor(threads - 1, thread_name_prefix="wavetrain-pipeline")
+    return _POOL[threads]
+
+
+def groups(sizes: Sequence[int], threads: int) -> list[list[int]]:
+    """Layers split into ``threads`` groups of about equal weight count (largest first, greedy)."""
+    cost = {i: sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1)}
+    out: list[list[int]] = [[] for _ in range(max(1, min(threads, len(cost))))]
+    load = [0] * len(out)
+    for i in sorted(cost, key=cost.__getitem__, reverse=True):
+        k = load.index(min(load))
+        out[k].append(i)
+        load[k] += cost[i]
+    return [sorted(g) for g in out if g]
+
+
+class FusedPipeline:
+    """Buffers and the fused tick for one (batch, sizes, dtype, stash); see the module docstring."""
+
+    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, threads: int) -> None:
+        self.sizes, self.batch, self.dtype, self.stash = tuple(sizes), batch, np.dtype(dtype), stash
+        depth = len(sizes) - 1
+        order = fused.ORDER
+        self.s = [[np.zeros((batch, n), dtype, order=order) for n in sizes[1:]] for _ in range(2)]
+        self.lam = [[np.zeros((batch, n), dtype, order=order) for n in sizes[1:]] for _ in range(2)]
+        self.m = [np.empty((batch, n), dtype, order=order) for n in sizes[1:]]
+        self.delays = [2 * (depth - i) for i in range(depth)] if stash else [0] * depth
+        # NOTE: ring i holds the last delays[i] + 1 inputs of layer i; slot tick % (d + 1) is written each tick
+        self.rings = [[np.zeros((batch, sizes[i]), dtype, order=order) for _ in range(d + 1)]
+                      for i, d in enumerate(self.delays)]
+        self.ticks = 0
+        self.ones = np.ones(batch, dtype)
+        self.groups = groups(sizes, threads)
+        self.threads = threads
+
+    def matches(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool) -> bool:
+        return (tuple(sizes), batch, np.dtype(dtype), stash) == (self.sizes, self.batch, self.dtype, self.stash)
+
+    def step(self, params: Params, acts: Sequence[Activation], loss: Loss, x: np.ndarray, target: np.ndarray,
+             lr: float, momentum: float, velocity: Any) -> None:
+        """One tick with x at the input and the port step folded in; the waves advance to the new buffers."""
+        from threadpoolctl import threadpool_limits
+
+        old, new = self.ticks % 2, (self.ticks + 1) % 2
+        s_old, lam_old, s_new, lam_new = self.s[old], self.lam[old], self.s[new], self.lam[new]
+        inputs = [x, *s_old[:-1]]
+        for i, ring in enumerate(self.rings):
+            ring[self.ticks % len(ring)][...] = inputs[i]
+        gemm, gemv = fused.GEMM[self.dtype], fused.GEMV[self.dtype]
+        lam_new[-1][...] = loss.grad(s_old[-1], target)
+        lam_new[-1] /= self.batch
+
+        def layers(group: list[int]) -> None:
+            for i in group:
+                W, b = params[i]
+                ring = self.rings[i]
+                # NOTE: until a line is full (its first 2(L - i) ticks) the oldest entry is tick 0's, as in Pipelined
+                oldest = 0 if self.ticks < self.delays[i] else (self.ticks + 1) % len(ring)
+                matched = ring[oldest] if self.stash else inputs[i]
+                out, m = s_new[i], self.m[i]
+                out[...] = b
+                fused._gemm(gemm, 1.0, inputs[i], W.T, 1.0, out)
+                acts[i].f_inplace(out)  # type: ignore[misc]
+                if self.stash:
+                    m[...] = b
+                    fused._gemm(gemm, 1.0, matched, W.T, 1.0, m)
+                    acts[i].f_inplace(m)  # type: ignore[misc]
+                else:
+                    m[...] = out
+                delta = lam_old[i]  # NOTE: read by this layer only, so delta may overwrite it
+                acts[i].delta_inplace(m, delta)  # type: ignore[misc]
+                if i > 0:
+                    fused._gemm(gemm, 1.0, delta, W, 0.0, lam_new[i - 1])
+                if momentum == 0.0:
+                    fused._gemm(gemm, -lr, matched.T, delta, 1.0, W.T)
+                    gemv(-lr, delta, self.ones, 1.0, b, trans=1, overwrite_y=1)
+                else:
+                    vW, vb = velocity[i]
+                    fused._gemm(gemm, -lr, matched.T, delta, momentum, vW.T)
+                    gemv(-lr, delta, self.ones, momentum, vb, trans=1, overwrite_y=1)
+                    W += vW
+                    b += vb
+
+        with threadpool_limits(1, user_api="blas") if len(self.groups) > 1 else _nothing():
+            pending = [_pool(self.threads).submit(layers, g) for g in self.groups[1:]]
+            layers(self.groups[0])
+            for job in pending:
+                job.result()
+        self.ticks += 1
+
+    @property
+    def s_last(self) -> np.ndarray:
+        return self.s[self.ticks % 2][-1]
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+
+def supports(params: Params, acts: Sequence[Activation], x: Any, t: Any, velocity: Any) -> bool:
+    """The same conditions as the fused light cone (fused.supports)."""
+    return fused.supports(params, acts, x, t, velocity)

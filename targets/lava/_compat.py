@@ -1,0 +1,89 @@
+"""Make lava-nc 0.10.0 importable on Python 3.11 without touching site-packages, and say how to install it.
+
+lava-nc 0.10.0 declares Python < 3.11. Its ``lava/magma/compiler/var_model.py`` gives three dataclasses a shared
+mutable default (``x: ByteEncoder = ByteEncoder()``), which Python 3.11's dataclasses refuse at import time
+(``ValueError: mutable default ... use default_factory``). :func:`install` puts a finder on ``sys.meta_path`` that
+loads that one module from its source with those defaults rewritten to ``field(default_factory=ByteEncoder)``: each
+encoder gets its own ByteEncoder instead of one shared instance (in 0.10.0 only the Loihi spike I/O encoder reads
+them; the CPU simulator never does). Nothing else changes and nothing on disk is edited.
+
+Importing this module has no side effects (Lava's compiler executes every module in a Process's folder).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import re
+import sys
+from typing import Any
+
+from wavetrain.errors import MissingDependency
+
+INSTALL = (
+    'pip install "numpy<2" "networkx<=2.8.7" "asteval<0.10" scipy && '
+    "pip install --no-deps --ignore-requires-python lava-nc==0.10.0"
+)
+PATCHED = "lava.magma.compiler.var_model"
+_DEFAULT = re.compile(r"^(\s+\w+): ByteEncoder = ByteEncoder\(\)\s*$", re.MULTILINE)
+
+
+def patch_source(source: str) -> str:
+    """var_model.py's text with every ``x: ByteEncoder = ByteEncoder()`` made a default_factory field."""
+    fixed = _DEFAULT.sub(r"\1: ByteEncoder = field(default_factory=ByteEncoder)", source)
+    if fixed != source:
+        # NOTE: same line count (tracebacks keep lava's line numbers); after any __future__ import
+        fixed = fixed.replace("from dataclasses import ", "from dataclasses import field, ", 1)
+    return fixed
+
+
+class _PatchedLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname: str) -> Any:
+        source = self.get_data(self.path).decode("utf-8")
+        return compile(patch_source(source), self.path, "exec", dont_inherit=True)
+
+
+class _VarModelFinder(importlib.abc.MetaPathFinder):
+    """Finds lava.magma.compiler.var_model where the normal finders would and loads it through the patch."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != PATCHED:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return spec
+        return importlib.util.spec_from_file_location(
+            fullname, spec.origin, loader=_PatchedLoader(fullname, spec.origin)
+        )
+
+
+def install() -> None:
+    """Put the var_model finder first on sys.meta_path (idempotent; needed before lava is first imported)."""
+    if sys.version_info < (3, 11) or any(isinstance(f, _VarModelFinder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _VarModelFinder())
+
+
+def require_lava() -> None:
+    """Install the fix and import lava's runtime, or raise MissingDependency naming the exact install command."""
+    install()
+    if importlib.util.find_spec("lava") is None or importlib.util.find_spec("lava.magma") is None:
+        raise MissingDependency(
+            f"target 'lava' needs lava-nc 0.10.0, which is not installed; install it with `{INSTALL}`"
+        )
+    try:
+        import lava.magma.core.run_configs  # noqa: F401
+    except ImportError as err:
+        raise MissingDependency(
+            f"target 'lava': lava-nc is installed but does not import ({err}); reinstall it with `{INSTALL}`"
+        ) from err
+
+
+def available() -> bool:
+    """True when lava imports (with the fix)."""
+    try:
+        require_lava()
+    except MissingDependency:
+        return False
+    return True

@@ -1,0 +1,47 @@
+"""`wavetrain hardware list|show|save` and `wavetrain train --hardware --chips`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from wavetrain.cli import main
+from wavetrain.emulator.hardware import PRESETS, load_hardware
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_list_and_show_every_preset():
+    listing = run("hardware", "list")
+    assert listing.exit_code == 0
+    assert [line.split()[0] for line in listing.output.splitlines()] == list(PRESETS)
+    shown = run("hardware", "show", "reram")
+    assert "device.dw_min" in shown.output and "0.002" in shown.output and "[w_max]" in shown.output
+    assert json.loads(run("hardware", "show", "pcm", "--json").output) == PRESETS["pcm"].to_dict()
+
+
+def test_save_with_overrides_then_train_on_it_with_chips(tmp_path):
+    path = tmp_path / "mine.json"
+    saved = run("hardware", "save", "ecram", "--set", "device.read_noise=0.05", "--set", "io.adc_bits=6",
+                "-o", path)
+    assert saved.exit_code == 0, saved.output
+    model = load_hardware(str(path))
+    assert model.device.read_noise == 0.05 and model.io.adc_bits == 6
+    result = run("train", "--layers", "64,16,10", "--epochs", "1", "--hardware", path, "--chips", "2", "--json")
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert line["chips"] == 2 and len(line["chip_test_accuracy"][0]) == 2
+    assert line["hardware"]["device"]["read_noise"] == 0.05 and 0 < line["fidelity"]["mean_cosine"] < 1
+
+
+def test_bad_hardware_is_one_line_naming_the_field():
+    result = run("hardware", "save", "reram", "--set", "device.weight_bits=0", "-o", "unused.json")
+    assert result.exit_code == 1
+    assert "device.weight_bits: expected an integer in [1, 32] or null [bit], got 0" in result.output
+    result = run("train", "--epochs", "1", "--hardware", "memristor")
+    assert result.exit_code == 1 and "HardwareError: hardware: expected a preset" in result.output
+    result = run("train", "--epochs", "1", "--chips", "3")
+    assert result.exit_code == 1 and "chips: Monte-Carlo chips need hardware=" in result.output

@@ -1,0 +1,38 @@
+"""Layering: the layers below the API (compiler/, circuits/, emulator/, targets/) never import the API package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOWER = ("compiler", "circuits", "emulator", "targets")
+ALLOWED = {"errors", *LOWER}  # wavetrain.errors is the one API module every layer shares
+
+
+def _wavetrain_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            subs = [f"wavetrain.{alias.name}" for alias in node.names] if node.module == "wavetrain" else []
+            names = [node.module, *subs]
+        found += [name for name in names if name.startswith("wavetrain.")]
+    return found
+
+
+def test_lower_layers_do_not_import_the_api_package() -> None:
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for layer in LOWER
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        for name in _wavetrain_imports(path)
+        if name.split(".")[1] not in ALLOWED
+    ]
+    assert not offences, "lower layers import the API package:\n" + "\n".join(offences)
+
+
+def test_the_check_sees_an_offence(tmp_path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from wavetrain.datasets import check_features\n    import wavetrain.files\n")
+    assert _wavetrain_imports(probe) == ["wavetrain.datasets", "wavetrain.files"]
