@@ -1,7 +1,8 @@
 """Safe file output and input below the API, so every layer may use them.
 
-``atomic_path`` / ``atomic_write`` (from :mod:`wavetrain.compiler.atomic`): a crash or an error leaves either the old
-file or the new one, never a torn file (a SIGKILLed writer's temp file is removed by the next ``writer_lock`` owner). ``writer_lock``: one process at a time may own an output path for the duration of a run; a
+``atomic_path`` / ``atomic_write`` (from :mod:`wavetrain.compiler.atomic`): a crash or an error leaves either
+the old file or the new one, never a torn file (a SIGKILLed writer's temp file is removed by the next
+``writer_lock`` owner). ``writer_lock``: one process at a time may own an output path for the duration of a run; a
 second one is refused (never silently last-writer-wins). ``check_writable``: an output path is checked before any
 work starts. ``wavetrain.files`` re-exports these for the API.
 """
@@ -9,11 +10,10 @@ work starts. ``wavetrain.files`` re-exports these for the API.
 from __future__ import annotations
 
 import errno
-import glob
 import fcntl
+import glob
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator

@@ -13,7 +13,8 @@ epoch's minibatch order and losses when the run stopped mid-epoch, the history (
 port and method objects field by field (velocities, wave state, delay lines, heads, their own RNGs). JSON values stay
 JSON; an array is ``{"$array": "state/N"}``; a tuple, deque, dict, non-finite float, numpy Generator or a dataclass
 defined in wavetrain.emulator / wavetrain.compiler is tagged (``$tuple``, ``$deque``, ``$dict``, ``$float``, ``$rng``,
-``$dataclass``; a plain wavetrain.emulator object ``$object`` by its attributes). Floats go through ``repr``, so a resumed run continues bit for bit.
+``$dataclass``; a plain wavetrain.emulator object ``$object`` by its attributes). Floats go through ``repr``,
+so a resumed run continues bit for bit.
 
 :class:`Session` is what ``train`` uses: it restores a checkpoint, keeps the last finite state in memory (divergence
 restores it), writes checkpoints every N epochs, and turns SIGINT / SIGTERM / SIGHUP into a checkpoint written at the
@@ -213,7 +214,8 @@ def restore_into(target: Any, tree: Any, arrays: dict[str, np.ndarray], what: st
         raise _corrupt(f"the {what} ({saved.type}) was not saved; it cannot be resumed")
     if type(saved) is not type(target):
         raise ConfigError(
-            f"resume: the {what} is {type(target).__qualname__}, expected {type(saved).__qualname__} as in the checkpoint"
+            f"resume: the {what} is {type(target).__qualname__}, expected {type(saved).__qualname__} as in the "
+            f"checkpoint"
         )
     for field in dataclasses.fields(target):
         mine, theirs = getattr(target, field.name), getattr(saved, field.name)
@@ -285,10 +287,14 @@ def read(path: str | os.PathLike[str]) -> tuple[Network, dict[str, Any], dict[st
             raise ModelFileError(f"{path}: checkpoint format is {got!r}, expected {FORMAT_NAME!r}")
         version = header.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
-            raise ModelFileError(f"{path}: checkpoint version {version!r} is not supported, expected 1..{FORMAT_VERSION}")
+            raise ModelFileError(
+                f"{path}: checkpoint version {version!r} is not supported, expected 1..{FORMAT_VERSION}"
+            )
         for key, kind in (("epoch", int), ("position", int), ("settings", dict), ("data", str), ("wall_time", float)):
             if not isinstance(header.get(key), kind) or isinstance(header.get(key), bool):
-                raise ModelFileError(f"{path}: checkpoint.json field {key!r} is {header.get(key)!r}, expected {kind.__name__}")
+                raise ModelFileError(
+                    f"{path}: checkpoint.json field {key!r} is {header.get(key)!r}, expected {kind.__name__}"
+                )
         arrays = {}
         for name in sorted(names):
             if name.startswith("state/") and name.endswith(".npy"):

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from wavetrain.compiler.network import Network
 from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, network_bytes, waves_bytes
+from wavetrain.compiler.network import Network
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, readout, tick
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import BudgetError, ConfigError, StabilityError, StabilityWarning

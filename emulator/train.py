@@ -378,8 +378,8 @@ def train(
                 "hold": getattr(stepper, "hold", None), "schedule": schedule, "dtype": work.name,
                 "substrate": type(substrate).__qualname__, "train_metrics": train_metrics}
     session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all))
-    state = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None, "losses": [],
-             "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
+    state: dict[str, Any] = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None,
+                             "losses": [], "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
     if not substrate.ideal:
         state["substrate"] = substrate
     done = 0

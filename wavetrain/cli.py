@@ -53,7 +53,8 @@ def main() -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=None,
               help="Epochs between checkpoints (default 1 with --checkpoint, else 0: only on interruption).")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Continue the run a checkpoint holds, with its settings (--epochs may grow; it keeps writing there).")
+              help="Continue the run a checkpoint holds, with its settings (--epochs may grow; it keeps writing "
+                   "there).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
 @click.option("--target", type=click.Choice(["emulator", "lava"]), default="emulator", show_default=True,
               help="lava: train on Lava's processes (methods dyadic and wave).")

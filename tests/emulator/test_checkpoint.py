@@ -28,7 +28,8 @@ def fresh() -> Network:
 
 
 def same_weights(a: Network, b: Network) -> bool:
-    return all(np.array_equal(x.weight, y.weight) and np.array_equal(x.bias, y.bias) for x, y in zip(a.layers, b.layers))
+    pairs = zip(a.layers, b.layers)
+    return all(np.array_equal(x.weight, y.weight) and np.array_equal(x.bias, y.bias) for x, y in pairs)
 
 
 CASES = [
@@ -158,7 +159,7 @@ def test_divergence_restores_the_last_finite_state_and_save_refuses_nan(small, t
     net = Network.mlp([64, 12, 10], activation="identity", loss="mse", seed=0)
     before = net.copy()
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
-        ConfigError, match=r"training diverged in epoch 1: minibatch \d+ has loss (inf|nan).*restored to its last finite"
+        ConfigError, match=r"diverged in epoch 1: minibatch \d+ has loss (inf|nan).*restored to its last finite"
     ):
         train(net, small, method="backprop", epochs=3, lr=1e5, momentum=0.9, dtype="float64")
     assert same_weights(net, before)

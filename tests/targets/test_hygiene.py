@@ -69,7 +69,8 @@ def test_hostile_netlists_are_refused_before_ngspice_runs(tmp_path, name):
 def test_trust_netlist_runs_it_as_written(tmp_path):
     marker = tmp_path / "ran"
     netlist = tmp_path / "t.cir"
-    netlist.write_text(f".title t\nV1 a 0 1\nR1 a 0 1k\n.tran 1n 10n\n.control\nshell touch {marker}\nrun\n.endc\n.end\n")
+    netlist.write_text(f".title t\nV1 a 0 1\nR1 a 0 1k\n.tran 1n 10n\n.control\nshell touch {marker}\nrun\n"
+                       ".endc\n.end\n")
     CliRunner().invoke(main, ["simulate", str(netlist), "--target", "spice", "--trust-netlist"])
     assert marker.exists(), "--trust-netlist runs the control block"
 
