@@ -377,7 +377,8 @@ def train(
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,
                 "hold": getattr(stepper, "hold", None), "schedule": schedule, "dtype": work.name,
                 "substrate": type(substrate).__qualname__, "train_metrics": train_metrics}
-    session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all))
+    saving = checkpoint is not None or resume is not None
+    session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all) if saving else "")
     state: dict[str, Any] = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None,
                              "losses": [], "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
     if not substrate.ideal:

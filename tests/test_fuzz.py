@@ -54,6 +54,7 @@ def children() -> list[int]:
 @contextmanager
 def clean_temp():
     """A fresh temp folder for the example; afterwards it must be empty and no child process may be running."""
+    before = set(children())  # NOTE: other tests in this worker may own long-lived children (a Dask cluster)
     folder = tempfile.mkdtemp(prefix="fuzz-")
     old = tempfile.tempdir
     tempfile.tempdir = folder
@@ -64,14 +65,14 @@ def clean_temp():
     left = sorted(p.name for p in Path(folder).iterdir())
     os.rmdir(folder) if not left else None
     assert left == [], f"temp files left: {left}"
-    assert children() == [], "a child process outlived the call"
+    assert set(children()) <= before, "a child process outlived the call"
 
 
 def outcome(call) -> str:
     try:
         call()
     except WavetrainError as err:
-        assert str(err) and "\n" not in str(err).strip() or True
+        assert str(err).strip() and "\n" not in str(err).strip(), f"not one line: {err!r}"
         return "refused"
     return "ok"
 

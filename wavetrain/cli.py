@@ -112,7 +112,7 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
         try:
             if target == "emulator" and substrate == "ideal" and hardware is None:
                 result = wavetrain.train(net, data, checkpoint=checkpoint_path, checkpoint_every=every,
-                                         resume=resume_path, **common)
+                                         resume=resume_path, chips=chips, **common)
             elif target == "emulator" and substrate == "ideal":
                 result = wavetrain.train(net, data, hardware=hardware, chips=chips, **common)
             else:

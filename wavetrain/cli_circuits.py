@@ -105,7 +105,10 @@ def compile_command(
     if output is None:
         click.echo(text, nl=False)
         return
-    atomic_write(output, text)
+    from wavetrain.files import writer_lock
+
+    with writer_lock(output, "-o"):
+        atomic_write(output, text)
     click.echo(
         f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks",
         err=True,

@@ -121,10 +121,13 @@ def test_timeout_is_an_option_and_removes_the_partial_raw_file(tmp_path):
     process, temp = start_simulate(tmp_path, "--timeout", "1")
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1 and "did not finish within 1 s and was stopped" in err
-    assert "Traceback" not in err
-    kept = [p for folder in temp.iterdir() for p in folder.iterdir()]
-    assert [p.suffix for p in kept] == [".log"], "the log is kept for the message; the raw file is gone"
+    assert "Traceback" not in err and "rerun with --keep" in err
+    assert list(temp.iterdir()) == [], "the work folder (partial raw file, log) is removed unless --keep"
     assert processes_mentioning(str(tmp_path / "long.cir")) == []
+    process, temp = start_simulate(tmp_path, "--timeout", "1", "--keep")
+    _, err = process.communicate(timeout=60)
+    kept = [p for folder in temp.iterdir() for p in folder.iterdir()]
+    assert process.returncode == 1 and [p.suffix for p in kept] == [".log"], "--keep: the log stays, not the raw file"
     result = CliRunner().invoke(main, ["simulate", str(tmp_path / "long.cir"), "--target", "spice", "--timeout", "0"])
     assert result.exit_code == 2 and "--timeout" in result.output
 
