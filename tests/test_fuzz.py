@@ -27,7 +27,8 @@ import wavetrain
 from wavetrain import Network, WavetrainError
 from wavetrain.cli import main
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+FEW = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 
 # numbers of every wrong kind next to good ones
 anything = st.one_of(
@@ -158,7 +159,7 @@ def hostile_npz(kind: str, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-@FUZZ
+@FEW
 @given(kind=st.sampled_from(["random", "huge header", "truncated", "pickle", "meta", "meta json", "bomb"]),
        data=st.binary(max_size=200))
 def test_hostile_files_to_load_and_to_the_cli(tmp_path_factory, kind, data):
