@@ -364,6 +364,11 @@ class Session:
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no minibatch order")
         restore_into(state["port"], fields["port"], arrays, "port")
         restore_into(state["method"], fields["method"], arrays, "method")
+        if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
+            if "substrate" not in fields:
+                raise ConfigError(f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
+                                  f"expected the ideal one as in the checkpoint")
+            restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
         _set_params(state["params"], params)
         state["rng"].bit_generator.state = saved["rng"].bit_generator.state
         for key in HISTORY:

@@ -191,3 +191,20 @@ def test_a_second_writer_of_one_checkpoint_is_refused(tmp_path, small):
     with writer_lock(path):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
+
+
+def test_a_loihi_substrate_run_resumes_bit_for_bit(tmp_path, small):
+    import copy
+
+    from wavetrain.emulator.loihi import calibrate
+
+    substrate, _ = calibrate(fresh(), small[0][:32], small[1][:32])
+    whole = fresh()
+    train(whole, small, epochs=3, seed=3, substrate=copy.deepcopy(substrate))
+    path = tmp_path / "c.npz"
+    train(fresh(), small, epochs=1, seed=3, substrate=copy.deepcopy(substrate), checkpoint=path)
+    resumed = fresh()
+    train(resumed, small, epochs=3, seed=3, substrate=copy.deepcopy(substrate), resume=path)
+    assert same_weights(whole, resumed)
+    with pytest.raises(ConfigError, match=r"substrate is 'Substrate', expected 'LoihiFixedPoint'"):
+        train(fresh(), small, epochs=3, seed=3, resume=path)
