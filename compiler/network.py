@@ -260,7 +260,10 @@ class Network:
             ],
             "meta": self.meta,
         }
-        members = {"meta.json": json.dumps(header, indent=1, sort_keys=True).encode()}
+        try:
+            members = {"meta.json": json.dumps(header, indent=1, sort_keys=True).encode()}
+        except (TypeError, ValueError) as err:
+            raise NetworkError(f"save: meta must hold JSON values (str keys), got {err}") from err
         for index, layer in enumerate(self.layers):
             for kind in ("weight", "bias"):
                 array = np.asarray(getattr(layer, kind))
