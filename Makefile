@@ -32,6 +32,7 @@ lint: setup
 test-core-numpy2: setup
 	bash scripts/setup_numpy2.sh $(NP2)
 	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
+		tests/emulator/test_devices.py tests/emulator/test_hardware.py \
 		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
 
 # Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice, a plain loop for

@@ -126,6 +126,7 @@ def main() -> None:
     rows = {"pytorch": torch_step(), "float": wave_step(None, None), "analog": wave_step("reram", None),
             "chips": wave_step("reram", CHIPS), "one_by_one": one_by_one(),
             "chips_small": wave_step("reram", CHIPS, SMALL, 32), "one_by_one_small": one_by_one(SMALL, 32)}
+    load_start = os.getloadavg()[0]
     sec = measure(rows, repeats, per)
     load = os.getloadavg()[0]
     torch_sps = BATCH / sec["pytorch"]
@@ -133,8 +134,8 @@ def main() -> None:
         "## Training on emulated analog hardware (`benchmarks/bench_hardware.py`)",
         "",
         f"784-512-512-10, float32, batch {BATCH}, SGD lr {LR}, 2 threads; median of {repeats} interleaved repeats "
-        f"per row, one process. Load average when it finished: {load:.1f} (on a shared machine the ratios, "
-        "measured in the same run, travel better than the absolute numbers).",
+        f"per row, one process. Load average (1 min) {load_start:.1f} at the start, {load:.1f} at the end (on a "
+        "shared machine the ratios, measured in the same run, travel better than the absolute numbers).",
         "",
         "| row | ms / step | samples/s | vs PyTorch float |",
         "| --- | ---: | ---: | ---: |",
@@ -152,7 +153,10 @@ def main() -> None:
         samples = (32 if name.endswith("_small") else BATCH) * (CHIPS if name.startswith(("chips", "one_by")) else 1)
         sps = samples / sec[name]
         lines.append(f"| {labels[name]} | {sec[name] * 1e3:.1f} | {sps:,.0f} | {sps / torch_sps:.2f}x |")
-    lines += ["", f"Monte-Carlo: {CHIPS} chips in one vectorised step run at {sec['one_by_one'] / sec['chips']:.2f}x "
+    lines += ["", f"The analog step runs at {sec['float'] / sec['analog']:.2f}x the ideal substrate's samples/s in the "
+              "same run (a ratio less sensitive to other load on the machine than the one against PyTorch, whose "
+              "threads suffer most from it).", ""]
+    lines += [f"Monte-Carlo: {CHIPS} chips in one vectorised step run at {sec['one_by_one'] / sec['chips']:.2f}x "
               f"the throughput of the same chips stepped one by one on 784-512-512-10 (the device physics is "
               f"elementwise, as costly per weight either way) and at "
               f"{sec['one_by_one_small'] / sec['chips_small']:.2f}x on the digits network (where the per-step "

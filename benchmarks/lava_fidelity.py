@@ -52,7 +52,7 @@ def gradient_cosine(net: Network, x: np.ndarray, y: np.ndarray, batch: int, **se
 
 def sweeps(data: Any) -> dict[str, list[tuple[int, float]]]:
     net = Network.mlp([64, 128, 10], loss="cross_entropy", seed=0)
-    train(net, data, method="dyadic", epochs=10, batch_size=32, lr=0.05, momentum=0.9, seed=0)
+    train(net, data, method="dyadic", epochs=10, batch_size=32, lr=0.05, momentum=0.9, seed=0, dtype="float64")
     x, y = data.x_train[:320], data.y_train[:320]
     return {
         "weight bits": [(b, gradient_cosine(net, x, y, 32, weight_bits=b)) for b in WEIGHT_BITS],
@@ -71,10 +71,10 @@ def trained(data: Any, sizes: list[int], epochs: int) -> list[tuple[str, float, 
         if rounding == "nearest":
             sub, _ = calibrate(net, data.x_train[:256], data.y_train[:256], batch=32, rounding="nearest")
             train(net, data, method="dyadic", epochs=epochs, batch_size=32, lr=0.05, momentum=0.9, seed=0,
-                  substrate=sub)
+                  substrate=sub, dtype="float64")
         else:
             _, sub = train_on(net, data, substrate=substrate, method="dyadic", epochs=epochs, batch_size=32, lr=0.05,
-                              momentum=0.9, seed=0)
+                              momentum=0.9, seed=0, dtype="float64")
         _, accuracy = evaluate(net, data.x_test, data.y_test, sub)
         rows.append((label, accuracy, time.perf_counter() - start))
     return rows

@@ -181,11 +181,10 @@ class Network:
         return check_targets(y, self.sizes[-1], batch)
 
     def forward(self, x: Any) -> np.ndarray:
-        """The output s_L for a batch of inputs (rows)."""
-        s = self.check_input(x)
-        for layer in self.layers:
-            s = layer.act.f(s @ layer.weight.T + layer.bias)
-        return s
+        """The output s_L for a batch of inputs (rows): the forward wave of the ideal machine."""
+        from wavetrain.emulator import cells  # NOTE: lazily, as in machine(): the emulator imports the compiler
+
+        return cells.forward_sweep(self.machine(), self.check_input(x)).s[-1]
 
     def predict(self, x: Any) -> np.ndarray:
         """Class labels: the argmax of the output."""

@@ -141,6 +141,15 @@ class AnalogSubstrate(Substrate):
             W += dev.prog_noise * dev.scale * self.rng.standard_normal(W.shape, dtype=W.dtype)
         self._settle(W, layer)
 
+    def conductances(self, W: Array) -> tuple[Array, Array]:
+        """The conductances [uS] that store weights W: (G+, G-) of each pair, or (G, G_ref) without pairs."""
+        dev = self.model.device
+        span, unit = dev.g_max - dev.g_min, W / dev.scale
+        if dev.differential:
+            return dev.g_min + span * np.maximum(unit, 0.0), dev.g_min + span * np.maximum(-unit, 0.0)
+        reference = dev.g_min + span / 2
+        return reference + span / 2 * unit, np.full_like(W, reference)
+
     def _settle(self, W: Array, layer: int, rows: slice | None = None) -> None:
         """Clip to each device's bound, snap to the conductance levels, pin the stuck devices (``rows``: a block of
         the rows of W flattened to (-1, in), see :meth:`write`)."""
@@ -173,7 +182,9 @@ class AnalogSubstrate(Substrate):
         if self.evaluating and dev.drift_nu and dev.t_inference > dev.drift_t0:
             out = out * devices.drift_factor(dev.t_inference, dev.drift_t0, self.nu_drift[layer]).astype(W.dtype)
         if dev.read_noise:
-            out = out + dev.read_noise * dev.scale * self.rng.standard_normal(W.shape, dtype=W.dtype)
+            # NOTE: a differential pair reads two independent devices: their noises add in quadrature
+            std = dev.read_noise * dev.scale * (np.sqrt(2.0) if dev.differential else 1.0)
+            out = out + std * self.rng.standard_normal(W.shape, dtype=W.dtype)
         return out
 
     def signal(self, v: Array, where: str, layer: int) -> Array:

@@ -102,7 +102,8 @@ class ChipRun:
     def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
                  fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64) -> None:
         self.model = load_hardware(hardware)
-        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed)
+        # NOTE: the per-device arrays (bounds, steps) in the training dtype, so device writes stay in it
+        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed, dtype=dtype)
         if self.substrate.needs_ticks and method_name == "dyadic" and schedule == "light_cone":
             raise ConfigError(
                 f"hardware {self.model.name!r}: mismatch echoes and timing jitter need the waves' history, which the "

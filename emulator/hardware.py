@@ -83,9 +83,11 @@ class DeviceModel:
     """Weights stored as conductances of a device pair, read with noise, updated by pulses (aihwkit's PulsedDevice).
 
     A weight w is a differential pair G+ - G- (``differential``) in [g_min, g_max]: w = w_max (G+ - G-) / (g_max -
-    g_min). Updates follow aihwkit's LinearStepDevice: an up pulse moves w by dw_up (1 - gamma_up w / w_max), a down
-    pulse by -dw_down (1 + gamma_down w / w_max), with dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down);
-    gamma = 0 is a constant-step device, gamma = 1 a soft-bounds device; hard bounds +-w_max_i clip every state.
+    g_min), the positive part on G+ and the negative on G- (:meth:`AnalogSubstrate.conductances`); without a pair,
+    w = 2 w_max (G - G_ref) / (g_max - g_min) against a reference at mid range. Updates follow aihwkit's
+    LinearStepDevice: an up pulse moves w by dw_up (1 - gamma_up w / w_max), a down pulse by -dw_down (1 + gamma_down
+    w / w_max), with dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down); gamma = 0 is a constant-step
+    device, gamma = 1 a soft-bounds device; hard bounds +-w_max_i clip every state.
     """
 
     w_max: float = _f(INF, "weight a device pair represents at full range (hard bound +-w_max); inf: an "
@@ -95,12 +97,14 @@ class DeviceModel:
     g_min: float = _f(0.1, "lowest conductance of one device (aihwkit PCM noise model g range 0..25 uS)", "uS")
     g_max: float = _f(25.0, "highest conductance of one device (aihwkit PCMLikeNoiseModel g_max)", "uS",
                       lo=0.0, lo_open=True)
-    differential: bool = field(default=True, metadata={})  # weight = G+ - G- (True) or G - G_ref (False)
+    # weight = G+ - G- (True: two noisy devices per weight, read noise sqrt(2) x per device) or G - G_ref (False:
+    # one device against a fixed reference column at (g_min + g_max) / 2)
+    differential: bool = field(default=True, metadata={})
     weight_bits: int | None = _f(None, "resolution of the stored conductance: 2^bits - 1 levels over +-w_max; "
                                  "null: a continuum", "bit", lo=1, hi=32, optional=True, integer=True)
     prog_noise: float = _f(0.0, "std of the programming error when a weight is written at once (initial "
                            "transfer), fraction of w_max (aihwkit PCMLikeNoiseModel prog_noise_scale)", "w_max")
-    read_noise: float = _f(0.0, "std of the read (cycle-to-cycle) noise on every read of a weight, fraction of "
+    read_noise: float = _f(0.0, "std of the read (cycle-to-cycle) noise of one device on every read, fraction of "
                            "w_max (aihwkit IOParameters.w_noise)", "w_max")
     w_max_dtod: float = _f(0.0, "device-to-device relative std of each device's bound w_max_i (aihwkit "
                            "w_max_dtod)", "1", hi=1.0)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -126,6 +126,8 @@ class LoihiFixedPoint(Substrate):
     that saturated, per format, so a run can report its clipping.
     """
 
+    # NOTE: the integer grids are exact only in float64 (every intermediate below 2^52, see check_exact)
+    needs_dtype: ClassVar[str | None] = "float64"
     w_exp: list[int]
     a_exp: list[int]
     s_exp: list[int]
@@ -263,8 +265,11 @@ class LoihiFixedPoint(Substrate):
         w, m, d, g = self.weight_bits, self.message_bits, self.derivative_bits + 1, self.grad_bits
         for l in range(len(sizes) - 1):
             n_in, n_out = sizes[l], sizes[l + 1]
+            in_exp = self.x_exp if l == 0 else self.s_exp[l - 1]
+            # NOTE: the bias joins W s on the finer of the two grids; its bits count from there
+            bias_span = self.bias_bits + max(0, self.b_exp[l] - (self.w_exp[l] + in_exp))
             need = {
-                "forward sum W s": w + m + math.ceil(math.log2(n_in + 1)),
+                "forward sum W s + b": max(w + m + math.ceil(math.log2(n_in + 1)), bias_span) + 1,
                 "backward sum W^T delta": w + d + m + math.ceil(math.log2(n_out + 1)),
                 "port readout delta^T s": d + m + m + math.ceil(math.log2(batch + 1)),
             }
@@ -370,6 +375,7 @@ def calibrate(
     minibatches of that size (default: one batch of all rows). ``settings`` are LoihiFixedPoint's widths, overflow,
     rounding and seed.
     """
+    from wavetrain.emulator import cells
     from wavetrain.emulator.cells import Machine
     from wavetrain.emulator.kernel import light_cone
 
@@ -391,7 +397,7 @@ def calibrate(
     s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
     lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
     inputs = [x, *s_all[:-1]]
-    pre = [inputs[l][: len(s_all[l])] @ W.T + b for l, (W, b) in enumerate(params)]
+    pre = [cells.junction(machine, l, inputs[l][: len(s_all[l])], wb) for l, wb in enumerate(params)]
     probe = zero_exponents(net.depth, **settings)
     rows: list[dict[str, Any]] = []
 

@@ -28,7 +28,7 @@ from a seed (numpy's SeedSequence) so that a run is reproducible. Hooks must not
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from wavetrain.compiler.functions import Activation, Array
 
@@ -51,6 +51,9 @@ class Substrate:
 
     name: str = "ideal"
     chips: int | None = None  # size of the Monte-Carlo axis of chip instances; None: no chip axis
+    # the float dtype this substrate's arithmetic needs (e.g. float64 where integers must stay exact); None: any.
+    # train() uses it when no dtype is asked for, and refuses another one.
+    needs_dtype: ClassVar[str | None] = None
 
     @property
     def ideal(self) -> bool:

@@ -291,7 +291,7 @@ def train(
     checkpoint: str | Path | None = None,
     callback: Callable[[int, TrainResult], None] | None = None,
     substrate: Substrate = IDEAL,
-    dtype: Any = "float32",
+    dtype: Any = None,
     train_metrics: bool = False,
     hardware: Any = None,
     chips: int | None = None,
@@ -307,7 +307,8 @@ def train(
     after each epoch. ``substrate`` is the arithmetic the cells run on (:mod:`wavetrain.emulator.substrate`; default
     the ideal machine).
 
-    ``dtype``: "float32" (default) trains float32 copies of the parameters and writes them back into ``net`` after
+    ``dtype``: "float32" (the default, unless the substrate needs another: the Loihi fixed-point substrate computes
+    its integers exactly in float64) trains float32 copies of the parameters and writes them back into ``net`` after
     every epoch; "float64" trains the network's own arrays in place (the exact path: dyadic equals backprop to
     rounding). Per epoch the result records the running training loss (mean of the minibatch losses) and the test
     loss and accuracy; ``train_metrics=True`` also evaluates the whole training set.
@@ -323,10 +324,15 @@ def train(
     4 uninterrupted epochs bit for bit. Not with ``hardware=`` (its chips' state is not checkpointed yet). A
     diverging run restores the last finite state and raises ConfigError.
     """
-    work = _check_dtype(dtype)
     if not isinstance(substrate, Substrate):
         raise ConfigError(
             f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}"
+        )
+    work = _check_dtype(dtype if dtype is not None else (substrate.needs_dtype or "float32"))
+    if substrate.needs_dtype is not None and work != np.dtype(substrate.needs_dtype):
+        raise ConfigError(
+            f"dtype: the {substrate.name!r} substrate computes in {substrate.needs_dtype}, got dtype={dtype!r}; "
+            f"leave dtype unset or pass {substrate.needs_dtype!r}"
         )
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")

@@ -69,6 +69,17 @@ def _lava() -> type:
 
 
 TARGETS: dict[str, Callable[[], type]] = {"numpy": _numpy, "spice": _spice, "ngspice": _spice, "lava": _lava}
+ALIASES = {"ngspice": "spice"}  # names TARGETS accepts for another target
+
+
+def target_names() -> list[str]:
+    """One name per target (aliases left out), in registry order: the CLI's and the tests' list."""
+    return [name for name in TARGETS if name not in ALIASES]
+
+
+def canonical(name: str) -> str:
+    """The target's own name for ``name`` (an alias resolves to the target it names)."""
+    return ALIASES.get(name, name)
 
 
 def get_target(name: str, **options: Any) -> Target:
@@ -98,4 +109,5 @@ def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dic
     }
 
 
-__all__ = ["TARGETS", "Target", "Trace", "default_samples", "get_target", "split_ports"]
+__all__ = ["ALIASES", "TARGETS", "Target", "Trace", "canonical", "default_samples", "get_target", "split_ports",
+           "target_names"]

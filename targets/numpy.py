@@ -117,12 +117,19 @@ def _kernel_termination(e: Termination, p: Program) -> None:
 def _kernel_junction(e: Junction, p: Program) -> None:
     """Forward v_b = (1 - leak)(W v_a + beta); backward v_back_out = W^T v_back_in (the same W and its transpose)."""
     l, m = p.layer[e.name], p.machine
+    # NOTE: junction l > 0 reads s_{l} from the far end of line fl{l}: the message between layers (signal
+    # "forward", e.g. a DAC), as the emulator's cells.inputs sends it; layer 1 reads the clamped input
+    inputs = p.__dict__.setdefault("junction_inputs", {})  # what each junction saw this step (its port reads it)
+
+    def sent(s: np.ndarray) -> np.ndarray:
+        inputs[l] = cells.send(m, l - 1, s) if l > 0 else s
+        return inputs[l]
+
+    kept = 1.0 - e.leak  # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
     if e.leak:
-        # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
-        kept = 1.0 - e.leak
-        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, l, v[e.a], p.read(l))}))
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, l, sent(v[e.a]), p.read(l))}))
     else:
-        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, v[e.a], p.read(l))}))
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, sent(v[e.a]), p.read(l))}))
     back_out = e.back_out
     if back_out is not None:
         p.ops.append(Op((e.back_in,), (back_out,),
@@ -172,11 +179,14 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
     params = m.params[l]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
 
+    inputs = p.__dict__.setdefault("junction_inputs", {})
+
     def read(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
-        grads[0], grads[1] = cells.readout(m, l, v[junction.back_in], v[junction.a])
+        # NOTE: the port reads the junction's input as the junction saw it (after the "forward" boundary)
+        grads[0], grads[1] = cells.readout(m, l, v[junction.back_in], inputs.get(l, v[junction.a]))
         return {}
 
-    p.ops.append(Op((junction.a, junction.back_in), (), read))
+    p.ops.append(Op((junction.a, junction.b, junction.back_in), (), read))
     if e.kind == "probe":
         return
     current = [np.zeros_like(params[0]), np.zeros_like(params[1])]

@@ -45,3 +45,14 @@ def test_bad_hardware_is_one_line_naming_the_field():
     assert result.exit_code == 1 and "HardwareError: hardware: expected a preset" in result.output
     result = run("train", "--epochs", "1", "--chips", "3")
     assert result.exit_code == 1 and "chips: Monte-Carlo chips need hardware=" in result.output
+
+
+def test_fidelity_tick_by_tick_is_exact_at_2L_on_the_ideal_chip_only(tmp_path):
+    ideal = run("hardware", "fidelity", "ideal", "--layers", "64,16,10", "--batch", "8", "--plot", tmp_path / "f.png")
+    assert ideal.exit_code == 0, ideal.output
+    row = next(line for line in ideal.output.splitlines() if line.endswith("<- 2L"))
+    assert row.split()[:3] == ["4", "1.0000", "0.000e+00"]
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    reram = run("hardware", "fidelity", "reram", "--layers", "64,16,10", "--batch", "8", "--chips", "2")
+    row = next(line for line in reram.output.splitlines() if line.endswith("<- 2L"))
+    assert float(row.split()[2]) > 1e-3

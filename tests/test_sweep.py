@@ -218,7 +218,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
         assert row["fidelity_cosine_per_epoch"] == result.fidelity.cosine
         assert row["fidelity_relative_error_per_layer"] == result.fidelity.layer_relative_error[-1]
         if noise == 0.0:  # noiseless reads: the port reads the exact gradient of the weights it read
-            assert abs(row["fidelity_cosine"] - 1.0) < 1e-12
+            assert abs(row["fidelity_cosine"] - 1.0) < 1e-6  # NOTE: train() runs float32 by default
         else:
             assert row["fidelity_cosine"] < 0.999 and row["chip_accuracy"][0] != row["chip_accuracy"][1]
     written = report(tmp_path / "out")

@@ -12,6 +12,7 @@ import numpy as np
 
 from wavetrain import cli_circuits, cli_hardware, cli_lava, cli_reproduce, cli_sweep
 from wavetrain.cli_support import friendly, parse_layers
+from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.emulator.train import METHODS
 from wavetrain.errors import ConfigError, TrainingInterrupted, WavetrainError
 
@@ -34,13 +35,16 @@ def main() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)
 @click.option("--momentum", type=float, default=0.9, show_default=True)
-@click.option("--activation", default="tanh", show_default=True, help="Hidden-layer activation.")
-@click.option("--loss", type=click.Choice(["auto", "cross_entropy", "mse"]), default="auto", show_default=True,
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="tanh", show_default=True,
+              help="Hidden-layer activation.")
+@click.option("--loss", type=click.Choice(["auto", *LOSSES]), default="auto", show_default=True,
               help="auto: cross_entropy for labels, mse for 2-D targets.")
 @click.option("--hold", type=click.IntRange(min=1), default=None,
               help="wave method: ticks each minibatch is held (default 2L).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--name", default=None, help="Model name (default: the data set's name + '_mlp', made a valid name).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Training arithmetic: float32 (fast) or float64 (dyadic equals backprop to rounding).")
 @click.option("--hardware", default=None, help="Train on emulated analog hardware: a preset (wavetrain hardware list) "
               "or a .json model.")
 @click.option("--chips", type=click.IntRange(min=1), default=None,
@@ -62,10 +66,10 @@ def main() -> None:
               help="loihi: the Loihi fixed-point formats (calibrated on the training data; on Lava: fixed_pt).")
 @friendly
 def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size: int, lr: float, momentum: float,
-          activation: str, loss: str, hold: int | None, seed: int, name: str | None, hardware: str | None,
-          chips: int | None, save_path: Path | None, plot_path: Path | None, checkpoint_path: Path | None,
-          checkpoint_every: int | None, resume_path: Path | None, as_json: bool, target: str,
-          substrate: str) -> None:
+          activation: str, loss: str, hold: int | None, seed: int, name: str | None, dtype: str,
+          hardware: str | None, chips: int | None, save_path: Path | None, plot_path: Path | None,
+          checkpoint_path: Path | None, checkpoint_every: int | None, resume_path: Path | None, as_json: bool,
+          target: str, substrate: str) -> None:
     """Train a network on a data set with the emulator (or on Lava, --target lava); resumable: see --checkpoint
     and --resume."""
     import os
@@ -74,7 +78,8 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     from wavetrain.files import check_writable, writer_locks
 
     options = dict(dataset=dataset, layers=layers, method=method, epochs=epochs, batch_size=batch_size, lr=lr,
-                   momentum=momentum, activation=activation, loss=loss, hold=hold, seed=seed, name=name)
+                   momentum=momentum, activation=activation, loss=loss, hold=hold, seed=seed, name=name,
+                   dtype=dtype)
     elsewhere = target != "emulator" or substrate != "ideal" or hardware is not None
     if elsewhere and (checkpoint_path or checkpoint_every is not None or resume_path):
         raise click.UsageError("--checkpoint, --checkpoint-every and --resume: only for the emulator's ideal "
@@ -108,13 +113,14 @@ def train(dataset: str, layers: str | None, method: str, epochs: int, batch_size
     common = dict(method=options["method"], epochs=options["epochs"], batch_size=options["batch_size"],
                   lr=options["lr"], momentum=options["momentum"], hold=options["hold"], seed=options["seed"],
                   progress=not as_json)
+    dtype_option = {"dtype": options["dtype"]}
     with writer_locks([(save_path, "--save"), (plot_path, "--plot")]):
         try:
             if target == "emulator" and substrate == "ideal" and hardware is None:
                 result = wavetrain.train(net, data, checkpoint=checkpoint_path, checkpoint_every=every,
-                                         resume=resume_path, chips=chips, **common)
+                                         resume=resume_path, chips=chips, **common, **dtype_option)
             elif target == "emulator" and substrate == "ideal":
-                result = wavetrain.train(net, data, hardware=hardware, chips=chips, **common)
+                result = wavetrain.train(net, data, hardware=hardware, chips=chips, **common, **dtype_option)
             else:
                 if hardware is not None or chips is not None:
                     raise click.UsageError(f"--hardware/--chips train on emulated analog chips; they do not combine "
@@ -190,8 +196,8 @@ def resumed_options(path: Path, given: dict, context: click.Context) -> dict:
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A saved network (default: a fresh MLP of --layers).")
 @click.option("--layers", default="4,7,6,5,8,3", show_default=True)
-@click.option("--activation", default="tanh", show_default=True)
-@click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), default="mse", show_default=True)
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="tanh", show_default=True)
+@click.option("--loss", type=click.Choice(list(LOSSES)), default="mse", show_default=True)
 @click.option("--batch", type=click.IntRange(min=1, max=10**6), default=4, show_default=True)
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @click.option("--ticks", type=click.IntRange(min=0, max=10**7), default=None, help="Default: 2L + 2.")

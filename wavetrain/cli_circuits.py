@@ -13,7 +13,9 @@ import numpy as np
 
 from wavetrain import plots
 from wavetrain.cli_support import friendly
+from wavetrain.compiler.lower import LEARNING_KINDS
 from wavetrain.errors import ConfigError
+from wavetrain.targets import TARGETS, canonical
 
 
 def _batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +65,7 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
     help="Netlist path (default: stdout).",
 )
 @click.option("--learning", is_flag=True, help="The self-training circuit: weights are capacitor voltages.")
-@click.option("--port", type=click.Choice(["resistor", "momentum"]), default="resistor", show_default=True)
+@click.option("--port", type=click.Choice(LEARNING_KINDS), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
 @click.option(
     "--ticks", type=click.IntRange(min=1, max=10**7), default=None,
@@ -117,7 +119,7 @@ def compile_command(
 
 @click.command("simulate")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--target", type=click.Choice(["numpy", "spice"]), default="numpy", show_default=True)
+@click.option("--target", type=click.Choice(list(TARGETS)), default="numpy", show_default=True)
 @click.option(
     "--runner",
     type=click.Choice(["batch", "shared"]),
@@ -171,7 +173,7 @@ def simulate_command(
         return
     if trust_netlist:
         raise ConfigError(f"{source}: --trust-netlist applies to a .cir netlist, got a network file")
-    if target != "spice" and given("timeout", "keep"):
+    if canonical(target) != "spice" and given("timeout", "keep"):
         raise ConfigError(f"--timeout and --keep apply to the spice target, got --target {target}")
     from wavetrain.compiler import Network
     from wavetrain.emulator import light_cone
@@ -182,7 +184,7 @@ def simulate_command(
         check_writable(plot_path, "--plot")
     net = Network.load(source)
     x, y = _batch(net, data, samples, seed)
-    options = {"runner": runner, "timeout": timeout, "keep": keep} if target == "spice" else {}
+    options = {"runner": runner, "timeout": timeout, "keep": keep} if canonical(target) == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
     exact, _, _ = light_cone(
         net.params(),
@@ -206,7 +208,7 @@ def simulate_command(
 
 
 def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool) -> None:
-    if target != "spice":
+    if canonical(target) != "spice":
         raise ConfigError(
             f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
         )

@@ -66,9 +66,46 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
             values[path.strip()] = json.loads(text)
         except ValueError:
             values[path.strip()] = text
-    hw = load_hardware(model).with_overrides(values)
+    hw = load_hardware(model)
+    if values:  # NOTE: a changed model is no longer the preset: it takes the file's name
+        hw = hw.with_overrides({"name": output.stem, "description": f"{hw.name} with {', '.join(overrides)}",
+                                **values})
     atomic_write(output, hw.to_json())
     click.echo(f"hardware model written to {output}")
+
+
+@hardware.command("fidelity")
+@click.argument("model")
+@click.option("--layers", default="64,128,128,10", show_default=True, help="Widths of a fresh MLP, input first.")
+@click.option("--dataset", default="digits", show_default=True, help="Whose first --batch samples relax.")
+@click.option("--batch", type=int, default=32, show_default=True)
+@click.option("--ticks", type=int, default=None, help="Default: 2L + 2.")
+@click.option("--chips", type=int, default=None, help="Monte-Carlo chips (chip-averaged).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
+@friendly
+def fidelity(model: str, layers: str, dataset: str, batch: int, ticks: int | None, chips: int | None, seed: int,
+             plot_path: Path | None) -> None:
+    """Gradient fidelity tick by tick: one relaxation on MODEL against the exact gradient of the same weights."""
+    import wavetrain
+    from wavetrain import plots
+    from wavetrain.cli_support import parse_layers
+    from wavetrain.emulator.chips import fidelity_by_tick
+
+    data = wavetrain.datasets.load(dataset)
+    net = wavetrain.Network.mlp(parse_layers(layers), loss="cross_entropy" if data.n_classes else "mse", seed=seed)
+    ticks = 2 * net.depth + 2 if ticks is None else ticks
+    out = fidelity_by_tick(net, data.x_train[:batch], data.y_train[:batch], model, ticks=ticks, chips=chips,
+                           seed=seed)
+    click.echo(f"{model} hardware, network {'-'.join(map(str, net.sizes))} (L = {net.depth}), batch {batch}")
+    click.echo("tick  cosine   rel. error  " + "  ".join(f"cos layer{l + 1}" for l in range(net.depth)))
+    for k, (cos, err, per_layer) in enumerate(zip(out["cosine"], out["relative_error"], out["layer_cosine"])):
+        mark = "  <- 2L" if k == 2 * net.depth else ""
+        click.echo(f"{k:4d}  {cos:7.4f}  {err:10.3e}  " + "  ".join(f"{c:10.4f}" for c in per_layer) + mark)
+    if plot_path:
+        plots.fidelity_curves({}, plot_path, title=f"{model}: gradient fidelity",
+                              by_tick={model: out["relative_error"]})
+        click.echo(f"plot written to {plot_path}")
 
 
 def register(main: click.Group) -> None:

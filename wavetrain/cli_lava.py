@@ -51,6 +51,8 @@ def deploy_command(model: Path, target: str, fixed_point: bool, data: str, sampl
     if fixed_point:
         clipped = max((row["clipped"] for row in report.calibration), default=0.0)
         click.echo(f"  calibration: exponents from these samples, {clipped:.2%} of the values clipped")
+        saturated = ", ".join(f"{what} {count}" for what, count in report.saturated.items()) or "none"
+        click.echo(f"  values saturated during the run (by format): {saturated}")
     click.echo("  tick  max|G_lava - G_emulator|  max|G_lava - G_backprop|")
     for k, (a, b) in enumerate(zip(report.error_vs_emulator, report.error_vs_exact)):
         mark = "  <- 2L" if k == report.ticks else ""

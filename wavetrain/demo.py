@@ -14,11 +14,13 @@ import numpy as np
 
 import wavetrain
 from wavetrain import plots
+from wavetrain.compiler import names
 from wavetrain.emulator import backprop
 from wavetrain.files import atomic_write
 
 SIZES = [64, 128, 128, 10]
 EPOCHS = 30
+HARDWARE_EPOCHS = 15  # NOTE: three chips train in section 6; half the epochs keep the demo a few minutes
 
 
 def section(title: str) -> None:
@@ -100,15 +102,15 @@ def learning_circuit(out: Path) -> None:
     curves = {}
     for target, options in (("spice", {}), ("numpy", {"steps_per_tick": 8})):
         trace = get_target(target, **options).run(circuit, Transient(stop=1e-6, step=2.5e-10), samples,
-                                                  ["s2r", "p1", "p2"])
-        curves[target] = (trace, 0.5 * np.mean((trace["s2r"][:, :, 0] - y[:, 0]) ** 2, axis=1))
+                                                  [names.s_far(2), names.port(1), names.port(2)])
+        curves[target] = (trace, 0.5 * np.mean((trace[names.s_far(2)][:, :, 0] - y[:, 0]) ** 2, axis=1))
     trace, loss = curves["spice"]
     click.echo(f"{'t [ns]':>7} {'loss (ngspice)':>15} {'loss (emulator)':>16}")
     for t, a, b in zip(samples[::3] * 1e9, loss[::3], curves["numpy"][1][::3]):
         click.echo(f"{t:7.0f} {a:15.4f} {b:16.4f}")
     trained = net.copy()
     for l, layer in enumerate(trained.layers, start=1):
-        layer.weight, layer.bias = trace[f"p{l}.weight"][-1], trace[f"p{l}.bias"][-1]
+        layer.weight, layer.bias = trace[f"{names.port(l)}.weight"][-1], trace[f"{names.port(l)}.bias"][-1]
     click.echo(f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
                f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})")
     fig, ax = plots._figure(size=(6, 3.5))
@@ -120,14 +122,15 @@ def learning_circuit(out: Path) -> None:
 
 
 def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
-    section("6. training on emulated analog hardware: the ideal chip and two device presets, gradient fidelity")
+    section(f"6. training on emulated analog hardware: the ideal chip and two device presets, {HARDWARE_EPOCHS} "
+            "epochs, gradient fidelity")
     from wavetrain.emulator.chips import fidelity_by_tick
     from wavetrain.emulator.hardware import PRESETS
 
     results = {}
     for name in ("ideal", "ecram", "pcm"):
         net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0, name=f"digits_{name}")
-        results[name] = wavetrain.train(net, data, epochs=EPOCHS, seed=0, hardware=name, progress=True)
+        results[name] = wavetrain.train(net, data, epochs=HARDWARE_EPOCHS, seed=0, hardware=name, progress=True)
     click.echo(f"{'hardware':>9} {'test acc':>9} {'grad cosine':>12} {'rel. error':>11}  device")
     for name, result in results.items():
         fid = result.fidelity
@@ -168,7 +171,7 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     result = train_on_lava(on_lava, subset, fixed=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0],
                            **options)
     seconds = time.perf_counter() - start
-    wavetrain.train(on_emulator, subset, schedule="ticks", **options,
+    wavetrain.train(on_emulator, subset, schedule="ticks", dtype="float64", **options,
                     substrate=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0])
     gap = max(float(np.max(np.abs(a.weight - b.weight))) for a, b in zip(on_lava.layers, on_emulator.layers))
     click.echo(f"8 minibatches trained on Lava in fixed point (2L = {2 * net.depth} timesteps each, then the port "

@@ -39,6 +39,7 @@ class DeployReport:
     lava_seconds: float
     timesteps_per_s: float
     calibration: list[dict[str, Any]] = field(default_factory=list)
+    saturated: dict[str, int] = field(default_factory=dict)  # fixed point: values each format clipped in the run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +72,8 @@ def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration:
     start = time.perf_counter()
     got = relax_on_lava(net, x, y, history=True, fixed=sub, timeout=TIMEOUT if timeout is None else timeout)
     seconds = time.perf_counter() - start
+    if sub is not None:
+        sub.reset()
     ref = relax(net, x, y, history=True, **({"substrate": sub} if sub is not None else {}))
     exact, _ = backprop(net.params(), net, x, t)
     assert got.history is not None and ref.history is not None  # history=True above
@@ -82,7 +85,7 @@ def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration:
     _, float_accuracy = evaluate(net, x, y)
     return DeployReport("lava", bool(fixed_point), len(x), got.ticks, outputs.tolist(), accuracy, float_accuracy,
                         vs_emulator, vs_exact, seconds, got.ticks / seconds,
-                        report.rows if report is not None else [])
+                        report.rows if report is not None else [], dict(sub.stats) if sub is not None else {})
 
 
 def _max_error(grads: Any, reference: Any) -> float:
@@ -105,9 +108,11 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
     if target == "lava":
         from wavetrain.targets.lava.training import train_on_lava
 
-        options.pop("progress", None)
-        options.pop("checkpoint", None)
+        for ignored in ("progress", "checkpoint", "dtype"):  # NOTE: Lava's models compute in float64 / int64
+            options.pop(ignored, None)
         return train_on_lava(net, data, fixed=sub, **options), sub
     if sub is not None:
         options["substrate"] = sub
+        # NOTE: the fixed-point arithmetic is exact in float64 (integers below 2^52), not in float32
+        options.setdefault("dtype", "float64")
     return train(net, data, **options), sub

@@ -96,19 +96,20 @@ def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = ""
 
 def fidelity_curves(curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
                     by_tick: Mapping[str, Any] | None = None) -> Path:
-    """Gradient cosine per epoch (one line per label) and, if given, the relative gradient error per tick."""
-    fig, axes = _figure(1, 2 if by_tick else 1, size=(11 if by_tick else 6, 4))
-    ax_epoch = axes[0] if by_tick else axes
+    """Gradient cosine per epoch (one line per label) and/or the relative gradient error per tick of a relaxation."""
+    panels = (["epoch"] if curves else []) + (["tick"] if by_tick else [])
+    fig, axes = _figure(1, len(panels), size=(5.5 * len(panels), 4))
+    axes = dict(zip(panels, np.atleast_1d(axes)))
     for label, cosine in curves.items():
-        ax_epoch.plot(np.arange(1, len(cosine) + 1), cosine, marker="o", ms=3, label=label)
-    ax_epoch.set(xlabel="epoch", ylabel="cosine(hardware readout, exact gradient)", title="gradient fidelity")
+        axes["epoch"].plot(np.arange(1, len(cosine) + 1), cosine, marker="o", ms=3, label=label)
+    if curves:
+        axes["epoch"].set(xlabel="epoch", ylabel="cosine(hardware readout, exact gradient)", title="gradient fidelity")
+    floor = 1e-17  # NOTE: exact zeros are drawn at this floor so the log axis can show them
+    for label, errors in (by_tick or {}).items():
+        axes["tick"].semilogy(np.maximum(np.asarray(errors, dtype=float), floor), marker="o", ms=3, label=label)
     if by_tick:
-        floor = 1e-17  # NOTE: exact zeros are drawn at this floor so the log axis can show them
-        for label, errors in by_tick.items():
-            ax_tick = axes[1]
-            ax_tick.semilogy(np.maximum(np.asarray(errors, dtype=float), floor), marker="o", ms=3, label=label)
-        axes[1].set(xlabel="tick", ylabel="relative gradient error", title="one relaxation, tick by tick")
-    for ax in (axes if by_tick else [axes]):
+        axes["tick"].set(xlabel="tick", ylabel="relative gradient error", title="one relaxation, tick by tick")
+    for ax in axes.values():
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)

@@ -3,9 +3,15 @@
 lava-nc 0.10.0 declares Python < 3.11. Its ``lava/magma/compiler/var_model.py`` gives three dataclasses a shared
 mutable default (``x: ByteEncoder = ByteEncoder()``), which Python 3.11's dataclasses refuse at import time
 (``ValueError: mutable default ... use default_factory``). :func:`install` puts a finder on ``sys.meta_path`` that
-loads that one module from its source with those defaults rewritten to ``field(default_factory=ByteEncoder)``: each
+loads that module from its source with those defaults rewritten to ``field(default_factory=ByteEncoder)``: each
 encoder gets its own ByteEncoder instead of one shared instance (in 0.10.0 only the Loihi spike I/O encoder reads
-them; the CPU simulator never does). Nothing else changes and nothing on disk is edited.
+them; the CPU simulator never does).
+
+The same finder fixes one more import-time failure: ``lava/magma/runtime/message_infrastructure/multiprocessing.py``
+calls ``multiprocessing.set_start_method('fork')``, which raises "context has already been set" once anything in the
+process has touched the default context (a tqdm progress bar does: its lock is a multiprocessing RLock). The call is
+rewritten to set 'fork' only when the start method is not 'fork' already (forcing it then, as Lava requires fork).
+Nothing else changes and nothing on disk is edited.
 
 Importing this module has no side effects (Lava's compiler executes every module in a Process's folder).
 """
@@ -26,7 +32,9 @@ INSTALL = (
     "pip install --no-deps --ignore-requires-python lava-nc==0.10.0"
 )
 PATCHED = "lava.magma.compiler.var_model"
+MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 _DEFAULT = re.compile(r"^(\s+\w+): ByteEncoder = ByteEncoder\(\)\s*$", re.MULTILINE)
+_START = "mp.set_start_method('fork')"
 
 
 def patch_source(source: str) -> str:
@@ -38,17 +46,26 @@ def patch_source(source: str) -> str:
     return fixed
 
 
+def patch_start_method(source: str) -> str:
+    """multiprocessing.py's text with the unconditional set_start_method('fork') made idempotent (same line count)."""
+    idempotent = "mp.get_start_method(allow_none=True) == 'fork' or mp.set_start_method('fork', force=True)"
+    return source.replace(_START, idempotent)
+
+
+_PATCHES = {PATCHED: patch_source, MP_MODULE: patch_start_method}
+
+
 class _PatchedLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         source = self.get_data(self.path).decode("utf-8")
-        return compile(patch_source(source), self.path, "exec", dont_inherit=True)
+        return compile(_PATCHES[fullname](source), self.path, "exec", dont_inherit=True)
 
 
 class _VarModelFinder(importlib.abc.MetaPathFinder):
-    """Finds lava.magma.compiler.var_model where the normal finders would and loads it through the patch."""
+    """Finds the patched lava modules where the normal finders would and loads them through their patch."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != PATCHED:
+        if fullname not in _PATCHES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.origin is None or not spec.origin.endswith(".py"):

@@ -2,11 +2,12 @@
 unlocked wave schedule (the ports move every timestep), in floating_pt or fixed_pt.
 
 The minibatch order, the port (SGD or heavy ball, lr and momentum) and the per-tick scaling of the wave schedule are
-those of :func:`wavetrain.emulator.train.train`, so the same call on the emulator (``schedule="ticks"`` for dyadic,
-the same substrate) gives the same trajectory (parameters after every epoch: equal in floating_pt, bit for bit in
-fixed_pt). Two differences: a Lava network has a fixed batch width, so each epoch runs the whole minibatches
-only (the last len(train) mod batch_size samples of the epoch's permutation are skipped); and the wave schedule's
-reported loss is the load's at the last tick of each minibatch (the emulator reports the tick after it).
+those of :func:`wavetrain.emulator.train.train`, so the same call on the emulator (the same substrate, and
+``dtype="float64"``: Lava's models compute in float64 and int64) gives the same trajectory: the parameters after every
+epoch are equal in floating_pt and bit for bit in fixed_pt. Two differences: a Lava network has a fixed batch width,
+so each epoch runs the whole minibatches only (the last len(train) mod batch_size samples of the epoch's permutation
+are skipped); and the wave schedule's reported loss is the load's at the last tick of each minibatch (the emulator
+reports the tick after it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def train_on_lava(
         raise ConfigError(f"target 'lava': batch_size must be <= the {len(x_all)} training samples, got {batch_size}")
     check_network(net, batch_size, fixed)
     result = TrainResult(method, epochs, batch_size, lr, momentum, seed, hold=window if method == "wave" else None,
-                         network=net)
+                         network=net, dtype="int64 (Loihi fixed point)" if fixed is not None else "float64")
+    began = time.perf_counter()
     if epochs == 0:
         return result
     steps = windows * window
@@ -84,6 +86,7 @@ def train_on_lava(
                 if callback is not None:
                     callback(epoch, result)
     result.samples_per_s = epochs * windows * batch_size / result.wall_time if result.wall_time else 0.0
+    result.elapsed = time.perf_counter() - began
     return result
 
 
@@ -106,8 +109,6 @@ def evaluate(net: Network, x: Any, y: Any, substrate: Any = None) -> tuple[float
 
 def _record(result: TrainResult, net: Network, dataset: Any, loss: float, fixed: LoihiFixedPoint | None) -> None:
     result.loss.append(loss)
-    _, train_acc = evaluate(net, dataset.x_train, dataset.y_train, fixed)
     test_loss, test_acc = evaluate(net, dataset.x_test, dataset.y_test, fixed)
-    result.train_accuracy.append(train_acc)
     result.test_loss.append(test_loss)
     result.test_accuracy.append(test_acc)

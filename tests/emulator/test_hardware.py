@@ -138,13 +138,26 @@ def test_stuck_devices_have_their_fraction_and_never_move():
     assert 0.04 < np.mean((W - before)[free]) < 0.06
 
 
-def test_read_noise_std_and_fresh_draw_per_read():
-    sub = AnalogSubstrate(PRESETS["ideal"].with_overrides({"device.w_max": 2.0, "device.read_noise": 0.03}),
-                          [500, 400, 2], seed=1)
+@pytest.mark.parametrize("differential,factor", [(True, np.sqrt(2.0)), (False, 1.0)])
+def test_read_noise_std_per_device_and_fresh_draw_per_read(differential, factor):
+    model = PRESETS["ideal"].with_overrides({"device.w_max": 2.0, "device.read_noise": 0.03,
+                                             "device.differential": differential})
+    sub = AnalogSubstrate(model, [500, 400, 2], seed=1)
     W = np.zeros((400, 500))
     first, second = sub.weight(W, 0), sub.weight(W, 0)
-    assert abs(first.std() / (0.03 * 2.0) - 1) < 0.01
+    assert abs(first.std() / (0.03 * 2.0 * factor) - 1) < 0.01  # a pair reads two devices
     assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("differential", [True, False])
+def test_conductances_stay_in_range_and_give_back_the_weight(differential):
+    model = PRESETS["pcm"].with_overrides({"device.differential": differential, "device.g_min": 2.0})
+    sub = AnalogSubstrate(model, SIZES, seed=0)
+    W = np.clip(_params(None)[0], -1.0, 1.0)
+    g, other = sub.conductances(W)
+    assert np.all((g >= 2.0) & (g <= 25.0) & (other >= 2.0) & (other <= 25.0))
+    scale = 1.0 if differential else 2.0  # a single device spans the weight range once, a pair twice
+    np.testing.assert_allclose(scale * (g - other) / (25.0 - 2.0), W, rtol=0, atol=1e-14)
 
 
 def test_programmed_weights_sit_on_the_conductance_levels():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_batch
 from wavetrain import Network
-from wavetrain.emulator import relax
+from wavetrain.emulator import relax, train
 from wavetrain.emulator.loihi import (
     LoihiFixedPoint,
     calibrate,
@@ -124,3 +124,14 @@ def test_var_model_patch_rewrites_only_the_mutable_defaults() -> None:
     assert "from dataclasses import field, dataclass, InitVar" in fixed and "    n: int = 0" in fixed
     assert fixed.count("\n") == source.count("\n")
     assert _compat.patch_source(fixed) == fixed
+
+
+def test_train_on_the_loihi_substrate_takes_the_float64_it_needs() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 4)), rng.integers(0, 3, size=12)
+    net = Network.mlp([4, 5, 3], activation="tanh", loss="cross_entropy", seed=1)
+    sub = calibrate(net, x, y)[0]
+    assert train(net.copy(), (x, y), epochs=1, batch_size=6, substrate=sub).dtype == "float64"
+    assert train(net.copy(), (x, y), epochs=1, batch_size=6).dtype == "float32"
+    with pytest.raises(ConfigError, match=r"dtype: the .* substrate computes in float64, got dtype='float32'"):
+        train(net.copy(), (x, y), epochs=1, batch_size=6, substrate=sub, dtype="float32")

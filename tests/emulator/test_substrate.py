@@ -156,3 +156,20 @@ def test_port_updates_go_through_the_substrate_write() -> None:
     for layer, (W, b) in zip(net.layers, expected):
         np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
         np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)
+
+
+def test_energy_ledger_and_junction_run_on_the_substrate(spec_net) -> None:
+    from wavetrain.emulator.energy import junction_effort, unlocked_energy
+    from wavetrain.emulator.ports import ResistorPort
+
+    x, y = make_batch(spec_net, batch=3)
+    noise = ReadNoise(0.05)
+    ideal = unlocked_energy(spec_net.copy(), x, y, 6, ResistorPort(0.05, record=True))
+    noisy = unlocked_energy(spec_net.copy(), x, y, 6, ResistorPort(0.05, record=True), substrate=noise)
+    assert np.max(np.abs(noisy.loss - ideal.loss)) > 1e-6
+    layer = spec_net.layers[0]
+    p = np.random.default_rng(1).normal(size=(3, layer.out_features))
+    got = junction_effort(layer, x, p, substrate=noise)
+    want = junction_effort(noise.noisy(spec_net).layers[0], x, p)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

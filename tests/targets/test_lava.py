@@ -71,6 +71,17 @@ def test_floating_pt_equals_the_emulator_every_tick_and_is_exact_at_2L(case) -> 
     assert errors[2 * net.depth - 1] > 1e-6, "the readout must not be exact one timestep before 2L"
 
 
+def test_floating_pt_below_courant_one_equals_the_emulator() -> None:
+    net = make(NETS[2])
+    x, y = make_batch(net, batch=3, seed=2)
+    got = simulate(net, x, y, target="lava", courant=0.5, history=True)
+    ref = relax(net, x, y, courant=0.5, history=True)
+    assert got.ticks == ref.ticks == 12
+    for k in range(ref.ticks + 1):
+        assert worst(got.history.grads[k], ref.history.grads[k]) <= 1e-12, f"grads at tick {k}"
+        assert worst(got.history.lam[k], ref.history.lam[k]) <= 1e-12, f"lam at tick {k}"
+
+
 @pytest.mark.parametrize("case", NETS, ids=IDS)
 def test_fixed_pt_equals_the_fixed_point_substrate_bit_for_bit_every_tick(case) -> None:
     net = make(case, seed=1)
@@ -106,9 +117,9 @@ def test_training_on_lava_follows_the_emulator(method: str, fixed: bool) -> None
         options["hold"] = 4
     on_lava, on_emulator = base.copy(), base.copy()
     result = train_on_lava(on_lava, data, fixed=substrate(), **options)
-    extra = {"schedule": "ticks"} if method == "dyadic" else {}
+    extra = {"schedule": "ticks", "dtype": "float64"} if method == "dyadic" else {"dtype": "float64"}
     sub = substrate()
-    train(on_emulator, data, **options, **extra, **({"substrate": sub} if fixed else {"dtype": "float64"}))
+    train(on_emulator, data, **options, **extra, **({"substrate": sub} if fixed else {}))
     assert len(result.test_accuracy) == 2
     moved = worst([l.weight for l in on_lava.layers], [l.weight for l in base.layers])
     assert moved > 1e-3
@@ -252,5 +263,23 @@ def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
     report = json.loads(out.output.strip().splitlines()[-1])
     assert report["fixed_point"] and report["ticks"] == 4 and len(report["outputs"]) == 8
     assert max(report["error_vs_emulator"]) == 0.0
+    assert report["saturated"] == {}
+    simulated = runner.invoke(main, ["simulate", str(model), "--target", "lava", "--data", "digits", "--samples", "2"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "on lava" in simulated.output and "<- 2L" in simulated.output
     bad = runner.invoke(main, ["deploy", str(model), "--samples", "0"])
     assert bad.exit_code == 1 and "--samples must be >= 1, got 0" in bad.output
+
+
+def test_lava_imports_after_the_multiprocessing_context_is_set() -> None:
+    # NOTE: a tqdm bar (any train(progress=True)) creates a multiprocessing lock, which fixes the default context;
+    # lava's runtime then called set_start_method('fork') and raised "context has already been set" (seen in the demo)
+    code = (
+        "import multiprocessing as mp; mp.RLock()\n"
+        "from wavetrain.targets.lava._compat import require_lava; require_lava()\n"
+        "from wavetrain.targets.lava.procs.process import WaveLayer\n"
+        "print(mp.get_start_method())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "fork"
