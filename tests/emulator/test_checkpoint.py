@@ -207,4 +207,9 @@ def test_a_loihi_substrate_run_resumes_bit_for_bit(tmp_path, small):
     train(resumed, small, epochs=3, seed=3, substrate=copy.deepcopy(substrate), resume=path)
     assert same_weights(whole, resumed)
     with pytest.raises(ConfigError, match=r"substrate is 'Substrate', expected 'LoihiFixedPoint'"):
-        train(fresh(), small, epochs=3, seed=3, resume=path)
+        train(fresh(), small, epochs=3, seed=3, resume=path, dtype=_checkpoint_dtype(path))
+
+
+def _checkpoint_dtype(path):
+    _, header, _ = ckpt.read(path)
+    return header["settings"]["dtype"]
