@@ -155,11 +155,13 @@ def test_a_task_row_matches_train_run_by_hand(tmp_path, digits):
     spec, every = fill(tmp_path)
     task = next(t for t in every if t.axes == {"lr": 0.2, "method": "dyadic"} and t.seed == 1)
     net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
-    result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed)
+    result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed,
+                             train_metrics=True)
     row = read_table(tmp_path / "out").to_pylist()
     row = next(r for r in row if r["task_id"] == task.task_id)
     assert row["status"] == "ok" and row["error"] is None
     assert row["test_accuracy"] == result.final_test_accuracy and row["train_loss_per_epoch"] == result.loss
+    assert row["train_accuracy_per_epoch"] == result.train_accuracy and len(result.train_accuracy) == 1
     assert row["lr"] == 0.2 and row["method"] == "dyadic" and row["seed"] == 1
     assert json.loads(row["setting"])["layers"] == [64, 8, 10]
 
@@ -172,6 +174,12 @@ def test_a_failing_task_is_recorded_with_its_error(tmp_path):
     assert [r["status"] for r in rows] == ["ok", "failed"]
     assert re.match(r"ConfigError: training diverged in epoch 1: minibatch \d+ has loss (inf|nan)", rows[1]["error"])
     assert "error" not in rows[0] and "test_accuracy" not in rows[1] and "ConfigError" in rows[1]["traceback"]
+    spec = load_spec(tmp_path / "s.yaml")
+    table = SweepTable(tmp_path / "out", spec, 2)
+    for row in rows:
+        table.write(row)
+    ids = [row["task_id"] for row in rows]
+    assert table.finished() == set(ids) and table.finished(retry_failed=True) == {ids[0]}  # --retry-failed
 
 
 def test_report_pools_seeds_and_writes_a_plot_per_axis(tmp_path):
@@ -201,7 +209,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
     hardware = pytest.importorskip("wavetrain.emulator.hardware")
     import wavetrain
 
-    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2}\n"
+    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2, dtype: float64}\n"
             "grid: {hardware.device.read_noise: [0.0, 0.1], hardware.device.weight_bits: [6]}\n")
     spec, every = fill(tmp_path, text)
     rows = {row["task_id"]: row for row in read_table(tmp_path / "out").to_pylist()}
@@ -211,7 +219,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
         model = hardware.load_hardware("ideal").with_overrides({"device.read_noise": noise, "device.weight_bits": 6})
         net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
         result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, seed=task.run_seed,
-                                 hardware=model, chips=2)
+                                 hardware=model, chips=2, dtype="float64")
         assert row["hardware.device.read_noise"] == noise and row["hardware.device.weight_bits"] == 6
         assert row["chip_accuracy"] == result.chip_test_accuracy[-1] and len(row["chip_accuracy"]) == 2
         assert row["test_accuracy"] == result.final_test_accuracy

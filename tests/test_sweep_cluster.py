@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -71,6 +72,11 @@ def kill_groups(processes: list[subprocess.Popen]) -> None:
         process.wait(timeout=30)
 
 
+def writers(out: Path) -> set[int]:
+    """The worker processes that wrote the rows so far."""
+    return {pq.read_table(path, columns=["pid"])["pid"][0].as_py() for path in part_files(out)}
+
+
 def check_table(out: Path, spec_path: Path) -> list[dict]:
     """Every task of the sweep has exactly one row, and nothing else is in the table."""
     expected = [task.task_id for task in tasks(load_spec(spec_path))]
@@ -117,7 +123,7 @@ def test_killed_command_resumes_and_every_row_is_written_once(tmp_path):
     spec_path = tmp_path / "slow.yaml"
     spec_path.write_text(SLOW)
     out = tmp_path / "out"
-    command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--workers", "2", "--no-progress"]
+    command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--workers", "1", "--no-progress"]
     processes: list[subprocess.Popen] = []
     try:
         # Ctrl-C: the command closes its cluster and exits 130; its worker processes are gone with it
@@ -166,7 +172,7 @@ def test_existing_scheduler_a_killed_worker_then_a_killed_scheduler(tmp_path):
         scheduler, victim = processes[0], processes[1]
         command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--scheduler", address, "--no-progress"]
         processes.append(start(command, tmp_path / "sweep.log"))
-        wait_for(lambda: len(part_files(out)) >= 3, 120, "three rows")
+        wait_for(lambda: len(part_files(out)) >= 3 and victim.pid in writers(out), 120, "three rows, one from w1")
         victim.kill()  # its task in flight goes to the other worker
         wait_for(lambda: len(part_files(out)) >= 6, 120, "three more rows from the surviving worker")
         scheduler.kill()  # the command reports the lost tasks and exits 1

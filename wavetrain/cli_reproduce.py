@@ -18,7 +18,7 @@ from wavetrain.cli_support import friendly
 @friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool) -> None:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
-    from wavetrain.reproduce import reproduce
+    from wavetrain.reproduction.reproduce import reproduce
 
     path = reproduce(out, quick=quick, progress=not no_progress)
     click.echo(f"report written to {path}")

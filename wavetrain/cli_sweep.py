@@ -41,10 +41,12 @@ def sweep_group() -> None:
 @friendly
 def run_command(sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool,
                 no_progress: bool) -> None:
-    """Run every task of SWEEP_FILE that DIR has no row for, one Dask task per (setting, seed)."""
+    """Run every task of SWEEP_FILE that --out has no row for, one Dask task per (setting, seed)."""
     from wavetrain.sweep import run_sweep
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # NOTE: SIGTERM closes the cluster as Ctrl-C does
+    # NOTE: SIGTERM closes the cluster as Ctrl-C does; SIGINT too when a shell started us with it ignored (a
+    # background job of a script), so `kill -INT` always stops a sweep cleanly
+    previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         outcome = run_sweep(sweep_file, out, scheduler=scheduler, workers=workers, progress=not no_progress,
                             retry_failed=retry_failed, echo=click.echo)
@@ -53,7 +55,8 @@ def run_command(sweep_file: Path, out: Path, scheduler: str | None, workers: int
                    err=True)
         sys.exit(130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
     click.echo(f"{outcome.recorded} task(s) recorded now ({outcome.failed} failed), {outcome.skipped} before; "
                f"{outcome.missing} of {outcome.total} missing. Table: {out}/results; "
                f"`wavetrain sweep report {out}` summarises it.")

@@ -181,7 +181,7 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
 
 def reproduction(out: Path) -> None:
     section("7. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
-    from wavetrain.reproduce import reproduce
+    from wavetrain.reproduction.reproduce import reproduce
 
     report = reproduce(out / "reproduction", quick=True, progress=True)
     text = report.read_text().split("## Summary", 1)[1].split("\n## ", 1)[0]

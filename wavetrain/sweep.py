@@ -61,7 +61,7 @@ def _hardware(setting: dict[str, Any]) -> dict[str, Any]:
             "fidelity_every": setting["fidelity_every"]}
 
 
-def build(setting: dict[str, Any], run_seed: int) -> tuple[Any, Any, dict[str, Any]]:
+def build(setting: dict[str, Any], run_seed: int, train_metrics: bool = False) -> tuple[Any, Any, dict[str, Any]]:
     """(network, data, train keyword arguments) of a setting, as ``wavetrain train --seed run_seed`` builds them."""
     from wavetrain.compiler import Network
     from wavetrain.emulator import Mpc
@@ -80,7 +80,8 @@ def build(setting: dict[str, Any], run_seed: int) -> tuple[Any, Any, dict[str, A
         method = Mpc(h=setting["horizon"])
     kwargs = {"method": method, "epochs": setting["epochs"], "batch_size": setting["batch_size"],
               "lr": setting["lr"], "momentum": setting["momentum"], "seed": run_seed, "hold": setting["hold"],
-              "schedule": setting["schedule"], **_hardware(setting)}
+              "schedule": setting["schedule"], "dtype": setting["dtype"], "train_metrics": train_metrics,
+              **_hardware(setting)}
     return net, data, kwargs
 
 
@@ -106,7 +107,7 @@ def run_task(task: Task) -> dict[str, Any]:
     try:
         from wavetrain.emulator import train
 
-        net, data, kwargs = build(task.setting, task.run_seed)
+        net, data, kwargs = build(task.setting, task.run_seed, task.train_metrics)
         result = train(net, data, **kwargs)
         row.update(status="ok", **_metrics(result))
     except Exception as err:  # noqa: BLE001  (recorded in the table; the other tasks go on)
@@ -267,5 +268,7 @@ def rerun(out: str | os.PathLike[str], task_id: str) -> tuple[dict[str, Any], di
     setting = json.loads(row["setting"])
     if task_digest(setting, row["seed"], root_seed) != task_id:
         raise SweepError(f"task {task_id!r}: its stored setting and seed hash to another id; the row was altered")
-    axes = {axis: setting[axis] for axis in read_manifest(out)["axes"]}
-    return row, run_task(Task(task_id, setting, axes, row["seed"], row["run_seed"]))
+    held = read_manifest(out)
+    axes = {axis: setting[axis] for axis in held["axes"]}
+    task = Task(task_id, setting, axes, row["seed"], row["run_seed"], "train_accuracy" in held["spec"]["metrics"])
+    return row, run_task(task)

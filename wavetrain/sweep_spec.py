@@ -86,13 +86,14 @@ AXES: dict[str, tuple[str, Check]] = {
     "horizon": _OPT_INT,
     "hardware": ("a preset name, a .json path or null", lambda v: v if isinstance(v, str) else None),
     "chips": _INT,
+    "dtype": ("'float32' or 'float64'", lambda v: v if v in ("float32", "float64") else None),
     "fidelity_every": ("an integer >= 0 (minibatches between gradient-fidelity samples; 0: none)",
                        lambda v: v if _is_int(v) and v >= 0 else None),
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "layers": None, "activation": "tanh", "loss": "auto", "method": "dyadic",
     "schedule": "light_cone", "epochs": 30, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "hold": None,
-    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10,
+    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10, "dtype": "float32",
 }
 
 
@@ -105,6 +106,7 @@ class Task:
     axes: dict[str, Any]  # the swept axes' values of this task
     seed: int  # replicate index
     run_seed: int  # from SeedSequence(root_seed, spawn_key=(seed,))
+    train_metrics: bool = False  # evaluate the whole training set every epoch (the train_accuracy metric)
 
 
 @dataclass(frozen=True)
@@ -350,5 +352,5 @@ def tasks(spec: SweepSpec) -> list[Task]:
         for setting in spec.settings:
             task_id = task_digest(setting, seed, spec.root_seed)
             axes = {axis: setting[axis] for axis in spec.axis_names}
-            out.append(Task(task_id, setting, axes, seed, value))
+            out.append(Task(task_id, setting, axes, seed, value, "train_accuracy" in spec.metrics))
     return out

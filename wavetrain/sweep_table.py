@@ -109,7 +109,10 @@ class SweepTable:
             record = {"format": FORMAT, "version": 1, "sweep_id": spec.sweep_id, "name": spec.name,
                       "source": spec.source, "tasks": n_tasks, "axes": spec.axis_names, "spec": spec.identity(),
                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            atomic_write(manifest, json.dumps(record, indent=2) + "\n")
+            try:
+                atomic_write(manifest, json.dumps(record, indent=2) + "\n")
+            except OSError as err:
+                raise SweepError(f"--out {self.out}: cannot write the sweep's table there: {err}") from err
         self.results.mkdir(parents=True, exist_ok=True)
 
     def part_files(self) -> list[Path]:

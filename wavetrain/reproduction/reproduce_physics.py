@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,10 +12,20 @@ from wavetrain.compiler.network import Network
 from wavetrain.emulator.energy import junction_effort, junction_flow, unlocked_energy
 from wavetrain.emulator.kernel import WaveState, tick
 from wavetrain.emulator.pipeline import Pipelined
-from wavetrain.emulator.ports import CurvaturePort, InductorPort, ResistorPort
+from wavetrain.emulator.ports import CurvaturePort, ResistorPort
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.emulator.train import HeavyBall, backprop
-from wavetrain.report_types import NOT_CLAIMED, Row, Scale, Section, check, sci, verdict
+from wavetrain.reproduction.report_types import (
+    NOT_CLAIMED,
+    Row,
+    Scale,
+    Section,
+    check,
+    interval,
+    sci,
+    verdict,
+    verdict_ci,
+)
 
 
 def spec_net(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
@@ -79,7 +90,8 @@ def t3(scale: Scale, out: Path) -> Section:
     rows = (
         Row("courant 0.5: error at ticks 20 / 40 / 60", " / ".join(sci(half[k]) for k in (20, 40, 60)),
             "- (left to future work)", "1.4e-2 / 2.4e-5 / 1.7e-9: geometric", NOT_CLAIMED, check(geometric)),
-        Row("courant 1: error at tick 2L", sci(curves[1.0][10]), "-", "exact", NOT_CLAIMED, check(curves[1.0][10] == 0)),
+        Row("courant 1: error at tick 2L", sci(curves[1.0][10]), "-", "exact", NOT_CLAIMED,
+            check(curves[1.0][10] == 0)),
         Row("courant 1.5: final error", f"{sci(fast[-1])} at tick {end}", "-", "converges (1e-13)", NOT_CLAIMED,
             check(fast[-1] < 1e-9)),
         Row("courant 1.9: error at 100 / 200 / max / final", " / ".join(sci(v) for v in (over[100], over[200],
@@ -99,8 +111,8 @@ def toy(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
     return Network.mlp([3, 16, 16, 16, 2], output_activation="tanh", seed=seed), x, y
 
 
-def unlocked_loss(ticks: int, courant: float, eta: float) -> tuple[float, float]:
-    net, x, y = toy()
+def unlocked_loss(ticks: int, courant: float, eta: float, seed: int = 0) -> tuple[float, float]:
+    net, x, y = toy(seed)
     params, acts = net.params(), [layer.act for layer in net.layers]
     start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
     state, port = WaveState.zeros(net.sizes, len(x), x), ResistorPort(eta)
@@ -136,36 +148,51 @@ def pipeline_mismatch(ticks: int = 40) -> dict[bool, float]:
 
 
 def t4(scale: Scale, out: Path) -> Section:
-    start, one = unlocked_loss(scale.t4_ticks, 1.0, 0.5)
-    _, half = unlocked_loss(scale.t4_ticks, 0.5, 0.5)
-    _, slow_one = unlocked_loss(scale.t4_ticks, 1.0, 0.2)
-    _, slow_half = unlocked_loss(scale.t4_ticks, 0.5, 0.2)
-    net, x, y = toy()
-    port, params = HeavyBall(0.5), net.params()
-    for _ in range(scale.t4_ticks // 8):
-        grads, _ = backprop(params, net, x, net.targets(y))
-        port.step(params, grads)
-    locked = float(np.mean(net.loss_fn.value(net.forward(x), y)))
+    seeds, n = scale.t4_seeds, scale.t4_ticks
+
+    def ratios(courant: float, eta: float) -> list[float]:
+        runs = [unlocked_loss(n, courant, eta, seed) for seed in seeds]
+        return [end / start if np.isfinite(end) else float("inf") for start, end in runs]
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        edge, one, half = ratios(1.0, 0.5), ratios(1.0, 0.2), ratios(0.5, 0.2)
+    locked = []
+    for seed in seeds:
+        net, x, y = toy(seed)
+        start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
+        port, params = HeavyBall(0.2), net.params()
+        for _ in range(n // 8):
+            grads, _ = backprop(params, net, x, net.targets(y))
+            port.step(params, grads)
+        locked.append(float(np.mean(net.loss_fn.value(net.forward(x), y))) / start)
+    ci_one, ci_half, ci_locked = interval(one), interval(half), interval(locked)
+
+    def show(m: tuple[float, float, float]) -> str:
+        return f"{m[0]:.4f} [{m[1]:.4f}, {m[2]:.4f}]"
     cos = pipeline_mismatch()
     n = scale.t4_ticks
+    trained = sum(r < 0.2 for r in edge)
     rows = (
-        Row(f"unlocked loss, courant 1, {n} ticks, eta 0.5", f"{start:.3f} -> {one:.4f}", "trains (no numbers)",
-            "0.875 -> 0.0081 (4000 ticks, spec's own toy data)", verdict(one < 0.2 * start, True),
-            check(one < 0.2 * start)),
-        Row(f"unlocked loss, courant 0.5, {n} ticks, eta 0.5", f"{start:.3f} -> {half:.4f}", "-", "0.0125",
-            NOT_CLAIMED, check(half < 0.2 * start)),
-        Row(f"unlocked loss, eta 0.2, courant 1 / 0.5, {n} ticks", f"{slow_one:.4f} / {slow_half:.4f}", "-",
-            "trains (timescale separation eta lambda 2L / nu < 1)", NOT_CLAIMED,
-            check(max(slow_one, slow_half) < 0.2 * start)),
-        Row(f"locked BP-GD, {n // 8} updates (same latency)", f"{locked:.5f}", "-", "0.00090 (500 updates)",
-            NOT_CLAIMED, check(locked < one)),
+        Row(f"unlocked, courant 1, eta 0.2, {n} ticks: final / initial loss, mean [95% CI] over {len(seeds)} seeds "
+            "(toy data and nets per seed)", show(ci_one), "trains (no numbers)",
+            "< 0.2 on every seed (timescale separation eta lambda 2L / nu < 1)",
+            verdict_ci(ci_one[2] < 0.2, ci_one[1] > 0.2), check(max(one) < 0.2)),
+        Row(f"unlocked, courant 1, eta 0.5 (the spec's toy setting), {n} ticks: final / initial per seed",
+            ", ".join("diverged" if not np.isfinite(r) else f"{r:.3f}" for r in edge) + f" ({trained} of "
+            f"{len(seeds)} below 0.2)", "-", "0.0093 on the spec's one toy (0.875 -> 0.0081): a stability edge",
+            NOT_CLAIMED),
+        Row(f"unlocked, courant 0.5, eta 0.2, {n} ticks: final / initial", show(ci_half), "-", "< 0.2",
+            NOT_CLAIMED, check(max(half) < 0.2)),
+        Row(f"locked BP heavy ball (lr 0.2), {n // 8} updates (same latency): final / initial", show(ci_locked), "-",
+            "below the unlocked run at equal latency", NOT_CLAIMED, check(ci_locked[0] < ci_one[0])),
         Row("pipelined, frozen weights: cos(port readout, own-sample gradient), no stash", f"{cos[False]:.3f}", "-",
             "< 1 (sensitivity of one sample x activation of another)", NOT_CLAIMED, check(cos[False] < 0.99)),
         Row("pipelined, frozen weights: same with matched delay lines", f"{cos[True]:.6f}", "-", "1 (exact)",
             NOT_CLAIMED, check(cos[True] > 1 - 1e-12)),
     )
     return Section("T4", "Unlocked training (Pehle & Slotine)", rows, (),
-                   "The toy data are ours (the spec does not give them), so losses are comparable in regime only. "
+                   "The toy data are ours (the spec does not give them), so losses are comparable in regime only; "
+                   "the verdict rests on eta 0.2, where the spec's timescale separation holds, over seeds. "
                    "Digits results for wave / pipelined training are in the accuracy table.")
 
 
@@ -224,23 +251,102 @@ def t6(scale: Scale, out: Path) -> Section:
     return Section("T6", "Light cone", rows)
 
 
+XOR_X = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+XOR_Y = np.array([[-1.0], [1.0], [1.0], [-1.0]])
+TICK = 1e-9
+
+
+def _flat(params: list) -> np.ndarray:
+    return np.concatenate([np.concatenate([np.ravel(W), b]) for W, b in params])
+
+
+def _unflat(net: Network, v: np.ndarray) -> list:
+    out, i = [], 0
+    for layer in net.layers:
+        n, m = layer.weight.size, layer.bias.size
+        out.append((v[i:i + n].reshape(layer.weight.shape), v[i + n:i + n + m]))
+        i += n + m
+    return out
+
+
+def learning_circuit(target: str, kind: str, eta: float, tau_m: float, ticks: int, **options: Any
+                     ) -> tuple[Network, np.ndarray, np.ndarray]:
+    """XOR in the compiled learning circuit (ports as circuit elements): sample times and the weights (capacitors)."""
+    from wavetrain.circuits import Transient
+    from wavetrain.compiler import compile_network
+    from wavetrain.targets import get_target
+
+    net = Network.mlp([2, 4, 1], activation="tanh", output_activation="tanh", seed=0, name="xor")
+    circuit = compile_network(net, x=XOR_X, y=XOR_Y, learning=kind, eta=eta, tick=TICK, tau_m=tau_m)
+    samples = (np.linspace(0, ticks - 1, 21).round() + 0.5) * TICK
+    trace = get_target(target, **options).run(circuit, Transient(stop=ticks * TICK, step=TICK / 4), samples,
+                                              ["p1", "p2"])
+    theta = np.concatenate([np.concatenate([trace[f"p{l}.weight"].reshape(len(samples), -1), trace[f"p{l}.bias"]],
+                                           axis=1) for l in (1, 2)], axis=1)
+    return net, samples, theta
+
+
+def reference_flow(net: Network, kind: str, eta: float, tau_m: float, samples: np.ndarray) -> np.ndarray:
+    """Gradient flow theta' = -eta g (resistor) or heavy-ball flow tau_m theta'' + theta' = -eta g (L-R), solved by
+    scipy's DOP853 at rtol 1e-10 with textbook backprop gradients: the reference, written apart from the circuit."""
+    from scipy.integrate import solve_ivp
+
+    theta0 = _flat(net.params())
+    n = len(theta0)
+
+    def grad(v: np.ndarray) -> np.ndarray:
+        return _flat(backprop(_unflat(net, v), net, XOR_X, XOR_Y)[0])
+
+    if kind == "resistor":
+        rhs, start = (lambda t, v: -eta * grad(v)), theta0
+    else:
+        rhs = lambda t, z: np.concatenate([z[n:], (-eta * grad(z[:n]) - z[n:]) / tau_m])  # noqa: E731
+        start = np.concatenate([theta0, np.zeros(n)])
+    sol = solve_ivp(rhs, (0.0, float(samples[-1])), start, t_eval=samples, rtol=1e-10, atol=1e-12, method="DOP853")
+    return sol.y[:n].T
+
+
+def flow_error(target: str, kind: str, eta: float, tau_m: float, ticks: int, **options: Any) -> float:
+    """max over the run of |theta_circuit - theta_flow|, relative to the largest excursion of theta_flow."""
+    net, samples, theta = learning_circuit(target, kind, eta, tau_m, ticks, **options)
+    ref = reference_flow(net, kind, eta, tau_m, samples)
+    return float(np.abs(theta - ref).max() / np.abs(ref - ref[0]).max())
+
+
 def t7(scale: Scale, out: Path) -> Section:
-    net, x, y = toy(7)
-    t = net.targets(y)
-    a, b = net.copy(), net.copy()
-    resistor = ResistorPort(0.1)
-    for _ in range(20):
-        resistor.step(a.params(), backprop(a.params(), a, x, t)[0])
-        for (W, bias), (dW, db) in zip(b.params(), backprop(b.params(), b, x, t)[0]):
-            W[...] = W - 0.1 * dW
-            bias[...] = bias - 0.1 * db
-    sgd_diff = max(float(np.abs(p - q).max()) for pa, pb in zip(a.params(), b.params()) for p, q in zip(pa, pb))
-    c, d = net.copy(), net.copy()
-    inductor, heavy = InductorPort.from_heavy_ball(0.05, 0.9, dt=0.5, record=True), HeavyBall(0.05, 0.9)
-    for _ in range(20):
-        inductor.step(c.params(), backprop(c.params(), c, x, t)[0])
-        heavy.step(d.params(), backprop(d.params(), d, x, t)[0])
-    hb_diff = max(float(np.abs(p - q).max()) for pa, pb in zip(c.params(), d.params()) for p, q in zip(pa, pb))
+    import shutil
+
+    ticks = scale.t7_ticks
+    # the same flow time eta t (and tau_m eta) at half the tick per unit of flow time: the error must halve if the
+    # circuit is the flow up to its first-order latency error (eta x 2L ticks)
+    res = [flow_error("numpy", "resistor", eta, 1e-8, n, steps_per_tick=8)
+           for eta, n in ((5e7, ticks), (2.5e7, 2 * ticks))]
+    mom = [flow_error("numpy", "momentum", eta, tau, n, steps_per_tick=8)
+           for eta, tau, n in ((2e7, 1e-8, ticks // 2), (1e7, 2e-8, ticks))]
+    ratio_r, ratio_m = res[0] / res[1], mom[0] / mom[1]
+    first_r, first_m = 1.7 <= ratio_r <= 2.3, 1.7 <= ratio_m <= 2.3
+    rows = [
+        Row(f"resistor port in the numpy circuit target (8 sub-steps per tick) vs gradient flow (DOP853): max "
+            f"relative |dtheta| at eta tick = 0.05 / 0.025 (same flow time, {ticks} / {2 * ticks} ticks)",
+            f"{res[0]:.2e} / {res[1]:.2e} (ratio {ratio_r:.2f})", "GD = resistor port",
+            "first order in eta x tick (the waves' 2L-tick latency): ratio 2 (1.7-2.3), < 5e-2 at 0.025",
+            verdict(first_r and res[1] < 5e-2, True), check(first_r and res[1] < 5e-2)),
+        Row("L-R port (tau_m eta = 0.2) in the numpy circuit target vs heavy-ball flow tau_m theta'' + theta' = "
+            "-eta g: max relative |dtheta| at eta tick = 0.02 / 0.01",
+            f"{mom[0]:.2e} / {mom[1]:.2e} (ratio {ratio_m:.2f})", "momentum = inductor + resistor",
+            "ratio 2 (1.7-2.3), < 5e-2 at 0.01", verdict(first_m and mom[1] < 5e-2, True),
+            check(first_m and mom[1] < 5e-2)),
+    ]
+    if shutil.which("ngspice"):
+        spice = flow_error("spice", "resistor", 5e7, 1e-8, ticks)
+        rows.append(Row("resistor port in ngspice (the same netlist) vs gradient flow, eta tick = 0.05",
+                        f"{spice:.2e} (numpy circuit target: {res[0]:.2e})", "GD = resistor port",
+                        "the same latency error as the numpy circuit target (within a factor 1.5)",
+                        verdict(abs(np.log(spice / res[0])) < np.log(1.5), True),
+                        check(abs(np.log(spice / res[0])) < np.log(1.5))))
+    else:
+        rows.append(Row("resistor port in ngspice vs gradient flow", "ngspice not installed: not run", "-", "-",
+                        NOT_CLAIMED))
     rng = np.random.default_rng(3)
     X, Y = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
     lin = Network.mlp([6, 2], output_activation="identity", seed=3)
@@ -251,25 +357,23 @@ def t7(scale: Scale, out: Path) -> Section:
     best = np.linalg.lstsq(design, Y, rcond=None)[0]
     best_loss = float(np.mean(0.5 * ((design @ best - Y) ** 2).sum(axis=1)))
     gap = float(np.mean(lin.loss_fn.value(lin.forward(X), Y))) - best_loss
-    passive = min(r.dissipated for r in inductor.ledger)
-    stored_before = [0.0] + [r.stored for r in inductor.ledger[:-1]]
-    balance = max(abs(r.absorbed - (r.stored - before) - r.dissipated)
-                  for before, r in zip(stored_before, inductor.ledger))
     energy = {eta: unlocked_energy(*toy(), 400, ResistorPort(eta, record=True)) for eta in (0.02, 0.1)}
     drift = {eta: abs(tr.residual(20)[-1]) / max(tr.dissipated[20:].sum(), 1e-300) for eta, tr in energy.items()}
-    rows = (
-        Row("resistor port vs independent SGD loop, 20 steps: max |dtheta|", sci(sgd_diff), "GD = resistor",
-            "0 (bitwise)", verdict(sgd_diff == 0.0, True), check(sgd_diff == 0.0)),
-        Row("L-R port (m = dt^2/lr, r = (1-beta) m/dt, dt = 0.5) vs heavy ball, 20 steps", sci(hb_diff),
-            "momentum = inductor + resistor", "equal (rounding)", verdict(hb_diff < 1e-12, True), check(hb_diff < 1e-12)),
-        Row("curvature port on least squares: loss gap to the minimum after 1 step", sci(gap), "Newton = curvature match",
-            "0 (one step)", verdict(abs(gap) < 1e-12, True), check(abs(gap) < 1e-12)),
-        Row("inductor port: min dissipated power per step", sci(passive), "passivity", ">= 0", NOT_CLAIMED,
-            check(passive >= 0)),
-        Row("inductor port: max |absorbed - d(stored) - dissipated|", sci(balance), "energy identity", "0 (rounding)",
-            NOT_CLAIMED, check(balance < 1e-12)),
-        Row("unlocked run (toy, 400 ticks): |energy-identity residual| / dissipated, eta 0.02 / 0.1",
-            f"{drift[0.02]:.3f} / {drift[0.1]:.3f}", "energy identity (no numbers)", "-> 0 as eta -> 0 (first order)",
-            verdict(drift[0.02] < drift[0.1], True), check(drift[0.02] < drift[0.1])),
-    )
-    return Section("T7", "Parameter ports reproduce optimizers; energy accounting", rows)
+    order = np.log(drift[0.1] / drift[0.02]) / np.log(5.0)
+    rows += [
+        Row("curvature port on least squares: loss gap to the minimum (lstsq) after 1 step", sci(gap),
+            "Newton = curvature match", "0 (one step)", verdict(abs(gap) < 1e-12, True), check(abs(gap) < 1e-12)),
+        Row("unlocked run (toy, 400 ticks): |energy-identity residual| / dissipated, eta 0.02 / 0.1; order in eta",
+            f"{drift[0.02]:.3f} / {drift[0.1]:.3f}; order {order:.2f}", "energy identity (no numbers)",
+            "-> 0 at first order (order >= 0.8) and < 0.1 at eta 0.02",
+            verdict(order >= 0.8 and drift[0.02] < 0.1, True), check(order >= 0.8 and drift[0.02] < 0.1)),
+    ]
+    note = ("The ports are the compiled circuit elements (compile_network(..., learning='resistor' | 'momentum')), "
+            "run by the numpy circuit target and by ngspice on XOR; the reference is the ODE they should follow, "
+            "solved by scipy with backprop gradients. The circuit reads a gradient the waves computed over the last "
+            "2L ticks while the weights move, so it follows the flow up to an error first order in eta x tick; the "
+            "check halves eta x tick at equal flow time and asks the error to halve. Dropped: the earlier rows that "
+            "compared ResistorPort / InductorPort with SGD / heavy ball (the ports are written as those updates) and "
+            "the inductor ledger's passivity and balance (algebraic identities of the ledger's own formulas).")
+    return Section("T7", "Parameter ports (circuit elements) follow gradient flow and heavy ball; energy", tuple(rows),
+                   (), note)

@@ -16,6 +16,7 @@ from wavetrain.emulator.ocnopt import OCNOpt
 from wavetrain.emulator.pipeline import Pipelined
 from wavetrain.emulator.ports import CurvatureMatched
 from wavetrain.emulator.train import Wave, train
+from wavetrain.reproduction.report_types import interval
 
 SIZES = [64, 128, 128, 10]
 LR, MOMENTUM = 0.05, 0.9
@@ -73,13 +74,15 @@ def run_all(epochs: int, seeds: tuple[int, ...], n_train: int, progress: Any = N
 
 
 def table(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = ["| method | port momentum | test accuracy (mean +- std) | min / max | wall time per run (s) |",
+    lines = ["| method | port momentum | test accuracy (%), mean [95% CI] over seeds | min / max | wall time per run "
+             "(s) |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
         if name.startswith("_"):
             continue
         final = r["curves"][:, -1] * 100
-        lines.append(f"| {name} | {r['momentum']} | {np.mean(final):.1f} % +- {np.std(final):.1f} | "
+        mean, low, high = interval(final)
+        lines.append(f"| {name} | {r['momentum']} | {mean:.1f} [{low:.1f}, {high:.1f}] | "
                      f"{np.min(final):.1f} / {np.max(final):.1f} | {np.mean(r['wall']):.2f} |")
     return lines
 
