@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from wavetrain.compiler.validate import real_array
 from wavetrain.errors import DataError
 
 
@@ -43,10 +44,7 @@ class Dataset:
 
 def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarray:
     """x as a finite 2-D float array (a single 1-D sample is a batch of one) with n_features columns."""
-    try:
-        array = np.asarray(x, dtype=np.float64) if not _is_float_array(x) else x
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{what}: expected a numeric array, got {type(x).__name__}: {err}") from err
+    array = x if _is_float_array(x) else real_array(x, what, DataError)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:

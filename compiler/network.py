@@ -19,19 +19,20 @@ from typing import Any, Sequence
 import numpy as np
 
 from wavetrain.compiler.atomic import atomic_write
+from wavetrain.compiler.budget import check_memory, network_bytes
 from wavetrain.compiler.data import check_features, check_targets
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
+from wavetrain.compiler.storage import NpyError, read_npy
+from wavetrain.compiler.validate import number, real_array
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
 
 FORMAT_NAME = "wavetrain.network"
 FORMAT_VERSION = 1
+META_LIMIT = 16 * 2**20  # bytes of meta.json read at most (it describes layers, not data)
 
 
 def _float_matrix(value: Any, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise NetworkError(f"{what}: expected a float array of shape {shape}, got {type(value).__name__}") from err
+    array = np.array(real_array(value, what, NetworkError), dtype=np.float64, copy=True)
     if array.shape != shape:
         raise NetworkError(f"{what}: has shape {array.shape}, expected {shape}")
     if not np.all(np.isfinite(array)):
@@ -119,9 +120,15 @@ class Network:
         name: str = "mlp",
     ) -> Network:
         """An MLP with the given layer widths (input first), Glorot-initialised (He for relu), zero biases."""
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise NetworkError(f"mlp: sizes must be a sequence of >= 2 positive integer widths, got {sizes!r}")
+        if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+            raise NetworkError(f"mlp: sizes must be >= 2 positive widths (input first, integers), got {list(sizes)}")
         sizes = [int(n) for n in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
+        if min(sizes) < 1:
             raise NetworkError(f"mlp: sizes must be >= 2 positive widths (input first), got {list(sizes)}")
+        check_memory(network_bytes(sizes), f"mlp({sizes})", "use smaller widths")
+        number(seed, "mlp: seed", low=0, integer=True, error=NetworkError)
         rng = np.random.default_rng(seed)
         layers = []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -224,6 +231,18 @@ class Network:
         "meta": {...}}``. Nothing is pickled; readers must refuse unknown formats and newer versions.
         """
         path = Path(path)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in self.archive_members().items():
+                archive.writestr(name, data)
+        atomic_write(path, buffer.getvalue())
+        return path
+
+    def archive_members(self) -> dict[str, bytes]:
+        """The members of the file :meth:`save` writes (meta.json and one .npy per array), by name.
+
+        Refuses (NetworkError) a network holding a non-finite weight or bias: such a file could not be loaded back.
+        """
         header = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -240,19 +259,24 @@ class Network:
             ],
             "meta": self.meta,
         }
-        arrays = {}
+        try:
+            members = {"meta.json": json.dumps(header, indent=1, sort_keys=True).encode()}
+        except (TypeError, ValueError) as err:
+            raise NetworkError(f"save: meta must hold JSON values (str keys), got {err}") from err
         for index, layer in enumerate(self.layers):
-            arrays[f"layer{index}.weight"] = layer.weight
-            arrays[f"layer{index}.bias"] = layer.bias
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("meta.json", json.dumps(header, indent=1, sort_keys=True))
-            for key, array in arrays.items():
+            for kind in ("weight", "bias"):
+                array = np.asarray(getattr(layer, kind))
+                finite = np.isfinite(array)
+                if not finite.all():
+                    bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+                    raise NetworkError(
+                        f"save: layer {index} {kind} has {array[bad]} at index {bad}, expected finite values "
+                        f"(a diverged network cannot be saved; Network.load would refuse the file)"
+                    )
                 member = io.BytesIO()
-                np.save(member, np.ascontiguousarray(array), allow_pickle=False)
-                archive.writestr(f"{key}.npy", member.getvalue())
-        atomic_write(path, buffer.getvalue())
-        return path
+                np.save(member, np.ascontiguousarray(array, dtype=np.float64), allow_pickle=False)
+                members[f"layer{index}.{kind}.npy"] = member.getvalue()
+        return members
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Network:
@@ -268,6 +292,9 @@ class Network:
             names = set(archive.namelist())
             if "meta.json" not in names:
                 raise ModelFileError(f"{path}: not a wavetrain network file (no meta.json; has {sorted(names)[:5]})")
+            size = archive.getinfo("meta.json").file_size
+            if size > META_LIMIT:
+                raise ModelFileError(f"{path}: meta.json inflates to {size} bytes, expected at most {META_LIMIT}")
             try:
                 header = json.loads(archive.read("meta.json"))
             except (ValueError, zipfile.BadZipFile, OSError) as err:
@@ -344,10 +371,15 @@ def _dense_from_linear(linear: Any, activation: str) -> Dense:
 
 
 def _read_array(archive: zipfile.ZipFile, path: Path, key: str) -> np.ndarray:
+    """One array member, checked by its npy header (dtype, shape, size vs the memory limit) before it is inflated."""
     try:
-        with archive.open(f"{key}.npy") as handle:
-            return np.load(io.BytesIO(handle.read()), allow_pickle=False)
+        array = read_npy(archive, f"{key}.npy", f"{path}: array {key!r}")
     except KeyError as err:
         raise ModelFileError(f"{path}: array {key!r} is missing") from err
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
+    except NpyError as err:
+        raise ModelFileError(str(err)) from err
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
         raise ModelFileError(f"{path}: array {key!r} is corrupt: {err}") from err
+    if array.dtype.kind != "f":
+        raise ModelFileError(f"{path}: array {key!r} has dtype {array.dtype}, expected float64")
+    return array

@@ -14,10 +14,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, network_bytes, waves_bytes
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, readout, tick
 from wavetrain.emulator.substrate import IDEAL, Substrate
-from wavetrain.errors import ConfigError, StabilityError, StabilityWarning
+from wavetrain.errors import BudgetError, ConfigError, StabilityError, StabilityWarning
 
 
 @dataclass
@@ -74,10 +75,9 @@ def max_abs_error(grads: Sequence[tuple[Any, Any]], reference: Sequence[tuple[An
 
 def check_courant(courant: float) -> float:
     """Courant number nu in (0, 2), with a StabilityWarning above 1; otherwise a StabilityError saying why."""
-    try:
-        nu = float(courant)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"courant: expected a number in (0, 2), got {courant!r}") from err
+    if isinstance(courant, bool) or not isinstance(courant, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"courant: expected a number in (0, 2), got {type(courant).__name__} {courant!r}")
+    nu = float(courant)
     if not 0.0 < nu < 2.0:
         raise StabilityError(
             f"courant: expected 0 < courant < 2, got {courant}; the linearised wave error is multiplied by 1 - courant "
@@ -111,18 +111,34 @@ def relax(
     """
     nu = check_courant(courant)
     ticks = check_ticks(ticks, net.depth, nu)
+    if not isinstance(history, bool):
+        raise ConfigError(f"history: expected True or False, got {type(history).__name__} {history!r}")
     x = net.check_input(x)
     t = net.targets(y, len(x))
+    if history:
+        check_history_memory(net.sizes, len(x), ticks)
     return run_ticks(net.params(), net, x, t, ticks, nu, history, state, substrate)
 
 
+def check_history_memory(sizes: list[int], batch: int, ticks: int) -> None:
+    """Refuse (BudgetError) a history of ``ticks + 1`` snapshots (waves and port readouts) beyond the memory limit."""
+    per_tick = waves_bytes(sizes, batch) + network_bytes(sizes)
+    check_memory((ticks + 1) * per_tick, f"history=True over {ticks} ticks (batch {batch}, widths {sizes})",
+                 "keep fewer ticks or pass history=False")
+
+
 def check_ticks(ticks: Any, depth: int, nu: float) -> int:
-    """ticks as an int >= 0; None is the default, 2L at courant 1 (exact) and ceil(2L / courant) otherwise."""
+    """ticks as an int in [0, MAX_TICKS]; None is the default, 2L at courant 1 (exact) and ceil(2L / courant)
+    otherwise (a courant so small that the default passes MAX_TICKS is refused: it would never finish)."""
     if ticks is None:
-        return 2 * depth if nu == 1.0 else math.ceil(2 * depth / nu)
-    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 0:
-        raise ConfigError(f"ticks: expected an integer >= 0, got {ticks!r}")
-    return int(ticks)
+        default = 2 * depth if nu == 1.0 else 2 * depth / nu
+        if default > MAX_TICKS:
+            raise BudgetError(
+                f"courant: {nu!r} needs about 2L / courant = {default:.3g} ticks to relax, expected at most "
+                f"{MAX_TICKS:,}; use a courant number closer to 1"
+            )
+        return math.ceil(default)
+    return check_count(ticks, "ticks", MAX_TICKS)
 
 
 def run_ticks(

@@ -17,6 +17,7 @@ v <- momentum * v - lr * g, theta <- theta + v.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -25,9 +26,12 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from wavetrain.compiler.budget import MAX_HOLD, check_count, check_memory, network_bytes, waves_bytes
 from wavetrain.compiler.data import Dataset, check_features, check_targets
 from wavetrain.compiler.network import Network
+from wavetrain.compiler.validate import number
 from wavetrain.emulator import cells, fused
+from wavetrain.emulator import checkpoint as ckpt
 from wavetrain.emulator.chips import ChipRun, Fidelity
 from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, light_cone, tick
 from wavetrain.emulator.methods import EXTRA_METHODS, SELF_STEPPING
@@ -137,11 +141,7 @@ def _as_dataset(data: Any, net: Network) -> Dataset:
 
 
 def _check_positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name}: expected {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+    number(value, name, low=0, low_open=not allow_zero, integer=integer)
 
 
 class Method(Protocol):
@@ -232,7 +232,7 @@ class Wave:
     targets: deque = field(default_factory=deque, repr=False)
 
     def __post_init__(self) -> None:
-        _check_positive("hold", self.hold, integer=True)
+        check_count(self.hold, "hold", MAX_HOLD, minimum=1)
 
     def step(
         self, params: Params, net: Network, x: np.ndarray, t: np.ndarray, port: Port, substrate: Substrate = IDEAL
@@ -296,14 +296,16 @@ def train(
     hardware: Any = None,
     chips: int | None = None,
     fidelity_every: int = 10,
+    checkpoint_every: int = 1,
+    resume: str | Path | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
     ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
     heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
-    ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``checkpoint`` saves the network
-    atomically after every epoch; ``callback(epoch, result)`` runs after each. ``substrate`` is the arithmetic the
-    cells run on (:mod:`wavetrain.emulator.substrate`; default the ideal machine).
+    ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``callback(epoch, result)`` runs
+    after each epoch. ``substrate`` is the arithmetic the cells run on (:mod:`wavetrain.emulator.substrate`; default
+    the ideal machine).
 
     ``dtype``: "float32" (the default, unless the substrate needs another: the Loihi fixed-point substrate computes
     its integers exactly in float64) trains float32 copies of the parameters and writes them back into ``net`` after
@@ -314,6 +316,13 @@ def train(
     emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
     accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
     ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.
+
+    ``checkpoint=PATH`` writes the whole training state (emulator/checkpoint.py; also a network file that
+    ``Network.load`` reads) atomically every ``checkpoint_every`` epochs and after the last (0: never), and when
+    SIGINT, SIGTERM or SIGHUP stops the run at the next minibatch boundary (then TrainingInterrupted says how to
+    resume). ``resume=PATH`` continues such a run with the same settings (``epochs`` may grow): 2 + 2 epochs equal
+    4 uninterrupted epochs bit for bit. Not with ``hardware=`` (its chips' state is not checkpointed yet). A
+    diverging run restores the last finite state and raises ConfigError.
     """
     if not isinstance(substrate, Substrate):
         raise ConfigError(
@@ -331,6 +340,11 @@ def train(
     _check_positive("batch_size", batch_size, integer=True)
     _check_positive("lr", lr)
     _check_positive("momentum", momentum, allow_zero=True)
+    _check_positive("checkpoint_every", checkpoint_every, integer=True, allow_zero=True)
+    _check_positive("seed", seed, integer=True, allow_zero=True)
+    for flag, value in (("progress", progress), ):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag}: expected True or False, got {type(value).__name__} {value!r}")
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
     stepper = make_method(method, net, hold, schedule, lr)
@@ -342,6 +356,9 @@ def train(
                 f"port={type(port).__name__ if port is not None else None}; pass momentum=0 (CLI: --momentum 0)"
             )
     dataset = _as_dataset(data, net)
+    # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
+    check_memory(4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(dataset.x_train))),
+                 f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch")
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
     run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule, work)
@@ -358,49 +375,78 @@ def train(
     t_all = check_targets(dataset.y_train, net.sizes[-1]).astype(work)
     x_test = np.ascontiguousarray(dataset.x_test, dtype=work)
     t_test = check_targets(dataset.y_test, net.sizes[-1]).astype(work)
-    bar = _progress(epochs, stepper.name) if progress else None
-    for epoch in range(epochs):
-        order = rng.permutation(len(x_all))
-        losses, start = [], time.perf_counter()
-        for first in range(0, len(order), batch_size):
-            batch = order[first : first + batch_size]
+    # --- checkpoint / resume / divergence / signals (emulator/checkpoint.py) ------------------------------------
+    if run is not None and (checkpoint is not None or resume is not None):
+        raise ConfigError("checkpoint/resume: not available with hardware= (the chips' state is not checkpointed); "
+                          "save the network with net.save after training")
+    settings = {"method": stepper.name, "method_type": type(stepper).__qualname__, "port_type": type(port).__qualname__,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,
+                "hold": getattr(stepper, "hold", None), "schedule": schedule, "dtype": work.name,
+                "substrate": type(substrate).__qualname__, "train_metrics": train_metrics}
+    saving = checkpoint is not None or resume is not None
+    session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all) if saving else "")
+    state: dict[str, Any] = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None,
+                             "losses": [], "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
+    if not substrate.ideal:
+        state["substrate"] = substrate
+    done = 0
+    if resume is not None:
+        done, result.wall_time = session.resume(resume, net, state)
+        if run is None and work != np.float64:
+            _write_back(net, params)
+    session.snapshot(state)
+    # --- end checkpoint setup --------------------------------------------------------------------------------------
+    bar = _progress(epochs, stepper.name, done) if progress else None
+    with session.guard():
+        for epoch in range(done, epochs):
+            if state["order"] is None:  # NOTE: a run resumed mid-epoch continues the order it was drawing from
+                state["order"], state["losses"] = rng.permutation(len(x_all)), []
+            order, losses = state["order"], state["losses"]
+            start = time.perf_counter()
+            for first in range(len(losses) * batch_size, len(order), batch_size):
+                session.interrupted(net, state, epoch, first // batch_size,
+                                    result.wall_time + time.perf_counter() - start)
+                batch = order[first : first + batch_size]
+                if run is not None:
+                    run.before_step()
+                loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
+                losses.append(float(np.mean(loss)))
+                if run is not None:
+                    run.after_step(x_all[batch], t_all[batch])
+                if not math.isfinite(losses[-1]):
+                    break  # NOTE: diverged; check_finite below restores the last finite state
+            result.wall_time += time.perf_counter() - start
+            try:
+                session.check_finite(state, epoch, lr)
+            finally:
+                if run is None and work != np.float64:
+                    _write_back(net, params)  # NOTE: also the restored last finite state after a divergence
             if run is not None:
-                run.before_step()
-            loss = _method_step(stepper, params, net, x_all[batch], t_all[batch], port, substrate)
-            losses.append(float(np.mean(loss)))
-            if run is not None:
-                run.after_step(x_all[batch], t_all[batch])
-        result.wall_time += time.perf_counter() - start
-        if not np.all(np.isfinite(losses)):
-            first = int(np.argmin(np.isfinite(losses)))
-            raise ConfigError(
-                f"training diverged in epoch {epoch + 1}: minibatch {first} has loss {losses[first]}, expected a "
-                f"finite number; lower lr (got {lr})"
-            )
-        if run is not None:
-            run.record(result, dataset, float(np.mean(losses)))
-        else:
-            result.loss.append(float(np.mean(losses)))
-            test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
-            result.test_loss.append(test_loss)
-            result.test_accuracy.append(test_accuracy)
-            if train_metrics:
-                result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
-            if work != np.float64:
-                _write_back(net, params)
-        if checkpoint is not None:
-            net.save(checkpoint)
-        if bar is not None:
-            bar.set_postfix(loss=f"{result.loss[-1]:.4f}", test_acc=f"{result.test_accuracy[-1]:.4f}")
-            bar.update(1)
-        if callback is not None:
-            callback(epoch, result)
+                run.record(result, dataset, float(np.mean(losses)))
+            else:
+                result.loss.append(float(np.mean(losses)))
+                test_loss, test_accuracy = _evaluate(machine, x_test, t_test, dataset.y_test)
+                result.test_loss.append(test_loss)
+                result.test_accuracy.append(test_accuracy)
+                if train_metrics:
+                    result.train_accuracy.append(_evaluate(machine, x_all, t_all, dataset.y_train)[1])
+            state["order"], state["losses"] = None, []
+            session.snapshot(state)
+            if session.due(epoch + 1, epochs):
+                session.save(net, state, epoch + 1, 0, result.wall_time)
+            if bar is not None:
+                bar.set_postfix(loss=f"{result.loss[-1]:.4f}", test_acc=f"{result.test_accuracy[-1]:.4f}")
+                bar.update(1)
+            if callback is not None:
+                callback(epoch, result)
     if bar is not None:
         bar.close()
-    result.samples_per_s = epochs * len(x_all) / result.wall_time if result.wall_time else 0.0
+    trained = (epochs - done) * len(x_all)
+    result.samples_per_s = trained / result.wall_time if result.wall_time and trained else 0.0
     if run is not None:
         run.finish(result)
     result.elapsed = time.perf_counter() - began
+    return result
     return result
 
 
@@ -459,8 +505,8 @@ def _method_step(
     return stepper.step(params, net, x, t, port, substrate=substrate)
 
 
-def _progress(epochs: int, method: str):
+def _progress(epochs: int, method: str, done: int = 0):
     from tqdm.auto import tqdm
 
-    return tqdm(total=epochs, desc=f"train ({method})", unit="epoch", leave=True)
+    return tqdm(total=epochs, initial=done, desc=f"train ({method})", unit="epoch", leave=True)
 

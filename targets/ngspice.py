@@ -8,9 +8,9 @@ with ngspice's own message and the kept netlist and log; a run past ``timeout`` 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -21,8 +21,15 @@ import numpy as np
 
 from wavetrain.circuits import Circuit, Transient, to_spice
 from wavetrain.circuits.spice import probe_vectors
-from wavetrain.errors import ConfigError, MissingDependency, SimulationError, TargetUnavailable
+from wavetrain.errors import (
+    ConfigError,
+    MissingDependency,
+    SimulationError,
+    TargetUnavailable,
+    UntrustedNetlist,
+)
 from wavetrain.targets import Trace, default_samples, split_ports
+from wavetrain.targets._proc import run_supervised, signals_raise
 from wavetrain.targets.rawfile import read_raw
 
 INSTALL = "install it with `sudo apt-get install ngspice libngspice0 libngspice0-dev`"
@@ -77,9 +84,13 @@ class SpiceTarget:
         netlist = work / "net.cir"
         netlist.write_text(text)
         try:
-            vectors = run_netlist(netlist, self.timeout)
+            vectors = run_netlist(netlist, self.timeout, workdir=work, keep=self.keep)
         except TargetUnavailable:
             shutil.rmtree(work, ignore_errors=True)  # NOTE: nothing ran, so there is nothing to keep
+            raise
+        except BaseException as err:
+            if not isinstance(err, SimulationError) and not self.keep:  # NOTE: a signal: nothing to keep
+                shutil.rmtree(work, ignore_errors=True)
             raise
         _check_complete(vectors, analysis, netlist, work / "net.log")
         if not self.keep:
@@ -119,13 +130,21 @@ class SpiceTarget:
     def _wait(self, ngspice: Any, text: str) -> None:
         deadline = time.monotonic() + self.timeout
         # NOTE: ngspice reports the background thread's start and end through the callback; wait for both
-        while ngspice.wavetrain_events < 2 or ngspice._ngspice_shared.ngSpice_running():
-            if time.monotonic() > deadline:
-                ngspice._ngspice_shared.ngSpice_Command(b"bg_halt")
-                raise self._shared_error(
-                    ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped"
-                )
-            time.sleep(0.002)
+        try:
+            while ngspice.wavetrain_events < 2 or ngspice._ngspice_shared.ngSpice_running():
+                if time.monotonic() > deadline:
+                    _halt(ngspice)
+                    raise self._shared_error(
+                        ngspice, text, f"ngspice did not finish within {self.timeout:g} s and was stopped"
+                    )
+                time.sleep(0.002)
+        except BaseException:
+            # NOTE: why a signal cannot tear libngspice down: Python runs signal handlers only in this (main) thread,
+            # between bytecodes, never inside ngspice's simulation thread; whatever a handler raises here
+            # (KeyboardInterrupt, Terminated) first halts that thread and waits until it has stopped, so no C code
+            # of libngspice is running when the exception unwinds or the interpreter exits
+            _halt(ngspice)
+            raise
 
     def _shared_error(self, ngspice: Any, text: str, message: str) -> SimulationError:
         work = self._workdir()
@@ -134,40 +153,122 @@ class SpiceTarget:
         return SimulationError(f"{message}; netlist kept at {work / 'net.cir'}, log at {work / 'net.log'}")
 
 
+def _halt(ngspice: Any, limit: float = 10.0) -> None:
+    """Stop libngspice's background simulation thread and wait (up to ``limit`` s) until it no longer runs."""
+    ngspice._ngspice_shared.ngSpice_Command(b"bg_halt")
+    deadline = time.monotonic() + limit
+    while ngspice._ngspice_shared.ngSpice_running() and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
 def run_netlist(
-    netlist: str | Path, timeout: float = 300.0, outdir: str | Path | None = None
+    netlist: str | Path,
+    timeout: float = 300.0,
+    outdir: str | Path | None = None,
+    workdir: str | Path | None = None,
+    keep: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run ``ngspice -b`` on a netlist file; return its vectors or raise.
 
     The raw file and log are written beside the netlist, or into ``outdir`` (so a user's folder is left alone).
+    ngspice runs in that folder with ``-n`` (no .spiceinit of the user's folders), in its own process group, under a
+    supervisor that kills it and removes ``workdir`` (a temp folder of this run, unless ``keep``) if wavetrain dies,
+    SIGKILL included. On a timeout, an error or a signal the partial raw file is removed at once.
     """
     binary = shutil.which("ngspice")
     if binary is None:
         raise TargetUnavailable(f"target 'spice' needs the ngspice program on PATH; {INSTALL}")
-    netlist = Path(netlist)
-    where = netlist.parent if outdir is None else Path(outdir)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ConfigError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+    netlist = Path(netlist).resolve()
+    where = netlist.parent if outdir is None else Path(outdir).resolve()
     raw, log = where / f"{netlist.stem}.raw", where / f"{netlist.stem}.log"
+    err = where / f".{netlist.stem}.stderr"
     raw.unlink(missing_ok=True)
     try:
-        done = subprocess.run(
-            [binary, "-b", "-r", str(raw), "-o", str(log), str(netlist)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as err:
+        with signals_raise():
+            code, timed_out = run_supervised([binary, "-b", "-n", "-r", str(raw), "-o", str(log), str(netlist)],
+                                             workdir, timeout, keep=keep, stderr_path=err, cwd=where)
+        stderr = err.read_text(errors="replace") if err.exists() else ""
+    except BaseException:
+        raw.unlink(missing_ok=True)
+        raise
+    finally:
+        err.unlink(missing_ok=True)
+    if timed_out:
+        raw.unlink(missing_ok=True)
         raise SimulationError(
-            f"ngspice did not finish within {timeout:g} s and was stopped; netlist kept at {netlist}, log at {log}"
-        ) from err
-    output = (log.read_text(errors="replace") if log.exists() else "") + done.stderr.decode(errors="replace")
+            f"ngspice did not finish within {timeout:g} s and was stopped; netlist kept at {netlist}, log at {log} "
+            f"(the partial raw file was removed)"
+        )
+    output = (log.read_text(errors="replace") if log.exists() else "") + stderr
     errors = [
         line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)
     ]
-    if done.returncode != 0 or errors or not raw.exists():
-        message = "; ".join(errors[:5]) or f"exit code {done.returncode}, no raw file"
+    if code != 0 or errors or not raw.exists():
+        raw.unlink(missing_ok=True)
+        message = "; ".join(errors[:5]) or f"exit code {code}, no raw file"
         raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
     return read_raw(raw)
+
+
+_CONTROL = re.compile(r"^\s*\.(control|endc|exec)\b", re.IGNORECASE)
+_INCLUDE = re.compile(r"^\s*\.(include|inc|lib)\s+(.*?)\s*$", re.IGNORECASE)
+_SHELL = re.compile(r"^\s*shell(\s|$)", re.IGNORECASE)
+MAX_INCLUDES = 64
+
+
+def check_netlist(path: str | Path) -> None:
+    """Refuse (UntrustedNetlist) what a netlist from someone else could use to act outside a simulation.
+
+    Refused: ``.control``/``.endc``/``.exec`` blocks (ngspice commands: ``shell``, file writes, ``source``), a first
+    line ``*ng_script`` (the whole file is a command script), command lines such as ``shell``, and ``.include`` /
+    ``.lib`` of a file outside the netlist's folder (after resolving symlinks). Included files are checked the same
+    way. ``wavetrain simulate --trust-netlist`` skips this check.
+    """
+    root = Path(path).resolve().parent
+    pending, seen = [Path(path).resolve()], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if len(seen) > MAX_INCLUDES:
+            raise UntrustedNetlist(f"{path}: includes more than {MAX_INCLUDES} files, expected at most {MAX_INCLUDES}")
+        try:
+            handle = open(current, "rb")
+        except OSError as err:
+            raise UntrustedNetlist(f"{path}: cannot read {current}: {err.strerror}") from err
+        with handle:
+            for number, raw_line in enumerate(handle, start=1):
+                line = raw_line.decode("utf-8", errors="replace")
+                where = f"{current if current != Path(path).resolve() else path} line {number}"
+                if number == 1 and line.strip().lower().startswith("*ng_script"):
+                    raise _untrusted(where, "'*ng_script' makes the file an ngspice command script")
+                if _CONTROL.match(line):
+                    raise _untrusted(where, f"a {line.split()[0]} block runs ngspice commands (shell, file writes)")
+                if _SHELL.match(line) and not line.lstrip().startswith(("*", ";")):
+                    raise _untrusted(where, f"{line.split()[0]!r} is an ngspice command, not a circuit line")
+                match = _INCLUDE.match(line)
+                if match:
+                    words = match.group(2).split()
+                    if match.group(1).lower() == "lib" and len(words) == 1 and not _looks_like_path(words[0]):
+                        continue  # NOTE: '.lib name' opens a section of the current library file
+                    target = words[0].strip("'\"") if words else ""
+                    resolved = (current.parent / os.path.expanduser(target)).resolve()
+                    if not resolved.is_relative_to(root):
+                        raise _untrusted(where, f".{match.group(1)} of {target!r} reads a file outside the "
+                                                f"netlist's folder {root}")
+                    pending.append(resolved)
+
+
+def _looks_like_path(word: str) -> bool:
+    return "/" in word or "." in word or "~" in word
+
+
+def _untrusted(where: str, what: str) -> UntrustedNetlist:
+    return UntrustedNetlist(f"{where}: {what}; refused for a netlist from a user. Pass --trust-netlist to run it "
+                            f"as written (only for netlists you trust)")
 
 
 def _shared_ngspice() -> Any:

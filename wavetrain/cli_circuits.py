@@ -36,10 +36,12 @@ data_options = [
         "--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."
     ),
     click.option(
-        "--samples", type=int, default=1, show_default=True, help="Batch size (one circuit copy per sample)."
+        "--samples", type=click.IntRange(min=1, max=10**6), default=1, show_default=True,
+        help="Batch size (one circuit copy per sample)."
     ),
     click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of the random inputs when no --data."
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True,
+        help="Seed of the random inputs when no --data."
     ),
 ]
 
@@ -66,7 +68,8 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 @click.option("--port", type=click.Choice(LEARNING_KINDS), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
 @click.option(
-    "--ticks", type=int, default=None, help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
+    "--ticks", type=click.IntRange(min=1, max=10**7), default=None,
+    help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
 )
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @_with(data_options)
@@ -92,6 +95,10 @@ def compile_command(
     for option in ("port", "eta"):
         if not learning and context.get_parameter_source(option) != click.core.ParameterSource.DEFAULT:
             raise ConfigError(f"--{option} sets the learning circuit's parameter ports; it needs --learning")
+    if output is not None:
+        from wavetrain.files import check_writable
+
+        check_writable(output, "-o")
     net = Network.load(model)
     x, y = _batch(net, data, samples, seed)
     circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta)
@@ -100,7 +107,10 @@ def compile_command(
     if output is None:
         click.echo(text, nl=False)
         return
-    atomic_write(output, text)
+    from wavetrain.files import writer_lock
+
+    with writer_lock(output, "-o"):
+        atomic_write(output, text)
     click.echo(
         f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks",
         err=True,
@@ -117,7 +127,7 @@ def compile_command(
     show_default=True,
     help="spice runner.",
 )
-@click.option("--ticks", type=int, default=None, help="Ticks to relax (default 2L).")
+@click.option("--ticks", type=click.IntRange(min=0), default=None, help="Ticks to relax (default 2L).")
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @click.option(
     "--plot",
@@ -126,6 +136,12 @@ def compile_command(
     default=None,
     help="PNG of the forward and backward waves crossing the layers.",
 )
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=1e6), default=300.0, show_default=True,
+              help="spice target: seconds before ngspice is stopped.")
+@click.option("--keep", is_flag=True, help="spice target: keep ngspice's work folder (netlist, raw file, log).")
+@click.option("--trust-netlist", is_flag=True,
+              help="Run a .cir netlist as written even if it has .control blocks, shell commands or includes outside "
+                   "its folder (refused by default: a netlist can run commands).")
 @_with(data_options)
 @friendly
 def simulate_command(
@@ -135,27 +151,40 @@ def simulate_command(
     ticks: int | None,
     courant: float,
     plot_path: Path | None,
+    timeout: float,
+    keep: bool,
+    trust_netlist: bool,
     data: str | None,
     samples: int,
     seed: int,
 ) -> None:
     """Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes."""
+    context = click.get_current_context()
+
+    def given(*names: str) -> list[str]:
+        return [name for name in names if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+
     if source.suffix.lower() in (".cir", ".sp", ".spice"):
-        context = click.get_current_context()
-        given = [name for name in ("runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
-                 if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
-        if given:
-            flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in given)
+        flags = given("runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
+        if flags:
+            flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in flags)
             raise ConfigError(f"{source}: {flags} apply to a network file; a netlist runs as it is written")
-        _simulate_netlist(source, target)
+        _simulate_netlist(source, target, timeout, keep, trust_netlist)
         return
+    if trust_netlist:
+        raise ConfigError(f"{source}: --trust-netlist applies to a .cir netlist, got a network file")
+    if canonical(target) != "spice" and given("timeout", "keep"):
+        raise ConfigError(f"--timeout and --keep apply to the spice target, got --target {target}")
     from wavetrain.compiler import Network
     from wavetrain.emulator import light_cone
+    from wavetrain.files import check_writable
     from wavetrain.simulation import simulate
 
+    if plot_path is not None:
+        check_writable(plot_path, "--plot")
     net = Network.load(source)
     x, y = _batch(net, data, samples, seed)
-    options = {"runner": runner} if canonical(target) == "spice" else {}
+    options = {"runner": runner, "timeout": timeout, "keep": keep} if canonical(target) == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
     exact, _, _ = light_cone(
         net.params(),
@@ -178,7 +207,7 @@ def simulate_command(
         click.echo(f"plot written to {plot_path}")
 
 
-def _simulate_netlist(path: Path, target: str) -> None:
+def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool) -> None:
     if canonical(target) != "spice":
         raise ConfigError(
             f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
@@ -186,21 +215,34 @@ def _simulate_netlist(path: Path, target: str) -> None:
     import shutil
     import tempfile
 
-    # NOTE: the raw file and log go to a temp dir (kept only when ngspice fails), never beside the user's netlist
-    from wavetrain.errors import TargetUnavailable
-    from wavetrain.targets.ngspice import run_netlist
+    from wavetrain.errors import SimulationError
+    from wavetrain.targets.ngspice import check_netlist, run_netlist
 
+    if not trust:
+        check_netlist(path)
+    # NOTE: the raw file and log go to a temp dir (kept only with --keep), never beside the netlist;
+    # it is removed on every other exit path, and by the supervisor if wavetrain itself is killed
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
     try:
-        vectors = run_netlist(path, outdir=work)
-    except TargetUnavailable:
+        vectors = run_netlist(path, timeout=timeout, outdir=work, workdir=work, keep=keep)
+    except SimulationError as err:
+        if keep:
+            raise
         shutil.rmtree(work, ignore_errors=True)
+        message = str(err).split("; netlist kept at")[0]
+        raise SimulationError(f"{message} (rerun with --keep to keep ngspice's log and raw file)") from None
+    except BaseException:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
         raise
-    shutil.rmtree(work, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     time = vectors.pop("time")
     click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
     for name in sorted(vectors):
         click.echo(f"{name:24s} {vectors[name][-1]: .9g}")
+    if keep:
+        click.echo(f"work folder kept at {work}")
 
 
 def register(group: click.Group) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from functools import wraps
 from typing import Any, Callable
 
@@ -11,14 +13,25 @@ from wavetrain.errors import WavetrainError
 
 
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback)."""
+    """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback).
+
+    SIGINT, SIGTERM and SIGHUP end the command through ``finally`` clauses (children killed, temp folders removed)
+    with one line on stderr and exit code 128 + the signal number.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wavetrain.targets._proc import Terminated, signals_raise
+
         try:
-            return command(*args, **kwargs)
+            with signals_raise():
+                return command(*args, **kwargs)
         except WavetrainError as err:
             raise click.ClickException(f"{type(err).__name__}: {err}") from err
+        except (KeyboardInterrupt, Terminated) as err:
+            signum = getattr(err, "signum", signal.SIGINT)
+            click.echo(f"wavetrain: stopped by {signal.Signals(signum).name}", err=True)
+            sys.exit(128 + signum)
 
     return wrapper
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from wavetrain.compiler.budget import check_memory
 from wavetrain.compiler.data import Dataset, check_features, check_labels, check_targets
+from wavetrain.compiler.storage import NpyError, read_npy
 from wavetrain.errors import DataError
 
 TEST_FRACTION = 0.2
@@ -49,11 +51,7 @@ BUILTIN = {"digits": load_digits}
 def load_npz(path: Path) -> Dataset:
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected an .npz with arrays x and y)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable .npz file: {err}") from err
+    arrays = read_npz(path)
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise DataError(f"{path}: missing array(s) {missing}; expected x and y (got {sorted(arrays)})")
@@ -85,6 +83,30 @@ def load_npz(path: Path) -> Dataset:
     return _split(path.stem, x, y.astype(np.int64) if labels else y, n_classes)
 
 
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member of an .npz, each checked by its header (numeric dtype, declared size within the memory
+    limit, inflated size equal to the header's) before any data is inflated; other members are refused."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise DataError(f"{path}: not a readable .npz file: {err}") from err
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        names = archive.namelist()
+        declared = sum(info.file_size for info in archive.infolist())
+        check_memory(declared, f"{path}: members inflate to {declared} bytes", "use a smaller data file")
+        for name in names:
+            if not name.endswith(".npy"):
+                raise DataError(f"{path}: member {name!r} is not a .npy array, expected only arrays (x, y, ...)")
+            try:
+                arrays[name[: -len(".npy")]] = read_npy(archive, name, f"{path}: {name[:-4]}")
+            except NpyError as err:
+                raise DataError(str(err)) from err
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                raise DataError(f"{path}: array {name[:-4]!r} is corrupt: {err}") from err
+    return arrays
+
+
 def _split(name: str, x: np.ndarray, y: np.ndarray, n_classes: int) -> Dataset:
     if len(x) < 2:
         raise DataError(f"{name}: expected at least 2 samples to split into train and test, got {len(x)}")
@@ -94,4 +116,4 @@ def _split(name: str, x: np.ndarray, y: np.ndarray, n_classes: int) -> Dataset:
     return Dataset(name, x[train], y[train], x[test], y[test], n_classes)
 
 
-__all__ = ["BUILTIN", "Dataset", "check_features", "check_targets", "load", "load_digits", "load_npz"]
+__all__ = ["BUILTIN", "Dataset", "check_features", "check_targets", "load", "load_digits", "load_npz", "read_npz"]

@@ -28,6 +28,20 @@ class ConfigError(WavetrainError):
     """A run setting is out of its valid range (courant, horizon, learning rate, ...)."""
 
 
+class BudgetError(ConfigError):
+    """A run would exceed a budget (memory, ticks, hold, file size); refused before any work starts."""
+
+
+class TrainingInterrupted(WavetrainError):
+    """Training stopped on a signal (SIGINT, SIGTERM, SIGHUP) at a minibatch boundary; ``checkpoint`` says where
+    the state was written (None if no checkpoint path was given) and ``signal`` which signal it was."""
+
+    def __init__(self, message: str, signal: int = 2, checkpoint: object = None) -> None:
+        super().__init__(message)
+        self.signal = signal
+        self.checkpoint = checkpoint
+
+
 class StabilityError(ConfigError):
     """A setting for which the wave dynamics are unstable (e.g. courant >= 2)."""
 
@@ -50,6 +64,10 @@ class UnknownTargetError(WavetrainError):
 
 class TargetUnavailable(WavetrainError):
     """An optional dependency or tool a backend needs is missing."""
+
+
+class UntrustedNetlist(WavetrainError):
+    """A user's netlist asks ngspice to run commands or read files outside its folder (needs --trust-netlist)."""
 
 
 class SimulationError(WavetrainError):

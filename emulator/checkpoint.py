@@ -1,0 +1,515 @@
+"""Training checkpoints: the whole state of a :func:`~wavetrain.emulator.train` run, so a run can be resumed.
+
+A checkpoint is a wavetrain network file (:meth:`Network.save`'s npz + json, so ``Network.load`` and
+``wavetrain compile`` read it as the network trained so far) with two more kinds of member, nothing pickled:
+
+- ``checkpoint.json``: ``{"format": "wavetrain.checkpoint", "version": 1, "versions": {...}, "settings": {...},
+  "data": sha256 of the training arrays, "epoch": completed epochs, "position": minibatches done in the next epoch,
+  "wall_time": float, "state": TREE}``;
+- ``state/N.npy``: the arrays the TREE refers to.
+
+TREE encodes the live state: the training parameters, the minibatch RNG (its bit generator's state), the current
+epoch's minibatch order and losses when the run stopped mid-epoch, the history (loss and accuracy per epoch), and the
+port and method objects field by field (velocities, wave state, delay lines, heads, their own RNGs). JSON values stay
+JSON; an array is ``{"$array": "state/N"}``; a tuple, deque, dict, non-finite float, numpy Generator or a dataclass
+defined in wavetrain.emulator / wavetrain.compiler is tagged (``$tuple``, ``$deque``, ``$dict``, ``$float``, ``$rng``,
+``$dataclass``; a plain wavetrain.emulator object ``$object`` by its attributes). Floats go through ``repr``,
+so a resumed run continues bit for bit.
+
+:class:`Session` is what ``train`` uses: it restores a checkpoint, keeps the last finite state in memory (divergence
+restores it), writes checkpoints every N epochs, and turns SIGINT / SIGTERM / SIGHUP into a checkpoint written at the
+next minibatch boundary followed by :class:`~wavetrain.errors.TrainingInterrupted`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import zipfile
+from collections import deque
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from wavetrain.compiler.network import Network
+from wavetrain.compiler.storage import NpyError, atomic_write, check_writable, read_npy, writer_lock
+from wavetrain.errors import ConfigError, ModelFileError, TrainingInterrupted
+
+FORMAT_NAME = "wavetrain.checkpoint"
+FORMAT_VERSION = 1
+STATE_LIMIT = 64 * 2**20  # bytes of checkpoint.json read at most
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_CLASS_PREFIXES = ("wavetrain.emulator.", "wavetrain.compiler.")
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
+# --- the pickle-free state tree -------------------------------------------------------------------------------------
+
+
+def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", strict: bool = True) -> Any:
+    """``value`` as a JSON-able tree; arrays are copied into ``arrays`` (keys ``state/N``) and referenced by key.
+
+    An object it cannot encode raises ConfigError, or with ``strict=False`` becomes ``{"$opaque": type}`` (kept out of
+    in-memory snapshots; a checkpoint file is always strict).
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else {"$float": repr(float(value))}
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise ConfigError(f"checkpoint: {where} is an object array, expected numbers")
+        key = f"state/{len(arrays)}"
+        arrays[key] = np.array(value, copy=True)
+        return {"$array": key}
+    if isinstance(value, np.dtype):
+        return {"$dtype": value.str}
+    if isinstance(value, np.random.Generator):
+        return {"$rng": value.bit_generator.state}
+    if isinstance(value, deque):
+        return {"$deque": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)],
+                "maxlen": value.maxlen}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"$dict": {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in value.items()}}
+    cls = type(value)
+    if dataclasses.is_dataclass(value) and cls.__module__.startswith(_CLASS_PREFIXES):
+        fields = {f.name: encode(getattr(value, f.name), arrays, f"{where}.{f.name}", strict)
+                  for f in dataclasses.fields(value)}
+        return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
+    if cls.__module__.startswith(_CLASS_PREFIXES) and hasattr(value, "__dict__") and not isinstance(value, type):
+        # NOTE: a plain wavetrain object (e.g. the fused pipeline's buffers): its attributes, like a dataclass's
+        attrs = {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in vars(value).items()}
+        return {"$object": f"{cls.__module__}:{cls.__qualname__}", "attrs": attrs}
+    if not strict:
+        return {"$opaque": f"{cls.__module__}.{cls.__qualname__}"}
+    raise ConfigError(
+        f"checkpoint: {where} is a {cls.__module__}.{cls.__qualname__}, expected arrays, numbers, containers or a "
+        f"wavetrain dataclass (a custom method or port must keep its state in such fields to be checkpointed)"
+    )
+
+
+def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """The value :func:`encode` encoded (fresh objects; arrays copied)."""
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
+    if isinstance(tree, list):
+        return [decode(v, arrays) for v in tree]
+    if not isinstance(tree, dict):
+        raise _corrupt(f"unexpected {type(tree).__name__} in the state tree")
+    if "$array" in tree:
+        key = tree["$array"]
+        if key not in arrays:
+            raise _corrupt(f"the state tree refers to a missing array {key!r}")
+        return np.array(arrays[key], copy=True)
+    if "$dtype" in tree:
+        try:
+            dtype = np.dtype(str(tree["$dtype"]))
+        except TypeError as err:
+            raise _corrupt(f"dtype {tree['$dtype']!r} is not a NumPy dtype") from err
+        if dtype.hasobject:
+            raise _corrupt(f"dtype {tree['$dtype']!r} is an object dtype")
+        return dtype
+    if "$opaque" in tree:
+        return Opaque(str(tree["$opaque"]))
+    if "$float" in tree:
+        if tree["$float"] not in ("nan", "inf", "-inf"):
+            raise _corrupt(f"non-finite float {tree['$float']!r}, expected nan, inf or -inf")
+        return float(tree["$float"])
+    if "$rng" in tree:
+        state = tree["$rng"]
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in _BIT_GENERATORS:
+            raise _corrupt(f"bit generator {name!r}, expected one of {', '.join(_BIT_GENERATORS)}")
+        bit_generator = getattr(np.random, name)()
+        try:
+            bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as err:
+            raise _corrupt(f"RNG state does not load: {err}") from err
+        return np.random.Generator(bit_generator)
+    if "$deque" in tree:
+        return deque((decode(v, arrays) for v in tree["$deque"]), maxlen=tree.get("maxlen"))
+    if "$tuple" in tree:
+        return tuple(decode(v, arrays) for v in tree["$tuple"])
+    if "$dict" in tree:
+        return {k: decode(v, arrays) for k, v in tree["$dict"].items()}
+    if "$object" in tree:
+        cls = _dataclass_type(tree["$object"], dataclass=False)
+        obj = object.__new__(cls)
+        attrs = tree.get("attrs")
+        if not isinstance(attrs, dict):
+            raise _corrupt(f"{cls.__qualname__} has no attributes in the state tree")
+        for name, value in attrs.items():
+            object.__setattr__(obj, str(name), decode(value, arrays))
+        return obj
+    if "$dataclass" in tree:
+        cls = _dataclass_type(tree["$dataclass"])
+        obj = object.__new__(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        fields = tree.get("fields", {})
+        if set(fields) != names:
+            raise _corrupt(f"{cls.__qualname__} fields {sorted(fields)}, expected {sorted(names)}")
+        for name, value in fields.items():
+            object.__setattr__(obj, name, decode(value, arrays))
+        return obj
+    raise _corrupt(f"unknown tag in the state tree: {sorted(tree)[:3]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Opaque:
+    """An object a non-strict snapshot could not encode (a user's own method or port): it is not restored."""
+
+    type: str
+
+
+def assign(target: Any, saved: Any) -> None:
+    """Set the fields of dataclass ``target`` from ``saved`` (same type); anything else is left as it is."""
+    if isinstance(saved, Opaque) or type(saved) is not type(target) or not dataclasses.is_dataclass(target):
+        return
+    for field in dataclasses.fields(target):
+        object.__setattr__(target, field.name, getattr(saved, field.name))
+
+
+def _dataclass_type(spec: Any, dataclass: bool = True) -> type:
+    module, _, name = str(spec).partition(":")
+    if not module.startswith(_CLASS_PREFIXES) or not name.isidentifier():
+        raise _corrupt(f"class {spec!r}, expected a dataclass of wavetrain.emulator or wavetrain.compiler")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise _corrupt(f"class {spec!r} does not exist in this version of wavetrain") from err
+    if not isinstance(cls, type) or (dataclass and not dataclasses.is_dataclass(cls)):
+        raise _corrupt(f"{spec!r} is not a {'dataclass' if dataclass else 'class'}")
+    if not dataclass and (issubclass(cls, BaseException) or not hasattr(cls, "__dict__")):
+        raise _corrupt(f"{spec!r} is not a plain wavetrain class")
+    return cls
+
+
+def _corrupt(message: str) -> ModelFileError:
+    return ModelFileError(f"checkpoint: {message}")
+
+
+def restore_into(target: Any, tree: Any, arrays: dict[str, np.ndarray], what: str) -> None:
+    """Set every dataclass field of ``target`` (a port or method object) from its encoded tree.
+
+    Settings (fields whose current value is a number, string or bool) must equal the checkpoint's: a resumed run
+    with another setting would not continue the same trajectory.
+    """
+    saved = decode(tree, arrays)
+    if isinstance(saved, Opaque):
+        raise _corrupt(f"the {what} ({saved.type}) was not saved; it cannot be resumed")
+    if type(saved) is not type(target):
+        raise ConfigError(
+            f"resume: the {what} is {type(target).__qualname__}, expected {type(saved).__qualname__} as in the "
+            f"checkpoint"
+        )
+    for field in dataclasses.fields(target):
+        mine, theirs = getattr(target, field.name), getattr(saved, field.name)
+        if isinstance(mine, (bool, int, float, str)) and mine != theirs:
+            raise ConfigError(f"resume: {what} {field.name} is {mine!r}, expected {theirs!r} as in the checkpoint")
+    assign(target, saved)
+
+
+# --- the checkpoint file --------------------------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    try:
+        from importlib.metadata import version
+
+        wavetrain_version = version("wavetrain")
+    except Exception:  # noqa: BLE001 -- NOTE: an uninstalled checkout still checkpoints
+        wavetrain_version = "unknown"
+    return {"wavetrain": wavetrain_version, "numpy": np.__version__, "python": sys.version.split()[0]}
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over the training arrays' dtypes, shapes and bytes: a resume on other data is refused."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def write(path: str | os.PathLike[str], net: Network, header: dict[str, Any], state: Any) -> Path:
+    """Write a checkpoint atomically: ``net``'s network members, ``checkpoint.json`` and the state arrays."""
+    arrays: dict[str, np.ndarray] = {}
+    body = dict(header, format=FORMAT_NAME, version=FORMAT_VERSION, versions=versions(), state=encode(state, arrays))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in net.archive_members().items():
+            archive.writestr(name, data)
+        archive.writestr("checkpoint.json", json.dumps(body, allow_nan=False))
+        for key, array in arrays.items():
+            member = io.BytesIO()
+            # NOTE: a Fortran-ordered buffer stays Fortran-ordered (np.save records it): BLAS sums in layout order
+            np.save(member, array, allow_pickle=False)
+            archive.writestr(f"{key}.npy", member.getvalue())
+    return atomic_write(path, buffer.getvalue())
+
+
+def read(path: str | os.PathLike[str]) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
+    """(network, checkpoint.json, state arrays) of a checkpoint file; every member is checked before it is read."""
+    path = Path(path)
+    net = Network.load(path)  # NOTE: checks the file, meta.json and the weights (ModelFileError)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        if "checkpoint.json" not in names:
+            raise ModelFileError(
+                f"{path}: a network file but not a training checkpoint (no checkpoint.json); "
+                f"train(..., checkpoint=PATH) writes checkpoints"
+            )
+        size = archive.getinfo("checkpoint.json").file_size
+        if size > STATE_LIMIT:
+            raise ModelFileError(f"{path}: checkpoint.json inflates to {size} bytes, expected at most {STATE_LIMIT}")
+        try:
+            header = json.loads(archive.read("checkpoint.json"))
+        except (ValueError, zipfile.BadZipFile, OSError) as err:
+            raise ModelFileError(f"{path}: checkpoint.json is corrupt: {err}") from err
+        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+            got = header.get("format") if isinstance(header, dict) else type(header).__name__
+            raise ModelFileError(f"{path}: checkpoint format is {got!r}, expected {FORMAT_NAME!r}")
+        version = header.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path}: checkpoint version {version!r} is not supported, expected 1..{FORMAT_VERSION}"
+            )
+        for key, kind in (("epoch", int), ("position", int), ("settings", dict), ("data", str), ("wall_time", float)):
+            if not isinstance(header.get(key), kind) or isinstance(header.get(key), bool):
+                raise ModelFileError(
+                    f"{path}: checkpoint.json field {key!r} is {header.get(key)!r}, expected {kind.__name__}"
+                )
+        arrays = {}
+        for name in sorted(names):
+            if name.startswith("state/") and name.endswith(".npy"):
+                try:
+                    arrays[name[: -len(".npy")]] = read_npy(archive, name, f"{path}: {name}")
+                except NpyError as err:
+                    raise ModelFileError(str(err)) from err
+                except (zipfile.BadZipFile, OSError, EOFError) as err:
+                    raise ModelFileError(f"{path}: {name} is corrupt: {err}") from err
+    return net, header, arrays
+
+
+# --- the session train() drives -------------------------------------------------------------------------------------
+
+
+STATE_KEYS = ("params", "rng", "port", "method", "order", "losses", "history")
+HISTORY = ("loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+def _set_params(live: Any, saved: Any) -> None:
+    for (W, b), (sW, sb) in zip(live, saved):
+        W[...] = sW
+        b[...] = sb
+
+
+class Session:
+    """Checkpointing, resuming, divergence rollback and signal handling for one ``train`` call.
+
+    ``state`` is the live training state (a dict: params, rng, result history, port, method, order, losses); train()
+    owns the objects, the session only reads them to save and writes them back to restore.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, every: int, settings: dict[str, Any], data: str) -> None:
+        self.path = None if path is None else check_writable(path, "checkpoint")
+        self.every = every
+        self.settings = settings
+        self.data = data
+        self.pending: int | None = None  # the signal number received, handled at the next minibatch boundary
+        self.last_finite: tuple[Any, dict[str, np.ndarray]] | None = None
+
+    def resume(self, path: str | os.PathLike[str], net: Network, state: dict[str, Any]) -> tuple[int, float]:
+        """Load checkpoint ``path`` into the live state (arrays in place, objects field by field) after checking
+        that it continues this run; returns (completed epochs, wall time). A run stopped mid-epoch carries that
+        epoch's minibatch order and the losses so far in the state."""
+        path = Path(path)
+        saved_net, header, arrays = read(path)
+        self.check_resume(header, net, saved_net, path)
+        tree = header["state"]
+        fields = tree.get("$dict") if isinstance(tree, dict) else None
+        if not isinstance(fields, dict):
+            raise ModelFileError(f"{path}: checkpoint.json 'state' is not a training state")
+        missing = sorted(set(STATE_KEYS) - set(fields))
+        if missing:
+            raise ModelFileError(f"{path}: checkpoint state lacks {missing}")
+        saved = {key: decode(fields[key], arrays) for key in STATE_KEYS if key not in ("port", "method")}
+        shapes = [(W.shape, b.shape) for W, b in state["params"]]
+        params = saved["params"]
+        if not isinstance(params, list) or [tuple(np.shape(a) for a in pair) for pair in params] != shapes:
+            raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")
+        order, losses = saved["order"], saved["losses"]
+        if order is not None and not (isinstance(order, np.ndarray) and order.ndim == 1 and order.dtype.kind in "iu"
+                                      and isinstance(losses, list) and header["position"] == len(losses)
+                                      and len(losses) * self.settings["batch_size"] < len(order)
+                                      and np.array_equal(np.sort(order), np.arange(len(order)))):
+            raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no usable minibatch order")
+        if order is None and header["position"]:
+            raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no minibatch order")
+        restore_into(state["port"], fields["port"], arrays, "port")
+        restore_into(state["method"], fields["method"], arrays, "method")
+        if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
+            if "substrate" not in fields:
+                raise ConfigError(f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
+                                  f"expected the ideal one as in the checkpoint")
+            restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
+        _set_params(state["params"], params)
+        state["rng"].bit_generator.state = saved["rng"].bit_generator.state
+        for key in HISTORY:
+            state["history"][key][:] = saved["history"][key]
+        state["order"], state["losses"] = order, losses
+        return header["epoch"], header["wall_time"]
+
+    def check_finite(self, state: dict[str, Any], epoch: int, lr: float) -> None:
+        """After an epoch: if a loss or a parameter is not finite, restore the last finite state and raise."""
+        losses = state["losses"]
+        bad = [i for i, value in enumerate(losses) if not np.isfinite(value)]
+        if not bad and all(bool(np.isfinite(W).all() and np.isfinite(b).all()) for W, b in state["params"]):
+            return
+        what = f"minibatch {bad[0]} has loss {losses[bad[0]]}" if bad else "a parameter left the finite range"
+        saved = self.rollback()
+        _set_params(state["params"], saved["params"])
+        for key in ("port", "method"):
+            assign(state[key], saved[key])
+        raise ConfigError(
+            f"training diverged in epoch {epoch + 1}: {what}, expected a finite number; lower lr (got {lr}). The "
+            f"network was restored to its last finite state (before epoch {epoch + 1}), so it can still be saved"
+        )
+
+    # NOTE: settings that may change on resume: the number of epochs (to extend a run) and where to checkpoint
+    MUTABLE = ("epochs",)
+
+    def check_resume(self, header: dict[str, Any], net: Network, checkpoint_net: Network, path: Path) -> None:
+        saved = header["settings"]
+        for key in sorted(set(saved) | set(self.settings)):
+            if key in self.MUTABLE:
+                continue
+            if saved.get(key) != self.settings.get(key):
+                raise ConfigError(
+                    f"resume {path}: {key} is {self.settings.get(key)!r}, expected {saved.get(key)!r} as in the "
+                    f"checkpoint (a resumed run must use the settings it started with)"
+                )
+        if header["data"] != self.data:
+            raise ConfigError(f"resume {path}: the training data differ from the checkpoint's (sha256 mismatch)")
+        mine = [(layer.in_features, layer.out_features, layer.activation) for layer in net.layers]
+        theirs = [(layer.in_features, layer.out_features, layer.activation) for layer in checkpoint_net.layers]
+        if mine != theirs or net.loss != checkpoint_net.loss:
+            raise ConfigError(
+                f"resume {path}: the network is {net.sizes} ({net.loss}), expected {checkpoint_net.sizes} "
+                f"({checkpoint_net.loss}) with the same activations as in the checkpoint"
+            )
+        if header["epoch"] > self.settings["epochs"] or (
+            header["epoch"] == self.settings["epochs"] and header["position"] > 0
+        ):
+            raise ConfigError(
+                f"resume {path}: epochs is {self.settings['epochs']}, expected at least the {header['epoch']} "
+                f"epochs the checkpoint has done"
+            )
+
+    def snapshot(self, state: dict[str, Any]) -> None:
+        """Keep the current (finite) state in memory, for :meth:`rollback`.
+
+        With a checkpoint path the state must be savable: the first snapshot, before any training, says so if not.
+        """
+        arrays: dict[str, np.ndarray] = {}
+        self.last_finite = (encode(state, arrays, strict=self.path is not None and self.last_finite is None), arrays)
+
+    def rollback(self) -> dict[str, Any] | None:
+        """The last finite state (fresh objects), or None if none was kept."""
+        if self.last_finite is None:
+            return None
+        tree, arrays = self.last_finite
+        return decode(tree, arrays)
+
+    def save(self, net: Network, state: dict[str, Any], epoch: int, position: int, wall_time: float) -> Path | None:
+        if self.path is None:
+            return None
+        header = {"settings": self.settings, "data": self.data, "epoch": epoch, "position": position,
+                  "wall_time": float(wall_time)}
+        current = net.copy()  # NOTE: the network members hold the training parameters, whatever their dtype
+        for layer, (W, b) in zip(current.layers, state["params"]):
+            layer.weight, layer.bias = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        return write(self.path, current, header, state)
+
+    def due(self, epoch_done: int, epochs: int) -> bool:
+        return self.path is not None and self.every > 0 and (epoch_done % self.every == 0 or epoch_done == epochs)
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Hold the checkpoint path as its only writer and defer SIGINT/SIGTERM/SIGHUP to minibatch boundaries.
+
+        A second signal of the same kind during the wait is not deferred: the previous handler runs (Ctrl-C twice
+        stops at once; the checkpoint is written atomically, so a file is never torn).
+        """
+        lock = writer_lock(self.path, "checkpoint") if self.path is not None else _nothing()
+        with lock:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+
+            def defer(signum: int, frame: Any) -> None:
+                if self.pending is not None:
+                    signal.signal(signum, previous[signum])
+                    handler = previous[signum]
+                    if callable(handler):
+                        handler(signum, frame)
+                    elif signum == signal.SIGINT:
+                        raise KeyboardInterrupt
+                    else:
+                        raise SystemExit(128 + signum)
+                    return
+                self.pending = signum
+
+            for sig in SIGNALS:
+                try:
+                    signal.signal(sig, defer)
+                except (ValueError, OSError):  # NOTE: a signal this interpreter may not handle
+                    previous.pop(sig, None)
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    def interrupted(self, net: Network, state: dict[str, Any], epoch: int, position: int, wall_time: float) -> None:
+        """If a signal arrived, write the checkpoint and raise TrainingInterrupted; otherwise return."""
+        if self.pending is None:
+            return
+        signum, name = self.pending, signal.Signals(self.pending).name
+        where = f"in epoch {epoch + 1} after minibatch {position}"
+        path = self.save(net, state, epoch, position, wall_time)
+        if path is None:
+            raise TrainingInterrupted(
+                f"training stopped by {name} {where}; no checkpoint was written (pass checkpoint=PATH, "
+                f"CLI --checkpoint PATH, to be able to resume)",
+                signum,
+                None,
+            )
+        raise TrainingInterrupted(
+            f"training stopped by {name} {where}; checkpoint written to {path}; resume with "
+            f"train(..., resume={str(path)!r}) or `wavetrain train --resume {path}`",
+            signum,
+            path,
+        )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
