@@ -275,6 +275,16 @@ def make_method(
     return Backprop()
 
 
+
+def check_schedule_options(epochs: Any, batch_size: Any, lr: Any, momentum: Any) -> None:
+    """The options every training loop shares (emulator, Lava): counts, step size and a passive port's momentum."""
+    _check_positive("epochs", epochs, integer=True, allow_zero=True)
+    _check_positive("batch_size", batch_size, integer=True)
+    _check_positive("lr", lr)
+    _check_positive("momentum", momentum, allow_zero=True)
+    if momentum >= 1:
+        raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
+
 def train(
     net: Network,
     data: Any,
@@ -336,17 +346,11 @@ def train(
         )
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    _check_positive("epochs", epochs, integer=True, allow_zero=True)
-    _check_positive("batch_size", batch_size, integer=True)
-    _check_positive("lr", lr)
-    _check_positive("momentum", momentum, allow_zero=True)
+    check_schedule_options(epochs, batch_size, lr, momentum)
     _check_positive("checkpoint_every", checkpoint_every, integer=True, allow_zero=True)
     _check_positive("seed", seed, integer=True, allow_zero=True)
-    for flag, value in (("progress", progress), ):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{flag}: expected True or False, got {type(value).__name__} {value!r}")
-    if momentum >= 1:
-        raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress: expected True or False, got {type(progress).__name__} {progress!r}")
     stepper = make_method(method, net, hold, schedule, lr)
     if isinstance(method, str) and method in SELF_STEPPING:
         # NOTE: a CurvaturePort passed as port is used by 'curvature' (it can observe); nothing else would be

@@ -20,7 +20,7 @@ import numpy as np
 
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.loihi import LoihiFixedPoint
-from wavetrain.emulator.train import TrainResult, _as_dataset, _check_positive
+from wavetrain.emulator.train import TrainResult, _as_dataset, _check_positive, check_schedule_options
 from wavetrain.errors import ConfigError
 from wavetrain.targets.lava.runner import TIMEOUT, build, check_network, outbox, read_params, session
 
@@ -50,12 +50,7 @@ def train_on_lava(
         raise ConfigError(f"target 'lava': method must be one of {', '.join(LAVA_METHODS)}, got {method!r}")
     if method != "wave" and hold is not None:
         raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
-    _check_positive("epochs", epochs, integer=True, allow_zero=True)
-    _check_positive("batch_size", batch_size, integer=True)
-    _check_positive("lr", lr)
-    _check_positive("momentum", momentum, allow_zero=True)
-    if momentum >= 1:
-        raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
+    check_schedule_options(epochs, batch_size, lr, momentum)
     window = 2 * net.depth if method == "dyadic" or hold is None else hold
     _check_positive("hold", window, integer=True)
     dataset = _as_dataset(data, net)
