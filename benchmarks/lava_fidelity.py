@@ -80,20 +80,6 @@ def trained(data: Any, sizes: list[int], epochs: int) -> list[tuple[str, float, 
     return rows
 
 
-def mnist1d(cache: Path) -> Any:
-    from wavetrain.compiler.data import Dataset
-
-    if not cache.exists():
-        from mnist1d.data import get_dataset_args, make_dataset
-
-        d = make_dataset(get_dataset_args())
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
-    with np.load(cache) as d:
-        return Dataset("mnist1d", d["x"].astype(np.float64), d["y"].astype(np.int64),
-                       d["x_test"].astype(np.float64), d["y_test"].astype(np.int64), 10)
-
-
 def plot(curves: dict[str, list[tuple[int, float]]], path: Path) -> None:
     import matplotlib
 
@@ -133,7 +119,7 @@ def main() -> None:
                   "| cosine | " + " | ".join(f"{v:.5f}" for _, v in points) + " |", ""]
     sets = [("digits 64-128-10", digits, [64, 128, 10])]
     if not args.skip_mnist1d:
-        sets.append(("MNIST-1D 40-256-256-10", mnist1d(ROOT / "benchmarks" / "results" / "mnist1d.npz"),
+        sets.append(("MNIST-1D 40-256-256-10", datasets.load("mnist1d"),
                      [40, 256, 256, 10]))
     lines += [f"Training, {args.epochs} epochs, dyadic, SGD + momentum 0.9, lr 0.05, batch 32, seed 0; test accuracy "
               "in the arithmetic the network was trained in.", "",

@@ -52,8 +52,16 @@ def test_bad_files_name_the_culprit(tmp_path, arrays, message):
 
 
 def test_unknown_name_and_unreadable_file(tmp_path):
-    with pytest.raises(DataError, match=r"unknown data set 'mnist'; expected one of digits or a .npz path"):
+    with pytest.raises(DataError, match=r"unknown data set 'mnist'; expected one of digits, mnist1d or a .npz path"):
         datasets.load("mnist")
     (tmp_path / "x.npz").write_text("not a zip")
     with pytest.raises(DataError, match=r"x.npz: not a readable .npz file"):
         datasets.load(tmp_path / "x.npz")
+
+
+def test_mnist1d_is_built_in_and_generated_offline():
+    data = datasets.load("mnist1d")
+    assert data.x_train.shape == (4000, 40) and data.x_test.shape == (1000, 40) and data.n_classes == 10
+    assert set(np.unique(data.y_train)) == set(range(10))
+    again = datasets.load("mnist1d")  # NOTE: the second load reads the cache and gives the same arrays
+    assert np.array_equal(again.x_train, data.x_train) and np.array_equal(again.y_test, data.y_test)

@@ -26,7 +26,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--dataset", default="digits", show_default=True, help="'digits' or a path to an .npz (x, y).")
+@click.option("--dataset", default="digits", show_default=True, help="'digits', 'mnist1d' or a path to an .npz (x, y).")
 @click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
 @click.option("--method", type=click.Choice(METHODS), default="dyadic", show_default=True,
               help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers "

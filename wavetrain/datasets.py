@@ -4,6 +4,9 @@
 so inputs lie in [0, 1]. The split is fixed: a permutation drawn from ``numpy.random.default_rng(0)`` orders the
 samples, the first 1438 are the training set and the last 359 (20 %, rounded) the test set, the same on every machine.
 
+``load("mnist1d")``: MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package with its default
+arguments (4000 train / 1000 test, 40 features, 10 classes) and cached in the temp folder.
+
 ``load(path)``: a user's ``.npz`` with arrays ``x`` (samples x features) and ``y`` (integer labels, or a 2-D target
 array for regression). If it also holds ``x_test`` and ``y_test`` those are the test set; otherwise the same fixed
 rule applies (seeded permutation, last 20 % for testing).
@@ -12,6 +15,7 @@ rule applies (seeded permutation, last 20 % for testing).
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -45,7 +49,38 @@ def load_digits() -> Dataset:
     return _split("digits", x, y, n_classes=10)
 
 
-BUILTIN = {"digits": load_digits}
+def mnist1d_arrays(cache: Path | None = None) -> dict[str, np.ndarray]:
+    """MNIST-1D with the `mnist1d` package's default arguments (4000 train / 1000 test x 40 features, 10 classes),
+    generated offline (a few seconds) and cached as .npz in the temp folder; no download."""
+    try:
+        import mnist1d
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as err:
+        raise DataError("data set 'mnist1d' needs the mnist1d package: pip install mnist1d==0.0.2.post1") from err
+
+    from wavetrain.files import atomic_path
+
+    version = getattr(mnist1d, "__version__", "0")
+    path = (cache or Path(tempfile.gettempdir()) / "wavetrain-cache") / f"mnist1d-default-{version}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return {key: data[key] for key in ("x", "y", "x_test", "y_test")}
+    data = make_dataset(get_dataset_args())
+    arrays = {key: np.asarray(data[key]) for key in ("x", "y", "x_test", "y_test")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+    return arrays
+
+
+def load_mnist1d() -> Dataset:
+    """MNIST-1D (Greydanus 2020) with its own train/test split; features as generated (float64)."""
+    a = mnist1d_arrays()
+    return Dataset("mnist1d", a["x"].astype(np.float64), a["y"].astype(np.int64), a["x_test"].astype(np.float64),
+                   a["y_test"].astype(np.int64), 10)
+
+
+BUILTIN = {"digits": load_digits, "mnist1d": load_mnist1d}
 
 
 def load_npz(path: Path) -> Dataset:

@@ -34,7 +34,6 @@ vectors, which only add noise on units whose gradient is zero; their published r
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,24 +51,10 @@ METHODS = ("backprop", "isotropic", "W^T", "preconditioned") + tuple(f"W-perp k=
 
 
 def load_mnist1d(cache: Path | None = None) -> dict[str, np.ndarray]:
-    """MNIST-1D with the package's default arguments: generated offline (a few seconds), cached as .npz."""
-    import mnist1d
-    from mnist1d.data import get_dataset_args, make_dataset
+    """MNIST-1D with the package's default arguments (wavetrain.datasets.mnist1d_arrays: offline, cached)."""
+    from wavetrain.datasets import mnist1d_arrays
 
-    from wavetrain.files import atomic_path
-
-    version = getattr(mnist1d, "__version__", "0")
-    path = (cache or Path(tempfile.gettempdir()) / "wavetrain-cache") / f"mnist1d-default-{version}.npz"
-    if path.exists():
-        with np.load(path) as data:
-            return {key: data[key] for key in ("x", "y", "x_test", "y_test")}
-    args = get_dataset_args()
-    data = make_dataset(args)
-    arrays = {key: np.asarray(data[key]) for key in ("x", "y", "x_test", "y_test")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
-    return arrays
+    return mnist1d_arrays(cache)
 
 
 def make_net(sizes: tuple[int, ...], seed: int) -> Network:
