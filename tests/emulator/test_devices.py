@@ -107,6 +107,22 @@ def test_update_noise_variance_grows_with_the_pulse_count():
     assert abs(out.std() / (0.3 * 0.001 * 3) - 1) < 0.01
 
 
+@pytest.mark.parametrize("gamma_up, gamma_down", [(1.0, 1.0), (0.5, 0.2)])
+def test_noisy_pulses_in_closed_form_match_noisy_pulses_one_by_one(gamma_up, gamma_down):
+    # each pulse adds its own noise and the later pulses shrink it: 30 pulses of a soft-bounds device have ~13 % less
+    # spread than sqrt(30) independent steps (what aihwkit's one-by-one update gives, benchmarks/aihwkit_check.py)
+    rng = np.random.default_rng(5)
+    dw, std, count, w0 = 0.01, 0.3, 30, 0.2
+    for sign, gamma in ((1.0, gamma_up), (-1.0, gamma_down)):
+        w = np.full(RNG_SAMPLES, w0)
+        for _ in range(count):
+            w = w + sign * dw * (1 - sign * gamma * w) + std * dw * rng.standard_normal(RNG_SAMPLES)
+        closed = devices.apply_pulses(np.full(RNG_SAMPLES, w0), np.full(RNG_SAMPLES, sign * count), dw, dw,
+                                      gamma_up, gamma_down, 1.0, std, rng)
+        assert abs(closed.mean() - w.mean()) < 5 * std * dw * np.sqrt(count) * np.sqrt(2 / RNG_SAMPLES)
+        assert abs(closed.std() / w.std() - 1) < 0.01
+
+
 def test_drift_recovers_its_exponent_from_a_log_log_fit():
     t = np.array([20.0, 200.0, 2000.0, 2e4, 2e5])
     g = np.array([devices.drift_factor(ti, 20.0, 0.05) for ti in t])
