@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce hardware clean
+.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce hardware aihwkit clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,14 @@ reproduce: setup
 # Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
 hardware: setup
 	$(PY) benchmarks/hardware_presets.py --out docs
+
+# Optional, never part of setup or test: build IBM's aihwkit from its sdist into .venv against the installed CPU
+# torch (scripts/setup_aihwkit.sh, 10-30 min on 2 cores), cross-check the pulsed device model against its devices
+# and time training against its AnalogSGD: benchmarks/results/aihwkit.md, collected into BENCHMARKS.md.
+aihwkit: setup
+	bash scripts/setup_aihwkit.sh $(VENV)
+	$(PY) benchmarks/aihwkit_check.py
+	$(PY) benchmarks/collect.py
 
 clean:
 	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis
