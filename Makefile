@@ -64,8 +64,7 @@ hardware: setup
 # and time training against its AnalogSGD: benchmarks/results/aihwkit.md, collected into BENCHMARKS.md.
 aihwkit: setup
 	bash scripts/setup_aihwkit.sh $(VENV)
-	$(PY) benchmarks/aihwkit_check.py
-	$(PY) benchmarks/collect.py
+	$(PY) benchmarks/aihwkit_check.py; status=$$?; $(PY) benchmarks/collect.py && exit $$status
 
 clean:
 	rm -rf $(VENV) $(NP2) $(OUT) .pytest_cache .hypothesis
