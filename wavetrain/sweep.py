@@ -229,12 +229,24 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
         futures = [client.submit(run_task, task, key=f"wavetrain-sweep-{task.task_id}", pure=False) for task in todo]
         with tqdm(total=outcome.total, initial=outcome.skipped, unit="task", desc="sweep", disable=not progress,
                   smoothing=0.1) as bar:
-            for future in as_completed(futures):
-                _record(future, table, outcome, bar)
+            seen = 0
+            try:
+                for future in as_completed(futures):
+                    seen += 1
+                    _record(future, table, outcome, bar)
+            except _LOST_CONNECTION as err:
+                # NOTE: the scheduler went away while results were being gathered: what is not written is lost
+                outcome.lost += len(futures) - seen
+                bar.write(f"connection to the scheduler lost ({type(err).__name__}: {err})")
         if outcome.lost:
             gone = "" if client.status == "running" else f" (lost the scheduler {client.scheduler.address})"
             echo(f"{outcome.lost} task(s) not recorded{gone}; rerun the same command to run them")
     return outcome
+
+
+# NOTE: how a lost scheduler surfaces varies with timing (distributed's CommClosedError, ConnectionResetError, a
+# timeout); CommClosedError and ConnectionResetError are OSErrors
+_LOST_CONNECTION = (OSError, TimeoutError)
 
 
 def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> None:
@@ -245,7 +257,14 @@ def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> 
             bar.write(f"task {future.key}: not recorded ({reason}); the next lost tasks are only counted")
         future.release()
         return
-    row = future.result()
+    try:
+        row = future.result()
+    except _LOST_CONNECTION as err:  # NOTE: finished on a worker, but the scheduler died before it handed the row over
+        outcome.lost += 1
+        if outcome.lost == 1:
+            bar.write(f"task {future.key}: not recorded ({type(err).__name__}: {err}); the next lost tasks are only "
+                      f"counted")
+        return
     future.release()
     table.write(row)
     outcome.recorded += 1
