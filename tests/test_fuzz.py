@@ -106,7 +106,10 @@ def test_relax_arguments(ticks, courant, history, x):
 
 
 @FUZZ
-@given(epochs=st.one_of(st.integers(0, 2), anything), batch_size=small_positive, lr=st.one_of(st.just(0.05), anything),
+# NOTE: epochs from `anything` could be 10**8, a legal request for days of training; wrong kinds are still drawn
+@given(epochs=st.one_of(st.integers(-3, 2), st.none(), st.booleans(), st.floats(allow_nan=True), st.text(max_size=4),
+                        st.just(np.float64("nan")), st.just(np.array([1.0, 2.0]))),
+       batch_size=small_positive, lr=st.one_of(st.just(0.05), anything),
        momentum=st.one_of(st.just(0.0), anything), seed=st.one_of(st.just(0), anything),
        method=st.sampled_from(["dyadic", "wave", "backprop", "mpc", "adam", 7]),
        hold=st.one_of(st.none(), st.integers(1, 3), anything),
