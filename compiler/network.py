@@ -22,7 +22,7 @@ from wavetrain.compiler.atomic import atomic_write
 from wavetrain.compiler.budget import check_memory, network_bytes
 from wavetrain.compiler.data import check_features, check_targets
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
-from wavetrain.compiler.storage import NpyError, read_npy
+from wavetrain.compiler.storage import NpyError, read_json_member, read_npy
 from wavetrain.compiler.validate import number, real_array
 from wavetrain.errors import MissingDependency, ModelFileError, NetworkError
 
@@ -292,13 +292,7 @@ class Network:
             names = set(archive.namelist())
             if "meta.json" not in names:
                 raise ModelFileError(f"{path}: not a wavetrain network file (no meta.json; has {sorted(names)[:5]})")
-            size = archive.getinfo("meta.json").file_size
-            if size > META_LIMIT:
-                raise ModelFileError(f"{path}: meta.json inflates to {size} bytes, expected at most {META_LIMIT}")
-            try:
-                header = json.loads(archive.read("meta.json"))
-            except (ValueError, zipfile.BadZipFile, OSError) as err:
-                raise ModelFileError(f"{path}: meta.json is corrupt: {err}") from err
+            header = read_json_member(archive, path, "meta.json", META_LIMIT)
             if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
                 got = header.get("format") if isinstance(header, dict) else type(header).__name__
                 raise ModelFileError(f"{path}: format is {got!r}, expected {FORMAT_NAME!r}")

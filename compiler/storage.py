@@ -12,8 +12,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import glob
+import json
 import os
 import re
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from wavetrain.compiler.atomic import _umask, atomic_path, atomic_write
-from wavetrain.errors import ConfigError
+from wavetrain.errors import ConfigError, ModelFileError
 
 __all__ = ["atomic_path", "atomic_write", "check_writable", "lock_path", "read_npy", "writer_lock", "writer_locks"]
 
@@ -169,3 +171,14 @@ def read_npy(archive: Any, member: str, what: str, max_bytes: int | None = None)
 
 class NpyError(ValueError):
     """A malformed or over-budget .npy member (callers turn it into their own WavetrainError)."""
+
+
+def read_json_member(archive: Any, path: Any, member: str, limit: int) -> Any:
+    """The JSON member of a zip archive, refused (ModelFileError) if it inflates past ``limit`` bytes or is corrupt."""
+    size = archive.getinfo(member).file_size
+    if size > limit:
+        raise ModelFileError(f"{path}: {member} inflates to {size} bytes, expected at most {limit}")
+    try:
+        return json.loads(archive.read(member))
+    except (ValueError, zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(f"{path}: {member} is corrupt: {err}") from err

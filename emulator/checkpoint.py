@@ -41,7 +41,14 @@ from typing import Any, Iterator
 import numpy as np
 
 from wavetrain.compiler.network import Network
-from wavetrain.compiler.storage import NpyError, atomic_write, check_writable, read_npy, writer_lock
+from wavetrain.compiler.storage import (
+    NpyError,
+    atomic_write,
+    check_writable,
+    read_json_member,
+    read_npy,
+    writer_lock,
+)
 from wavetrain.errors import ConfigError, ModelFileError, TrainingInterrupted
 
 FORMAT_NAME = "wavetrain.checkpoint"
@@ -275,13 +282,7 @@ def read(path: str | os.PathLike[str]) -> tuple[Network, dict[str, Any], dict[st
                 f"{path}: a network file but not a training checkpoint (no checkpoint.json); "
                 f"train(..., checkpoint=PATH) writes checkpoints"
             )
-        size = archive.getinfo("checkpoint.json").file_size
-        if size > STATE_LIMIT:
-            raise ModelFileError(f"{path}: checkpoint.json inflates to {size} bytes, expected at most {STATE_LIMIT}")
-        try:
-            header = json.loads(archive.read("checkpoint.json"))
-        except (ValueError, zipfile.BadZipFile, OSError) as err:
-            raise ModelFileError(f"{path}: checkpoint.json is corrupt: {err}") from err
+        header = read_json_member(archive, path, "checkpoint.json", STATE_LIMIT)
         if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
             got = header.get("format") if isinstance(header, dict) else type(header).__name__
             raise ModelFileError(f"{path}: checkpoint format is {got!r}, expected {FORMAT_NAME!r}")
