@@ -241,3 +241,34 @@ def test_the_example_sweep_file_is_valid_read_noise_x_weight_bits_x_3_seeds():
     every = sweep.plan(spec)
     assert spec.axis_names == ["hardware.device.read_noise", "hardware.device.weight_bits"] and spec.seeds == [0, 1, 2]
     assert len(every) == 4 * 4 * 3 and spec.base["dataset"] == "digits"
+
+
+def test_a_future_cancelled_by_a_lost_scheduler_after_its_status_check_counts_as_lost(tmp_path):
+    """The CI race of stop 14: status said finished, then the client lost the scheduler and cancelled every future,
+    so result() raised distributed's FutureCancelledError (a CancelledError, not an OSError)."""
+    from distributed.client import FutureCancelledError
+
+    class Raced:
+        status, key = "finished", "wavetrain-sweep-x"
+
+        def result(self):
+            raise FutureCancelledError(self.key, "scheduler-connection-lost", "Client lost the connection")
+
+        def release(self):
+            raise AssertionError("a lost future is not released twice")
+
+    class Bar:
+        lines: list[str] = []
+
+        def write(self, line):
+            self.lines.append(line)
+
+        def update(self, n):
+            raise AssertionError("nothing was recorded")
+
+    spec = load_spec(write(tmp_path, TINY))
+    outcome = sweep.SweepOutcome(tmp_path / "out", 8, 0)
+    bar = Bar()
+    sweep._record(Raced(), SweepTable(tmp_path / "out", spec, 8), outcome, bar)
+    assert (outcome.lost, outcome.recorded) == (1, 0)
+    assert "scheduler-connection-lost" in bar.lines[0]

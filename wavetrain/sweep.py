@@ -20,6 +20,7 @@ import socket
 import time
 import traceback
 import warnings
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -245,8 +246,9 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
 
 
 # NOTE: how a lost scheduler surfaces varies with timing (distributed's CommClosedError, ConnectionResetError, a
-# timeout); CommClosedError and ConnectionResetError are OSErrors
-_LOST_CONNECTION = (OSError, TimeoutError)
+# timeout, or FutureCancelledError "scheduler-connection-lost" when the client cancels its futures between our status
+# check and result()); CommClosedError and ConnectionResetError are OSErrors, FutureCancelledError a CancelledError
+_LOST_CONNECTION = (OSError, TimeoutError, CancelledError)
 
 
 def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> None:
