@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce hardware aihwkit clean
+.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce reproduce-t9 hardware aihwkit clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,16 @@ lava-fidelity: setup
 REPORT ?= docs/reproduction
 reproduce: setup
 	$(PY) -m wavetrain reproduce --out $(REPORT) $(if $(QUICK),--quick,)
+
+# T9 at the authors' schedule (300 epochs at lr 1e-4, every estimator, seeds T9_SEEDS): one JSON per run in
+# $(REPORT)/t9_paper, resumable (a rerun skips finished runs; ~1 h per seed on one core), then only the report's T9
+# section is regenerated from them. Seeds run in parallel as separate processes: make -j2 reproduce-t9-seed-0 ...
+T9_SEEDS ?= 0 1
+reproduce-t9: $(addprefix reproduce-t9-seed-,$(T9_SEEDS))
+	$(PY) -m wavetrain reproduce --out $(REPORT) --only T9
+
+reproduce-t9-seed-%: setup
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m wavetrain reproduce-t9 --results $(REPORT)/t9_paper --seed $* --threads 1
 
 # Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
 hardware: setup

@@ -15,12 +15,17 @@ from wavetrain.cli_support import friendly
               help="Directory for report.md and its PNG plots.")
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--only", "only", multiple=True, type=click.Choice(["T9", "T11"]),
+              help="Regenerate only this target's section (repeatable) and patch it into the existing OUT/report.md.")
 @friendly
-def reproduce_command(out: Path, quick: bool, no_progress: bool) -> None:
+def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> None:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
-    from wavetrain.reproduction.reproduce import reproduce
+    from wavetrain.reproduction.reproduce import reproduce, reproduce_only
 
-    path = reproduce(out, quick=quick, progress=not no_progress)
+    if only:
+        path = reproduce_only(out, only, quick=quick)
+    else:
+        path = reproduce(out, quick=quick, progress=not no_progress)
     click.echo(f"report written to {path}")
 
 

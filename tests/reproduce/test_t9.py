@@ -125,3 +125,36 @@ def test_mnist1d_is_generated_offline_and_cached() -> None:
     assert len(cached) == 1
     again = t9.load_mnist1d()
     assert all(np.array_equal(first[k], again[k]) for k in first)
+
+
+@pytest.mark.parametrize("n_next", [10, 128])
+def test_float32_subspaces_equal_the_float64_subspaces(n_next: int) -> None:
+    """Training's float32 eigensolvers (scipy evr for k <= 5, torch eigh above) against NumPy float64: the same
+    subspaces, compared as projectors (eigenvector signs are arbitrary), on samples whose k-th eigenvalue gap is
+    not degenerate."""
+    rng = np.random.default_rng(7)
+    W = rng.uniform(-128 ** -0.5, 128 ** -0.5, size=(n_next, 128))
+    mask = rng.random((48, 128)) > rng.uniform(0.3, 0.7, size=(48, 1))
+    for k in t9.KS:
+        exact, fast = t9.top_right_vectors(W, mask, k, precise=True), t9.top_right_vectors(W, mask, k, precise=False)
+        assert fast.shape == exact.shape and fast.dtype == np.float64
+        for b in range(len(mask)):
+            values = np.linalg.eigvalsh((W * mask[b]).T @ (W * mask[b]))[::-1]
+            keep = min(k, int(mask[b].sum()), n_next)
+            if keep < len(values) and values[keep - 1] - values[keep] < 1e-3 * values[0]:
+                continue  # a near-tie at the cut: float32 may legitimately pick another vector of the cluster
+            P, Q = exact[b].T @ exact[b], fast[b].T @ fast[b]
+            assert np.max(np.abs(P - Q)) <= 1e-4, (k, b)
+            assert np.max(np.abs(Q @ Q - Q)) <= 1e-5  # orthonormal rows: a projector
+
+
+def test_float32_eigenvectors_are_the_top_ones_in_descending_order() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 12, 12))
+    mats = a @ np.swapaxes(a, 1, 2)
+    values, vectors = np.linalg.eigh(mats)
+    for keep in (1, 5, 6, 12):  # both float32 paths (k <= 5: evr subset; above: full eigh)
+        fast = t9.top_eigenvectors(mats, keep)
+        # each returned column is the eigenvector of the matching eigenvalue (up to sign)
+        overlap = np.abs(np.einsum("gck,gck->gk", fast, vectors[:, :, ::-1][:, :, :keep]))
+        assert np.all(overlap > 1 - 1e-4), keep

@@ -62,6 +62,7 @@ class Scale:
     t9_ks: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
     t9_widths: tuple[int, ...] = (64, 128, 256)  # widths of the signed-cosine probe at init
     t9_width_samples: int = 128
+    t9_paper_results: bool = True  # read OUT/t9_paper (runs at the authors' schedule) when it holds any
     t11_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)  # T11 deep linear residual nets
     t11_seeds: tuple[int, ...] = (0, 1, 2)
     t7_ticks: int = 1000  # XOR learning circuit, ticks at eta tick = 0.05
@@ -71,6 +72,7 @@ class Scale:
 FULL = Scale("full", 3000, 4000, 20000, (32, 64, 128, 256, 512), 40, 32, 256, 30, (0, 1, 2), 0)
 QUICK = Scale("quick", 600, 1000, 4000, (32, 64, 128, 256), 8, 16, 128, 4, (0, 1, 2), 600,
               t9_seeds=(0, 1), t9_epochs=1, t9_train_subset=1024, t9_ks=(10,), t9_widths=(64, 128), t9_width_samples=64,
+              t9_paper_results=False,
               t11_depths=(32, 64, 128), t11_seeds=(0, 1), t7_ticks=400, t4_seeds=(0, 1, 2))
 
 

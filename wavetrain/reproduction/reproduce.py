@@ -67,19 +67,9 @@ def render(scale: Scale, sections: list[Section], digits: dict[str, Any], second
         "(spec/algorithms.md section 7 and the notes), never with the paper.", "",
         "## Summary", "", "| target | title | verdicts | checks (our derivation) |", "|---|---|---|---|",
     ]
+    lines += [summary_line(s) for s in sections]
     for s in sections:
-        verdicts = ", ".join(sorted({r.verdict for r in s.rows}))
-        checks = f"{sum(r.check == 'pass' for r in s.rows)}/{sum(bool(r.check) for r in s.rows)} pass"
-        lines.append(f"| {s.target} | {s.title} | {verdicts} | {checks} |")
-    for s in sections:
-        lines += ["", f"## {s.target}: {s.title}", "", *sources.lines(s.target),
-                  "| quantity | measured | claim (source) | our derivation | verdict | check |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r.quantity} | {r.measured} | {r.claim} | {r.expected} | {r.verdict} | {r.check} |"
-                  for r in s.rows]
-        if s.note:
-            lines += ["", s.note]
-        lines += [f"\n![{p}]({p})" for p in s.plots]
+        lines += section_lines(s)
     lines += ["", f"## Digits: every method at equal epochs ({scale.epochs} epochs, seeds {list(scale.seeds)}, "
               f"{'all' if not scale.train_subset else scale.train_subset} training samples)", "",
               f"Network {'-'.join(map(str, reproduce_digits.SIZES))} tanh, softmax cross-entropy, batch 32, lr "
@@ -90,6 +80,68 @@ def render(scale: Scale, sections: list[Section], digits: dict[str, Any], second
         lines.append(f"\n{name}: {err}")
     lines += ["", "![accuracy vs epochs](digits_accuracy.png)", "", sources.CLOSING]
     return "\n".join(lines)
+
+
+def summary_line(s: Section) -> str:
+    """The section's row of the summary table."""
+    verdicts = ", ".join(sorted({r.verdict for r in s.rows}))
+    checks = f"{sum(r.check == 'pass' for r in s.rows)}/{sum(bool(r.check) for r in s.rows)} pass"
+    return f"| {s.target} | {s.title} | {verdicts} | {checks} |"
+
+
+def section_lines(s: Section) -> list[str]:
+    """The section's markdown, from its blank line before the heading to its last plot."""
+    lines = ["", f"## {s.target}: {s.title}", "", *sources.lines(s.target),
+             "| quantity | measured | claim (source) | our derivation | verdict | check |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.quantity} | {r.measured} | {r.claim} | {r.expected} | {r.verdict} | {r.check} |" for r in s.rows]
+    if s.note:
+        lines += ["", s.note]
+    return lines + [f"\n![{p}]({p})" for p in s.plots]
+
+
+# Targets one section of which can be regenerated alone (`wavetrain reproduce --only T9`).
+SINGLE: dict[str, Any] = {"T9": lambda scale, out: t9_mnist1d.section(scale, out),
+                          "T11": lambda scale, out: t11_residual.section(scale, out)}
+
+
+def patch(text: str, section: Section) -> str:
+    """``text`` (a report written by :func:`render`) with the section of the same target and its summary row
+    replaced by ``section``'s; everything else is kept byte for byte."""
+    from wavetrain.errors import ConfigError
+
+    heading = f"\n## {section.target}: "
+    row = f"| {section.target} | "
+    start = text.find(heading)
+    lines = text.split("\n")
+    rows = [i for i, line in enumerate(lines) if line.startswith(row)]
+    if start < 0 or len(rows) != 1:
+        raise ConfigError(f"report to patch: expected one '## {section.target}:' section and one summary row, got "
+                          f"{int(start >= 0)} and {len(rows)}")
+    lines[rows[0]] = summary_line(section)
+    text = "\n".join(lines)
+    start = text.find(heading)
+    end = text.find("\n\n## ", start + 1)  # keep the blank line before the next heading
+    end = len(text) if end < 0 else end
+    return text[:start] + "\n".join(section_lines(section)) + text[end:]
+
+
+def reproduce_only(out: str | os.PathLike[str], targets: tuple[str, ...], quick: bool = False,
+                   scale: Scale | None = None) -> Path:
+    """Regenerate only ``targets`` (keys of :data:`SINGLE`) and patch them into the existing ``out/report.md``."""
+    from wavetrain.errors import ConfigError
+
+    scale = scale or (QUICK if quick else FULL)
+    out = Path(out)
+    path = out / "report.md"
+    unknown = [t for t in targets if t not in SINGLE]
+    if unknown:
+        raise ConfigError(f"--only: expected targets among {', '.join(SINGLE)}, got {', '.join(unknown)}")
+    if not path.is_file():
+        raise ConfigError(f"--only: expected an existing report at {path} to patch, got none (run it whole once)")
+    text = path.read_text()
+    for target in targets:
+        text = patch(text, SINGLE[target](scale, out))
+    return atomic_write(path, text)
 
 
 def reproduce(out: str | os.PathLike[str], quick: bool = False, progress: bool = True, scale: Scale | None = None
