@@ -103,7 +103,9 @@ def test_paper_rows_decide_by_the_paired_t_interval_and_report_a_partial_sweep(t
     rows, note = t9_paper.paper_rows(results, tmp_path / "t9.png")
     k10 = [r for r in rows if r.quantity.startswith("test accuracy") and r.quantity.count("W-perp k=10")][0]
     assert k10.measured == "50.0 (1 seed, no interval) (seed 0: 50.0)"
-    assert "over seeds [0]" in by["W-perp k10 - preconditioned"].quantity.replace("[0, 1]", "[0]")
+    pre = {r.quantity.split(" (")[0]: r for r in rows}["W-perp k10 - preconditioned"]
+    assert pre.quantity.endswith("over seeds [0])") and pre.measured.startswith("19.0 (1 seed, no interval)")
+    assert pre.verdict == "inconclusive"  # one seed decides nothing, however clear its bootstrap
 
 
 def test_patch_replaces_one_section_and_its_summary_row() -> None:
