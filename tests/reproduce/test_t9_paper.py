@@ -124,3 +124,19 @@ def test_patch_replaces_one_section_and_its_summary_row() -> None:
     assert patched == expected and patched != text
     with pytest.raises(ConfigError, match="one '## T7:' section"):
         rep.patch(text, Section("T7", "x", ()))
+
+
+def test_reproduce_only_patches_the_section_and_refreshes_the_closing_note(tmp_path, monkeypatch) -> None:
+    from wavetrain.reproduction import reproduce as rep
+    from wavetrain.reproduction import sources
+
+    old = Section("T9", "t", (Row("q", "old", "-", "-", "not claimed"),))
+    other = Section("T10", "u", (Row("q", "kept", "-", "-", "not claimed"),))
+    (tmp_path / "report.md").write_text("\n".join(["# r", rep.summary_line(old), rep.summary_line(other),
+                                                   *rep.section_lines(old), *rep.section_lines(other), "",
+                                                   sources.CLOSING.replace("T9: paired", "T9: stale")]))
+    new = Section("T9", "t", (Row("q", "new", "-", "-", "not claimed"),))
+    monkeypatch.setitem(rep.SINGLE, "T9", lambda scale, out: new)
+    text = rep.reproduce_only(tmp_path, ("T9",)).read_text()
+    assert "| q | new |" in text and "| q | old |" not in text and "| q | kept |" in text
+    assert text.endswith(sources.CLOSING) and "T9: stale" not in text

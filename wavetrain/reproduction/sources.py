@@ -62,9 +62,11 @@ by construction. How each one was confirmed to be able to fail:
   halves, which a wrong port law, a wrong time constant or a sign error breaks (the ratio would not be 2).
   The energy row asks a first-order fall of the residual; it currently fails, and is reported as such.
 - T8: Monte Carlo moments against closed forms within 3-4 standard errors.
-- T9: paired intervals over seeds; the joint JVP, the reference gradients, the per-sample subspaces and the
-  preconditioned covariance are tested against torch forward mode, torch autograd, LAPACK's SVD and the authors'
-  construction written out (tests/reproduce/test_t9.py).
+- T9: paired t-intervals over seeds decide (a per-seed paired bootstrap over test samples is shown, never decides);
+  the joint JVP, the reference gradients, the per-sample subspaces (float64 and the float32 solvers training uses)
+  and the preconditioned covariance are tested against torch forward mode, torch autograd, LAPACK's SVD and the
+  authors' construction written out (tests/reproduce/test_t9.py); the verdict logic against hand-computed
+  intervals on made-up runs, including a reversal that must turn a verdict inconclusive (test_t9_paper.py).
 - T10: the window slope must equal 2 arrays per layer (a wrong memory model or a window that keeps more fails it).
 - T11: exponents against our derivation (3 for smooth, 2 for i.i.d. layers), decided by intervals over nets; the
   closed-form gradients are tested against the emulator's streaming mpc_gradients.
