@@ -20,10 +20,10 @@ TINY = t9_paper.Schedule(epochs=1)
 
 
 def test_sweep_writes_one_file_per_run_and_a_rerun_skips_finished_runs(tmp_path, monkeypatch) -> None:
-    paths = t9_paper.run_paper(tmp_path, (0,), ("backprop", "W-perp k=2"), TINY, progress=False)
-    assert [p.name for p in paths] == ["backprop__seed0.json", "wperp_k2__seed0.json"]
+    paths = t9_paper.run_paper(tmp_path, (0,), ("backprop", "W^T"), TINY, progress=False)
+    assert [p.name for p in paths] == ["backprop__seed0.json", "wt__seed0.json"]
     loaded = t9_paper.load_results(tmp_path, TINY)
-    for method in ("backprop", "W-perp k=2"):
+    for method in ("backprop", "W^T"):
         record = loaded[method][0]
         assert len(record["test_accuracy"]) == 1 and len(record["cosine"]) == 1 and len(record["test_correct"]) == 1000
         assert record["test_correct"].mean() == pytest.approx(record["final_test_accuracy"], abs=1e-12)
@@ -34,12 +34,12 @@ def test_sweep_writes_one_file_per_run_and_a_rerun_skips_finished_runs(tmp_path,
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(t9, "train", refuse)
-    t9_paper.run_paper(tmp_path, (0,), ("backprop", "W-perp k=2"), TINY, progress=False)
+    t9_paper.run_paper(tmp_path, (0,), ("backprop", "W^T"), TINY, progress=False)
     assert {p: p.stat().st_mtime_ns for p in paths} == stamps
     paths[1].write_text("{ truncated")  # a damaged file is not a finished run
     with pytest.raises(AssertionError, match="trained again"):
-        t9_paper.run_paper(tmp_path, (0,), ("backprop", "W-perp k=2"), TINY, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop__seed0.json", "wperp_k2__seed0.json"]
+        t9_paper.run_paper(tmp_path, (0,), ("backprop", "W^T"), TINY, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop__seed0.json", "wt__seed0.json"]
 
 
 def test_bad_requests_are_refused_before_any_work(tmp_path) -> None:
