@@ -96,6 +96,10 @@ def test_paper_rows_decide_by_the_paired_t_interval_and_report_a_partial_sweep(t
     assert k.measured.startswith("best 10; 0.0") and k.verdict == "reproduced"
     assert "Partial sweep:** 14 of 20 runs finished" in note and "W-perp k=2 seed 1" in note
     assert (tmp_path / "t9.png").stat().st_size > 1000
+    del results["W-perp k=50"][1]  # a rank missing a seed of k = 10's sits out of the comparisons
+    rows, _ = t9_paper.paper_rows(results, tmp_path / "t9.png")
+    k = {r.quantity.split(" (")[0]: r for r in rows}["k ~ 10 best or near-best among W-perp k"]
+    assert "ranks run: 1, 10)" in k.quantity and "over seeds [0, 1]" in k.quantity
     results["W-perp k=10"][1] = fake("W-perp k=10", 1, 200)  # seed 1 reverses k10 vs preconditioned
     rows, _ = t9_paper.paper_rows(results, tmp_path / "t9.png")
     assert {r.quantity.split(" (")[0]: r for r in rows}["W-perp k10 - preconditioned"].verdict == "inconclusive"
@@ -106,6 +110,10 @@ def test_paper_rows_decide_by_the_paired_t_interval_and_report_a_partial_sweep(t
     pre = {r.quantity.split(" (")[0]: r for r in rows}["W-perp k10 - preconditioned"]
     assert pre.quantity.endswith("over seeds [0])") and pre.measured.startswith("19.0 (1 seed, no interval)")
     assert pre.verdict == "inconclusive"  # one seed decides nothing, however clear its bootstrap
+    del results["W-perp k=10"]
+    rows, _ = t9_paper.paper_rows(results, tmp_path / "t9.png")
+    assert [r.measured for r in rows if r.quantity.startswith("k ~ 10")] == [
+        "sweep too small (or not finished) at this scale"]
 
 
 def test_patch_replaces_one_section_and_its_summary_row() -> None:
