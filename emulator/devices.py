@@ -162,18 +162,18 @@ def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: flo
         moved = np.flatnonzero(count != 0)
         if moved.size:
             if symmetric:
-                step = _at(dw_up, out.shape, moved)
+                step = at(dw_up, out.shape, moved)
             else:
-                step = np.where(_at(n, out.shape, moved) > 0, _at(dw_up, out.shape, moved),
-                                _at(dw_down, out.shape, moved))
-            pulses = _at(count, out.shape, moved)
+                step = np.where(at(n, out.shape, moved) > 0, at(dw_up, out.shape, moved),
+                                at(dw_down, out.shape, moved))
+            pulses = at(count, out.shape, moved)
             if single or (gamma_up == 0.0 and gamma_down == 0.0):
                 var = pulses
             else:
-                bound_at = _at(bound, out.shape, moved)
-                var = np.where(_at(n, out.shape, moved) > 0,
-                               _noise_sum(pulses, _at(dw_up, out.shape, moved), gamma_up, bound_at),
-                               _noise_sum(pulses, _at(dw_down, out.shape, moved), gamma_down, bound_at))
+                bound_at = at(bound, out.shape, moved)
+                var = np.where(at(n, out.shape, moved) > 0,
+                               _noise_sum(pulses, at(dw_up, out.shape, moved), gamma_up, bound_at),
+                               _noise_sum(pulses, at(dw_down, out.shape, moved), gamma_down, bound_at))
             noise = gauss(rng, moved.size, out.dtype)
             noise *= dw_std * step * np.sqrt(var)
             out = np.ascontiguousarray(out)
@@ -182,7 +182,7 @@ def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: flo
     return np.clip(out, -bound, bound, out=out)
 
 
-def _at(value: Array | float, shape: tuple[int, ...], flat_index: Array) -> Array | float:
+def at(value: Array | float, shape: tuple[int, ...], flat_index: Array) -> Array | float:
     """``value`` broadcast to ``shape`` at the C-order flat indices ``flat_index`` (a scalar stays a scalar)."""
     if np.ndim(value) == 0:
         return value
