@@ -81,6 +81,14 @@ class EnergyTrace:
         """The residual less the stale readout's work since ``start``: the Taylor remainder, second order per step."""
         return self.residual(start) - np.concatenate([[0.0], np.cumsum(self.stale[start:-1])])
 
+    def ratio(self, first: int, last: int) -> tuple[float, float]:
+        """(residual, stale work) over the steps first..last-1, each divided by what the ports dissipated there."""
+        if not 0 <= first < last < len(self.loss):
+            raise ConfigError(f"EnergyTrace.ratio: expected 0 <= first < last < {len(self.loss)} (ticks), got "
+                              f"first={first!r}, last={last!r}")
+        spent = float(self.dissipated[first:last].sum())
+        return float(self.residual(first)[last - first] / spent), float(self.stale[first:last].sum() / spent)
+
 
 def _ticks(owner: str, ticks: Any) -> int:
     if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 1:
@@ -175,6 +183,4 @@ def identity_ratio(net: Network, x: Any, y: Any, eta: float, window: tuple[float
                           f"tick {first} (t0 / eta = {window[0]} / {port.eta})")
     if last - first < 1:
         raise ConfigError(f"identity_ratio: the window {window!r} holds no step at eta {port.eta}")
-    trace = _energy("identity_ratio", net.copy(), x, y, last + 1, port, IDEAL, locked)
-    spent = trace.dissipated[first:last].sum()
-    return float(trace.residual(first)[-1] / spent), float(trace.stale[first:last].sum() / spent)
+    return _energy("identity_ratio", net.copy(), x, y, last + 1, port, IDEAL, locked).ratio(first, last)
