@@ -363,7 +363,7 @@ def t7(scale: Scale, out: Path) -> Section:
         Row("curvature port on least squares: loss gap to the minimum (lstsq) after 1 step", sci(gap),
             "Newton = curvature match", "0 (one step)", verdict(abs(gap) < 1e-12, True), check(abs(gap) < 1e-12)),
     ]
-    energy, plot = t7_energy.rows(scale, out)
+    energy, plot, spread = t7_energy.rows(scale, out)
     rows += energy
     note = ("The ports are the compiled circuit elements (compile_network(..., learning='resistor' | 'momentum')), "
             "run by the numpy circuit target and by ngspice on XOR; the reference is the ODE they should follow, "
@@ -379,8 +379,6 @@ def t7(scale: Scale, out: Path) -> Section:
             "step, so residual / dissipated = c eta + O(eta^2) at equal flow time with c about ten times the locked "
             "one on this toy. The earlier row ('0.178 / 0.548; order 0.70') compared 400 ticks at eta 0.02 and 0.1, "
             "i.e. flow times 8 and 40: different stretches of the trajectory, not a ledger error; its '< 0.1 at eta "
-            "0.02' assumed the locked coefficient. At fixed eta the ratio also depends on the window (eta 0.02, "
-            "seed 0, flow time 1 to 2 / 5 / 20: 0.122 / 0.103 / 0.063), so every comparison here is at equal flow "
-            "time.")
+            "0.02' assumed the locked coefficient. " + spread)
     return Section("T7", "Parameter ports (circuit elements) follow gradient flow and heavy ball; energy", tuple(rows),
                    (plot,), note)

@@ -64,7 +64,8 @@ by construction. How each one was confirmed to be able to fail:
   The energy rows: the ledger's residual against eta^2/2 g^T H g from finite differences of Network.forward's loss
   (a loss read at the wrong tick, a misaligned dissipation or the in-flight loss breaks the ratio 1, shown by
   mutating emulator/energy.py under tests/emulator/test_energy.py); the orders are fitted over eta at equal flow
-  time, where an O(1) ledger error would give order 0; the lag bound 2L is the light cone.
+  time, where an O(1) ledger error would give order 0; the lag row asks the stale work to grow with depth (a
+  readout without latency has none: the locked control's stale work is exactly 0).
 - T8: Monte Carlo moments against closed forms within 3-4 standard errors.
 - T9: paired intervals over seeds; the joint JVP, the reference gradients, the per-sample subspaces and the
   preconditioned covariance are tested against torch forward mode, torch autograd, LAPACK's SVD and the authors'

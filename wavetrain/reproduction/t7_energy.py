@@ -40,7 +40,7 @@ def _loss(net: Network, x: np.ndarray, y: np.ndarray) -> float:
 def curvature(net: Network, x: np.ndarray, y: np.ndarray, g: list) -> float:
     """g^T H g of the mean loss, by a central second difference of Network.forward's loss along g (net restored)."""
     norm = np.sqrt(sum(float((gW * gW).sum() + (gb * gb).sum()) for gW, gb in g))
-    h = 1e-3 / norm
+    h = 1e-4 / norm  # truncation (h|g|)^2 ~ 1e-8 and rounding 1e-16 / (h|g|)^2 ~ 1e-8, relative
     saved = [(W.copy(), b.copy()) for W, b in net.params()]
     values = []
     for step in (h, -h):
@@ -112,8 +112,15 @@ def _fmt(ci: tuple[float, float, float], digits: int = 2) -> str:
     return f"{ci[0]:.{digits}f} [{ci[1]:.{digits}f}, {ci[2]:.{digits}f}]"
 
 
-def rows(scale: Scale, out: Path) -> tuple[list[Row], str]:
-    """The energy rows of T7 and the name of their plot (written to ``out``)."""
+def window_spread(eta: float = 0.02, ends: tuple[float, ...] = (2.0, 5.0, 20.0)) -> list[float]:
+    """Unlocked residual / dissipated of T7's toy (seed 0) over flow time WINDOW[0] to each of ``ends``."""
+    net, x, y = toy(0)
+    trace = unlocked_energy(net, x, y, round(max(ends) / eta) + 1, ResistorPort(eta, record=True))
+    return [trace.ratio(round(WINDOW[0] / eta), round(end / eta))[0] for end in ends]
+
+
+def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
+    """The energy rows of T7, the name of their plot (written to ``out``) and a sentence for the section's note."""
     import matplotlib.pyplot as plt
 
     etas, seeds, depths = np.array(scale.t7_etas, dtype=float), scale.t7_seeds, np.array(scale.t7_depths)
@@ -128,7 +135,7 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str]:
     # NOTE: d = c_stale / (g^T H g / |g|^2), with the locked c = (1/2) g^T H g / |g|^2: the mean lag, in ticks, of
     # the parameters the readout saw, if every lag weighted the same curvature
     lag = np.array([[runs.ratio(s, int(d), eta_d, False)[1] / (2.0 * runs.ratio(s, int(d), eta_d, True)[0])
-                     for d in depths] for s in seeds[:3]])
+                     for d in depths] for s in seeds])
     lag_slope = interval([np.polyfit(depths, row, 1)[0] for row in lag])
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -136,12 +143,14 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str]:
         left.loglog(etas, free[i, :, 0], "o-", color="C0", alpha=0.6, label="unlocked" if i == 0 else None)
         left.loglog(etas, lock[i], "s--", color="C1", alpha=0.6, label="locked (control)" if i == 0 else None)
     left.loglog(etas, free[:, 0, 0].mean() * etas / etas[0], "k:", label="slope 1")
-    left.set(xlabel="eta", ylabel="|residual| / dissipated",
+    left.set_xticks(etas, [f"{e:g}" for e in etas], minor=False)
+    left.set_xticks([], minor=True)
+    left.set(xlabel="eta", ylabel="residual / dissipated",
              title=f"T7: identity residual, flow time {WINDOW[0]:g}-{WINDOW[1]:g}")
     left.legend()
     for row in lag:
         right.plot(depths, row, "o-", color="C0", alpha=0.6)
-    right.plot(depths, 2 * depths, "k:", label="2L (light-cone bound)")
+    right.plot(depths, 2 * depths, "k:", label="2L (the oldest parameters a readout sees)")
     right.set(xlabel="depth L", ylabel="effective readout lag d (ticks)",
               title=f"stale work / curvature, eta {eta_d:g}")
     right.legend()
@@ -153,7 +162,7 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str]:
     lock_ok = 0.9 <= order_lock[1] and order_lock[2] <= 1.1 and np.abs(splits[:, 0] - 1).max() < SPLIT_ETA
     free_ok = 0.8 <= order_free[1] and order_free[2] <= 1.2
     split_ok = np.abs(splits[:, 1] - 1).max() < SPLIT_ETA
-    lag_ok = lag_slope[1] > 0 and bool(np.all((lag > 0) & (lag <= 2 * depths)))
+    lag_ok = lag_slope[1] > 0
     span = f"eta {small:g}-{etas[-1]:g}, flow time {WINDOW[0]:g}-{WINDOW[1]:g}, toy seeds {list(seeds)}"
     return [
         Row(f"LOCKED control (port moves after the waves relax: exact gradient), {span}: order in eta of residual / "
@@ -174,8 +183,11 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str]:
             f"{splits[:, 1].min():.4f}-{splits[:, 1].max():.4f}; unlocked c / locked c {_fmt(gain, 1)}", "-",
             f"the rest is the Taylor remainder: ratio 1 within eta = {SPLIT_ETA:g}", NOT_CLAIMED, check(split_ok)),
         Row(f"latency law: effective readout lag d = c_stale / (g^T H g / |g|^2) at eta {eta_d:g} vs depth L = "
-            f"{list(depths)} (seeds {list(seeds[:3])})",
+            f"{list(depths)} (seeds {list(seeds)}; 2L = {list(2 * depths)})",
             f"d = {', '.join(f'{v:.1f}' for v in lag.mean(axis=0))}; slope {_fmt(lag_slope)} ticks per layer", "-",
-            "the readout sees parameters 0..2L ticks old: d grows with L (slope interval > 0), 0 < d <= 2L",
+            "the readout sees parameters 0..2L ticks old, so d grows with L: slope interval > 0 (d <= 2L if every "
+            "lag's curvature were positive; not checked)",
             NOT_CLAIMED, check(lag_ok)),
-    ], "t7_energy.png"
+    ], "t7_energy.png", (f"At fixed eta the ratio also depends on the window (eta 0.02, seed 0, flow time "
+                         f"{WINDOW[0]:g} to 2 / 5 / 20: {' / '.join(f'{v:.3f}' for v in window_spread())}), so "
+                         "every comparison here is at equal flow time.")
