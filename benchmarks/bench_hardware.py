@@ -11,7 +11,10 @@ cross-entropy, SGD lr 0.01):
                on this network and on the digits network (64-128-128-10, batch 32)
 
 The rows are measured interleaved in one process (2 threads for NumPy's BLAS and for torch), each repeat timing a
-few steps; the table gives the median per step over the repeats. Throughput is samples/s (chips x samples/s for
+few steps after one untimed step; the table gives the median per step over the repeats. The process runs with
+glibc's heap trimming off (bench_emulator.UNTRIMMED_HEAP, for every row alike): otherwise the 16-chip rows give
+their hundreds of MB back to the kernel and whichever row follows re-faults its temporaries, which on this VM cost
+it up to 20x. Throughput is samples/s (chips x samples/s for
 the Monte-Carlo rows). Run: ``python benchmarks/bench_hardware.py [--quick]`` (writes
 benchmarks/results/hardware.md and prints it).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -103,13 +107,17 @@ def one_by_one(sizes: tuple[int, ...] = SIZES, batch: int = BATCH):
 
 
 def measure(rows: dict, repeats: int, steps_per_repeat: int) -> dict[str, float]:
-    """Median seconds per step of each row, measured interleaved."""
+    """Median seconds per step of each row, measured interleaved (each repeat: one untimed step, then the timed
+    ones)."""
     for step in rows.values():
         step()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(repeats):
         for name, step in rows.items():
             count = max(1, steps_per_repeat // (CHIPS if name.startswith("one_by_one") else 1))
+            # NOTE: one untimed step first: the previous row's BLAS / OpenMP worker threads spin for a while after
+            # it returns and slow whichever row comes next (by 5-20 ms a step on 2 cores, either way round)
+            step()
             start = time.perf_counter()
             for _ in range(count):
                 step()
@@ -122,6 +130,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
+    from bench_emulator import UNTRIMMED_HEAP
+
+    if any(os.environ.get(k) != v for k, v in UNTRIMMED_HEAP.items()):
+        # NOTE: glibc reads these when the process starts: run again under them
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **UNTRIMMED_HEAP})
     repeats, per = (2, 2) if args.quick else (7, 6)
     rows = {"pytorch": torch_step(), "float": wave_step(None, None), "analog": wave_step("reram", None),
             "chips": wave_step("reram", CHIPS), "one_by_one": one_by_one(),
@@ -134,7 +147,8 @@ def main() -> None:
         "## Training on emulated analog hardware (`benchmarks/bench_hardware.py`)",
         "",
         f"784-512-512-10, float32, batch {BATCH}, SGD lr {LR}, 2 threads; median of {repeats} interleaved repeats "
-        f"per row, one process. Load average (1 min) {load_start:.1f} at the start, {load:.1f} at the end (on a "
+        "per row (each after one untimed step), one process, glibc heap trimming off. "
+        f"Load average (1 min) {load_start:.1f} at the start, {load:.1f} at the end (on a "
         "shared machine the ratios, measured in the same run, travel better than the absolute numbers).",
         "",
         "| row | ms / step | samples/s | vs PyTorch float |",

@@ -35,7 +35,7 @@ from wavetrain.emulator.substrate import Substrate
 from wavetrain.errors import ConfigError
 
 _STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
-_BLOCK = 1 << 16  # elements per block of the elementwise device update
+_BLOCK = 1 << 16  # elements per block of the elementwise device physics (reads and writes)
 
 
 class AnalogSubstrate(Substrate):
@@ -62,6 +62,8 @@ class AnalogSubstrate(Substrate):
         self.read_from: dict[tuple[int, str], Array] = {}  # the stored parameters of the last read
         self._lines: dict[tuple[int, str], list[Array | None]] = {}
         self._lags: dict[tuple[int, str], Array] = {}
+        self._steps: dict[tuple[int, str], Array | float] = {}
+        self._stuck_at: dict[int, tuple[Array, Any, Array]] = {}  # flat indices of stuck-on / -off devices, per layer
         root = np.random.SeedSequence(seed)
         chip_seeds, run_seed = root.spawn(2)
         self.rng = np.random.default_rng(run_seed)
@@ -152,16 +154,33 @@ class AnalogSubstrate(Substrate):
 
     def _settle(self, W: Array, layer: int, rows: slice | None = None) -> None:
         """Clip to each device's bound, snap to the conductance levels, pin the stuck devices (``rows``: a block of
-        the rows of W flattened to (-1, in), see :meth:`write`)."""
+        the rows of W flattened to (-1, in), see :meth:`write`: then the caller pins)."""
         dev = self.model.device
-        bound, stuck = self._rows(self.bound[layer], rows), self._rows(self.stuck[layer], rows)
+        bound = self._rows(self.bound[layer], rows)
         if dev.w_max != np.inf or np.ndim(bound):
             np.clip(W, -bound, bound, out=W)
         if dev.weight_bits is not None:
             W[...] = devices.quantize(W, dev.weight_bits, dev.scale)
-        if stuck is not None:
-            pinned = np.broadcast_to(bound if np.isfinite(dev.w_max) else dev.scale, W.shape)
-            W[...] = np.where(stuck == _STUCK_ON, pinned, np.where(stuck == _STUCK_OFF, 0.0, W))
+        if rows is None:
+            self._pin(W, layer)
+
+    def _pin(self, W: Array, layer: int) -> None:
+        """Stuck-on devices read their bound (the scale if unbounded), stuck-off devices 0."""
+        stuck = self.stuck[layer]
+        if stuck is None:
+            return
+        if layer not in self._stuck_at:
+            bound = self.bound[layer] if np.isfinite(self.model.device.w_max) else self.model.device.scale
+            on, off = np.flatnonzero(stuck == _STUCK_ON), np.flatnonzero(stuck == _STUCK_OFF)
+            values = np.broadcast_to(bound, stuck.shape).reshape(-1)[on] if np.ndim(bound) else bound
+            self._stuck_at[layer] = (on, values, off)
+        on, values, off = self._stuck_at[layer]
+        if W.shape != stuck.shape or not W.flags.c_contiguous:
+            raise ConfigError(f"layer {layer}: expected a C-contiguous weight array of shape {stuck.shape} for its "
+                              f"stuck devices, got shape {W.shape}")
+        flat = W.reshape(-1)
+        flat[on] = values
+        flat[off] = 0.0
 
     @staticmethod
     def _rows(value: Any, rows: slice | None) -> Any:
@@ -184,7 +203,16 @@ class AnalogSubstrate(Substrate):
         if dev.read_noise:
             # NOTE: a differential pair reads two independent devices: their noises add in quadrature
             std = dev.read_noise * dev.scale * (np.sqrt(2.0) if dev.differential else 1.0)
-            out = out + std * self.rng.standard_normal(W.shape, dtype=W.dtype)
+            source = out.reshape(-1, W.shape[-1])
+            noisy = np.empty(source.shape, dtype=W.dtype)
+
+            def read_rows(rows: slice, rng: np.random.Generator) -> None:
+                block = devices.gauss(rng, noisy[rows].shape, W.dtype)
+                block *= std
+                np.add(block, source[rows], out=noisy[rows])
+
+            self._blocks(W.shape, read_rows)
+            out = noisy.reshape(W.shape)
         return out
 
     def signal(self, v: Array, where: str, layer: int) -> Array:
@@ -248,26 +276,56 @@ class AnalogSubstrate(Substrate):
             return
         # NOTE: the device physics is elementwise: it runs over blocks of rows of all chips' weights at once, so
         # its temporaries stay in cache instead of being fresh multi-megabyte arrays for every chip axis
+        if not p.flags.c_contiguous:
+            raise ConfigError(f"layer {layer}: the device update writes in place into a C-contiguous weight array, got "
+                              f"one with strides {p.strides} (make it with np.ascontiguousarray)")
         flat, steps = p.reshape(-1, p.shape[-1]), np.broadcast_to(step, p.shape).reshape(-1, p.shape[-1])
-        block = max(1, _BLOCK // p.shape[-1])
-        for first in range(0, flat.shape[0], block):
-            rows = slice(first, first + block)
-            self._write_rows(flat[rows], steps[rows], layer, rows)
+        self._blocks(p.shape, lambda rows, rng: self._write_rows(flat[rows], steps[rows], layer, rows, rng))
+        self._pin(p, layer)
 
-    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice) -> None:
+    def _blocks(self, shape: tuple[int, ...], work: Any) -> None:
+        """Run ``work(rows, rng)`` over blocks of the rows of an array of ``shape`` seen as (-1, shape[-1]), so the
+        temporaries of the elementwise physics stay in cache. (Worker threads over the blocks were measured slower
+        on 2 cores: the numpy calls per block are too short to amortise the GIL hand-overs.)"""
+        count = int(np.prod(shape[:-1]))
+        block = max(1, _BLOCK // max(1, shape[-1]))
+        for first in range(0, count, block):
+            work(slice(first, first + block), self.rng)
+
+    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice, rng: np.random.Generator) -> None:
         dev = self.model.device
         if dev.dw_min is None:
             p += step
-        else:
+            self._settle(p, layer, rows)
+            return
+        n = devices.pulse_count(step, dev.dw_min * dev.scale, dev.rounding, rng, dev.max_pulses)
+        # NOTE: only devices that get a pulse change (about 1 % per step of SGD at lr 0.01 on reram): the device
+        # physics runs on those alone; the others hold their settled state (clipped, on a level) from before
+        moved = np.flatnonzero(n != 0)
+        if not moved.size:
+            return
+        shape = p.shape
+        dw = devices.at(self._rows(self._step_size(layer, p.dtype), rows), shape, moved)
+        bound = devices.at(self._rows(self.bound[layer], rows), shape, moved)
+        # NOTE: an unbounded store (w_max inf) has no soft bounds: its steps are constant
+        gamma_up, gamma_down = (dev.gamma_up, dev.gamma_down) if np.isfinite(dev.w_max) else (0.0, 0.0)
+        up, down = (dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down)) if dev.up_down else (dw, dw)
+        flat = p.reshape(-1)
+        new = devices.apply_pulses(flat[moved], n.reshape(-1)[moved], up, down, gamma_up, gamma_down, bound,
+                                   dev.dw_min_std, rng)
+        if dev.weight_bits is not None:
+            new = devices.quantize(new, dev.weight_bits, dev.scale)
+        flat[moved] = new
+
+    def _step_size(self, layer: int, dtype: Any) -> Array | float:
+        """Each device's pulse step dw_min * scale * (its d2d factor), kept per layer and dtype."""
+        key = (layer, np.dtype(dtype).str)
+        if key not in self._steps:
+            dev = self.model.device
+            scale = self.dw_scale[layer]
             unit = dev.dw_min * dev.scale
-            dw = np.asarray(unit * self._rows(self.dw_scale[layer], rows), dtype=p.dtype)
-            n = devices.pulse_count(step * (1.0 / unit), 1.0, dev.rounding, self.rng, dev.max_pulses)
-            # NOTE: an unbounded store (w_max inf) has no soft bounds: its steps are constant
-            gamma_up, gamma_down = (dev.gamma_up, dev.gamma_down) if np.isfinite(dev.w_max) else (0.0, 0.0)
-            up, down = (dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down)) if dev.up_down else (dw, dw)
-            p[...] = devices.apply_pulses(p, n, up, down, gamma_up, gamma_down,
-                                          self._rows(self.bound[layer], rows), dev.dw_min_std, self.rng)
-        self._settle(p, layer, rows)
+            self._steps[key] = np.asarray(unit * scale, dtype=dtype) if np.ndim(scale) else unit
+        return self._steps[key]
 
     def activate(self, act: Activation, a: Array, layer: int) -> Array:
         return act.f(a)

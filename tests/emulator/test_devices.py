@@ -165,3 +165,31 @@ def test_local_courant_number_lags_geometrically():
         y = devices.courant_lag(y, np.array(1.0), nu)
         out.append(float(y))
     np.testing.assert_allclose(out, [1 - (1 - nu) ** k for k in range(1, 7)], rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gauss_draws_are_standard_normal(dtype):
+    from scipy import stats
+
+    z = devices.gauss(np.random.default_rng(6), (RNG_SAMPLES // 2, 2), dtype)
+    assert z.shape == (RNG_SAMPLES // 2, 2) and z.dtype == dtype
+    flat = z.astype(np.float64).ravel()
+    assert stats.kstest(flat, "norm").pvalue > 1e-3  # scipy's normal CDF, an independent reference
+    assert abs(flat.mean()) < 5 / np.sqrt(flat.size) and abs(flat.var() - 1) < 5 * np.sqrt(2 / flat.size)
+    assert abs(np.mean(flat ** 4) - 3) < 0.1  # the kurtosis of a normal, not of a uniform or a cut-off sum
+    # the cosine and sine halves of each pair are uncorrelated, odd sizes work
+    half = flat.size // 2
+    assert abs(np.corrcoef(flat[:half], flat[half:])[0, 1]) < 5 / np.sqrt(half)
+    assert devices.gauss(np.random.default_rng(0), 7, dtype).shape == (7,)
+
+
+def test_update_noise_only_moves_pulsed_devices_with_the_pulse_count_std():
+    rng = np.random.default_rng(7)
+    n = np.where(np.arange(RNG_SAMPLES) % 3 == 0, 4.0, 0.0)
+    w = np.full(RNG_SAMPLES, 0.1)
+    out = devices.apply_pulses(w, n, 0.001, 0.001, 0.0, 0.0, 10.0, 0.3, rng)
+    still = n == 0
+    np.testing.assert_array_equal(out[still], w[still])  # no pulse, no step and no noise
+    moved = out[~still] - (0.1 + 0.004)
+    assert abs(moved.std() / (0.3 * 0.001 * 2) - 1) < 0.02  # sqrt(4 pulses) x 0.3 dw
+    assert abs(moved.mean()) < 5 * 0.3 * 0.001 * 2 / np.sqrt(moved.size)
