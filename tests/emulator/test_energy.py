@@ -192,3 +192,24 @@ def test_the_reports_finite_difference_curvature_matches_torch(problem) -> None:
     got = report_curvature(net, x, y, grads)
     assert got == pytest.approx(curvature(Ws, bs, x, y, g), rel=1e-6)
     assert all(np.array_equal(W, W0) for W, W0 in zip(Ws, before))  # the network is restored
+
+
+def test_locked_inductor_residual_is_the_taylor_remainder_of_its_step(problem) -> None:
+    """Heavy ball, locked: loss + stored + dissipated moves by (1/2) dtheta^T H dtheta per step (dtheta = v_{k+1})."""
+    net, x, y = problem
+    lr, beta = 0.02, 0.9
+    trace = locked_energy(net.copy(), x, y, 12, InductorPort.from_heavy_ball(lr, beta, record=True))
+    steps = np.diff(trace.residual())
+    Ws, bs = [layer.weight.copy() for layer in net.layers], [layer.bias.copy() for layer in net.layers]
+    velocity = None
+    for k, step in enumerate(steps):
+        _, g = reference(Ws, bs, x, y)
+        velocity = -lr * g if velocity is None else beta * velocity - lr * g
+        predicted = 0.5 * curvature(Ws, bs, x, y, velocity)
+        assert abs(step / predicted - 1.0) < 0.05, (k, step, predicted)
+        at = 0
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            Ws[i] = W + velocity[at:at + W.size].reshape(W.shape)
+            bs[i] = b + velocity[at + W.size:at + W.size + b.size]
+            at += W.size + b.size
+    assert trace.stored[-1] > 0 and np.all(trace.stale == 0.0)
