@@ -19,8 +19,8 @@ Locked (the parameters move only after the waves relaxed, the exact gradient): s
 Taylor remainder alone, eta^2/2 g^T H g per resistor step. Unlocked, the readout at tick k was computed by waves
 that saw the parameters of up to 2L ticks earlier, so g_k - grad Loss(theta_k) = O(eta x latency) and the stale work
 is second order per step too but with a coefficient that grows with the latency: over a fixed flow time eta x ticks,
-residual / dissipated = c eta + O(eta^2) with c about ten times the locked c on the T7 toy (measured in the
-reproduction report, T7). Compare runs at equal flow time, never at an equal number of ticks.
+residual / dissipated = c eta + O(eta^2) with c 10-15 times the locked c on the T7 toy (reproduction report, T7,
+5 seeds). Compare runs at equal flow time, never at an equal number of ticks.
 """
 
 from __future__ import annotations

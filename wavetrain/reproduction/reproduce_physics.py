@@ -376,9 +376,9 @@ def t7(scale: Scale, out: Path) -> Section:
             "(grad L(theta_k) - g_k) . dtheta_k and the Taylor remainder of the loss along the step "
             "(emulator/energy.py). Locked, only the remainder is left (eta^2/2 g^T H g per step); unlocked, the "
             "readout lags the parameters by up to 2L ticks and the stale work dominates, still second order per "
-            "step, so residual / dissipated = c eta + O(eta^2) at equal flow time with c about ten times the locked "
-            "one on this toy. The earlier row ('0.178 / 0.548; order 0.70') compared 400 ticks at eta 0.02 and 0.1, "
-            "i.e. flow times 8 and 40: different stretches of the trajectory, not a ledger error; its '< 0.1 at eta "
-            "0.02' assumed the locked coefficient. " + spread)
+            "step, so residual / dissipated = c eta + O(eta^2) at equal flow time with c many times the locked "
+            "one (the split row). The earlier row ('0.178 / 0.548; order 0.70') compared 400 ticks at eta 0.02 and "
+            "0.1, i.e. flow times 8 and 40: different stretches of the trajectory, not a ledger error; its '< 0.1 at "
+            "eta 0.02' assumed the locked coefficient. " + spread)
     return Section("T7", "Parameter ports (circuit elements) follow gradient flow and heavy ball; energy", tuple(rows),
                    (plot,), note)
