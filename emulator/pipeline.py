@@ -43,7 +43,7 @@ class Pipelined:
     lines: list[deque] = field(default_factory=list, repr=False)
     targets: deque = field(default_factory=deque, repr=False)
     last_grads: Grads | None = field(default=None, repr=False)
-    threads: int | None = None  # layers computed in parallel by the fused tick (None: the usable cores, at most 2)
+    threads: int | None = None  # layer groups computed in parallel by the fused tick (None: 1, BLAS-parallel gemms)
     fused: pipeline_fused.FusedPipeline | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

@@ -451,7 +451,6 @@ def train(
         run.finish(result)
     result.elapsed = time.perf_counter() - began
     return result
-    return result
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
