@@ -67,13 +67,18 @@ class Scale:
     t11_seeds: tuple[int, ...] = (0, 1, 2)
     t7_ticks: int = 1000  # XOR learning circuit, ticks at eta tick = 0.05
     t4_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    t7_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # T7 energy identity: toy seeds, etas (equal flow time), depths
+    t7_etas: tuple[float, ...] = (0.002, 0.005, 0.01, 0.02)
+    t7_depths: tuple[int, ...] = (2, 3, 4, 5, 7)
+    t7_depth_eta: float = 0.005
 
 
 FULL = Scale("full", 3000, 4000, 20000, (32, 64, 128, 256, 512), 40, 32, 256, 30, (0, 1, 2), 0)
 QUICK = Scale("quick", 600, 1000, 4000, (32, 64, 128, 256), 8, 16, 128, 4, (0, 1, 2), 600,
               t9_seeds=(0, 1), t9_epochs=1, t9_train_subset=1024, t9_ks=(10,), t9_widths=(64, 128), t9_width_samples=64,
               t9_paper_results=False,
-              t11_depths=(32, 64, 128), t11_seeds=(0, 1), t7_ticks=400, t4_seeds=(0, 1, 2))
+              t11_depths=(32, 64, 128), t11_seeds=(0, 1), t7_ticks=400, t4_seeds=(0, 1, 2),
+              t7_seeds=(0, 1, 2), t7_etas=(0.005, 0.01, 0.02), t7_depths=(2, 4), t7_depth_eta=0.01)
 
 
 def verdict(ok: bool, claimed: bool) -> str:

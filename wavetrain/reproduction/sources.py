@@ -24,7 +24,8 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "T7": ("abstract via seed 000: 'parameter dynamics, including gradient descent, ... at parameter ports'",
            "seed 000 TL;DR: gradient descent, Newton and momentum as impedance matching and dissipation",
            "spec 1.7: R port = gradient flow, L-R port = heavy-ball flow, first-order latency error; curvature port = "
-           "Newton"),
+           "Newton; energy (emulator/energy.py): residual = stale-readout work + Taylor remainder, the first zero "
+           "when locked"),
     "T8": (NONE, "-", "spec 3.3: E[g^] = P_k g, E|g^|^2 = (k+2)|P_k g|^2, closed-form E|cos|"),
     "T9": ("abstract of arXiv 2511.03110 via seed 002: reduces bias and variance, 'performing better as the network "
            "width is increased'; the authors' public code (setup, estimator, metric)",
@@ -60,7 +61,11 @@ by construction. How each one was confirmed to be able to fail:
   T4 is decided over seeds by an interval, and the eta 0.5 row shows seeds where training fails.
 - T7: the compiled circuit (numpy target, ngspice) against scipy's ODE solution; the error must halve when eta*tick
   halves, which a wrong port law, a wrong time constant or a sign error breaks (the ratio would not be 2).
-  The energy row asks a first-order fall of the residual; it currently fails, and is reported as such.
+  The energy rows: the ledger's residual against eta^2/2 g^T H g from finite differences of Network.forward's loss
+  (a loss read at the wrong tick, a misaligned dissipation or the in-flight loss breaks the ratio 1, shown by
+  mutating emulator/energy.py under tests/emulator/test_energy.py); the orders are fitted over eta at equal flow
+  time, where an O(1) ledger error would give order 0; the lag row asks the stale work to grow with depth (a
+  readout without latency has none: the locked control's stale work is exactly 0).
 - T8: Monte Carlo moments against closed forms within 3-4 standard errors.
 - T9: paired t-intervals over seeds decide (a per-seed paired bootstrap over test samples is shown, never decides);
   the joint JVP, the reference gradients, the per-sample subspaces (float64 and the float32 solvers training uses)
