@@ -15,7 +15,7 @@ from wavetrain.cli_support import friendly
               help="Directory for report.md and its PNG plots.")
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--only", "only", multiple=True, type=click.Choice(["T9", "T11"]),
+@click.option("--only", "only", multiple=True, type=click.Choice(["T7", "T9", "T11"]),
               help="Regenerate only this target's section (repeatable) and patch it into the existing OUT/report.md.")
 @friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> None:

@@ -50,3 +50,11 @@ def test_courant_two_or_more_is_refused(courant: float) -> None:
     net = Network.mlp([2, 3, 1], seed=0)
     with pytest.raises(StabilityError, match=f"expected 0 < courant < 2, got {courant}"):
         relax(net, [[0.1, 0.2]], [[0.0]], courant=courant)
+
+
+def test_the_cli_offers_exactly_the_sections_that_can_be_regenerated_alone():
+    from wavetrain.cli import main
+    from wavetrain.reproduction.reproduce import SINGLE
+
+    option = next(p for p in main.commands["reproduce"].params if p.name == "only")
+    assert list(option.type.choices) == list(SINGLE)

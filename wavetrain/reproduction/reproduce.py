@@ -100,7 +100,8 @@ def section_lines(s: Section) -> list[str]:
 
 
 # Targets one section of which can be regenerated alone (`wavetrain reproduce --only T9`).
-SINGLE: dict[str, Any] = {"T9": lambda scale, out: t9_mnist1d.section(scale, out),
+SINGLE: dict[str, Any] = {"T7": lambda scale, out: reproduce_physics.t7(scale, out),
+                          "T9": lambda scale, out: t9_mnist1d.section(scale, out),
                           "T11": lambda scale, out: t11_residual.section(scale, out)}
 
 
