@@ -148,3 +148,23 @@ def test_reproduce_only_patches_the_section_and_refreshes_the_closing_note(tmp_p
     text = rep.reproduce_only(tmp_path, ("T9",)).read_text()
     assert "| q | new |" in text and "| q | old |" not in text and "| q | kept |" in text
     assert text.endswith(sources.CLOSING) and "T9: stale" not in text
+
+
+def test_extra_seeds_of_the_family_comparisons_join_those_rows_only(tmp_path) -> None:
+    acc = {"backprop": (600, 620), "isotropic": (300, 320), "W^T": (350, 330), "preconditioned": (310, 330),
+           "W-perp k=1": (400, 420), "W-perp k=10": (500, 520), "W-perp k=50": (450, 480)}
+    results = {m: {s: fake(m, s, c) for s, c in enumerate(v)} for m, v in acc.items()}
+    for m, c in (("isotropic", 250), ("W^T", 260), ("preconditioned", 270), ("W-perp k=10", 400)):
+        for seed in (2, 3):  # seeds 2 and 3 ran only the four estimators the family claims compare
+            results[m][seed] = fake(m, seed, c + 10 * seed)
+    rows, note = t9_paper.paper_rows(results, tmp_path / "t9.png", expected_seeds=(0, 1))
+    by = {r.quantity.split(" (")[0]: r for r in rows}
+    k = by["k ~ 10 best or near-best among W-perp k"]
+    assert "ranks run: 1, 10, 50)" in k.quantity and "over seeds [0, 1];" in k.quantity  # k10's extra seeds sit out
+    iso = by["W-perp k10 - isotropic / - W^T"]
+    assert iso.quantity.endswith("over seeds [0, 1, 2, 3])")
+    # k10 - isotropic over 4 seeds: 0.20, 0.20, 0.15, 0.15 -> mean 17.5 points
+    assert iso.measured.startswith("17.5 [")
+    assert "All 14 runs of seeds [0, 1] finished" not in note  # 2 ranks of the sweep (k=2, 5, 20) never ran
+    assert "**Extra seeds**" in note and "seed 2: isotropic, W^T, preconditioned, W-perp k=10" in note
+    assert "With 4 seeds for the family comparisons and 2 for the k ranks" in note

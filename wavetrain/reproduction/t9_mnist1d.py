@@ -381,10 +381,11 @@ RESULTS_HINT = "wavetrain reproduce-t9 --results OUT/t9_paper"
 MARGIN = 0.02  # "near-best": within 2 accuracy points of the best rank
 
 
-def claim_rows(final: dict[str, list[float]], perp: list[str], boots: dict[str, str]) -> list:
+def claim_rows(final: dict[str, list[float]], perp: list[str] | None, boots: dict[str, str]) -> list:
     """The three claim rows (k ~ 10 near-best; W-perp k10 beats isotropic and W^T; beats preconditioned), decided
     by paired t-intervals over seeds. ``final``: per method, final accuracies in the same seed order; ``boots``:
-    optional per-seed bootstrap text per comparison ('k', 'iso', 'wt', 'pre'), appended to the measured column."""
+    optional per-seed bootstrap text per comparison ('k', 'iso', 'wt', 'pre'), appended to the measured column.
+    ``perp`` None: only the two comparison rows (the k row is decided over other seeds)."""
     from wavetrain.reproduction.report_types import INCONCLUSIVE, Row, check, verdict_ci
 
     def extra(key: str) -> str:
@@ -392,8 +393,10 @@ def claim_rows(final: dict[str, list[float]], perp: list[str], boots: dict[str, 
 
     rows = []
     k10 = "W-perp k=10"
-    ranks = [m for m in perp if m in final]
-    if k10 in final and len(ranks) > 1:
+    ranks = [m for m in perp or () if m in final]
+    if perp is None:
+        pass
+    elif k10 in final and len(ranks) > 1:
         v, best, gap, spread = k_claim(final, ranks, k10, MARGIN)
         rows.append(Row("k ~ 10 best or near-best among W-perp k (test accuracy): best k, best - k10, best - worst "
                         f"(points, paired 95% t-CI over seeds; ranks run: {', '.join(r.split('=')[1] for r in ranks)})",
