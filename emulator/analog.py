@@ -206,8 +206,8 @@ class AnalogSubstrate(Substrate):
             source = out.reshape(-1, W.shape[-1])
             noisy = np.empty(source.shape, dtype=W.dtype)
 
-            def read_rows(rows: slice, rng: np.random.Generator) -> None:
-                block = devices.gauss(rng, noisy[rows].shape, W.dtype)
+            def read_rows(rows: slice) -> None:
+                block = devices.gauss(self.rng, noisy[rows].shape, W.dtype)
                 block *= std
                 np.add(block, source[rows], out=noisy[rows])
 
@@ -280,25 +280,25 @@ class AnalogSubstrate(Substrate):
             raise ConfigError(f"layer {layer}: the device update writes in place into a C-contiguous weight array, got "
                               f"one with strides {p.strides} (make it with np.ascontiguousarray)")
         flat, steps = p.reshape(-1, p.shape[-1]), np.broadcast_to(step, p.shape).reshape(-1, p.shape[-1])
-        self._blocks(p.shape, lambda rows, rng: self._write_rows(flat[rows], steps[rows], layer, rows, rng))
+        self._blocks(p.shape, lambda rows: self._write_rows(flat[rows], steps[rows], layer, rows))
         self._pin(p, layer)
 
     def _blocks(self, shape: tuple[int, ...], work: Any) -> None:
-        """Run ``work(rows, rng)`` over blocks of the rows of an array of ``shape`` seen as (-1, shape[-1]), so the
+        """Run ``work(rows)`` over blocks of the rows of an array of ``shape`` seen as (-1, shape[-1]), so the
         temporaries of the elementwise physics stay in cache. (Worker threads over the blocks were measured slower
         on 2 cores: the numpy calls per block are too short to amortise the GIL hand-overs.)"""
         count = int(np.prod(shape[:-1]))
         block = max(1, _BLOCK // max(1, shape[-1]))
         for first in range(0, count, block):
-            work(slice(first, first + block), self.rng)
+            work(slice(first, first + block))
 
-    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice, rng: np.random.Generator) -> None:
+    def _write_rows(self, p: Array, step: Array, layer: int, rows: slice) -> None:
         dev = self.model.device
         if dev.dw_min is None:
             p += step
             self._settle(p, layer, rows)
             return
-        n = devices.pulse_count(step, dev.dw_min * dev.scale, dev.rounding, rng, dev.max_pulses)
+        n = devices.pulse_count(step, dev.dw_min * dev.scale, dev.rounding, self.rng, dev.max_pulses)
         # NOTE: only devices that get a pulse change (about 1 % per step of SGD at lr 0.01 on reram): the device
         # physics runs on those alone; the others hold their settled state (clipped, on a level) from before
         moved = np.flatnonzero(n != 0)
@@ -312,7 +312,7 @@ class AnalogSubstrate(Substrate):
         up, down = (dw * (1.0 + dev.up_down), dw * (1.0 - dev.up_down)) if dev.up_down else (dw, dw)
         flat = p.reshape(-1)
         new = devices.apply_pulses(flat[moved], n.reshape(-1)[moved], up, down, gamma_up, gamma_down, bound,
-                                   dev.dw_min_std, rng)
+                                   dev.dw_min_std, self.rng)
         if dev.weight_bits is not None:
             new = devices.quantize(new, dev.weight_bits, dev.scale)
         flat[moved] = new
