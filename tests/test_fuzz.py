@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wavetrain
+from tests.procs import live_children
 from wavetrain import Network, WavetrainError
 from wavetrain.cli import main
 
@@ -40,23 +41,14 @@ anything = st.one_of(
 small_positive = st.one_of(st.integers(1, 4), anything)
 
 
-def children() -> list[int]:
-    me, found = str(os.getpid()), []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+def children() -> set[int]:
+    return live_children(os.getpid())
 
 
 @contextmanager
 def clean_temp():
     """A fresh temp folder for the example; afterwards it must be empty and no child process may be running."""
-    before = set(children())  # NOTE: other tests in this worker may own long-lived children (a Dask cluster)
+    before = children()  # NOTE: other tests in this worker may own long-lived children (a Dask cluster)
     folder = tempfile.mkdtemp(prefix="fuzz-")
     old = tempfile.tempdir
     tempfile.tempdir = folder
@@ -67,7 +59,7 @@ def clean_temp():
     left = sorted(p.name for p in Path(folder).iterdir())
     os.rmdir(folder) if not left else None
     assert left == [], f"temp files left: {left}"
-    assert set(children()) <= before, "a child process outlived the call"
+    assert children() <= before, "a child process outlived the call"
 
 
 def outcome(call) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_batch
+from tests.procs import alive, live_children
 from wavetrain import Network, simulate
 from wavetrain.emulator import relax, train
 from wavetrain.emulator.loihi import LoihiFixedPoint, calibrate
@@ -154,31 +155,6 @@ def test_a_timeout_stops_the_runtime() -> None:
     assert not multiprocessing.active_children()
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
 def test_killing_a_run_midway_leaves_no_child(how: int, tmp_path: Path) -> None:
@@ -200,14 +176,14 @@ def test_killing_a_run_midway_leaves_no_child(how: int, tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("epoch"), "the run did not start"
-        children = _children(proc.pid)
+        children = live_children(proc.pid)
         assert children, "a running Lava network has worker processes"
         os.kill(proc.pid, how)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while _alive(children) and time.monotonic() < deadline:
+        while alive(children) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(children), f"Lava workers outlived the run: {sorted(_alive(children))}"
+        assert not alive(children), f"Lava workers outlived the run: {sorted(alive(children))}"
     finally:
         if proc.poll() is None:
             proc.kill()
