@@ -10,15 +10,16 @@ over axis -2. With identity hooks (``IDEAL``) each cell is the plain equation, b
   read           W~_l, b~_l = weight(W_l), bias(b_l)             weight, bias (once per tick; both waves see it)
   clamp          s_0 = x                                         signal "input"
   send           s_l leaves layer l for layer l+1                signal "forward" (l: the sending layer)
-  junction       a_l = W_l s_{l-1} + b_l                         accumulate
+  junction       a_l = W_l s_{l-1} + b_l                         crossbar "forward", accumulate
   nonlinearity   s_l = sigma(a_l)                                activate
   sensitivity    delta_l = sigma'(a_l) * lam_l                   derivative
-  back           lam_{l-1} = W_l^T delta_l                       signal "backward" (l-1: the receiving layer)
+  back           lam_{l-1} = W_l^T delta_l                       crossbar "backward", signal "backward" (l-1: the
+                                                                 receiving layer)
   readout        G_l = delta_l^T s_{l-1}, g_l = sum_batch delta  gradient "W", "b"
   output         y = s_L at the loss load                        signal "output"
   load           lam_L = dC/dy (y, t) / batch                    signal "error"
   line / carry   w <- w + nu (w_new - w)  (w_new at nu = 1)      line "forward" / "backward"
-  update         theta_l <- theta_l + step_l                     write "W", "b"
+  update         theta_l <- theta_l + step_l                     write "W", "b" (write_scaled: step = scale g)
 
 The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are
 :func:`forward_product`, :func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies
@@ -100,12 +101,13 @@ def outer_product(delta: Array, s: Array) -> Array:
 def junction(m: Machine, l: int, s: Array, wb: tuple[Array, Array]) -> Array:
     """The integrator of layer l: a_l = W_l s_{l-1} + b_l (wb: this tick's read of (W_l, b_l))."""
     W, b = wb
-    return m.substrate.accumulate(forward_product(W, s) + b[..., None, :], l)
+    return m.substrate.accumulate(m.substrate.crossbar(forward_product(W, s), s, l, "forward") + b[..., None, :], l)
 
 
 def back(m: Machine, l: int, delta: Array, W: Array) -> Array:
     """The backward wave leaving layer l's junction for layer l-1: lam_{l-1} = W_l^T delta_l."""
-    return m.substrate.signal(backward_product(W, delta), "backward", l - 1)
+    y = m.substrate.crossbar(backward_product(W, delta), delta, l, "backward")
+    return m.substrate.signal(y, "backward", l - 1)
 
 
 def readout(m: Machine, l: int, delta: Array, s: Array) -> tuple[Array, Array]:
@@ -220,6 +222,14 @@ def update_layer(wb: tuple[Array, Array], step: tuple[Array, Array], l: int, sub
     """Apply one step to layer l's devices: W_l += step_W, b_l += step_b (through ``write``)."""
     substrate.write(wb[0], step[0], l, "W")
     substrate.write(wb[1], step[1], l, "b")
+
+
+def update_scaled(params: Params, grads: Sequence[tuple[Array, Array]], scale: float,
+                  substrate: Substrate = IDEAL) -> None:
+    """theta_l <- theta_l + scale * g_l for every parameter (the resistor port: scale = -lr), via ``write_scaled``."""
+    for l, ((W, b), (gW, gb)) in enumerate(zip(params, grads)):
+        substrate.write_scaled(W, gW, scale, l, "W")
+        substrate.write_scaled(b, gb, scale, l, "b")
 
 
 def port_step(port: Any, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:

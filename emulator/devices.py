@@ -16,6 +16,7 @@ explicit ``numpy.random.Generator``, so each effect is reproducible from a seed 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,23 +24,30 @@ import numpy as np
 from wavetrain.compiler.functions import Array
 
 
-def gauss(rng: np.random.Generator, shape: int | tuple[int, ...], dtype: Any = np.float64) -> Array:
-    """Standard normal draws of ``shape`` and ``dtype`` (float32 or float64) from ``rng``, by the Box-Muller transform.
+def gauss(rng: np.random.Generator, shape: int | tuple[int, ...], dtype: Any = np.float64, std: float = 1.0) -> Array:
+    """Normal draws N(0, std^2) of ``shape`` and ``dtype`` (float32 or float64) from ``rng``, by the Box-Muller
+    transform (``std`` is folded into the radius, no extra pass).
 
     z = sqrt(-2 ln(1 - u1)) cos(2 pi u2) and the same with sin, for u1, u2 uniform in [0, 1): two exact N(0, 1) draws
     per pair of uniforms, computed with vectorised log / sqrt / cos / sin. Per-read device noise is the hot loop of
     training on an emulated chip, and numpy's ziggurat ``standard_normal`` costs about 10 ns a draw on a 2-core Xeon
-    against about 4 ns here. The only departure from N(0, 1) is the tail: 1 - u1 >= 2^-24 in float32 (2^-53 in
-    float64), so |z| <= 5.77 (8.57), a cut that a draw crosses with probability 8e-9 (1e-17).
+    against about 3 ns here. The only departure from N(0, 1) is the tail: 1 - u1 >= 2^-23 in float32 (2^-53 in
+    float64), so |z| <= 5.65 (8.57), a cut that a draw crosses with probability 2e-8 (1e-17).
     """
     dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
+    size = _count(shape)
     half = (size + 1) // 2
-    u = rng.random(2 * half, dtype=dtype)
-    radius, angle = u[:half], u[half:]
-    np.subtract(1.0, radius, out=radius)
+    if dtype == np.float32:
+        # NOTE: from floats f in [1, 2) (see uniform): 1 - u1 = 2 - f1 in (0, 1], and cos(2 pi f2) = cos(2 pi u2)
+        u = _one_to_two(rng, 2 * half)
+        radius, angle = u[:half], u[half:]
+        np.subtract(np.float32(2.0), radius, out=radius)
+    else:
+        u = rng.random(2 * half, dtype=dtype)
+        radius, angle = u[:half], u[half:]
+        np.subtract(1.0, radius, out=radius)
     np.log(radius, out=radius)
-    radius *= -2.0
+    radius *= dtype.type(-2.0 * std * std)
     np.sqrt(radius, out=radius)
     angle *= dtype.type(2.0 * np.pi)
     out = np.empty(2 * half, dtype)
@@ -48,6 +56,32 @@ def gauss(rng: np.random.Generator, shape: int | tuple[int, ...], dtype: Any = n
     out[:half] *= radius
     out[half:] *= radius
     return out[:size].reshape(shape)
+
+
+def uniform(rng: np.random.Generator, size: int | tuple[int, ...], dtype: Any = np.float64) -> Array:
+    """Uniform draws in [0, 1) of ``size`` and ``dtype``: ``rng.random``, except that float32 is made from the bit
+    generator's raw 64-bit words, two draws k 2^-23 from each (numpy's float32 ``random`` gives k 2^-24 from one
+    32-bit draw at 1.6x the cost here; the uniform on [0, 1) either way, 23 or 24 bits of resolution)."""
+    dtype = np.dtype(dtype)
+    if dtype != np.float32:
+        return rng.random(size, dtype=dtype)
+    out = _one_to_two(rng, _count(size))
+    out -= np.float32(1.0)
+    return out.reshape(size)
+
+
+def _one_to_two(rng: np.random.Generator, count: int) -> Array:
+    """``count`` float32 1 + k 2^-23, k uniform on 0 .. 2^23 - 1: the top 23 bits of each half of the bit
+    generator's raw 64-bit words as the mantissa of a float in [1, 2), in place."""
+    bits = rng.bit_generator.random_raw((count + 1) // 2).view(np.uint32)[:count]
+    bits >>= np.uint32(9)
+    bits |= np.uint32(0x3F800000)
+    return bits.view(np.float32)
+
+
+def _count(shape: int | tuple[int, ...]) -> int:
+    """Elements of an array of ``shape`` (math.prod: np.prod costs a ufunc reduction, ~1 us, per draw)."""
+    return int(shape) if isinstance(shape, (int, np.integer)) else math.prod(shape)
 
 
 def quantize(v: Array, bits: int | None, full_scale: float) -> Array:
@@ -86,25 +120,36 @@ def convert(v: Array, bits: int | None, full_scale: float, noise: float, manage:
 
     ``manage`` (aihwkit's abs_max noise management): each row is divided by its largest magnitude, converted at
     full scale 1 and multiplied back, so the relative error is the same for waves of any scale. Otherwise the
-    absolute full scale clips. ``noise``: std in units of the (managed) full scale.
+    absolute full scale clips. ``noise``: std in units of the managed full scale (managed), in units of v
+    (otherwise). Computed in units of one level of each row's full scale F (v levels / F, noise, clip, round, back
+    to F): :func:`quantize` of the noisy v / F.
     """
     if manage:
-        scale = np.maximum(v.max(axis=-1, keepdims=True), -v.min(axis=-1, keepdims=True))
-        scale = np.where(scale > 0, scale, 1.0).astype(v.dtype, copy=False)
+        # NOTE: an fmax reduction of |v|: numpy's max propagates NaN at a cost (1.3x here)
+        peak = np.fmax.reduce(np.abs(v), axis=-1, keepdims=True)
+        scale: Any = np.where(peak > 0, peak, 1.0).astype(v.dtype, copy=False)
+    else:
+        scale = full_scale
+    relative = noise if manage else noise / full_scale  # the noise std in units of the full scale F
+    if bits is None or bits == 1:
         u = v / scale
         if noise and rng is not None:
-            draw = gauss(rng, u.shape, u.dtype)
-            draw *= noise
-            u += draw
+            u += gauss(rng, u.shape, u.dtype, relative)
         u = _quantize_into(u, bits, 1.0)
         u *= scale
         return u
+    levels = 2 ** (bits - 1) - 1
+    u = v * (levels / scale)
     if noise and rng is not None:
-        u = gauss(rng, v.shape, v.dtype)
-        u *= noise
-        u += v
-        return _quantize_into(u, bits, full_scale)
-    return quantize(v, bits, full_scale)
+        u += gauss(rng, u.shape, u.dtype, relative * levels)
+    if noise or not manage:  # NOTE: a managed row without noise is within +-levels by construction
+        np.minimum(u, levels, out=u)  # NOTE: the clip as two ufuncs: np.clip is 1.3x slower here
+        np.maximum(u, -levels, out=u)
+    np.rint(u, out=u)
+    # NOTE: k / levels * F, as in quantize, so the end levels are exactly +-F
+    u /= levels
+    u *= scale
+    return u
 
 
 def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
@@ -113,7 +158,7 @@ def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generato
     (floor(dw / dw_min + U), U uniform in [0, 1)) or deterministic rounding to nearest; clipped to +-max_pulses."""
     n = dw / dw_min
     if rounding == "stochastic":
-        n += rng.random(n.shape, dtype=n.dtype)
+        n += uniform(rng, n.shape, n.dtype)
         np.floor(n, out=n)
     else:
         np.rint(n, out=n)

@@ -90,7 +90,8 @@ def estimate(
         u = xp.asarray(rng.standard_normal((batch, basis.shape[1]))) @ basis.T
         tangent = slopes[i] * u
         for j in range(i + 1, depth):
-            tangent = slopes[j] * cells.forward_product(wb[j][0], tangent)
+            # NOTE: the tangent is a forward wave through layer j's devices: a crossbar read like the junction's
+            tangent = slopes[j] * m.substrate.crossbar(cells.forward_product(wb[j][0], tangent), tangent, j, "forward")
         d = (tangent * out_grad).sum(axis=-1, keepdims=True)  # one JVP: the loss's derivative along u
         ghat = d * (u @ precondition.T if precondition is not None else u)
         grads.append(cells.readout(m, i, ghat, sweep.ins[i]))

@@ -8,6 +8,9 @@ physics changes:
   hook                                   ideal           where it enters (who calls it)
   weight(W, l) / bias(b, l)              W, b            the junction reads a parameter (once per tick: the forward
                                                          and backward waves of that tick see the same read)
+  crossbar(y, x, l, direction)           y               a product through layer l's devices, y = W x ("forward", x =
+                                                         s_{l-1}) or y = W^T x ("backward", x = delta_l), for the
+                                                         drive x: per-read effects referred to the output
   accumulate(a, l)                       a               the junction's integrator holds a = W s + b (neuron state)
   activate(act, a, l)                    act.f(a)        the nonlinearity sigma(a)
   derivative(act, a, s, l)               act.df(a, s)    the nonlinearity's small-signal gain sigma'(a)
@@ -15,6 +18,9 @@ physics changes:
   line(wave, l, direction)               wave            a line carrying a wave over one tick ("forward"/"backward")
   gradient(g, l, kind)                   g               the port reads its gradient (kind "W" or "b")
   write(p, step, l, kind)                p += step       the port's continuous update applied to the device, in place
+  write_scaled(p, g, scale, l, kind)     p += scale g    the same for a step the port gives as scale x an array it
+                                                         does not own (its gradient): write(p, scale * g) unless a
+                                                         substrate can apply it without the whole temporary
   rest()                                 nothing         the waves start from rest (a relaxation from zero state):
                                                          a substrate with line history (echoes) forgets it
 
@@ -66,6 +72,9 @@ class Substrate:
     def bias(self, b: Array, layer: int) -> Array:
         return b
 
+    def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
+        return y
+
     def accumulate(self, a: Array, layer: int) -> Array:
         return a
 
@@ -86,6 +95,9 @@ class Substrate:
 
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
         p += step
+
+    def write_scaled(self, p: Array, g: Array, scale: float, layer: int, kind: str) -> None:
+        self.write(p, scale * g, layer, kind)
 
     def rest(self) -> None:
         """A relaxation starts from zero waves: forget any history the lines keep (echoes in flight)."""

@@ -74,7 +74,7 @@ class HeavyBall:
 
     def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
         if self.momentum == 0.0:
-            cells.update(params, [(-self.lr * dW, -self.lr * db) for dW, db in grads], substrate)
+            cells.update_scaled(params, grads, -self.lr, substrate)
             return
         if self.velocity is None:
             self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]

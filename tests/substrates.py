@@ -59,3 +59,28 @@ class WriteGain(Substrate):
 
     def write(self, p, step, layer, kind):  # noqa: ANN001, ANN201 - the Substrate hook signature
         p += self.gain * step
+
+
+class CrossbarGain(Substrate):
+    """Every crossbar product lands with a fixed gain per direction: W s -> g_f W s, W^T delta -> g_b W^T delta (a
+    mis-calibrated read). Backprop at g_f W with each backward step scaled by g_b / g_f is the closed form."""
+
+    name = "crossbar_gain"
+
+    def __init__(self, forward: float = 1.1, backward: float = 0.8) -> None:
+        self.gains = {"forward": forward, "backward": backward}
+
+    def crossbar(self, y, x, layer, direction):  # noqa: ANN001, ANN201 - the Substrate hook signature
+        return self.gains[direction] * y
+
+    def reference(self, net, x, t):  # noqa: ANN001, ANN201
+        """(dW, db) per layer from tests/reference.py's backprop at g_f W, layer l scaled by (g_b / g_f)^(L-1-l)."""
+        from tests.reference import net_backprop
+
+        scaled = net.copy()
+        for layer in scaled.layers:
+            layer.weight = self.gains["forward"] * layer.weight
+        dws, dbs, mean = net_backprop(scaled, x, t)
+        ratio, depth = self.gains["backward"] / self.gains["forward"], net.depth
+        return ([dw * ratio ** (depth - 1 - l) for l, dw in enumerate(dws)],
+                [db * ratio ** (depth - 1 - l) for l, db in enumerate(dbs)], mean)

@@ -139,14 +139,36 @@ def test_stuck_devices_have_their_fraction_and_never_move():
 
 
 @pytest.mark.parametrize("differential,factor", [(True, np.sqrt(2.0)), (False, 1.0)])
-def test_read_noise_std_per_device_and_fresh_draw_per_read(differential, factor):
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_read_noise_is_every_device_read_afresh_referred_to_the_output(differential, factor, direction):
+    """The crossbar's output-referred read noise against the per-device model it stands for: every product reads
+    every device with independent noise of std read_noise w_max (a pair: two devices), so output j of drive x gets
+    sum_k xi_jk x_k. The explicit per-device draws are the independent reference (two-sample KS), and the closed
+    form is N(0, sigma^2 |x|^2), independent over outputs and samples."""
+    from scipy import stats
+
+    sigma = 0.03 * 2.0 * factor
     model = PRESETS["ideal"].with_overrides({"device.w_max": 2.0, "device.read_noise": 0.03,
                                              "device.differential": differential})
-    sub = AnalogSubstrate(model, [500, 400, 2], seed=1)
-    W = np.zeros((400, 500))
-    first, second = sub.weight(W, 0), sub.weight(W, 0)
-    assert abs(first.std() / (0.03 * 2.0 * factor) - 1) < 0.01  # a pair reads two devices
-    assert not np.array_equal(first, second)
+    sub = AnalogSubstrate(model, [30, 20, 2], seed=1)
+    rng = np.random.default_rng(7)
+    W = rng.uniform(-1, 1, (20, 30))
+    drive = rng.normal(size=30) if direction == "forward" else rng.normal(size=20)
+    M = W if direction == "forward" else W.T
+    ideal = M @ drive
+    draws = 4000
+    x = np.tile(drive, (draws, 1))
+    got = sub.crossbar(x @ M.T, x, 0, direction) - ideal  # (draws, outputs): one read per sample
+    per_device = np.einsum("dji,i->dj", sigma * rng.standard_normal((draws, *M.shape)), drive)
+    scale = sigma * np.linalg.norm(drive)
+    assert stats.ks_2samp(got.ravel() / scale, per_device.ravel() / scale).pvalue > 1e-3
+    assert abs(got.std() / scale - 1) < 0.02
+    corr = np.corrcoef(got.T)  # outputs independent of each other
+    assert np.abs(corr - np.eye(len(ideal))).max() < 5 / np.sqrt(draws)
+    assert abs(np.corrcoef(got[:-1].ravel(), got[1:].ravel())[0, 1]) < 5 / np.sqrt(got.size)  # and over samples
+    again = sub.crossbar(x @ M.T, x, 0, direction) - ideal
+    assert not np.array_equal(got, again)  # a fresh read every product
+    np.testing.assert_array_equal(sub.weight(W, 0), W)  # the stored state itself reads back exactly
 
 
 @pytest.mark.parametrize("differential", [True, False])

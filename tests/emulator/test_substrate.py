@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import make_batch
 from tests.reference import net_backprop
-from tests.substrates import ReadNoise
+from tests.substrates import CrossbarGain, ReadNoise
 from wavetrain import Network, relax, train
 from wavetrain.emulator import WaveState, light_cone, tick
 from wavetrain.emulator.relax import run_ticks
@@ -42,6 +42,20 @@ def test_light_cone_on_read_noise_is_backprop_at_the_noisy_weights(loss: str) ->
     assert abs(float(np.mean(per_sample)) - mean) < 1e-12
     ideal, _, _ = light_cone(net.machine(), x, t)
     assert _gap(grads, ideal) > 1e-4  # the substrate changed the result
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_light_cone_and_relaxation_on_crossbar_gains_match_their_closed_form(loss: str) -> None:
+    net = _net(loss)
+    x, y = make_batch(net, batch=5, seed=2)
+    t = net.targets(y, 5)
+    gain = CrossbarGain(1.1, 0.8)
+    dws, dbs, mean = gain.reference(net, x, t)
+    grads, _, per_sample = light_cone(net.machine(gain), x, t)
+    _assert_grads(grads, dws, dbs)
+    assert abs(float(np.mean(per_sample)) - mean) < 1e-12
+    _assert_grads(relax(net, x, y, substrate=gain).grads, dws, dbs)
+    assert _gap(grads, light_cone(net.machine(), x, t)[0]) > 1e-4
 
 
 def test_relaxation_on_read_noise_reaches_the_noisy_gradient_at_tick_2l(spec_net) -> None:
@@ -119,7 +133,8 @@ def test_training_on_read_noise_steps_with_the_noisy_gradient(method: str, sched
     assert max(float(np.abs(a.weight - b.weight).max()) for a, b in zip(net.layers, ideal.layers)) > 1e-5
 
 
-def test_every_training_method_changes_on_the_substrate() -> None:
+@pytest.mark.parametrize("substrate", [ReadNoise(0.05), CrossbarGain(1.1, 0.8)], ids=["weight", "crossbar"])
+def test_every_training_method_changes_on_the_substrate(substrate) -> None:
     from wavetrain.emulator.train import METHODS
 
     wide = (4, 12, 12, 3)  # NOTE: the forward-gradient default guesses k = 10 directions per hidden layer
@@ -131,7 +146,7 @@ def test_every_training_method_changes_on_the_substrate() -> None:
             continue
         momentum = 0.0 if method in ("ocnopt", "curvature") else 0.9
         a, b = _net(sizes=wide), _net(sizes=wide)
-        train(a, (x, y), method=method, epochs=2, batch_size=4, momentum=momentum, substrate=ReadNoise(0.05))
+        train(a, (x, y), method=method, epochs=2, batch_size=4, momentum=momentum, substrate=substrate)
         train(b, (x, y), method=method, epochs=2, batch_size=4, momentum=momentum)
         gap = max(float(np.abs(p.weight - q.weight).max()) for p, q in zip(a.layers, b.layers))
         assert gap > 1e-6, method

@@ -6,7 +6,7 @@ import numpy as np
 
 from tests.conftest import make_batch
 from tests.reference import net_backprop
-from tests.substrates import ReadNoise, WriteGain
+from tests.substrates import CrossbarGain, ReadNoise, WriteGain
 from wavetrain import simulate
 from wavetrain.circuits import Transient
 from wavetrain.compiler import Network, compile_network
@@ -29,6 +29,21 @@ def test_numpy_target_on_read_noise_matches_the_emulator_every_tick() -> None:
         np.testing.assert_allclose(gb, rb, rtol=0, atol=1e-12)
     ideal = simulate(net, x, y, target="numpy")
     assert max(float(np.abs(a - b).max()) for p, q in zip(got.grads, ideal.grads) for a, b in zip(p, q)) > 1e-4
+
+
+def test_numpy_target_on_crossbar_gains_matches_the_emulator_every_tick() -> None:
+    net = Network.mlp([4, 6, 5, 3], activation="tanh", output_activation="sigmoid", loss="mse", seed=5)
+    x, y = make_batch(net, batch=3, seed=2)
+    gain = CrossbarGain(1.1, 0.8)
+    ref = relax(net, x, y, history=True, substrate=gain)
+    got = simulate(net, x, y, target="numpy", history=True, substrate=gain)
+    for k in range(ref.ticks + 1):
+        for a, b in zip(got.history.s[k] + got.history.lam[k], ref.history.s[k] + ref.history.lam[k]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    dws, dbs, _ = gain.reference(net, x, net.targets(y, 3))
+    for (gW, gb), rW, rb in zip(got.grads, dws, dbs):
+        np.testing.assert_allclose(gW, rW, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(gb, rb, rtol=0, atol=1e-12)
 
 
 def test_numpy_learning_circuit_writes_through_the_substrate() -> None:
