@@ -2,7 +2,9 @@
 
 Each entry builds a Method with its default setting for a network; pass a configured object to ``train`` for others:
   pipelined         a new minibatch every tick, no activation stash (spec section 1.8 streaming caveat)
-  pipelined+stash   the same with matched delay lines of 2(L - i) ticks (emulator.pipeline)
+  pipelined+stash   the same with matched delay lines of 2(L - i) ticks (emulator.pipeline); sigma'(a) recomputed
+  pipelined+stash-forward   the same lines also carry the forward pass's outputs: sigma'(a) as the forward wave saw
+                    it, three matrix products a layer instead of four (emulator.pipeline, recompute=False)
   mpc               horizon h = ceil(L / 2) truncated sensitivities with local heads (emulator.mpc)
   forward           forward-gradient W-perp guesses, k = 10 (emulator.forward_gradient)
   ocnopt            DDP with Q_uu = I / alpha: SGD on backprop, the Theorem-1 limit (emulator.ocnopt)
@@ -26,6 +28,7 @@ from wavetrain.emulator.ports import CurvatureMatched
 EXTRA_METHODS: dict[str, Callable[[Network, float], Any]] = {
     "pipelined": lambda net, lr: Pipelined(stash=False),
     "pipelined+stash": lambda net, lr: Pipelined(stash=True),
+    "pipelined+stash-forward": lambda net, lr: Pipelined(stash=True, recompute=False),
     "mpc": lambda net, lr: Mpc(h=(net.depth + 1) // 2),
     "forward": lambda net, lr: ForwardGradient("wperp", 10),
     "ocnopt": lambda net, lr: OCNOpt(alpha=lr),

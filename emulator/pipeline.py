@@ -5,12 +5,21 @@ i = 0..L-1 (spec layer l = i + 1), at tick k
   the input s_i of layer i carries minibatch k - i,       the sensitivity lam_i carries minibatch k - 2L + i,
 so a port that multiplies them mixes two minibatches 2(L - i) = 2(L - l) + 2 ticks apart (spec section 1.8 counts
 2(L - l) + 1 because it treats the load as instantaneous). ``stash=True`` gives each layer a matched delay line of
-2(L - i) ticks on its input: the layer recomputes sigma'(a_i) and its port gradient from the delayed input, so
-activation and sensitivity belong to the same sample again (the physical analogue of an activation stash). What
-remains is weight staleness: the forward wave saw the weights of 2(L - i) ticks ago.
+2(L - i) ticks on its input, so activation and sensitivity belong to the same sample again (the physical analogue of
+an activation stash), and the port reads delta_i^T s~_{i-1} from the delayed input s~. Where sigma'(a_i) comes from:
 
-With frozen weights the stashed readout is the exact per-minibatch backprop gradient (tested); without the stash it
-is not, which is why the unstashed machine fails to train (see the reproduction report, section T4).
+  recompute=True    the layer runs its delayed input through its junction again, a~ = W_i s~ + b_i with the weights
+                    it has now: a second forward product every tick (four matrix products a layer, not three)
+  recompute=False   the delay line also carries the layer's own output sigma(a_i) from the forward pass, and
+                    sigma'(a_i) is taken from it: the activation stash of pipelined backprop (PipeDream without
+                    weight stashing; Kosson et al. 2021), three products a layer. With moving weights the two differ:
+                    here every forward quantity of a minibatch is the one its forward wave saw
+
+What remains in both is weight staleness: the forward wave saw the weights of 2(L - i) ticks ago, and the backward
+wave W_i^T delta_i the weights of now.
+
+With frozen weights the stashed readout is the exact per-minibatch backprop gradient either way (tested); without the
+stash it is not, which is why the unstashed machine fails to train (see the reproduction report, section T4).
 """
 
 from __future__ import annotations
@@ -34,10 +43,12 @@ def delays(depth: int) -> list[int]:
 
 @dataclass
 class Pipelined:
-    """Method 'pipelined': one tick per minibatch, ports move every tick; ``stash`` adds the matched delay lines."""
+    """Method 'pipelined': one tick per minibatch, ports move every tick; ``stash`` adds the matched delay lines,
+    ``recompute`` says where their sigma'(a) comes from (see the module docstring)."""
 
     stash: bool = True
     name: str = ""
+    recompute: bool = True
     s: list[Array] | None = field(default=None, repr=False)
     lam: list[Array] | None = field(default=None, repr=False)
     lines: list[deque] = field(default_factory=list, repr=False)
@@ -47,16 +58,23 @@ class Pipelined:
     fused: pipeline_fused.FusedPipeline | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.stash, bool):
-            raise ConfigError(f"Pipelined: stash must be True or False, got {self.stash!r}")
+        for key in ("stash", "recompute"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"Pipelined: {key} must be True or False, got {getattr(self, key)!r}")
+        if not self.recompute and not self.stash:
+            raise ConfigError("Pipelined: recompute=False stores the forward pass in the delay lines, which "
+                              "stash=False does not have; expected stash=True with recompute=False")
         if not self.name:
-            self.name = "pipelined+stash" if self.stash else "pipelined"
+            self.name = ("pipelined+stash" if self.recompute else "pipelined+stash-forward") if self.stash else \
+                "pipelined"
 
     def stash_floats(self, net: Network, batch: int) -> int:
-        """Numbers held by the delay lines: sum_i 2(L - i) * batch * n_i (zero without the stash)."""
+        """Numbers held by the delay lines: sum_i 2(L - i) * batch * n_i, plus the outputs sum_i 2(L - i) * batch *
+        n_{i+1} with recompute=False (zero without the stash)."""
         if not self.stash:
             return 0
-        return sum(d * batch * n for d, n in zip(delays(net.depth), net.sizes[:-1]))
+        held = [n_in + (0 if self.recompute else n_out) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:])]
+        return sum(d * batch * n for d, n in zip(delays(net.depth), held))
 
     def _reset(self, net: Network, x: Array, t: Array, chips: int | None) -> None:
         xp = namespace(x)
@@ -89,9 +107,10 @@ class Pipelined:
 
     def _fused_step(self, params: Params, net: Network, acts: list, x: Any, t: Any, port: Any) -> Any:
         """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
-        if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash):
+        if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash, self.recompute):
             threads = pipeline_fused.default_threads() if self.threads is None else self.threads
-            self.fused = pipeline_fused.FusedPipeline(net.sizes, x.shape[0], x.dtype, self.stash, threads)
+            self.fused = pipeline_fused.FusedPipeline(net.sizes, x.shape[0], x.dtype, self.stash, threads,
+                                                      self.recompute)
             self.targets = deque([t] * net.depth)
             self.s = None  # NOTE: the generic path's waves restart if it is taken again
         if port.momentum != 0.0 and port.velocity is None:
@@ -110,13 +129,17 @@ class Pipelined:
         pre = [cells.junction(m, i, ins[i], wb[i]) for i in range(depth)]
         out = [cells.nonlinearity(m, i, pre[i]) for i in range(depth)]
         if self.stash:
-            for line, now in zip(self.lines, ins):
-                line.append(now)
-            # NOTE: until a line is full (the first 2(L - i) ticks) the oldest entry is used; lam is still zero then
-            matched = [line[0] for line in self.lines]
-            m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
-            delta = [cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
-                     for i in range(depth)]
+            for line, now, a, s in zip(self.lines, ins, pre, out):
+                line.append((now, a, s))
+            # NOTE: until a line is full (the first 2(L - i) ticks) the oldest entry, tick 0's, is used
+            matched = [line[0][0] for line in self.lines]
+            if self.recompute:
+                m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
+                delta = [cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
+                         for i in range(depth)]
+            else:
+                delta = [cells.sensitivity(m, i, line[0][1], line[0][2], self.lam[i])
+                         for i, line in enumerate(self.lines)]
         else:
             matched = ins
             delta = [cells.sensitivity(m, i, pre[i], out[i], self.lam[i]) for i in range(depth)]

@@ -9,13 +9,15 @@ is one thread, the layers in turn, each gemm on all of BLAS's threads: on 2 core
 layer groups (784-512-512-10: 3.9 vs 7.0 ms a tick; 784-1024x4-10: 23 vs 44 ms), whose Python between the gemm calls
 serialises on the GIL and whose BLAS thread-count switches cost as much again. Per layer i:
 
-  s_i'   = sigma(W_i s_{i-1} + b_i)                          into the next tick's buffer (double-buffered waves)
+  s_i'   = sigma(W_i s_{i-1} + b_i)                          into this tick's slot of layer i's output ring
   m      = sigma(W_i s~_{i-1} + b_i)                         s~: the delay line's oldest input (the stash), or s_{i-1}
+           (recompute=False: m is the delay line's oldest output, sigma(a) of the forward pass; no product)
   delta  = sigma'(m) * lam_i                                 in place, from m alone (the activation table)
   lam'_{i-1} = delta W_i                                     before W_i moves
   W_i   <- W_i - lr delta^T s~_{i-1} (or heavy ball)         one gemm with the update folded in, as in fused.py
 
-and the loss load reflects lam'_L from the previous s_L. Delay lines are rings of preallocated buffers. The result
+and the loss load reflects lam'_L from the previous s_L. The waves and the delay lines are one set of rings of
+preallocated buffers (see FusedPipeline), so the lines cost no copies. The result
 equals the unfused ``Pipelined`` up to rounding (tests/emulator/test_pipeline.py). Taken only on the ideal substrate
 with a plain HeavyBall port, NumPy float32/float64 C-ordered parameters and activations with in-place forms.
 """
@@ -59,51 +61,72 @@ def groups(sizes: Sequence[int], threads: int) -> list[list[int]]:
 
 
 class FusedPipeline:
-    """Buffers and the fused tick for one (batch, sizes, dtype, stash); see the module docstring."""
+    """Buffers and the fused tick for one (batch, sizes, dtype, stash, recompute); see the module docstring.
 
-    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, threads: int) -> None:
+    The waves and the delay lines are one set of rings, so nothing is copied from one to the other: ``out[i]`` holds
+    the outputs of layer i over the last delays[i] + 1 ticks (at least 2: the double buffer of the waves), the
+    output of tick t in slot t mod length. Layer i+1's input at tick k is layer i's output of tick k - 1, its
+    delayed input that of tick k - 1 - delays[i+1] = k + 1 - delays[i], and with recompute=False layer i's own
+    stored output is that of tick k - delays[i]: all within the ring. The input x is copied into a ring of its own.
+    Tick -1's slot holds the zero wave the machine starts from.
+    """
+
+    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, threads: int,
+                 recompute: bool = True) -> None:
         self.sizes, self.batch, self.dtype, self.stash = tuple(sizes), batch, np.dtype(dtype), stash
+        self.recompute = recompute or not stash
         depth = len(sizes) - 1
         order = fused.ORDER
-        self.s = [[np.zeros((batch, n), dtype, order=order) for n in sizes[1:]] for _ in range(2)]
+        self.delays = [2 * (depth - i) for i in range(depth)] if stash else [0] * depth
+        # NOTE: C-ordered like the x a caller passes (a C-to-Fortran copy is a transpose, 4x slower here)
+        self.inputs = [np.zeros((batch, sizes[0]), dtype) for _ in range(self.delays[0] + 1)]
+        self.out = [[np.zeros((batch, n), dtype, order=order) for _ in range(max(2, d + 1))]
+                    for n, d in zip(sizes[1:], self.delays)]
         self.lam = [[np.zeros((batch, n), dtype, order=order) for n in sizes[1:]] for _ in range(2)]
         self.m = [np.empty((batch, n), dtype, order=order) for n in sizes[1:]]
-        self.delays = [2 * (depth - i) for i in range(depth)] if stash else [0] * depth
-        # NOTE: ring i holds the last delays[i] + 1 inputs of layer i; slot tick % (d + 1) is written each tick
-        self.rings = [[np.zeros((batch, sizes[i]), dtype, order=order) for _ in range(d + 1)]
-                      for i, d in enumerate(self.delays)]
         self.ticks = 0
         self.ones = np.ones(batch, dtype)
         self.groups = groups(sizes, threads)
         self.threads = threads
 
-    def matches(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool) -> bool:
-        return (tuple(sizes), batch, np.dtype(dtype), stash) == (self.sizes, self.batch, self.dtype, self.stash)
+    def matches(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, recompute: bool = True) -> bool:
+        return ((tuple(sizes), batch, np.dtype(dtype), stash, recompute or not stash)
+                == (self.sizes, self.batch, self.dtype, self.stash, self.recompute))
+
+    def _output(self, i: int, tick: int) -> np.ndarray:
+        """Layer i's output of ``tick`` (tick -1: the zero wave it starts from)."""
+        ring = self.out[i]
+        return ring[tick % len(ring)]
+
+    def _input(self, i: int, tick: int) -> np.ndarray:
+        """What layer i's junction saw at ``tick``: the clamped x, or layer i-1's output of the tick before."""
+        return self.inputs[tick % len(self.inputs)] if i == 0 else self._output(i - 1, tick - 1)
 
     def step(self, params: Params, acts: Sequence[Activation], loss: Loss, x: np.ndarray, target: np.ndarray,
              lr: float, momentum: float, velocity: Any) -> None:
         """One tick with x at the input and the port step folded in; the waves advance to the new buffers."""
-        old, new = self.ticks % 2, (self.ticks + 1) % 2
-        s_old, lam_old, s_new, lam_new = self.s[old], self.lam[old], self.s[new], self.lam[new]
-        inputs = [x, *s_old[:-1]]
-        for i, ring in enumerate(self.rings):
-            ring[self.ticks % len(ring)][...] = inputs[i]
+        k = self.ticks
+        old, new = k % 2, (k + 1) % 2
+        lam_old, lam_new = self.lam[old], self.lam[new]
+        self.inputs[k % len(self.inputs)][...] = x
         gemm, gemv = fused.GEMM[self.dtype], fused.GEMV[self.dtype]
-        lam_new[-1][...] = loss.grad(s_old[-1], target)
+        lam_new[-1][...] = loss.grad(self._output(len(self.sizes) - 2, k - 1), target)
         lam_new[-1] /= self.batch
 
         def layers(group: list[int]) -> None:
             for i in group:
                 W, b = params[i]
-                ring = self.rings[i]
                 # NOTE: until a line is full (its first 2(L - i) ticks) the oldest entry is tick 0's, as in Pipelined
-                oldest = 0 if self.ticks < self.delays[i] else (self.ticks + 1) % len(ring)
-                matched = ring[oldest] if self.stash else inputs[i]
-                out, m = s_new[i], self.m[i]
+                then = max(k - self.delays[i], 0)
+                now_in = self._input(i, k)
+                matched = self._input(i, then) if self.stash else now_in
+                out, m = self._output(i, k), self.m[i]
                 out[...] = b
-                fused._gemm(gemm, 1.0, inputs[i], W.T, 1.0, out)
+                fused._gemm(gemm, 1.0, now_in, W.T, 1.0, out)
                 acts[i].f_inplace(out)  # type: ignore[misc]
-                if self.stash:
+                if not self.recompute:
+                    m[...] = self._output(i, then)  # NOTE: a copy: delta_inplace clobbers m
+                elif self.stash:
                     m[...] = b
                     fused._gemm(gemm, 1.0, matched, W.T, 1.0, m)
                     acts[i].f_inplace(m)  # type: ignore[misc]
@@ -132,7 +155,7 @@ class FusedPipeline:
 
     @property
     def s_last(self) -> np.ndarray:
-        return self.s[self.ticks % 2][-1]
+        return self._output(len(self.sizes) - 2, self.ticks - 1)
 
 
 def _blas_controller() -> Any:

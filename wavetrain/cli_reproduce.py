@@ -15,15 +15,16 @@ from wavetrain.cli_support import friendly
               help="Directory for report.md and its PNG plots.")
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--only", "only", multiple=True, type=click.Choice(["T7", "T9", "T11"]),
-              help="Regenerate only this target's section (repeatable) and patch it into the existing OUT/report.md.")
+@click.option("--only", "only", multiple=True, type=click.Choice(["T4", "T7", "T9", "T11", "digits"]),
+              help="Regenerate only this target's section, or the digits table of every method (repeatable), and "
+                   "patch it into the existing OUT/report.md.")
 @friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> None:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
     from wavetrain.reproduction.reproduce import reproduce, reproduce_only
 
     if only:
-        path = reproduce_only(out, only, quick=quick)
+        path = reproduce_only(out, only, quick=quick, progress=not no_progress)
     else:
         path = reproduce(out, quick=quick, progress=not no_progress)
     click.echo(f"report written to {path}")

@@ -54,7 +54,7 @@ def test_courant_two_or_more_is_refused(courant: float) -> None:
 
 def test_the_cli_offers_exactly_the_sections_that_can_be_regenerated_alone():
     from wavetrain.cli import main
-    from wavetrain.reproduction.reproduce import SINGLE
+    from wavetrain.reproduction.reproduce import ONLY
 
     option = next(p for p in main.commands["reproduce"].params if p.name == "only")
-    assert list(option.type.choices) == list(SINGLE)
+    assert list(option.type.choices) == list(ONLY)

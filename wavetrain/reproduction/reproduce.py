@@ -70,16 +70,22 @@ def render(scale: Scale, sections: list[Section], digits: dict[str, Any], second
     lines += [summary_line(s) for s in sections]
     for s in sections:
         lines += section_lines(s)
-    lines += ["", f"## Digits: every method at equal epochs ({scale.epochs} epochs, seeds {list(scale.seeds)}, "
-              f"{'all' if not scale.train_subset else scale.train_subset} training samples)", "",
-              f"Network {'-'.join(map(str, reproduce_digits.SIZES))} tanh, softmax cross-entropy, batch 32, lr "
-              f"{reproduce_digits.LR}; the port is heavy ball with the momentum listed (OCNOpt and the curvature "
-              "port are their own terminations). Wall time counts training steps only.", ""]
+    lines += digits_lines(scale, digits)
+    lines += ["", sources.CLOSING]
+    return "\n".join(lines)
+
+
+def digits_lines(scale: Scale, digits: dict[str, Any]) -> list[str]:
+    """The digits section: from its blank line before the heading to its plot."""
+    lines = ["", f"## Digits: every method at equal epochs ({scale.epochs} epochs, seeds {list(scale.seeds)}, "
+             f"{'all' if not scale.train_subset else scale.train_subset} training samples)", "",
+             f"Network {'-'.join(map(str, reproduce_digits.SIZES))} tanh, softmax cross-entropy, batch 32, lr "
+             f"{reproduce_digits.LR}; the port is heavy ball with the momentum listed (OCNOpt and the curvature "
+             "port are their own terminations). Wall time counts training steps only.", ""]
     lines += reproduce_digits.table(digits)
     for name, err in digits.get("_errors", {}).items():
         lines.append(f"\n{name}: {err}")
-    lines += ["", "![accuracy vs epochs](digits_accuracy.png)", "", sources.CLOSING]
-    return "\n".join(lines)
+    return lines + ["", "![accuracy vs epochs](digits_accuracy.png)"]
 
 
 def summary_line(s: Section) -> str:
@@ -100,9 +106,27 @@ def section_lines(s: Section) -> list[str]:
 
 
 # Targets one section of which can be regenerated alone (`wavetrain reproduce --only T9`).
-SINGLE: dict[str, Any] = {"T7": lambda scale, out: reproduce_physics.t7(scale, out),
+SINGLE: dict[str, Any] = {"T4": lambda scale, out: reproduce_physics.t4(scale, out),
+                          "T7": lambda scale, out: reproduce_physics.t7(scale, out),
                           "T9": lambda scale, out: t9_mnist1d.section(scale, out),
                           "T11": lambda scale, out: t11_residual.section(scale, out)}
+
+
+# ...and the digits table of every method (`wavetrain reproduce --only digits`): the choices of --only.
+DIGITS = "digits"
+ONLY = (*SINGLE, DIGITS)
+
+
+def patch_digits(text: str, lines: list[str]) -> str:
+    """``text`` with its digits section (heading to plot) replaced by ``lines`` (:func:`digits_lines`)."""
+    from wavetrain.errors import ConfigError
+
+    start = text.find("\n## Digits: ")
+    plot = "![accuracy vs epochs](digits_accuracy.png)"
+    end = text.find(plot, start)
+    if start < 0 or end < 0:
+        raise ConfigError("report to patch: expected one '## Digits:' section ending in its plot, got none")
+    return text[:start] + "\n".join(lines) + text[end + len(plot):]
 
 
 def patch(text: str, section: Section) -> str:
@@ -127,21 +151,29 @@ def patch(text: str, section: Section) -> str:
 
 
 def reproduce_only(out: str | os.PathLike[str], targets: tuple[str, ...], quick: bool = False,
-                   scale: Scale | None = None) -> Path:
-    """Regenerate only ``targets`` (keys of :data:`SINGLE`) and patch them into the existing ``out/report.md``."""
+                   scale: Scale | None = None, progress: bool = False) -> Path:
+    """Regenerate only ``targets`` (of :data:`ONLY`) and patch them into the existing ``out/report.md``."""
     from wavetrain.errors import ConfigError
 
     scale = scale or (QUICK if quick else FULL)
     out = Path(out)
     path = out / "report.md"
-    unknown = [t for t in targets if t not in SINGLE]
+    unknown = [t for t in targets if t not in ONLY]
     if unknown:
-        raise ConfigError(f"--only: expected targets among {', '.join(SINGLE)}, got {', '.join(unknown)}")
+        raise ConfigError(f"--only: expected targets among {', '.join(ONLY)}, got {', '.join(unknown)}")
     if not path.is_file():
         raise ConfigError(f"--only: expected an existing report at {path} to patch, got none (run it whole once)")
     text = path.read_text()
     for target in targets:
-        text = patch(text, SINGLE[target](scale, out))
+        if target == DIGITS:
+            bar = _bar(len(reproduce_digits.METHODS) * len(scale.seeds), progress)
+            digits = reproduce_digits.run_all(scale.epochs, scale.seeds, scale.train_subset, bar)
+            if bar is not None:
+                bar.close()
+            reproduce_digits.plot(digits, out / "digits_accuracy.png")
+            text = patch_digits(text, digits_lines(scale, digits))
+        else:
+            text = patch(text, SINGLE[target](scale, out))
     closing = text.find(sources.CLOSING.split("\n", 1)[0])  # the closing note describes the checks: keep it current
     if closing >= 0:
         text = text[:closing] + sources.CLOSING

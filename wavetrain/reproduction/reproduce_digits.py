@@ -30,6 +30,9 @@ METHODS: dict[str, tuple[Callable[[int], Any], float]] = {
     "pipelined, no stash": (lambda seed: Pipelined(False), MOMENTUM),
     "pipelined + delay lines": (lambda seed: Pipelined(True), MOMENTUM),
     "pipelined + delay lines, resistor port": (lambda seed: Pipelined(True), 0.0),
+    "pipelined + delay lines carrying the forward pass": (lambda seed: Pipelined(True, recompute=False), MOMENTUM),
+    "pipelined + delay lines carrying the forward pass, resistor port":
+        (lambda seed: Pipelined(True, recompute=False), 0.0),
     "mpc h = 1 (local)": (lambda seed: Mpc(1, seed=seed), MOMENTUM),
     "mpc h = 2": (lambda seed: Mpc(2, seed=seed), MOMENTUM),
     "forward isotropic": (lambda seed: ForwardGradient("isotropic", None, seed), MOMENTUM),
@@ -95,7 +98,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
         if name.startswith("_"):
             continue
         mean = np.nanmean(r["curves"], axis=0) * 100
-        ax.plot(np.arange(1, len(mean) + 1), mean, "-" if "forward" not in name else "--", label=name)
+        ax.plot(np.arange(1, len(mean) + 1), mean, "--" if name.startswith("forward") else "-", label=name)
     ax.set(xlabel="epoch", ylabel="digits test accuracy (%)", title="accuracy vs epochs (mean over seeds)")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()

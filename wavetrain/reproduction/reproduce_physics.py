@@ -122,8 +122,9 @@ def unlocked_loss(ticks: int, courant: float, eta: float, seed: int = 0) -> tupl
     return start, float(np.mean(net.loss_fn.value(net.forward(x), y)))
 
 
-def pipeline_mismatch(ticks: int = 40) -> dict[bool, float]:
-    """Mean cosine between the pipelined port readout and the true gradient of the sample it should serve."""
+def pipeline_mismatch(ticks: int = 40) -> dict[str, float]:
+    """Mean cosine between the pipelined port readout and the true gradient of the sample it should serve, for no
+    stash, the delay lines with sigma'(a) recomputed, and the delay lines carrying the forward pass."""
     net = Network.mlp([64, 32, 32, 10], loss="cross_entropy", seed=0)
     rng = np.random.default_rng(1)
     xs = [rng.normal(size=(16, 64)) for _ in range(ticks)]
@@ -134,8 +135,9 @@ def pipeline_mismatch(ticks: int = 40) -> dict[bool, float]:
         def step(self, params, grads):  # noqa: ANN001 - a port that never moves: frozen weights
             return None
 
-    for stash in (False, True):
-        method, cosines = Pipelined(stash), []
+    variants = {"none": Pipelined(False), "recompute": Pipelined(True), "forward": Pipelined(True, recompute=False)}
+    for name, method in variants.items():
+        cosines = []
         for k in range(ticks):
             method.step(net.params(), net, xs[k], ts[k], Frozen())
             if k < 2 * L + 1:
@@ -143,7 +145,7 @@ def pipeline_mismatch(ticks: int = 40) -> dict[bool, float]:
             for i, (gW, _) in enumerate(method.last_grads):
                 ref, _ = backprop(net.params(), net, xs[k - 2 * L + i], ts[k - 2 * L + i])
                 cosines.append(float((gW * ref[i][0]).sum() / (np.linalg.norm(gW) * np.linalg.norm(ref[i][0]))))
-        result[stash] = float(np.mean(cosines))
+        result[name] = float(np.mean(cosines))
     return result
 
 
@@ -185,10 +187,12 @@ def t4(scale: Scale, out: Path) -> Section:
             NOT_CLAIMED, check(max(half) < 0.2)),
         Row(f"locked BP heavy ball (lr 0.2), {n // 8} updates (same latency): final / initial", show(ci_locked), "-",
             "below the unlocked run at equal latency", NOT_CLAIMED, check(ci_locked[0] < ci_one[0])),
-        Row("pipelined, frozen weights: cos(port readout, own-sample gradient), no stash", f"{cos[False]:.3f}", "-",
-            "< 1 (sensitivity of one sample x activation of another)", NOT_CLAIMED, check(cos[False] < 0.99)),
-        Row("pipelined, frozen weights: same with matched delay lines", f"{cos[True]:.6f}", "-", "1 (exact)",
-            NOT_CLAIMED, check(cos[True] > 1 - 1e-12)),
+        Row("pipelined, frozen weights: cos(port readout, own-sample gradient), no stash", f"{cos['none']:.3f}", "-",
+            "< 1 (sensitivity of one sample x activation of another)", NOT_CLAIMED, check(cos["none"] < 0.99)),
+        Row("pipelined, frozen weights: same with matched delay lines (sigma'(a) recomputed)",
+            f"{cos['recompute']:.6f}", "-", "1 (exact)", NOT_CLAIMED, check(cos["recompute"] > 1 - 1e-12)),
+        Row("pipelined, frozen weights: same with the delay lines carrying the forward pass (stash-forward)",
+            f"{cos['forward']:.6f}", "-", "1 (exact)", NOT_CLAIMED, check(cos["forward"] > 1 - 1e-12)),
     )
     return Section("T4", "Unlocked training (Pehle & Slotine)", rows, (),
                    "The toy data are ours (the spec does not give them), so losses are comparable in regime only; "
