@@ -313,10 +313,9 @@ class AnalogSubstrate(Substrate):
         unit, width = dev.dw_min * dev.scale / scale, steps.shape[-1]
         found, counts = [], []
         for block in _row_blocks(steps.shape):
-            n = devices.pulse_count(steps[block], unit, dev.rounding, self.rng, dev.max_pulses).reshape(-1)
-            where = np.flatnonzero(n != 0)
+            where, n = devices.pulses(steps[block], unit, dev.rounding, self.rng, dev.max_pulses)
             found.append(where + block.start * width)
-            counts.append(n[where])
+            counts.append(n)
         moved = np.concatenate(found)
         if not moved.size:
             return

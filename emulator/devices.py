@@ -7,6 +7,7 @@ explicit ``numpy.random.Generator``, so each effect is reproducible from a seed 
   quantize         converter / conductance levels       |q - v| <= step / 2 inside the range, clipped outside
   convert          DAC / ADC with noise management      row-wise auto-ranging, additive noise, quantization
   pulse_count      continuous update -> pulses          E[n] = dw / dw_min (stochastic) or round (deterministic)
+  pulses           the same, sparse                     (devices that get pulses, their counts)
   apply_pulses     n pulses of a linear-step device     w_n = w* - (w* - w_0)(1 - gamma a)^n, w* = w_max / gamma
   drift_factor     conductance drift                    G(t) / G(t0) = (t / t0)^-nu
   reflection       impedance mismatch at a line end     Gamma = (Z_L - Z0) / (Z_L + Z0) = m / (2 + m)
@@ -165,6 +166,36 @@ def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generato
     if max_pulses is not None:
         np.clip(n, -max_pulses, max_pulses, out=n)
     return n
+
+
+def pulses(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
+           max_pulses: int | None = None) -> tuple[Array, Array]:
+    """:func:`pulse_count` as (flat indices of the devices that get pulses, their signed counts), with the same draws
+    from ``rng``: most devices get none, so nothing dense is kept. Stochastic float32 rounds floor(dw / dw_min + f)
+    - 1 for f = 1 + U in [1, 2) (the uniform's own offset, one pass fewer); clipping touches only the counts."""
+    n = dw / dw_min
+    if rounding == "stochastic":
+        dtype = np.dtype(n.dtype)
+        if dtype == np.float32:
+            n += _one_to_two(rng, n.size).reshape(n.shape)
+            np.floor(n, out=n)
+            flat = n.reshape(-1)
+            where = np.flatnonzero(flat != 1.0)
+            counts = flat[where] - 1.0
+        else:
+            n += rng.random(n.shape, dtype=dtype)
+            np.floor(n, out=n)
+            flat = n.reshape(-1)
+            where = np.flatnonzero(flat != 0)  # NOTE: on a bool array: 10x faster than on floats
+            counts = flat[where]
+    else:
+        np.rint(n, out=n)
+        flat = n.reshape(-1)
+        where = np.flatnonzero(flat != 0)
+        counts = flat[where]
+    if max_pulses is not None:
+        np.clip(counts, -max_pulses, max_pulses, out=counts)
+    return where, counts
 
 
 def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: float, gamma_down: float,

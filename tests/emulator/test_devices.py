@@ -60,6 +60,28 @@ def test_stochastic_pulse_count_is_unbiased_with_bernoulli_variance(target):
     assert abs(n.var() - frac * (1 - frac)) < 0.01
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("target", [0.3, 2.75, -1.6, 0.004])
+def test_sparse_pulses_are_the_dense_counts_unbiased(dtype, target):
+    """devices.pulses (what the analog substrate writes with) against pulse_count and the closed form: E[n] = dw /
+    dw_min, Bernoulli variance of the fraction, and the same counts as pulse_count from the same draws (float32 adds
+    the uniform's offset of 1 before rounding, which may move a sum on a rounding boundary: at most 1e-5 of them)."""
+    dw = np.full(RNG_SAMPLES, target * 0.01, dtype=dtype)
+    where, counts = devices.pulses(dw, 0.01, "stochastic", np.random.default_rng(2))
+    n = np.zeros(RNG_SAMPLES)
+    n[where] = counts
+    frac = target - np.floor(target)
+    assert set(np.unique(n)) <= {np.floor(target), np.floor(target) + 1} and np.all(counts != 0)
+    assert abs(n.mean() - target) < 5 * np.sqrt(frac * (1 - frac) / RNG_SAMPLES) + 1e-6
+    assert abs(n.var() - frac * (1 - frac)) < 0.01
+    dense = devices.pulse_count(dw, 0.01, "stochastic", np.random.default_rng(2))
+    assert np.mean(dense != n) <= (1e-5 if dtype == np.float32 else 0.0)
+    where, counts = devices.pulses(np.array([0.014, 0.016, -0.026, 1.0, -1.0, 0.0], dtype), 0.01, "deterministic",
+                                   np.random.default_rng(0), max_pulses=31)
+    np.testing.assert_array_equal(where, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(counts, [1, 2, -3, 31, -31])
+
+
 def test_deterministic_pulse_count_rounds_and_max_pulses_clips():
     dw = np.array([0.014, 0.016, -0.026, 1.0, -1.0])
     n = devices.pulse_count(dw, 0.01, "deterministic", np.random.default_rng(0), max_pulses=31)
