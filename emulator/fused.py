@@ -82,6 +82,21 @@ def _gemm(gemm: Any, alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c:
     gemm(alpha, fa, fb, beta, c, trans_a=ta, trans_b=tb, overwrite_c=1)
 
 
+def forward(params: Params, acts: Sequence[Activation], x: np.ndarray) -> np.ndarray:
+    """The forward wave alone, s_L for the rows of x: the evaluation path of train(), the same products and
+    nonlinearities as :func:`step`'s forward half, one buffer per layer (the unfused sweep makes three)."""
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        x = np.ascontiguousarray(x)
+    s = [np.empty((x.shape[0], W.shape[0]), x.dtype, order=ORDER) for W, _ in params]
+    gemm = GEMM[x.dtype]
+    inputs = [x, *s[:-1]]
+    for l, (W, b) in enumerate(params):
+        s[l][...] = b
+        _gemm(gemm, 1.0, inputs[l], W.T, 1.0, s[l])
+        acts[l].f_inplace(s[l])  # type: ignore[misc]
+    return s[-1]
+
+
 def step(
     params: Params,
     acts: Sequence[Activation],

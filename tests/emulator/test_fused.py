@@ -123,3 +123,25 @@ def test_unsupported_calls_take_the_generic_path(change):
     for (W, b), (Wg, bg) in zip(params, generic):
         np.testing.assert_array_equal(W, Wg)
         np.testing.assert_array_equal(b, bg)
+
+
+@pytest.mark.parametrize("activation,output", [("tanh", "identity"), ("sigmoid", "sigmoid"), ("relu", "tanh")])
+def test_fused_forward_and_the_evaluation_match_the_cells(activation: str, output: str) -> None:
+    """train()'s evaluation takes fused.forward on the ideal substrate: the same s_L as the cells' forward sweep
+    (float64, 1e-12), and the same (loss, accuracy) as the generic path it replaces."""
+    from wavetrain.emulator import cells
+    from wavetrain.emulator.substrate import Substrate
+    from wavetrain.emulator.train import _evaluate
+
+    net = Network.mlp([7, 11, 9, 4], activation=activation, output_activation=output, loss="cross_entropy", seed=3)
+    x, y = make_batch(net, batch=37, seed=8)
+    m = net.machine()
+    want = cells.forward_sweep(m, x).s[-1]
+    np.testing.assert_allclose(fused.forward(m.params, m.acts, x), want, rtol=0, atol=1e-12)
+
+    class Plain(Substrate):  # NOTE: identity hooks but not IDEAL: the generic path
+        pass
+
+    t = net.targets(y, len(x))
+    got, ref = _evaluate(m, x, t, y, chunk=10), _evaluate(net.machine(Plain()), x, t, y, chunk=10)
+    assert abs(got[0] - ref[0]) < 1e-12 and got[1] == ref[1]
