@@ -88,13 +88,18 @@ def forward(params: Params, acts: Sequence[Activation], x: np.ndarray) -> np.nda
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = np.ascontiguousarray(x)
     s = [np.empty((x.shape[0], W.shape[0]), x.dtype, order=ORDER) for W, _ in params]
+    _forward_into(params, acts, x, s)
+    return s[-1]
+
+
+def _forward_into(params: Params, acts: Sequence[Activation], x: np.ndarray, s: list[np.ndarray]) -> None:
+    """s_l = sigma(s_{l-1} W_l^T + b_l) for every layer, into the buffers s (one gemm each, bias and sigma in place)."""
     gemm = GEMM[x.dtype]
     inputs = [x, *s[:-1]]
     for l, (W, b) in enumerate(params):
         s[l][...] = b
-        _gemm(gemm, 1.0, inputs[l], W.T, 1.0, s[l])
+        _gemm(gemm, 1.0, inputs[l], W.T, 1.0, s[l])  # a_l = s_{l-1} W_l^T + b_l
         acts[l].f_inplace(s[l])  # type: ignore[misc]
-    return s[-1]
 
 
 def step(
@@ -118,10 +123,7 @@ def step(
     s, lam, ones = _buffers(batch, sizes, x.dtype)
     gemm, gemv = GEMM[x.dtype], GEMV[x.dtype]
     inputs = [x, *s[:-1]]
-    for l, (W, b) in enumerate(params):
-        s[l][...] = b
-        _gemm(gemm, 1.0, inputs[l], W.T, 1.0, s[l])  # a_l = s_{l-1} W_l^T + b_l
-        acts[l].f_inplace(s[l])  # type: ignore[misc]
+    _forward_into(params, acts, x, s)
     per_sample = loss.value(s[-1], t)
     lam[-1][...] = loss.grad(s[-1], t)
     lam[-1] /= batch
