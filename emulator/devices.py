@@ -39,7 +39,7 @@ def gauss(rng: np.random.Generator, shape: int | tuple[int, ...], dtype: Any = n
     size = _count(shape)
     half = (size + 1) // 2
     if dtype == np.float32:
-        # NOTE: from floats f in [1, 2) (see uniform): 1 - u1 = 2 - f1 in (0, 1], and cos(2 pi f2) = cos(2 pi u2)
+        # NOTE: from floats f in [1, 2) (see _one_to_two): 1 - u1 = 2 - f1 in (0, 1], and cos(2 pi f2) = cos(2 pi u2)
         u = _one_to_two(rng, 2 * half)
         radius, angle = u[:half], u[half:]
         np.subtract(np.float32(2.0), radius, out=radius)
@@ -59,21 +59,10 @@ def gauss(rng: np.random.Generator, shape: int | tuple[int, ...], dtype: Any = n
     return out[:size].reshape(shape)
 
 
-def uniform(rng: np.random.Generator, size: int | tuple[int, ...], dtype: Any = np.float64) -> Array:
-    """Uniform draws in [0, 1) of ``size`` and ``dtype``: ``rng.random``, except that float32 is made from the bit
-    generator's raw 64-bit words, two draws k 2^-23 from each (numpy's float32 ``random`` gives k 2^-24 from one
-    32-bit draw at 1.6x the cost here; the uniform on [0, 1) either way, 23 or 24 bits of resolution)."""
-    dtype = np.dtype(dtype)
-    if dtype != np.float32:
-        return rng.random(size, dtype=dtype)
-    out = _one_to_two(rng, _count(size))
-    out -= np.float32(1.0)
-    return out.reshape(size)
-
-
 def _one_to_two(rng: np.random.Generator, count: int) -> Array:
     """``count`` float32 1 + k 2^-23, k uniform on 0 .. 2^23 - 1: the top 23 bits of each half of the bit
-    generator's raw 64-bit words as the mantissa of a float in [1, 2), in place."""
+    generator's raw 64-bit words as the mantissa of a float in [1, 2), in place (numpy's float32 ``random`` makes
+    one draw from each 32-bit output at 1.6x the cost here)."""
     bits = rng.bit_generator.random_raw((count + 1) // 2).view(np.uint32)[:count]
     bits >>= np.uint32(9)
     bits |= np.uint32(0x3F800000)
@@ -156,34 +145,30 @@ def convert(v: Array, bits: int | None, full_scale: float, noise: float, manage:
 def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
                 max_pulses: int | None = None) -> Array:
     """Signed pulse counts for continuous updates ``dw`` (same units as ``dw_min``): unbiased stochastic rounding
-    (floor(dw / dw_min + U), U uniform in [0, 1)) or deterministic rounding to nearest; clipped to +-max_pulses."""
-    n = dw / dw_min
-    if rounding == "stochastic":
-        n += uniform(rng, n.shape, n.dtype)
-        np.floor(n, out=n)
-    else:
-        np.rint(n, out=n)
-    if max_pulses is not None:
-        np.clip(n, -max_pulses, max_pulses, out=n)
+    (floor(dw / dw_min + U), U uniform in [0, 1)) or deterministic rounding to nearest; clipped to +-max_pulses.
+    The dense form of :func:`pulses` (same draws)."""
+    where, counts = pulses(dw, dw_min, rounding, rng, max_pulses)
+    n = np.zeros(np.shape(dw), dtype=counts.dtype)
+    n.reshape(-1)[where] = counts
     return n
 
 
 def pulses(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
            max_pulses: int | None = None) -> tuple[Array, Array]:
-    """:func:`pulse_count` as (flat indices of the devices that get pulses, their signed counts), with the same draws
-    from ``rng``: most devices get none, so nothing dense is kept. Stochastic float32 rounds floor(dw / dw_min + f)
-    - 1 for f = 1 + U in [1, 2) (the uniform's own offset, one pass fewer); clipping touches only the counts."""
+    """The pulse counts of :func:`pulse_count` as (flat indices of the devices that get pulses, their signed counts):
+    most devices get none, so nothing dense is kept. Stochastic float32 rounds floor(dw / dw_min + f) - 1 with f = 1
+    + U in [1, 2) (a float32 uniform made from raw bits is that float first: one pass fewer); clipping touches only
+    the counts."""
     n = dw / dw_min
     if rounding == "stochastic":
-        dtype = np.dtype(n.dtype)
-        if dtype == np.float32:
+        if n.dtype == np.float32:
             n += _one_to_two(rng, n.size).reshape(n.shape)
             np.floor(n, out=n)
             flat = n.reshape(-1)
             where = np.flatnonzero(flat != 1.0)
             counts = flat[where] - 1.0
         else:
-            n += rng.random(n.shape, dtype=dtype)
+            n += rng.random(n.shape, dtype=n.dtype)
             np.floor(n, out=n)
             flat = n.reshape(-1)
             where = np.flatnonzero(flat != 0)  # NOTE: on a bool array: 10x faster than on floats

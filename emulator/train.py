@@ -474,8 +474,8 @@ def _evaluate(machine: Machine, x: np.ndarray, t: np.ndarray, y: Any, chunk: int
     """(mean loss, accuracy) of the machine's forward wave on a data split, in chunks; accuracy NaN for 2-D targets."""
     y = np.asarray(y)
     total, hits, count = 0.0, 0, 0
-    # NOTE: the fused forward (BLAS into cached buffers) where the light cone's fused step applies: no fresh
-    # multi-megabyte temporaries per layer and chunk (each one page-faulted anew with glibc's default trimming)
+    # NOTE: the fused forward (BLAS, one buffer per layer) where the light cone's fused step applies, not three
+    # fresh multi-megabyte temporaries per layer and chunk (each one page-faulted anew with glibc's default trimming)
     quick = machine.substrate.ideal and fused.supports(machine.params, machine.acts, x[:1], t[:1], None)
     for first in range(0, len(x), chunk):
         rows = x[first : first + chunk]

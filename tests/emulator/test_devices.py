@@ -63,9 +63,8 @@ def test_stochastic_pulse_count_is_unbiased_with_bernoulli_variance(target):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("target", [0.3, 2.75, -1.6, 0.004])
 def test_sparse_pulses_are_the_dense_counts_unbiased(dtype, target):
-    """devices.pulses (what the analog substrate writes with) against pulse_count and the closed form: E[n] = dw /
-    dw_min, Bernoulli variance of the fraction, and the same counts as pulse_count from the same draws (float32 adds
-    the uniform's offset of 1 before rounding, which may move a sum on a rounding boundary: at most 1e-5 of them)."""
+    """devices.pulses (what the analog substrate writes with) against the closed form: E[n] = dw / dw_min, Bernoulli
+    variance of the fraction; pulse_count is its dense form from the same draws."""
     dw = np.full(RNG_SAMPLES, target * 0.01, dtype=dtype)
     where, counts = devices.pulses(dw, 0.01, "stochastic", np.random.default_rng(2))
     n = np.zeros(RNG_SAMPLES)
