@@ -8,7 +8,6 @@ with ngspice's own message and the kept netlist and log; a run past ``timeout`` 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -26,10 +25,12 @@ from wavetrain.errors import (
     MissingDependency,
     SimulationError,
     TargetUnavailable,
-    UntrustedNetlist,
 )
+
+__all__ = ["SpiceTarget", "assemble", "check_netlist", "run_netlist"]
 from wavetrain.targets import Trace, default_samples, split_ports
 from wavetrain.targets._proc import run_supervised, signals_raise
+from wavetrain.targets.deck import check_netlist
 from wavetrain.targets.rawfile import read_raw
 
 INSTALL = "install it with `sudo apt-get install ngspice libngspice0 libngspice0-dev`"
@@ -167,13 +168,15 @@ def run_netlist(
     outdir: str | Path | None = None,
     workdir: str | Path | None = None,
     keep: bool = False,
+    cwd: str | Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``ngspice -b`` on a netlist file; return its vectors or raise.
 
     The raw file and log are written beside the netlist, or into ``outdir`` (so a user's folder is left alone).
-    ngspice runs in that folder with ``-n`` (no .spiceinit of the user's folders), in its own process group, under a
-    supervisor that kills it and removes ``workdir`` (a temp folder of this run, unless ``keep``) if wavetrain dies,
-    SIGKILL included. On a timeout, an error or a signal the partial raw file is removed at once.
+    ngspice runs in ``cwd`` (default that folder; for a user's netlist an empty folder, since ngspice looks up an
+    included file in its working folder first) with ``-n`` (no .spiceinit of the user's folders), in its own process
+    group, under a supervisor that kills it and removes ``workdir`` (a temp folder of this run, unless ``keep``) if
+    wavetrain dies, SIGKILL included. On a timeout, an error or a signal the partial raw file is removed at once.
     """
     binary = shutil.which("ngspice")
     if binary is None:
@@ -188,7 +191,8 @@ def run_netlist(
     try:
         with signals_raise():
             code, timed_out = run_supervised([binary, "-b", "-n", "-r", str(raw), "-o", str(log), str(netlist)],
-                                             workdir, timeout, keep=keep, stderr_path=err, cwd=where)
+                                             workdir, timeout, keep=keep, stderr_path=err,
+                                             cwd=where if cwd is None else Path(cwd))
         stderr = err.read_text(errors="replace") if err.exists() else ""
     except BaseException:
         raw.unlink(missing_ok=True)
@@ -210,65 +214,6 @@ def run_netlist(
         message = "; ".join(errors[:5]) or f"exit code {code}, no raw file"
         raise SimulationError(f"ngspice failed: {message}; netlist kept at {netlist}, log at {log}")
     return read_raw(raw)
-
-
-_CONTROL = re.compile(r"^\s*\.(control|endc|exec)\b", re.IGNORECASE)
-_INCLUDE = re.compile(r"^\s*\.(include|inc|lib)\s+(.*?)\s*$", re.IGNORECASE)
-_SHELL = re.compile(r"^\s*shell(\s|$)", re.IGNORECASE)
-MAX_INCLUDES = 64
-
-
-def check_netlist(path: str | Path) -> None:
-    """Refuse (UntrustedNetlist) what a netlist from someone else could use to act outside a simulation.
-
-    Refused: ``.control``/``.endc``/``.exec`` blocks (ngspice commands: ``shell``, file writes, ``source``), a first
-    line ``*ng_script`` (the whole file is a command script), command lines such as ``shell``, and ``.include`` /
-    ``.lib`` of a file outside the netlist's folder (after resolving symlinks). Included files are checked the same
-    way. ``wavetrain simulate --trust-netlist`` skips this check.
-    """
-    root = Path(path).resolve().parent
-    pending, seen = [Path(path).resolve()], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        if len(seen) > MAX_INCLUDES:
-            raise UntrustedNetlist(f"{path}: includes more than {MAX_INCLUDES} files, expected at most {MAX_INCLUDES}")
-        try:
-            handle = open(current, "rb")
-        except OSError as err:
-            raise UntrustedNetlist(f"{path}: cannot read {current}: {err.strerror}") from err
-        with handle:
-            for number, raw_line in enumerate(handle, start=1):
-                line = raw_line.decode("utf-8", errors="replace")
-                where = f"{current if current != Path(path).resolve() else path} line {number}"
-                if number == 1 and line.strip().lower().startswith("*ng_script"):
-                    raise _untrusted(where, "'*ng_script' makes the file an ngspice command script")
-                if _CONTROL.match(line):
-                    raise _untrusted(where, f"a {line.split()[0]} block runs ngspice commands (shell, file writes)")
-                if _SHELL.match(line) and not line.lstrip().startswith(("*", ";")):
-                    raise _untrusted(where, f"{line.split()[0]!r} is an ngspice command, not a circuit line")
-                match = _INCLUDE.match(line)
-                if match:
-                    words = match.group(2).split()
-                    if match.group(1).lower() == "lib" and len(words) == 1 and not _looks_like_path(words[0]):
-                        continue  # NOTE: '.lib name' opens a section of the current library file
-                    target = words[0].strip("'\"") if words else ""
-                    resolved = (current.parent / os.path.expanduser(target)).resolve()
-                    if not resolved.is_relative_to(root):
-                        raise _untrusted(where, f".{match.group(1)} of {target!r} reads a file outside the "
-                                                f"netlist's folder {root}")
-                    pending.append(resolved)
-
-
-def _looks_like_path(word: str) -> bool:
-    return "/" in word or "." in word or "~" in word
-
-
-def _untrusted(where: str, what: str) -> UntrustedNetlist:
-    return UntrustedNetlist(f"{where}: {what}; refused for a netlist from a user. Pass --trust-netlist to run it "
-                            f"as written (only for netlists you trust)")
 
 
 def _shared_ngspice() -> Any:

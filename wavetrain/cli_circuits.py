@@ -223,8 +223,14 @@ def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust
     # NOTE: the raw file and log go to a temp dir (kept only with --keep), never beside the netlist;
     # it is removed on every other exit path, and by the supervisor if wavetrain itself is killed
     work = tempfile.mkdtemp(prefix="wavetrain-spice-")
+    empty = Path(work) / "cwd"  # NOTE: ngspice looks up an include in its working folder first: an empty one
+    empty.mkdir()
     try:
-        vectors = run_netlist(path, timeout=timeout, outdir=work, workdir=work, keep=keep)
+        try:
+            vectors = run_netlist(path, timeout=timeout, outdir=work, workdir=work, keep=keep, cwd=empty)
+        finally:
+            if keep and not any(empty.iterdir()):
+                empty.rmdir()  # NOTE: --keep keeps what ngspice wrote; an empty working folder is not that
     except SimulationError as err:
         if keep:
             raise
