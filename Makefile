@@ -22,9 +22,10 @@ test: setup lint
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory test-core-numpy2
 
-# ruff with the rules pyproject.toml selects (banned imports, isort, line length) and mypy on the public seams.
+# ruff with the rules pyproject.toml selects (banned imports, isort, line length), ruff's formatter, and mypy.
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) scripts/check_types.py
 
 # The core (network, emulator, training, CLI) must also work on numpy 2.x; the main venv has numpy 1.26

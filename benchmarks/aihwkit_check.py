@@ -83,24 +83,46 @@ def wavetrain_asymmetry(dw_min: float, up_down: float) -> tuple[float, float]:
 
 
 def cases(std: float) -> list[Case]:
-    off = {"dw_min_dtod": 0.0, "w_max_dtod": 0.0, "w_min_dtod": 0.0, "up_down_dtod": 0.0, "w_max": 1.0,
-           "w_min": -1.0, "dw_min_std": std, "dw_min": DW_MIN}
+    off = {
+        "dw_min_dtod": 0.0,
+        "w_max_dtod": 0.0,
+        "w_min_dtod": 0.0,
+        "up_down_dtod": 0.0,
+        "w_max": 1.0,
+        "w_min": -1.0,
+        "dw_min_std": std,
+        "dw_min": DW_MIN,
+    }
     linear = {"gamma_up_dtod": 0.0, "gamma_down_dtod": 0.0, "mult_noise": False}
     dw_asym, ud_asym = wavetrain_asymmetry(DW_MIN, 0.2)
     base = {"w_max": 1.0, "dw_min": DW_MIN, "dw_min_std": std, "rounding": "deterministic"}
     return [
         Case("constant step", "ConstantStepDevice", dict(off), dict(base)),
-        Case("constant step, up_down 0.2", "ConstantStepDevice", {**off, "up_down": 0.2},
-             {**base, "dw_min": dw_asym, "up_down": ud_asym}),
-        Case("soft bounds", "SoftBoundsDevice", {**off, "mult_noise": False},
-             {**base, "gamma_up": 1.0, "gamma_down": 1.0}),
+        Case(
+            "constant step, up_down 0.2",
+            "ConstantStepDevice",
+            {**off, "up_down": 0.2},
+            {**base, "dw_min": dw_asym, "up_down": ud_asym},
+        ),
+        Case(
+            "soft bounds",
+            "SoftBoundsDevice",
+            {**off, "mult_noise": False},
+            {**base, "gamma_up": 1.0, "gamma_down": 1.0},
+        ),
         # NOTE: the same soft-bounds device as aihwkit's LinearStepDevice with gamma 1 / 1
-        Case("soft bounds as LinearStepDevice(gamma 1 / 1)", "LinearStepDevice",
-             {**off, **linear, "gamma_up": 1.0, "gamma_down": 1.0},
-             {**base, "gamma_up": 1.0, "gamma_down": 1.0}),
-        Case("linear step, gamma 0.5 / 0.2", "LinearStepDevice",
-             {**off, **linear, "gamma_up": 0.5, "gamma_down": 0.2},
-             {**base, "gamma_up": 0.5, "gamma_down": 0.2}),
+        Case(
+            "soft bounds as LinearStepDevice(gamma 1 / 1)",
+            "LinearStepDevice",
+            {**off, **linear, "gamma_up": 1.0, "gamma_down": 1.0},
+            {**base, "gamma_up": 1.0, "gamma_down": 1.0},
+        ),
+        Case(
+            "linear step, gamma 0.5 / 0.2",
+            "LinearStepDevice",
+            {**off, **linear, "gamma_up": 0.5, "gamma_down": 0.2},
+            {**base, "gamma_up": 0.5, "gamma_down": 0.2},
+        ),
     ]
 
 
@@ -114,9 +136,13 @@ def aihwkit_pulses(case: Case, w0: np.ndarray, counts: np.ndarray, seed: int) ->
     from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
 
     device = getattr(configs, case.aihwkit_class)(construction_seed=seed, **case.aihwkit)
-    update = configs.UpdateParameters(desired_bl=1, fixed_bl=True, update_bl_management=False,
-                                      update_management=False,
-                                      pulse_type=configs.PulseType.STOCHASTIC_COMPRESSED)
+    update = configs.UpdateParameters(
+        desired_bl=1,
+        fixed_bl=True,
+        update_bl_management=False,
+        update_management=False,
+        pulse_type=configs.PulseType.STOCHASTIC_COMPRESSED,
+    )
     rpu = configs.SingleRPUConfig(device=device, update=update)
     rows, cols = w0.shape
     tile = AnalogTileWithoutPeriphery(rows, cols, rpu)
@@ -221,8 +247,7 @@ def device_check(devices: int, seed: int) -> tuple[list[Row], list[Row]]:
             wa, tiles = aihwkit_runs(case, w0, signed, seed)
             da, dw = wa - w0, wavetrain_pulses(case, w0, signed, seed) - w0
             for i, n in enumerate(signed):
-                plan.append((label, f"{int(abs(n))} {'up' if n > 0 else 'down'} from {W_START}", da[i], dw[i],
-                             tiles))
+                plan.append((label, f"{int(abs(n))} {'up' if n > 0 else 'down'} from {W_START}", da[i], dw[i], tiles))
     count_plan = len(plan)
     rng = np.random.default_rng(seed)
     for case in cases(STD)[2:]:  # the devices whose step depends on the weight
@@ -234,20 +259,31 @@ def device_check(devices: int, seed: int) -> tuple[list[Row], list[Row]]:
             which = np.digitize(w0[i], BINS) - 1
             for b in range(BINS.size - 1):
                 sel = which == b
-                plan.append((case.label, f"1 {name}, w in [{BINS[b]:+.1f}, {BINS[b + 1]:+.1f})", da[i][sel],
-                             dw[i][sel], tiles[sel]))
+                plan.append(
+                    (
+                        case.label,
+                        f"1 {name}, w in [{BINS[b]:+.1f}, {BINS[b + 1]:+.1f})",
+                        da[i][sel],
+                        dw[i][sel],
+                        tiles[sel],
+                    )
+                )
     alpha = 0.01 / len(plan)
     rows = [compare(label, where, a, w, alpha, tiles) for label, where, a, w, tiles in plan]
     return rows[:count_plan], rows[count_plan:]
 
 
 def table(rows: list[Row]) -> list[str]:
-    out = ["| device | pulses | N | mean dw aihwkit | mean dw wavetrain | std aihwkit | std wavetrain | KS p | "
-           "result |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    out = [
+        "| device | pulses | N | mean dw aihwkit | mean dw wavetrain | std aihwkit | std wavetrain | KS p | result |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for r in rows:
         ks = "-" if r.ks_p is None else f"{r.ks_p:.3f}"
-        out.append(f"| {r.label} | {r.where} | {r.n} | {r.mean_a:+.6f} | {r.mean_w:+.6f} | {r.std_a:.6f} | "
-                   f"{r.std_w:.6f} | {ks} | {'pass' if r.ok else 'FAIL: ' + r.why} |")
+        out.append(
+            f"| {r.label} | {r.where} | {r.n} | {r.mean_a:+.6f} | {r.mean_w:+.6f} | {r.std_a:.6f} | "
+            f"{r.std_w:.6f} | {ks} | {'pass' if r.ok else 'FAIL: ' + r.why} |"
+        )
     return out
 
 
@@ -265,12 +301,22 @@ def aihwkit_step(sizes: tuple[int, ...], batch: int, lr: float):
 
     model = load_hardware("reram")
     dev, io = model.device, model.io
-    rpu = SingleRPUConfig(device=SoftBoundsDevice(
-        dw_min=dev.dw_min, dw_min_dtod=dev.dw_min_dtod, dw_min_std=dev.dw_min_std, w_max=dev.w_max,
-        w_min=-dev.w_max, w_max_dtod=dev.w_max_dtod, w_min_dtod=dev.w_max_dtod, up_down=0.0, mult_noise=False))
+    rpu = SingleRPUConfig(
+        device=SoftBoundsDevice(
+            dw_min=dev.dw_min,
+            dw_min_dtod=dev.dw_min_dtod,
+            dw_min_std=dev.dw_min_std,
+            w_max=dev.w_max,
+            w_min=-dev.w_max,
+            w_max_dtod=dev.w_max_dtod,
+            w_min_dtod=dev.w_max_dtod,
+            up_down=0.0,
+            mult_noise=False,
+        )
+    )
     for part, noise in ((rpu.forward, io.forward_noise), (rpu.backward, io.backward_noise)):
-        part.inp_res = 1 / (2 ** 8 - 2)  # 8-bit DAC
-        part.out_res = 1 / (2 ** 8 - 2)  # 8-bit ADC (bench_hardware overrides the preset's 9 bits to 8)
+        part.inp_res = 1 / (2**8 - 2)  # 8-bit DAC
+        part.out_res = 1 / (2**8 - 2)  # 8-bit ADC (bench_hardware overrides the preset's 9 bits to 8)
         part.out_noise = noise
         part.w_noise = dev.read_noise
         part.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT
@@ -300,23 +346,33 @@ def aihwkit_step(sizes: tuple[int, ...], batch: int, lr: float):
 def speed(repeats: int, per: int) -> tuple[list[str], dict[str, float]]:
     import bench_hardware as bh
 
-    rows = {"pytorch": bh.torch_step(), "wavetrain": bh.wave_step("reram", None),
-            "aihwkit": aihwkit_step(bh.SIZES, bh.BATCH, bh.LR)}
+    rows = {
+        "pytorch": bh.torch_step(),
+        "wavetrain": bh.wave_step("reram", None),
+        "aihwkit": aihwkit_step(bh.SIZES, bh.BATCH, bh.LR),
+    }
     load_start = os.getloadavg()[0]
     sec = bh.measure(rows, repeats, per)
     load = os.getloadavg()[0]
     sps = {name: bh.BATCH / s for name, s in sec.items()}
-    labels = {"pytorch": "PyTorch autograd + SGD (float)",
-              "wavetrain": "wavetrain dyadic on one reram chip (pulsed soft bounds, read noise, 8-bit DAC/ADC)",
-              "aihwkit": "aihwkit AnalogSGD, the same device and IO (SoftBoundsDevice, 8-bit DAC/ADC)"}
+    labels = {
+        "pytorch": "PyTorch autograd + SGD (float)",
+        "wavetrain": "wavetrain dyadic on one reram chip (pulsed soft bounds, read noise, 8-bit DAC/ADC)",
+        "aihwkit": "aihwkit AnalogSGD, the same device and IO (SoftBoundsDevice, 8-bit DAC/ADC)",
+    }
     size = "-".join(str(n) for n in bh.SIZES)
-    lines = [f"{size}, float32, batch {bh.BATCH}, SGD lr {bh.LR}, 2 threads; median of {repeats} interleaved "
-             f"repeats per row, one process. Load average (1 min) {load_start:.1f} at the start, {load:.1f} at the "
-             "end (a shared machine: the ratios travel better than the absolute numbers).", "",
-             "| row | ms / step | samples/s | vs PyTorch float |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        f"{size}, float32, batch {bh.BATCH}, SGD lr {bh.LR}, 2 threads; median of {repeats} interleaved "
+        f"repeats per row, one process. Load average (1 min) {load_start:.1f} at the start, {load:.1f} at the "
+        "end (a shared machine: the ratios travel better than the absolute numbers).",
+        "",
+        "| row | ms / step | samples/s | vs PyTorch float |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for name in rows:
-        lines.append(f"| {labels[name]} | {sec[name] * 1e3:.1f} | {sps[name]:,.0f} | "
-                     f"{sps[name] / sps['pytorch']:.3f}x |")
+        lines.append(
+            f"| {labels[name]} | {sec[name] * 1e3:.1f} | {sps[name]:,.0f} | {sps[name] / sps['pytorch']:.3f}x |"
+        )
     ratio = sps["wavetrain"] / sps["aihwkit"]
     lines += ["", f"wavetrain's analog step runs at {ratio:.1f}x aihwkit's AnalogSGD samples/s in the same run.", ""]
     return lines, {"ratio": ratio, **sps}
@@ -337,7 +393,8 @@ def main() -> None:
     rows = by_count + by_weight
     failed = [r for r in rows if not r.ok]
     lines = [
-        "## Cross-check against IBM's aihwkit (`benchmarks/aihwkit_check.py`, `make aihwkit`)", "",
+        "## Cross-check against IBM's aihwkit (`benchmarks/aihwkit_check.py`, `make aihwkit`)",
+        "",
         f"aihwkit {aihwkit.__version__} built from its sdist against torch (scripts/setup_aihwkit.sh). The same pulse "
         f"trains on aihwkit's devices (its tile's update path) and on wavetrain's device model (AnalogSubstrate.write) "
         f"at equal settings: dw_min {DW_MIN}, bounds +-1, cycle-to-cycle noise {STD} dw_min (additive), every "
@@ -345,11 +402,19 @@ def main() -> None:
         "wavetrain gets the dw_min and up_down with the same two steps. Tolerances: mean within 4 standard errors "
         f"+ 1e-6 (aihwkit's standard error from the scatter of {RUNS} independent tiles per cell: its noise is "
         "correlated within a tile), std ratio within 1 +- 4 sqrt(2/N), two-sample KS on each sample about its "
-        "tile's mean p >= 0.01 / tests (Bonferroni), noise-free cells equal to 1e-5 (aihwkit is float32).", "",
+        "tile's mean p >= 0.01 / tests (Bonferroni), noise-free cells equal to 1e-5 (aihwkit is float32).",
+        "",
         f"**Result: {'PASS' if not failed else 'FAIL'}**: {len(rows) - len(failed)} of {len(rows)} cells within "
-        f"tolerance ({time.perf_counter() - start:.0f} s).", "",
-        "Weight change after n pulses, all devices starting at the same weight:", "", *table(by_count), "",
-        "Weight change of one pulse against the weight (soft bounds and linear step):", "", *table(by_weight), "",
+        f"tolerance ({time.perf_counter() - start:.0f} s).",
+        "",
+        "Weight change after n pulses, all devices starting at the same weight:",
+        "",
+        *table(by_count),
+        "",
+        "Weight change of one pulse against the weight (soft bounds and linear step):",
+        "",
+        *table(by_weight),
+        "",
     ]
     if failed:
         lines += ["Cells out of tolerance: " + "; ".join(f"{r.label}, {r.where}: {r.why}" for r in failed), ""]

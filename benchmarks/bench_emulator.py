@@ -75,7 +75,7 @@ LABELS = {
     "pipelined": "(d) pipelined machine + delay lines, 1 tick/minibatch",
     "pipelined_fwd": "(d') the same, the lines carry the forward pass (stash-forward)",
     "e2e_pytorch": "PyTorch loop (autograd + SGD, test accuracy each epoch)",
-    "e2e_train": "wavetrain.train(method=\"dyadic\"), defaults",
+    "e2e_train": 'wavetrain.train(method="dyadic"), defaults',
 }
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "emulator.md"
@@ -314,8 +314,15 @@ def e2e_worker(method: str, repeats: int) -> dict:
 
         def run() -> list[float]:
             net = Network.mlp(sizes, activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
-            result = train(net, (x, y, x_test, y_test), method="dyadic", epochs=E2E_EPOCHS, batch_size=BATCH,
-                           lr=LR, momentum=MOMENTUM)
+            result = train(
+                net,
+                (x, y, x_test, y_test),
+                method="dyadic",
+                epochs=E2E_EPOCHS,
+                batch_size=BATCH,
+                lr=LR,
+                momentum=MOMENTUM,
+            )
             return result.test_accuracy
 
     run()  # NOTE: warm-up: library code paged in, thread pools started
@@ -458,8 +465,9 @@ def verdict(results: dict) -> str:
         parts.append(f"{network}: {ratio:.2f}x, {state} ({untrimmed:.2f}x against (a'))")
     return (
         "Target (b) light cone >= 1.0x PyTorch (a), both in the default environment: " + "; ".join(parts) + ". "
-        "Row (a') runs PyTorch with glibc told to keep freed memory (" + ", ".join(
-            f"{k}={v}" for k, v in UNTRIMMED_HEAP.items()) + "): PyTorch's CPU tensors come from malloc, and by "
+        "Row (a') runs PyTorch with glibc told to keep freed memory ("
+        + ", ".join(f"{k}={v}" for k, v in UNTRIMMED_HEAP.items())
+        + "): PyTorch's CPU tensors come from malloc, and by "
         "default glibc returns large freed blocks to the kernel, so each step maps and zeroes them afresh (the page "
         "faults column). The light cone allocates nothing per step and is not affected."
     )
@@ -510,12 +518,12 @@ def render(results: dict, memory: dict, relax: dict, meta: dict) -> str:
         "",
         verdict(results),
         "",
-        "(b) is `Dyadic(schedule=\"light_cone\").step` with a `HeavyBall` port, the call `train(method=\"dyadic\")` "
+        '(b) is `Dyadic(schedule="light_cone").step` with a `HeavyBall` port, the call `train(method="dyadic")` '
         "makes per minibatch; on NumPy arrays it runs `emulator/fused.py`: every product one SciPy `sgemm`/`dgemm` "
         "into a preallocated buffer, the SGD (or momentum) update folded into the gradient product, delta formed in "
         "place. (b') is `kernel.light_cone` then `HeavyBall.step`, the array-library-agnostic path (cupy arrays, "
         "other ports), on NumPy's `@`. They agree within 1e-12 in float64 (tests/emulator/test_fused.py). `train()` "
-        "trains float32 copies of the network's float64 weights by default (`dtype=\"float32\"`), the arithmetic "
+        'trains float32 copies of the network\'s float64 weights by default (`dtype="float32"`), the arithmetic '
         "of this row; the end-to-end section below times whole `train()` runs.",
         "",
         "Peak RSS: the process's high-water mark over warm-up and timed steps minus its RSS just before the first "
@@ -577,9 +585,13 @@ def render_e2e(e2e: dict, results: dict, meta: dict) -> str:
     for method, outs in e2e.items():
         pairs = [(t, f) for out in outs for t, f in zip(out["times"], out["foreign"])]
         kept = [t for t, f in pairs if f <= FOREIGN_LIMIT]
-        rows[method] = {"seconds": statistics.median(kept or [t for t, _ in pairs]), "kept": len(kept),
-                        "total": len(pairs), "accuracy": outs[-1]["accuracy"],
-                        "spread": [statistics.median(out["times"]) for out in outs]}
+        rows[method] = {
+            "seconds": statistics.median(kept or [t for t, _ in pairs]),
+            "kept": len(kept),
+            "total": len(pairs),
+            "accuracy": outs[-1]["accuracy"],
+            "spread": [statistics.median(out["times"]) for out in outs],
+        }
     base = rows.get("e2e_pytorch")
     lines = [
         "### End to end: train() against the PyTorch loop a user would write",
@@ -600,16 +612,24 @@ def render_e2e(e2e: dict, results: dict, meta: dict) -> str:
         ratio = f"{base['seconds'] / row['seconds']:.2f}x" if base else "n/a"
         spread = "-".join(f"{s:.2f}" for s in (min(row["spread"]), max(row["spread"])))
         accuracy = ", ".join(f"{a:.3f}" for a in row["accuracy"])
-        lines.append(f"| {LABELS[method]} | {row['seconds']:.2f} | {spread} | {samples / row['seconds']:,.0f} | "
-                     f"{ratio} | {accuracy} | {row['kept']} of {row['total']} |")
+        lines.append(
+            f"| {LABELS[method]} | {row['seconds']:.2f} | {spread} | {samples / row['seconds']:,.0f} | "
+            f"{ratio} | {accuracy} | {row['kept']} of {row['total']} |"
+        )
     if base and "e2e_train" in rows:
         ratio = base["seconds"] / rows["e2e_train"]["seconds"]
         # NOTE: seconds per run: the spreads overlap when the slower side's fastest round beats the other's slowest
         overlap = min(rows["e2e_train"]["spread"]) <= max(base["spread"])
         state = _state(ratio, overlap)
         clean = base["kept"] and rows["e2e_train"]["kept"]
-        caveat = "" if clean else (" Not a clean number: no run was undisturbed by other processes (a loaded machine "
-                                   "slows PyTorch's OpenMP threads more than NumPy's); rerun `make bench` when quiet.")
+        caveat = (
+            ""
+            if clean
+            else (
+                " Not a clean number: no run was undisturbed by other processes (a loaded machine "
+                "slows PyTorch's OpenMP threads more than NumPy's); rerun `make bench` when quiet."
+            )
+        )
         lines += ["", f"Target train() >= 1.0x the PyTorch loop end to end: {ratio:.2f}x, {state}.{caveat}"]
     pipes = [m for m in ("pipelined", "pipelined_fwd") if (E2E_NETWORK, m) in results]
     if pipes and (E2E_NETWORK, "pytorch") in results:
@@ -632,13 +652,19 @@ def render_e2e(e2e: dict, results: dict, meta: dict) -> str:
         for name in pipes:
             pipe = results[(E2E_NETWORK, name)]
             ratio = pipe["rate"] / torch["rate"]
-            lines.append(f"| {E2E_NETWORK} | {LABELS[name]} | {pipe['rate']:,.0f} | {pipe['low']:,.0f}-"
-                         f"{pipe['high']:,.0f} | {ratio:.2f}x | {pipe['kept']} of {pipe['total']} |")
+            lines.append(
+                f"| {E2E_NETWORK} | {LABELS[name]} | {pipe['rate']:,.0f} | {pipe['low']:,.0f}-"
+                f"{pipe['high']:,.0f} | {ratio:.2f}x | {pipe['kept']} of {pipe['total']} |"
+            )
             state = _state(ratio, pipe["high"] >= torch["low"])
-            verdicts.append(f"{LABELS[name].split(' ')[0]} {ratio:.2f}x, {state}"
-                            + ("" if pipe["kept"] and torch["kept"] else " (not a clean number)"))
-        lines += ["", f"Goal: the pipelined machine >= 1.0x PyTorch samples/s on {E2E_NETWORK}: "
-                  + "; ".join(verdicts) + "."]
+            verdicts.append(
+                f"{LABELS[name].split(' ')[0]} {ratio:.2f}x, {state}"
+                + ("" if pipe["kept"] and torch["kept"] else " (not a clean number)")
+            )
+        lines += [
+            "",
+            f"Goal: the pipelined machine >= 1.0x PyTorch samples/s on {E2E_NETWORK}: " + "; ".join(verdicts) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -693,12 +719,17 @@ def main() -> None:
         for method in e2e_chosen:
             out = run_worker(E2E_NETWORK, method, args.e2e_repeats, False, env)
             e2e[method].append(out)
-            print(f"round {round_index + 1}: end to end {method}: {statistics.median(out['times']):.2f} s per run",
-                  file=sys.stderr)
-    relax = {} if args.e2e_only else {network: run_worker(network, "relax", args.repeats, False, env)
-                                      for network in NETWORKS}
+            print(
+                f"round {round_index + 1}: end to end {method}: {statistics.median(out['times']):.2f} s per run",
+                file=sys.stderr,
+            )
+    relax = (
+        {}
+        if args.e2e_only
+        else {network: run_worker(network, "relax", args.repeats, False, env) for network in NETWORKS}
+    )
     memory = {}
-    for network in ({} if args.e2e_only else NETWORKS):
+    for network in {} if args.e2e_only else NETWORKS:
         for method in chosen:
             if not method.startswith("pytorch"):
                 memory[(network, method)] = run_worker(network, method, 1, True, env)["tracemalloc_peak"]

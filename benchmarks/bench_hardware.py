@@ -89,8 +89,13 @@ def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = 
     substrate = IDEAL
     lead = () if chips is None else (chips,)
     # NOTE: the network stores float64; the benchmark trains float32 copies (one per chip), C-ordered
-    params = [(np.ascontiguousarray(np.broadcast_to(W, lead + W.shape), dtype=np.float32),
-               np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=np.float32)) for W, b in net.params()]
+    params = [
+        (
+            np.ascontiguousarray(np.broadcast_to(W, lead + W.shape), dtype=np.float32),
+            np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=np.float32),
+        )
+        for W, b in net.params()
+    ]
     if hardware is not None:
         model = load_hardware(hardware).with_overrides({"io.adc_bits": 8})
         substrate = AnalogSubstrate(model, sizes, chips=chips, seed=0, dtype=np.float32)
@@ -145,8 +150,9 @@ def measure(rows: dict, repeats: int, steps_per_repeat: int) -> dict[str, float]
 
 
 def make_row(name: str):
-    return {"pytorch": torch_step, "float": lambda: wave_step(None, None),
-            "analog": lambda: wave_step("reram", None)}[name]()
+    return {"pytorch": torch_step, "float": lambda: wave_step(None, None), "analog": lambda: wave_step("reram", None)}[
+        name
+    ]()
 
 
 def fresh(name: str, repeats: int, per: int) -> list[float]:
@@ -183,10 +189,16 @@ def main() -> None:
         for name in MAIN:
             runs[name].append(fresh(name, repeats, per))
     sec = {name: statistics.median([t for run in runs[name] for t in run]) for name in MAIN}
-    spread = {name: (min(statistics.median(run) for run in runs[name]),
-                     max(statistics.median(run) for run in runs[name])) for name in MAIN}
-    rows = {"chips": wave_step("reram", CHIPS), "one_by_one": one_by_one(),
-            "chips_small": wave_step("reram", CHIPS, SMALL, 32), "one_by_one_small": one_by_one(SMALL, 32)}
+    spread = {
+        name: (min(statistics.median(run) for run in runs[name]), max(statistics.median(run) for run in runs[name]))
+        for name in MAIN
+    }
+    rows = {
+        "chips": wave_step("reram", CHIPS),
+        "one_by_one": one_by_one(),
+        "chips_small": wave_step("reram", CHIPS, SMALL, 32),
+        "one_by_one_small": one_by_one(SMALL, 32),
+    }
     sec.update(measure(rows, *((2, 2) if args.quick else (5, 6))))
     load = os.getloadavg()[0]
     torch_sps = BATCH / sec["pytorch"]
@@ -217,14 +229,21 @@ def main() -> None:
         low, high = spread.get(name, (None, None))
         where = f"{low * 1e3:.1f}-{high * 1e3:.1f}" if low is not None else "-"
         lines.append(f"| {labels[name]} | {sec[name] * 1e3:.1f} | {where} | {sps:,.0f} | {sps / torch_sps:.2f}x |")
-    lines += ["", f"The analog step runs at {sec['float'] / sec['analog']:.2f}x the ideal substrate's samples/s in the "
-              "same run (a ratio less sensitive to other load on the machine than the one against PyTorch, whose "
-              "threads suffer most from it).", ""]
-    lines += [f"Monte-Carlo: {CHIPS} chips in one vectorised step run at {sec['one_by_one'] / sec['chips']:.2f}x "
-              f"the throughput of the same chips stepped one by one on 784-512-512-10 (the device physics is "
-              f"elementwise, as costly per weight either way) and at "
-              f"{sec['one_by_one_small'] / sec['chips_small']:.2f}x on the digits network (where the per-step "
-              "overhead of a small network is paid once for all chips).", ""]
+    lines += [
+        "",
+        f"The analog step runs at {sec['float'] / sec['analog']:.2f}x the ideal substrate's samples/s in the "
+        "same run (a ratio less sensitive to other load on the machine than the one against PyTorch, whose "
+        "threads suffer most from it).",
+        "",
+    ]
+    lines += [
+        f"Monte-Carlo: {CHIPS} chips in one vectorised step run at {sec['one_by_one'] / sec['chips']:.2f}x "
+        f"the throughput of the same chips stepped one by one on 784-512-512-10 (the device physics is "
+        f"elementwise, as costly per weight either way) and at "
+        f"{sec['one_by_one_small'] / sec['chips_small']:.2f}x on the digits network (where the per-step "
+        "overhead of a small network is paid once for all chips).",
+        "",
+    ]
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from wavetrain.files import atomic_write

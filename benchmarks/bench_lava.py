@@ -62,8 +62,10 @@ def main() -> None:
     t = net.targets(y, len(x))
     sub, _ = calibrate(net, x, y)
     rows = []
-    for label, fixed in (("float64 (floating_pt / ideal)", None), ("Loihi fixed point (fixed_pt / LoihiFixedPoint)",
-                                                                    sub)):
+    for label, fixed in (
+        ("float64 (floating_pt / ideal)", None),
+        ("Loihi fixed point (fixed_pt / LoihiFixedPoint)", sub),
+    ):
         lava = [lava_rate(net, x, t, args.steps, fixed) for _ in range(args.repeats)]
         emu = [emulator_rate(net, x, t, args.steps, fixed) for _ in range(args.repeats)]
         lava_best, startup = max(r for r, _ in lava), min(s for _, s in lava)
@@ -71,19 +73,22 @@ def main() -> None:
         rows.append(f"| {label} | {lava_best:,.0f} | {emu_best:,.0f} | {lava_best / emu_best:.3f}x | {startup:.2f} |")
         print(rows[-1], flush=True)
     load = os.getloadavg()[0]
-    text = "\n".join([
-        "## Lava target: timesteps per second",
-        "",
-        f"digits 64-128-10 (tanh, cross-entropy), batch 32, {args.steps} timesteps after a {WARM}-timestep warm-up, "
-        f"best of {args.repeats}; one timestep = one tick of every layer. Lava 0.10.0's CPU simulator runs one OS "
-        f"process per layer plus the clamp and the loss load (`benchmarks/bench_lava.py`; load average "
-        f"{load:.1f} when measured).",
-        "",
-        "| arithmetic | Lava timesteps/s | emulator ticks/s | Lava / emulator | Lava startup [s] |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "## Lava target: timesteps per second",
+            "",
+            f"digits 64-128-10 (tanh, cross-entropy), batch 32, {args.steps} timesteps after a {WARM}-timestep "
+            "warm-up, "
+            f"best of {args.repeats}; one timestep = one tick of every layer. Lava 0.10.0's CPU simulator runs one OS "
+            f"process per layer plus the clamp and the loss load (`benchmarks/bench_lava.py`; load average "
+            f"{load:.1f} when measured).",
+            "",
+            "| arithmetic | Lava timesteps/s | emulator ticks/s | Lava / emulator | Lava startup [s] |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     atomic_write(RESULT, text)
     print(text)
 

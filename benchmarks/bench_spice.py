@@ -174,7 +174,7 @@ def render(generation: list[str], runs: list[str], trained: list[str], seconds: 
         "",
         "### Untrained vs. trained weights: digits 64-128-128-10, cross-entropy, digits test row 0",
         "",
-        "One ngspice run each, as `simulate(net, x, y, target=\"spice\")` makes it (2L ticks + 1, step hint tick/20). "
+        'One ngspice run each, as `simulate(net, x, y, target="spice")` makes it (2L ticks + 1, step hint tick/20). '
         "Time points: rows of the raw file (= ngspice's accepted time points). Before `minbreak` was set (ngspice's "
         "default, 1e-10 of the maximum step = 5e-21 s) the same two runs took 13.4 s / 155 points and 199.9 s / "
         "3,028 points (`.options acct`, commit 5b51268, measured by hand).",

@@ -114,43 +114,52 @@ def main() -> None:
             for workers in (1, 2):
                 runs[workers].append(on_dask(spec_path, workers))
             small.append(on_dask(small_path, 1))
-            print(f"round {round_index + 1}: loop {loop[-1][0]:.1f} s, 1 worker {runs[1][-1][0]:.1f} s, "
-                  f"2 workers {runs[2][-1][0]:.1f} s", file=sys.stderr)
+            print(
+                f"round {round_index + 1}: loop {loop[-1][0]:.1f} s, 1 worker {runs[1][-1][0]:.1f} s, "
+                f"2 workers {runs[2][-1][0]:.1f} s",
+                file=sys.stderr,
+            )
     load_after = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     base, base_cpu = (statistics.median(run[i] for run in loop) for i in (0, 1))
-    rows = [f"| plain loop (this process) | {base:.2f} | - | {60 * n / base:.0f} | {60 * n / base:.0f} | - | "
-            f"{base_cpu:.1f} |"]
+    rows = [
+        f"| plain loop (this process) | {base:.2f} | - | {60 * n / base:.0f} | {60 * n / base:.0f} | - | "
+        f"{base_cpu:.1f} |"
+    ]
     for workers in (1, 2):
         total, warm, per_task, cpu = (statistics.median(run[i] for run in runs[workers]) for i in range(4))
         overhead = f"{1000 * (per_task - base / n):.0f}" if workers == 1 else "-"
-        rows.append(f"| LocalCluster, {workers} worker{'s' if workers > 1 else ''} | {total:.2f} | {warm:.2f} | "
-                    f"{60 * n / total:.0f} | {60 / per_task:.0f} | {overhead} | {cpu:.1f} |")
+        rows.append(
+            f"| LocalCluster, {workers} worker{'s' if workers > 1 else ''} | {total:.2f} | {warm:.2f} | "
+            f"{60 * n / total:.0f} | {60 / per_task:.0f} | {overhead} | {cpu:.1f} |"
+        )
     # NOTE: CPU of a 4-task and an n-task sweep on 1 worker: the slope is the per-task cost, the rest start-up
     cpu_small, cpu_big = statistics.median(run[3] for run in small), statistics.median(run[3] for run in runs[1])
     marginal = (cpu_big - cpu_small) / (n - n_small) - base_cpu / n
     startup = cpu_small - n_small * (base_cpu / n + marginal)
-    text = "\n".join([
-        "## Sweeps on Dask (issue 11)",
-        "",
-        f"`python benchmarks/bench_sweep.py`: {n} tasks ({WORK}, {base / n * 1000:.0f} ms each in the plain loop), "
-        f"a LocalCluster of process workers with one thread each, one Parquet part written per task; medians of "
-        f"{args.rounds} interleaved rounds; load average before {load_before}, after {load_after} (the machine is "
-        f"shared: wall times are inflated by the other processes, CPU times much less); this run took "
-        f"{time.perf_counter() - wall:.0f} s.",
-        "`warm-up`: cluster up to the first row (fresh workers import wavetrain and load digits); `steady`: "
-        "(tasks - 1) over first row to last; overhead per task: 1-worker steady time per task - plain loop time "
-        "per task. `CPU s`: user + system time of the command and its workers, cluster start and close included.",
-        "",
-        "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task | CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-        f"In CPU time, which the other processes on the machine disturb much less: a sweep on 1 worker costs "
-        f"{1000 * marginal:.0f} ms per task more than the plain loop ({1000 * base_cpu / n:.0f} ms per task), "
-        f"plus {startup:.1f} s once to start and close the cluster (the slope and intercept of the CPU time of a "
-        f"{n_small}-task and a {n}-task sweep).",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "## Sweeps on Dask (issue 11)",
+            "",
+            f"`python benchmarks/bench_sweep.py`: {n} tasks ({WORK}, {base / n * 1000:.0f} ms each in the plain loop), "
+            f"a LocalCluster of process workers with one thread each, one Parquet part written per task; medians of "
+            f"{args.rounds} interleaved rounds; load average before {load_before}, after {load_after} (the machine is "
+            f"shared: wall times are inflated by the other processes, CPU times much less); this run took "
+            f"{time.perf_counter() - wall:.0f} s.",
+            "`warm-up`: cluster up to the first row (fresh workers import wavetrain and load digits); `steady`: "
+            "(tasks - 1) over first row to last; overhead per task: 1-worker steady time per task - plain loop time "
+            "per task. `CPU s`: user + system time of the command and its workers, cluster start and close included.",
+            "",
+            "| how | wall s | warm-up s | tasks/min | steady tasks/min | overhead ms/task | CPU s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"In CPU time, which the other processes on the machine disturb much less: a sweep on 1 worker costs "
+            f"{1000 * marginal:.0f} ms per task more than the plain loop ({1000 * base_cpu / n:.0f} ms per task), "
+            f"plus {startup:.1f} s once to start and close the cluster (the slope and intercept of the CPU time of a "
+            f"{n_small}-task and a {n}-task sweep).",
+            "",
+        ]
+    )
     atomic_write(args.out, text)
     print(text)
 

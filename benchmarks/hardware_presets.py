@@ -56,10 +56,14 @@ def one_run(job: tuple[int, int, int]) -> dict:
     except wavetrain.WavetrainError as err:  # a diverged run is a result too
         return {"row": row, "seed": seed, "accuracy": float("nan"), "cosine": float("nan"), "error": str(err)}
     fidelity = result.fidelity
-    return {"row": row, "seed": seed, "accuracy": result.final_test_accuracy,
-            "cosine": fidelity.mean_cosine if fidelity else float("nan"),
-            "cosine_by_epoch": fidelity.cosine if fidelity else [],
-            "seconds": time.perf_counter() - start}
+    return {
+        "row": row,
+        "seed": seed,
+        "accuracy": result.final_test_accuracy,
+        "cosine": fidelity.mean_cosine if fidelity else float("nan"),
+        "cosine_by_epoch": fidelity.cosine if fidelity else [],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def main() -> None:
@@ -88,8 +92,11 @@ def main() -> None:
         acc = np.array([r["accuracy"] for r in mine]) * 100
         cos = np.array([r["cosine"] for r in mine])
         cos_text = "-" if np.all(np.isnan(cos)) else f"{np.nanmean(cos):.4f} +- {np.nanstd(cos):.4f}"
-        lines.append(f"| {label} | {np.mean(acc):.1f} +- {np.std(acc):.1f} | {cos_text} | "
-                     + ", ".join(f"{a:.1f}" for a in acc) + " |")
+        lines.append(
+            f"| {label} | {np.mean(acc):.1f} +- {np.std(acc):.1f} | {cos_text} | "
+            + ", ".join(f"{a:.1f}" for a in acc)
+            + " |"
+        )
         summary[label] = {"accuracy": acc.tolist(), "cosine": cos.tolist()}
     lines += ["", "Machine: the project's shared 2-core machine; the runs are deterministic from their seeds.", ""]
     text = "\n".join(lines)

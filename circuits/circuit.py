@@ -27,9 +27,7 @@ from wavetrain.circuits.elements import (
 )
 from wavetrain.errors import CircuitError
 
-Element = Union[
-    TransmissionLine, Junction, Nonlinearity, Integrator, Termination, Source, LossLoad, ParameterPort
-]
+Element = Union[TransmissionLine, Junction, Nonlinearity, Integrator, Termination, Source, LossLoad, ParameterPort]
 E = TypeVar("E")
 
 # (net, width, role) per terminal; role: "drive" (ideal or Thevenin output), "read" (high-impedance input),
@@ -103,9 +101,7 @@ class Circuit:
         object.__setattr__(self, "elements", tuple(self.elements))
         for element in self.elements:
             if type(element) not in TERMINALS:
-                raise CircuitError(
-                    f"circuit {self.name!r}: {type(element).__name__} is not a circuit element"
-                )
+                raise CircuitError(f"circuit {self.name!r}: {type(element).__name__} is not a circuit element")
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise CircuitError(f"circuit {self.name!r}: batch must be an integer >= 1, got {self.batch!r}")
         check_positive(self, "tick", self.tick, "s")
@@ -165,9 +161,7 @@ def structural_problems(circuit: Circuit) -> list[str]:
     lowered: dict[str, str] = {}
     for net in widths:
         if lowered.setdefault(net.lower(), net) != net:
-            problems.append(
-                f"nets {lowered[net.lower()]!r} and {net!r} differ only in case (SPICE would merge them)"
-            )
+            problems.append(f"nets {lowered[net.lower()]!r} and {net!r} differ only in case (SPICE would merge them)")
     for net, terms in circuit.terminals().items():
         roles = [role for _, role in terms]
         drivers = [e for e, role in terms if role in ("drive", "line_a", "line_b")]
@@ -186,9 +180,7 @@ def structural_problems(circuit: Circuit) -> list[str]:
     for e in circuit.elements:
         batch = getattr(e, "values", getattr(e, "target", None))
         if isinstance(e, (Source, LossLoad)) and batch.shape[0] != circuit.batch:
-            problems.append(
-                f"{_label(e)}: has {batch.shape[0]} samples, expected the circuit batch {circuit.batch}"
-            )
+            problems.append(f"{_label(e)}: has {batch.shape[0]} samples, expected the circuit batch {circuit.batch}")
         if isinstance(e, ParameterPort) and not any(
             isinstance(j, Junction) and j.name == e.junction for j in circuit.elements
         ):
@@ -205,9 +197,7 @@ def impedance_problems(circuit: Circuit) -> list[str]:
             loads = [e.resistance for e, r in terminals[end] if isinstance(e, Termination)]
             driven = any(r == "drive" for _, r in terminals[end])
             if not loads and role == "far" and not driven:
-                problems.append(
-                    f"line {line.name!r}: far end {end!r} is unterminated, expected a {line.z0:g} ohm load"
-                )
+                problems.append(f"line {line.name!r}: far end {end!r} is unterminated, expected a {line.z0:g} ohm load")
             elif loads:
                 total = 1.0 / sum(1.0 / r for r in loads)
                 if not math.isclose(total, line.z0, rel_tol=1e-9):

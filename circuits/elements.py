@@ -42,26 +42,20 @@ def check_positive(element: Any, field: str, value: Any, unit: str) -> None:
 def check_width(element: Any, field: str, value: Any) -> None:
     """Raise CircuitError unless value is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CircuitError(
-            f"{_kind(element)} {element.name!r}: {field} must be an integer >= 1, got {value!r}"
-        )
+        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} must be an integer >= 1, got {value!r}")
 
 
 def check_choice(element: Any, field: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise CircuitError unless value is one of choices."""
     if value not in choices:
-        raise CircuitError(
-            f"{_kind(element)} {element.name!r}: {field} must be one of {choices}, got {value!r}"
-        )
+        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} must be one of {choices}, got {value!r}")
 
 
 def readonly(element: Any, field: str, value: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """A read-only float64 copy of value, checked for finiteness and (optionally) shape."""
     array = np.array(value, dtype=np.float64)
     if shape is not None and array.shape != shape:
-        raise CircuitError(
-            f"{_kind(element)} {element.name!r}: {field} has shape {array.shape}, expected {shape}"
-        )
+        raise CircuitError(f"{_kind(element)} {element.name!r}: {field} has shape {array.shape}, expected {shape}")
     if not np.all(np.isfinite(array)):
         raise CircuitError(
             f"{_kind(element)} {element.name!r}: {field} must be finite, got {array[~np.isfinite(array)][0]}"
@@ -197,9 +191,7 @@ class Integrator:
         check_positive(self, "gain", self.gain, "(Courant number)")
         check_positive(self, "tau", self.tau, "s")
         if self.kind == "sample_hold" and self.held is None:
-            raise CircuitError(
-                f"integrator {self.name!r}: a sample_hold integrator needs the net 'held', got None"
-            )
+            raise CircuitError(f"integrator {self.name!r}: a sample_hold integrator needs the net 'held', got None")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,9 +233,7 @@ class Source:
         _names(self, "b")
         values = np.asarray(self.values)
         if values.ndim != 2 or min(values.shape) < 1:
-            raise CircuitError(
-                f"source {self.name!r}: values must be 2-D (batch, width), got shape {values.shape}"
-            )
+            raise CircuitError(f"source {self.name!r}: values must be 2-D (batch, width), got shape {values.shape}")
         object.__setattr__(self, "values", readonly(self, "values", values))
         check_positive(self, "rise", self.rise, "s")
         if not math.isfinite(self.resistance) or self.resistance < 0:
@@ -278,9 +268,7 @@ class LossLoad:
         _names(self, "a", "b")
         target = np.asarray(self.target)
         if target.ndim != 2 or min(target.shape) < 1:
-            raise CircuitError(
-                f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}"
-            )
+            raise CircuitError(f"loss load {self.name!r}: target must be 2-D (batch, width), got shape {target.shape}")
         object.__setattr__(self, "target", readonly(self, "target", target))
         from wavetrain.compiler.functions import LOSSES  # NOTE: lazily; the compiler package imports circuits
 

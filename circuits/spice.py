@@ -195,9 +195,7 @@ def _integrator(e: Integrator, ctx: _Context) -> list[str]:
 
 def _termination(e: Termination, ctx: _Context) -> list[str]:
     return [
-        f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}"
-        for b in range(ctx.batch)
-        for i in range(e.width)
+        f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}" for b in range(ctx.batch) for i in range(e.width)
     ]
 
 
@@ -248,9 +246,7 @@ def port_parameters(port: ParameterPort, junction: Junction, batch: int) -> list
             terms = " + ".join(f"{_v(junction.back_in, b, i)}*{_v(junction.a, b, j)}" for b in range(batch))
             rows.append((f"w{i}_{j}", float(junction.weight[i, j]), terms))
     for i in range(out):
-        rows.append(
-            (f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch)))
-        )
+        rows.append((f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch))))
     return rows
 
 
@@ -298,9 +294,7 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
     table: dict[str, list[str]] = {}
     for name in names:
         if name in widths:
-            table[name] = [
-                f"v({node(name, b, i)})" for b in range(circuit.batch) for i in range(widths[name])
-            ]
+            table[name] = [f"v({node(name, b, i)})" for b in range(circuit.batch) for i in range(widths[name])]
         elif name in ports:
             port = ports[name]
             junction = circuit.element(port.junction)
@@ -374,14 +368,10 @@ def to_pyspice(circuit: Circuit, analysis: Transient | None = None) -> Any:
     except ImportError as err:
         from wavetrain.errors import MissingDependency
 
-        raise MissingDependency(
-            "to_pyspice needs PySpice; install it with `pip install 'wavetrain[spice]'`"
-        ) from err
+        raise MissingDependency("to_pyspice needs PySpice; install it with `pip install 'wavetrain[spice]'`") from err
     text = to_spice(circuit, analysis)
     body = [
-        line
-        for line in text.splitlines()[1:]
-        if line != ".end" and not line.startswith((".tran", ".save", ".options"))
+        line for line in text.splitlines()[1:] if line != ".end" and not line.startswith((".tran", ".save", ".options"))
     ]
     result = PySpiceCircuit(circuit.name)
     result.raw_spice = "\n".join(body)

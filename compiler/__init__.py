@@ -16,8 +16,14 @@ Pass = Callable[[Any], Any]
 DEFAULT_PASSES: tuple[Pass, ...] = (match_impedances, terminate_ports, verify)
 
 
-def compile_network(network: Network, passes: Sequence[Pass] = DEFAULT_PASSES, hardware: Any = None,
-                    hardware_seed: int = 0, chip: int = 0, **options: Any) -> Any:
+def compile_network(
+    network: Network,
+    passes: Sequence[Pass] = DEFAULT_PASSES,
+    hardware: Any = None,
+    hardware_seed: int = 0,
+    chip: int = 0,
+    **options: Any,
+) -> Any:
     """Lower network (options go to :func:`lower`: x, y, courant, tick, learning, ...) and run the passes in order.
 
     ``hardware`` (a preset, .json file or HardwareModel) appends :func:`with_hardware` (chip ``chip`` of
@@ -32,6 +38,16 @@ def compile_network(network: Network, passes: Sequence[Pass] = DEFAULT_PASSES, h
 
 
 __all__ = [
-    "ACTIVATIONS", "DEFAULT_PASSES", "LOSSES", "Dense", "Network", "Pass", "compile_network", "lower",
-    "match_impedances", "terminate_ports", "verify", "with_hardware",
+    "ACTIVATIONS",
+    "DEFAULT_PASSES",
+    "LOSSES",
+    "Dense",
+    "Network",
+    "Pass",
+    "compile_network",
+    "lower",
+    "match_impedances",
+    "terminate_ports",
+    "verify",
+    "with_hardware",
 ]

@@ -94,14 +94,30 @@ def _relu_delta(s: Array, lam: Array) -> None:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation("tanh", _tanh, lambda a, s: 1.0 - s * s, "tanh({a})", "(1 - tanh({a})^2)",
-                       _tanh_inplace, _tanh_delta),
-    "sigmoid": Activation("sigmoid", _sigmoid, lambda a, s: s * (1.0 - s), "0.5*(1 + tanh(0.5*{a}))",
-                          "0.25*(1 - tanh(0.5*{a})^2)", _sigmoid_inplace, _sigmoid_delta),
-    "relu": Activation("relu", _relu, lambda a, s: (a > 0).astype(a.dtype), "({a})*u({a})", "u({a})",
-                       _relu_inplace, _relu_delta),
-    "identity": Activation("identity", lambda a: a, lambda a, s: namespace(a).ones_like(a), "({a})", "1",
-                           lambda s: None, lambda s, lam: None),
+    "tanh": Activation(
+        "tanh", _tanh, lambda a, s: 1.0 - s * s, "tanh({a})", "(1 - tanh({a})^2)", _tanh_inplace, _tanh_delta
+    ),
+    "sigmoid": Activation(
+        "sigmoid",
+        _sigmoid,
+        lambda a, s: s * (1.0 - s),
+        "0.5*(1 + tanh(0.5*{a}))",
+        "0.25*(1 - tanh(0.5*{a})^2)",
+        _sigmoid_inplace,
+        _sigmoid_delta,
+    ),
+    "relu": Activation(
+        "relu", _relu, lambda a, s: (a > 0).astype(a.dtype), "({a})*u({a})", "u({a})", _relu_inplace, _relu_delta
+    ),
+    "identity": Activation(
+        "identity",
+        lambda a: a,
+        lambda a, s: namespace(a).ones_like(a),
+        "({a})",
+        "1",
+        lambda s: None,
+        lambda s, lam: None,
+    ),
 }
 
 

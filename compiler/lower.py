@@ -60,14 +60,27 @@ def _lower_dense(layer: Dense, l: int, depth: int, nu: float, z0: float, tick: f
         ),
     ]
     if nu != 1.0:
-        elements.append(Integrator(name=names.hold_s(l), a=names.drive(l), b=names.s(l), held=names.s_far(l),
-                                   width=n_out, gain=nu))
-        elements.append(Integrator(name=names.hold_lam(l), a=names.back_drive(l), b=names.lam(l),
-                                   held=names.lam_far(l), width=n_out, gain=nu))
-    elements.append(TransmissionLine(name=names.forward_line(l), a=names.s(l), b=names.s_far(l), width=n_out, z0=z0,
-                                     delay=tick))
-    elements.append(TransmissionLine(name=names.backward_line(l), a=names.lam(l), b=names.lam_far(l), width=n_out,
-                                     z0=z0, delay=tick))
+        elements.append(
+            Integrator(name=names.hold_s(l), a=names.drive(l), b=names.s(l), held=names.s_far(l), width=n_out, gain=nu)
+        )
+        elements.append(
+            Integrator(
+                name=names.hold_lam(l),
+                a=names.back_drive(l),
+                b=names.lam(l),
+                held=names.lam_far(l),
+                width=n_out,
+                gain=nu,
+            )
+        )
+    elements.append(
+        TransmissionLine(name=names.forward_line(l), a=names.s(l), b=names.s_far(l), width=n_out, z0=z0, delay=tick)
+    )
+    elements.append(
+        TransmissionLine(
+            name=names.backward_line(l), a=names.lam(l), b=names.lam_far(l), width=n_out, z0=z0, delay=tick
+        )
+    )
     return elements
 
 
@@ -113,9 +126,7 @@ def lower(
     for index, layer in enumerate(network.layers):
         if type(layer) not in LOWERINGS:
             supported = ", ".join(sorted(k.__name__ for k in LOWERINGS))
-            raise LoweringError(
-                f"layer {index} ({type(layer).__name__}) has no lowering; supported: {supported}"
-            )
+            raise LoweringError(f"layer {index} ({type(layer).__name__}) has no lowering; supported: {supported}")
     if learning is not None and learning not in LEARNING_KINDS:
         raise ConfigError(f"lower: learning must be None or one of {LEARNING_KINDS}, got {learning!r}")
     if not (isinstance(courant, (int, float)) and 0.0 < courant <= 1.0):

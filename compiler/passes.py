@@ -69,8 +69,7 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
         substrate = AnalogSubstrate(model, sizes, chips=chip + 1, seed=seed)
         depth = len(sizes) - 1
         junctions = {f"j{l}": l - 1 for l in range(1, depth + 1)}
-        lines = {f"{kind}{l}": (l - 1, side) for l in range(1, depth + 1)
-                 for kind, side in (("fl", 0), ("bl", 1))}
+        lines = {f"{kind}{l}": (l - 1, side) for l in range(1, depth + 1) for kind, side in (("fl", 0), ("bl", 1))}
         mismatch = {f"t{name}": _mismatch(substrate.gamma[chip, layer, side]) for name, (layer, side) in lines.items()}
         elements = []
         for e in circuit.elements:

@@ -47,12 +47,17 @@ class AnalogSubstrate(Substrate):
     (params (out, in)); an integer N: params (N, out, in). ``dtype`` is the dtype of the drawn device arrays.
     """
 
-    def __init__(self, hardware: HardwareModel | str, sizes: Sequence[int], chips: int | None = None,
-                 seed: int = 0, dtype: Any = np.float64) -> None:
+    def __init__(
+        self,
+        hardware: HardwareModel | str,
+        sizes: Sequence[int],
+        chips: int | None = None,
+        seed: int = 0,
+        dtype: Any = np.float64,
+    ) -> None:
         self.model = load_hardware(hardware)
         self.name = self.model.name
-        if chips is not None and (isinstance(chips, bool) or not isinstance(chips, (int, np.integer))
-                                  or chips < 1):
+        if chips is not None and (isinstance(chips, bool) or not isinstance(chips, (int, np.integer)) or chips < 1):
             raise ConfigError(f"chips: expected an integer >= 1 or None, got {chips!r}")
         self.chips = None if chips is None else int(chips)
         self.sizes = [int(n) for n in sizes]
@@ -106,8 +111,9 @@ class AnalogSubstrate(Substrate):
             dw_scale = np.clip(1.0 + dev.dw_min_dtod * rng.standard_normal(shape), 0.05, None)
         if dev.stuck_on or dev.stuck_off:
             u = rng.random(shape)
-            stuck = np.where(u < dev.stuck_on, _STUCK_ON,
-                             np.where(u < dev.stuck_on + dev.stuck_off, _STUCK_OFF, _STUCK_NONE)).astype(np.int8)
+            stuck = np.where(
+                u < dev.stuck_on, _STUCK_ON, np.where(u < dev.stuck_on + dev.stuck_off, _STUCK_OFF, _STUCK_NONE)
+            ).astype(np.int8)
         if dev.drift_nu_dtod:
             nu = np.clip(dev.drift_nu + dev.drift_nu_dtod * rng.standard_normal(shape), 0.0, None)
         return bound, dw_scale, stuck, nu
@@ -179,8 +185,10 @@ class AnalogSubstrate(Substrate):
             self._stuck_at[layer] = (on, values, off)
         on, values, off = self._stuck_at[layer]
         if W.shape != stuck.shape or not W.flags.c_contiguous:
-            raise ConfigError(f"layer {layer}: expected a C-contiguous weight array of shape {stuck.shape} for its "
-                              f"stuck devices, got shape {W.shape}")
+            raise ConfigError(
+                f"layer {layer}: expected a C-contiguous weight array of shape {stuck.shape} for its "
+                f"stuck devices, got shape {W.shape}"
+            )
         flat = W.reshape(-1)
         flat[on] = values
         flat[off] = 0.0
@@ -238,8 +246,9 @@ class AnalogSubstrate(Substrate):
     def accumulate(self, a: Array, layer: int) -> Array:
         io, leak = self.model.io, self.model.circuit.leak
         if io.adc_bits is not None or io.forward_noise:
-            a = devices.convert(a, io.adc_bits, io.adc_range, io.forward_noise, io.noise_management == "abs_max",
-                                self.rng)
+            a = devices.convert(
+                a, io.adc_bits, io.adc_range, io.forward_noise, io.noise_management == "abs_max", self.rng
+            )
         return a * (1.0 - leak) if leak else a
 
     def line(self, wave: Array, layer: int, direction: str) -> Array:
@@ -289,8 +298,10 @@ class AnalogSubstrate(Substrate):
         if scale == 0.0:
             return
         if not p.flags.c_contiguous:
-            raise ConfigError(f"layer {layer}: the device update writes in place into a C-contiguous weight array, got "
-                              f"one with strides {p.strides} (make it with np.ascontiguousarray)")
+            raise ConfigError(
+                f"layer {layer}: the device update writes in place into a C-contiguous weight array, got "
+                f"one with strides {p.strides} (make it with np.ascontiguousarray)"
+            )
         dev = self.model.device
         rows, steps = p.reshape(-1, p.shape[-1]), np.broadcast_to(step, p.shape).reshape(-1, p.shape[-1])
         if dev.dw_min is None:
@@ -352,4 +363,3 @@ def _row_blocks(shape: tuple[int, ...]) -> list[slice]:
     count = math.prod(shape[:-1])
     size = max(1, _BLOCK // max(1, shape[-1]))
     return [slice(first, first + size) for first in range(0, count, size)]
-

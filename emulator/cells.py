@@ -54,8 +54,9 @@ class Machine:
     @classmethod
     def of(cls, net: Any, params: Params | None = None, substrate: Substrate = IDEAL) -> Machine:
         """The machine of a :class:`~wavetrain.compiler.network.Network` (its own live parameters by default)."""
-        return cls(net.params() if params is None else params, tuple(layer.act for layer in net.layers),
-                   net.loss_fn, substrate)
+        return cls(
+            net.params() if params is None else params, tuple(layer.act for layer in net.layers), net.loss_fn, substrate
+        )
 
     @classmethod
     def coerce(cls, params: Params, acts: Sequence[Activation], loss: Loss, substrate: Substrate = IDEAL) -> Machine:
@@ -224,8 +225,9 @@ def update_layer(wb: tuple[Array, Array], step: tuple[Array, Array], l: int, sub
     substrate.write(wb[1], step[1], l, "b")
 
 
-def update_scaled(params: Params, grads: Sequence[tuple[Array, Array]], scale: float,
-                  substrate: Substrate = IDEAL) -> None:
+def update_scaled(
+    params: Params, grads: Sequence[tuple[Array, Array]], scale: float, substrate: Substrate = IDEAL
+) -> None:
     """theta_l <- theta_l + scale * g_l for every parameter (the resistor port: scale = -lr), via ``write_scaled``."""
     for l, ((W, b), (gW, gb)) in enumerate(zip(params, grads)):
         substrate.write_scaled(W, gW, scale, l, "W")

@@ -85,8 +85,10 @@ def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", stri
     if isinstance(value, np.random.Generator):
         return {"$rng": value.bit_generator.state}
     if isinstance(value, deque):
-        return {"$deque": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)],
-                "maxlen": value.maxlen}
+        return {
+            "$deque": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)],
+            "maxlen": value.maxlen,
+        }
     if isinstance(value, tuple):
         return {"$tuple": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]}
     if isinstance(value, list):
@@ -95,8 +97,10 @@ def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", stri
         return {"$dict": {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in value.items()}}
     cls = type(value)
     if dataclasses.is_dataclass(value) and cls.__module__.startswith(_CLASS_PREFIXES):
-        fields = {f.name: encode(getattr(value, f.name), arrays, f"{where}.{f.name}", strict)
-                  for f in dataclasses.fields(value)}
+        fields = {
+            f.name: encode(getattr(value, f.name), arrays, f"{where}.{f.name}", strict)
+            for f in dataclasses.fields(value)
+        }
         return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
     if cls.__module__.startswith(_CLASS_PREFIXES) and hasattr(value, "__dict__") and not isinstance(value, type):
         # NOTE: a plain wavetrain object (e.g. the fused pipeline's buffers): its attributes, like a dataclass's
@@ -356,10 +360,15 @@ class Session:
         if not isinstance(params, list) or [tuple(np.shape(a) for a in pair) for pair in params] != shapes:
             raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")
         order, losses = saved["order"], saved["losses"]
-        if order is not None and not (isinstance(order, np.ndarray) and order.ndim == 1 and order.dtype.kind in "iu"
-                                      and isinstance(losses, list) and header["position"] == len(losses)
-                                      and len(losses) * self.settings["batch_size"] < len(order)
-                                      and np.array_equal(np.sort(order), np.arange(len(order)))):
+        if order is not None and not (
+            isinstance(order, np.ndarray)
+            and order.ndim == 1
+            and order.dtype.kind in "iu"
+            and isinstance(losses, list)
+            and header["position"] == len(losses)
+            and len(losses) * self.settings["batch_size"] < len(order)
+            and np.array_equal(np.sort(order), np.arange(len(order)))
+        ):
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no usable minibatch order")
         if order is None and header["position"]:
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no minibatch order")
@@ -367,8 +376,10 @@ class Session:
         restore_into(state["method"], fields["method"], arrays, "method")
         if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
             if "substrate" not in fields:
-                raise ConfigError(f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
-                                  f"expected the ideal one as in the checkpoint")
+                raise ConfigError(
+                    f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
+                    f"expected the ideal one as in the checkpoint"
+                )
             restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
         _set_params(state["params"], params)
         state["rng"].bit_generator.state = saved["rng"].bit_generator.state
@@ -441,8 +452,13 @@ class Session:
     def save(self, net: Network, state: dict[str, Any], epoch: int, position: int, wall_time: float) -> Path | None:
         if self.path is None:
             return None
-        header = {"settings": self.settings, "data": self.data, "epoch": epoch, "position": position,
-                  "wall_time": float(wall_time)}
+        header = {
+            "settings": self.settings,
+            "data": self.data,
+            "epoch": epoch,
+            "position": position,
+            "wall_time": float(wall_time),
+        }
         current = net.copy()  # NOTE: the network members hold the training parameters, whatever their dtype
         for layer, (W, b) in zip(current.layers, state["params"]):
             layer.weight, layer.bias = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)

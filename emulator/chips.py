@@ -52,8 +52,7 @@ class Fidelity:
     def mean_cosine(self) -> float:
         return float(np.mean(self.cosine)) if self.cosine else float("nan")
 
-    def add(self, hw: list[tuple[Array, Array]], exact: list[tuple[Array, Array]],
-            moved: list[Array] | None) -> None:
+    def add(self, hw: list[tuple[Array, Array]], exact: list[tuple[Array, Array]], moved: list[Array] | None) -> None:
         layer_cos, layer_err = [], []
         for (hW, hb), (gW, gb) in zip(hw, exact):
             cos, err = _compare([hW, hb], [gW, gb], self.chip_axis)
@@ -68,39 +67,58 @@ class Fidelity:
         self.cosine.append(float(np.mean([r[0] for r in rows])))
         self.relative_error.append(float(np.mean([r[1] for r in rows])))
         self.layer_cosine.append([float(v) for v in np.mean([r[2] for r in rows], axis=0)] if rows[0][2] else [])
-        self.layer_relative_error.append([float(v) for v in np.mean([r[3] for r in rows], axis=0)]
-                                         if rows[0][3] else [])
+        self.layer_relative_error.append(
+            [float(v) for v in np.mean([r[3] for r in rows], axis=0)] if rows[0][3] else []
+        )
         self.update_cosine.append(float(np.mean([r[4] for r in rows])))
         self._epoch = []
 
     def to_dict(self) -> dict[str, Any]:
-        return {"every": self.every, "chip_axis": self.chip_axis, "cosine": self.cosine,
-                "relative_error": self.relative_error, "layer_cosine": self.layer_cosine,
-                "layer_relative_error": self.layer_relative_error, "update_cosine": self.update_cosine,
-                "mean_cosine": self.mean_cosine}
+        return {
+            "every": self.every,
+            "chip_axis": self.chip_axis,
+            "cosine": self.cosine,
+            "relative_error": self.relative_error,
+            "layer_cosine": self.layer_cosine,
+            "layer_relative_error": self.layer_relative_error,
+            "update_cosine": self.update_cosine,
+            "mean_cosine": self.mean_cosine,
+        }
 
 
 def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, float]:
     """(cosine, relative error) of two lists of arrays flattened per chip (leading axis if ``chip``), chip-averaged."""
     # NOTE: in float64 whatever the training dtype, so identical float32 readouts give a cosine of 1 to 1e-16
-    flat_h = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1,
-                            dtype=np.float64)
-    flat_g = np.concatenate([a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1,
-                            dtype=np.float64)
+    flat_h = np.concatenate(
+        [a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in hw], axis=1, dtype=np.float64
+    )
+    flat_g = np.concatenate(
+        [a.reshape(a.shape[0], -1) if chip else a.reshape(1, -1) for a in exact], axis=1, dtype=np.float64
+    )
     dot = np.sum(flat_h * flat_g, axis=1)
     nh, ng = np.linalg.norm(flat_h, axis=1), np.linalg.norm(flat_g, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         cos = np.where(nh * ng > 0, dot / (nh * ng), np.nan)
         err = np.where(ng > 0, np.linalg.norm(flat_h - flat_g, axis=1) / ng, np.nan)
-    return float(np.nanmean(cos)) if np.any(np.isfinite(cos)) else float("nan"), \
-        float(np.nanmean(err)) if np.any(np.isfinite(err)) else float("nan")
+    return float(np.nanmean(cos)) if np.any(np.isfinite(cos)) else float("nan"), float(np.nanmean(err)) if np.any(
+        np.isfinite(err)
+    ) else float("nan")
 
 
 class ChipRun:
     """The state of a training run on emulated hardware (see the module docstring)."""
 
-    def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
-                 fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64) -> None:
+    def __init__(
+        self,
+        net: Any,
+        hardware: HardwareModel | str,
+        chips: int | None,
+        seed: int,
+        fidelity_every: int | None,
+        method_name: str,
+        schedule: str,
+        dtype: Any = np.float64,
+    ) -> None:
         self.model = load_hardware(hardware)
         # NOTE: the per-device arrays (bounds, steps) in the training dtype, so device writes stay in it
         self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed, dtype=dtype)
@@ -110,18 +128,27 @@ class ChipRun:
                 "light-cone schedule does not keep; train with schedule='ticks' or method='wave'"
             )
         if method_name not in ("dyadic", "wave"):
-            raise ConfigError(f"hardware: expected method 'dyadic' or 'wave' (the wave machines the analog substrate "
-                              f"runs), got {method_name!r}")
+            raise ConfigError(
+                f"hardware: expected method 'dyadic' or 'wave' (the wave machines the analog substrate "
+                f"runs), got {method_name!r}"
+            )
         self.net, self.chips = net, chips
         lead = () if chips is None else (chips,)
         # NOTE: with no chip axis in float64 the devices hold the network's own arrays; otherwise a copy (per chip,
         # in the training dtype), written back into the network every epoch (chip 0)
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
-        self.params = net.params() if not self.copied else [
-            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
-             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
-            for W, b in net.params()]
+        self.params = (
+            net.params()
+            if not self.copied
+            else [
+                (
+                    np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+                    np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"),
+                )
+                for W, b in net.params()
+            ]
+        )
         for l, (W, _) in enumerate(self.params):
             self.substrate.program(W, l)
         self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
@@ -192,8 +219,15 @@ class ChipRun:
         result.chip_test_accuracy = self.chip_test_accuracy
 
 
-def fidelity_by_tick(net: Any, x: Array, y: Array, hardware: HardwareModel | str, ticks: int | None = None,
-                     chips: int | None = None, seed: int = 0) -> dict[str, Any]:
+def fidelity_by_tick(
+    net: Any,
+    x: Array,
+    y: Array,
+    hardware: HardwareModel | str,
+    ticks: int | None = None,
+    chips: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Gradient fidelity tick by tick of one relaxation (frozen weights, courant 1) on emulated hardware.
 
     The network's weights are programmed onto fresh chips; at every tick k = 0..ticks the port readout is compared
@@ -205,8 +239,9 @@ def fidelity_by_tick(net: Any, x: Array, y: Array, hardware: HardwareModel | str
     ticks = check_ticks(ticks, net.depth, 1.0)
     substrate = AnalogSubstrate(hardware, net.sizes, chips=chips, seed=seed)
     lead = () if chips is None else (chips,)
-    params = [(np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy())
-              for W, b in net.params()]
+    params = [
+        (np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy()) for W, b in net.params()
+    ]
     for l, (W, _) in enumerate(params):
         substrate.program(W, l)
     x = net.check_input(x)
@@ -215,10 +250,10 @@ def fidelity_by_tick(net: Any, x: Array, y: Array, hardware: HardwareModel | str
     exact, _, _ = light_cone(Machine.of(net, params, IDEAL), x, t)
     out: dict[str, Any] = {"cosine": [], "relative_error": [], "layer_cosine": []}
     for grads in relaxation.history.grads:  # type: ignore[union-attr]
-        cos, err = _compare([a for pair in grads for a in pair], [a for pair in exact for a in pair],
-                            chips is not None)
+        cos, err = _compare([a for pair in grads for a in pair], [a for pair in exact for a in pair], chips is not None)
         out["cosine"].append(cos)
         out["relative_error"].append(err)
-        out["layer_cosine"].append([_compare([g[0], g[1]], [e[0], e[1]], chips is not None)[0]
-                                    for g, e in zip(grads, exact)])
+        out["layer_cosine"].append(
+            [_compare([g[0], g[1]], [e[0], e[1]], chips is not None)[0] for g, e in zip(grads, exact)]
+        )
     return out

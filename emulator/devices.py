@@ -104,8 +104,9 @@ def quantization_step(bits: int, full_scale: float) -> float:
     return 2.0 * full_scale if bits == 1 else full_scale / (2 ** (bits - 1) - 1)
 
 
-def convert(v: Array, bits: int | None, full_scale: float, noise: float, manage: bool,
-            rng: np.random.Generator | None) -> Array:
+def convert(
+    v: Array, bits: int | None, full_scale: float, noise: float, manage: bool, rng: np.random.Generator | None
+) -> Array:
     """A converter (DAC or ADC) on rows of ``v`` (last axis), with additive noise before it is rounded.
 
     ``manage`` (aihwkit's abs_max noise management): each row is divided by its largest magnitude, converted at
@@ -142,8 +143,9 @@ def convert(v: Array, bits: int | None, full_scale: float, noise: float, manage:
     return u
 
 
-def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
-                max_pulses: int | None = None) -> Array:
+def pulse_count(
+    dw: Array, dw_min: float, rounding: str, rng: np.random.Generator, max_pulses: int | None = None
+) -> Array:
     """Signed pulse counts for continuous updates ``dw`` (same units as ``dw_min``): unbiased stochastic rounding
     (floor(dw / dw_min + U), U uniform in [0, 1)) or deterministic rounding to nearest; clipped to +-max_pulses.
     The dense form of :func:`pulses` (same draws)."""
@@ -153,8 +155,9 @@ def pulse_count(dw: Array, dw_min: float, rounding: str, rng: np.random.Generato
     return n
 
 
-def pulses(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
-           max_pulses: int | None = None) -> tuple[Array, Array]:
+def pulses(
+    dw: Array, dw_min: float, rounding: str, rng: np.random.Generator, max_pulses: int | None = None
+) -> tuple[Array, Array]:
     """The pulse counts of :func:`pulse_count` as (flat indices of the devices that get pulses, their signed counts):
     most devices get none, so nothing dense is kept. Stochastic float32 rounds floor(dw / dw_min + f) - 1 with f = 1
     + U in [1, 2) (a float32 uniform made from raw bits is that float first: one pass fewer); clipping touches only
@@ -183,8 +186,17 @@ def pulses(dw: Array, dw_min: float, rounding: str, rng: np.random.Generator,
     return where, counts
 
 
-def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: float, gamma_down: float,
-                 bound: Array, dw_std: float, rng: np.random.Generator | None) -> Array:
+def apply_pulses(
+    w: Array,
+    n: Array,
+    dw_up: Array,
+    dw_down: Array,
+    gamma_up: float,
+    gamma_down: float,
+    bound: Array,
+    dw_std: float,
+    rng: np.random.Generator | None,
+) -> Array:
     """The state after ``n`` pulses (n > 0 up, n < 0 down) of a linear-step device, in closed form.
 
     One up pulse: w += dw_up (1 - gamma_up w / bound); one down pulse: w -= dw_down (1 + gamma_down w / bound); the
@@ -197,8 +209,9 @@ def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: flo
     """
     count = np.abs(n)
     single = not count.size or count.max() <= 1
-    symmetric = gamma_up == gamma_down and (dw_up is dw_down or (np.ndim(dw_up) == 0 and np.ndim(dw_down) == 0
-                                                                 and dw_up == dw_down))
+    symmetric = gamma_up == gamma_down and (
+        dw_up is dw_down or (np.ndim(dw_up) == 0 and np.ndim(dw_down) == 0 and dw_up == dw_down)
+    )
     if single and symmetric:
         # NOTE: one pulse or none (the common case of small updates), the same step both ways: w + dw (n - gamma |n|
         # w / bound) is both single-step formulas at once, in place over one temporary
@@ -211,8 +224,7 @@ def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: flo
         out += w
     elif single:
         up, down = n > 0, n < 0
-        out = (w + up * (dw_up * (1.0 - (gamma_up / bound) * w))
-               - down * (dw_down * (1.0 + (gamma_down / bound) * w)))
+        out = w + up * (dw_up * (1.0 - (gamma_up / bound) * w)) - down * (dw_down * (1.0 + (gamma_down / bound) * w))
     else:
         up, down = n > 0, n < 0
         w_up = _linear_step(w, count, dw_up, gamma_up, bound)
@@ -225,16 +237,17 @@ def apply_pulses(w: Array, n: Array, dw_up: Array, dw_down: Array, gamma_up: flo
             if symmetric:
                 step = at(dw_up, out.shape, moved)
             else:
-                step = np.where(at(n, out.shape, moved) > 0, at(dw_up, out.shape, moved),
-                                at(dw_down, out.shape, moved))
+                step = np.where(at(n, out.shape, moved) > 0, at(dw_up, out.shape, moved), at(dw_down, out.shape, moved))
             pulses = at(count, out.shape, moved)
             if single or (gamma_up == 0.0 and gamma_down == 0.0):
                 var = pulses
             else:
                 bound_at = at(bound, out.shape, moved)
-                var = np.where(at(n, out.shape, moved) > 0,
-                               _noise_sum(pulses, at(dw_up, out.shape, moved), gamma_up, bound_at),
-                               _noise_sum(pulses, at(dw_down, out.shape, moved), gamma_down, bound_at))
+                var = np.where(
+                    at(n, out.shape, moved) > 0,
+                    _noise_sum(pulses, at(dw_up, out.shape, moved), gamma_up, bound_at),
+                    _noise_sum(pulses, at(dw_down, out.shape, moved), gamma_down, bound_at),
+                )
             noise = gauss(rng, moved.size, out.dtype)
             noise *= dw_std * step * np.sqrt(var)
             out = np.ascontiguousarray(out)

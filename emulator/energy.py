@@ -44,8 +44,9 @@ def _layer(layer: Dense, substrate: Substrate) -> tuple[Machine, tuple[Array, Ar
     return m, cells.read_layer(m, 0)
 
 
-def junction_flow(layer: Dense, x_prev: Array, dx_prev: Array, dW: Array, db: Array,
-                  substrate: Substrate = IDEAL) -> Array:
+def junction_flow(
+    layer: Dense, x_prev: Array, dx_prev: Array, dW: Array, db: Array, substrate: Substrate = IDEAL
+) -> Array:
     """Forward flow through the linearised layer: dx_l = sigma'(a) * (W dx_{l-1} + dW x_{l-1} + db), batch rows."""
     m, wb = _layer(layer, substrate)
     a = cells.junction(m, 0, x_prev, wb)
@@ -84,8 +85,10 @@ class EnergyTrace:
     def ratio(self, first: int, last: int) -> tuple[float, float]:
         """(residual, stale work) over the steps first..last-1, each divided by what the ports dissipated there."""
         if not 0 <= first < last < len(self.loss):
-            raise ConfigError(f"EnergyTrace.ratio: expected 0 <= first < last < {len(self.loss)} (ticks), got "
-                              f"first={first!r}, last={last!r}")
+            raise ConfigError(
+                f"EnergyTrace.ratio: expected 0 <= first < last < {len(self.loss)} (ticks), got "
+                f"first={first!r}, last={last!r}"
+            )
         spent = float(self.dissipated[first:last].sum())
         return float(self.residual(first)[last - first] / spent), float(self.stale[first:last].sum() / spent)
 
@@ -102,16 +105,23 @@ def _copy(params: Any) -> list[tuple[Array, Array]]:
 
 def _work(grads: Any, before: Any, after: Any) -> float:
     """sum_l grads_l . (after_l - before_l)."""
-    return float(sum((gW * (W1 - W0)).sum() + (gb * (b1 - b0)).sum()
-                     for (gW, gb), (W0, b0), (W1, b1) in zip(grads, before, after)))
+    return float(
+        sum(
+            (gW * (W1 - W0)).sum() + (gb * (b1 - b0)).sum()
+            for (gW, gb), (W0, b0), (W1, b1) in zip(grads, before, after)
+        )
+    )
 
 
-def _energy(owner: str, net: Network, x: Any, y: Any, ticks: Any, port: Any, substrate: Substrate,
-            locked: bool) -> EnergyTrace:
+def _energy(
+    owner: str, net: Network, x: Any, y: Any, ticks: Any, port: Any, substrate: Substrate, locked: bool
+) -> EnergyTrace:
     ticks = _ticks(owner, ticks)
     if not hasattr(port, "ledger") or not getattr(port, "record", False):
-        raise ConfigError(f"{owner}: expected a port built with record=True (it keeps the energy ledger), got "
-                          f"{type(port).__name__} with record={getattr(port, 'record', None)!r}")
+        raise ConfigError(
+            f"{owner}: expected a port built with record=True (it keeps the energy ledger), got "
+            f"{type(port).__name__} with record={getattr(port, 'record', None)!r}"
+        )
     x = net.check_input(x)
     t = net.targets(y, len(x))
     params = net.params()
@@ -163,8 +173,9 @@ def locked_energy(net: Network, x: Any, y: Any, steps: int, port: Any, substrate
     return _energy("locked_energy", net, x, y, steps, port, substrate, locked=True)
 
 
-def identity_ratio(net: Network, x: Any, y: Any, eta: float, window: tuple[float, float] = (1.0, 5.0),
-                   locked: bool = False) -> tuple[float, float]:
+def identity_ratio(
+    net: Network, x: Any, y: Any, eta: float, window: tuple[float, float] = (1.0, 5.0), locked: bool = False
+) -> tuple[float, float]:
     """(residual, stale work) / dissipated of a resistor port eta over the flow-time window [t0, t1] of eta x ticks.
 
     The window is fixed in flow time so that runs at different eta cover the same stretch of the trajectory; the
@@ -172,15 +183,21 @@ def identity_ratio(net: Network, x: Any, y: Any, eta: float, window: tuple[float
     is not modified.
     """
     port = ResistorPort(eta, record=True)  # validates eta
-    ok = (isinstance(window, tuple) and len(window) == 2
-          and all(isinstance(w, (int, float)) and np.isfinite(w) for w in window) and 0 <= window[0] < window[1])
+    ok = (
+        isinstance(window, tuple)
+        and len(window) == 2
+        and all(isinstance(w, (int, float)) and np.isfinite(w) for w in window)
+        and 0 <= window[0] < window[1]
+    )
     if not ok:
         raise ConfigError(f"identity_ratio: window must be a flow-time pair (t0, t1) with 0 <= t0 < t1, got {window!r}")
     first, last = int(round(window[0] / port.eta)), int(round(window[1] / port.eta))
     fill = 2 * net.depth
     if not locked and first < fill:
-        raise ConfigError(f"identity_ratio: the window must start after the waves' fill (tick >= 2L = {fill}), got "
-                          f"tick {first} (t0 / eta = {window[0]} / {port.eta})")
+        raise ConfigError(
+            f"identity_ratio: the window must start after the waves' fill (tick >= 2L = {fill}), got "
+            f"tick {first} (t0 / eta = {window[0]} / {port.eta})"
+        )
     if last - first < 1:
         raise ConfigError(f"identity_ratio: the window {window!r} holds no step at eta {port.eta}")
     return _energy("identity_ratio", net.copy(), x, y, last + 1, port, IDEAL, locked).ratio(first, last)

@@ -72,7 +72,13 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
 
 
 def estimate(
-    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, rng: np.random.Generator,
+    params: Params,
+    net: Network,
+    x: Array,
+    t: Array,
+    family: str,
+    k: int | None,
+    rng: np.random.Generator,
     substrate: Substrate = IDEAL,
 ) -> tuple[Grads, Array]:
     """Forward-gradient estimate of every layer's gradient (mean batch loss) and the per-sample loss."""
@@ -118,9 +124,7 @@ class ForwardGradient:
             self.name = f"forward:{self.family}{rank}"
         self.rng = np.random.default_rng(self.seed)
 
-    def step(
-        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
-    ) -> Array:
+    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
         """Estimate the gradient by forward-mode guesses, step the port, return the per-sample loss."""
         grads, loss = estimate(params, net, x, t, self.family, self.k, self.rng, substrate)
         cells.port_step(port, params, grads, substrate)
@@ -135,7 +139,14 @@ def expected_abs_cos(k: int, captured: float = 1.0) -> float:
 
 
 def cosine_by_layer(
-    params: Params, net: Network, x: Array, t: Array, family: str, k: int | None, draws: int, seed: int = 0,
+    params: Params,
+    net: Network,
+    x: Array,
+    t: Array,
+    family: str,
+    k: int | None,
+    draws: int,
+    seed: int = 0,
     substrate: Substrate = IDEAL,
 ) -> float:
     """Mean |cos| between a single-sample guess estimate and the true per-sample delta, over hidden layers and draws."""

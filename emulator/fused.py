@@ -55,8 +55,7 @@ def supports(params: Params, acts: Sequence[Activation], x: Any, t: Any, velocit
     if velocity is not None:
         arrays += [a for pair in velocity for a in pair]
     return all(
-        type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
-        for a in arrays
+        type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable for a in arrays
     )
 
 

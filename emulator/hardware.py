@@ -31,13 +31,31 @@ class HardwareError(ConfigError):
     """A hardware model (preset, JSON file or override) has a value outside its valid range."""
 
 
-def _f(default: Any, doc: str, unit: str = "1", lo: float = 0.0, hi: float = INF, lo_open: bool = False,
-       hi_open: bool = False, optional: bool = False, integer: bool = False,
-       choices: tuple[str, ...] | None = None, allow_inf: bool = False) -> Any:
+def _f(
+    default: Any,
+    doc: str,
+    unit: str = "1",
+    lo: float = 0.0,
+    hi: float = INF,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    optional: bool = False,
+    integer: bool = False,
+    choices: tuple[str, ...] | None = None,
+    allow_inf: bool = False,
+) -> Any:
     """A model field with its documentation and its valid range (checked by ``_check``)."""
-    meta = {"doc": doc, "unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open,
-            "hi_open": hi_open or (hi == INF and not allow_inf), "optional": optional, "integer": integer,
-            "choices": choices}
+    meta = {
+        "doc": doc,
+        "unit": unit,
+        "lo": lo,
+        "hi": hi,
+        "lo_open": lo_open,
+        "hi_open": hi_open or (hi == INF and not allow_inf),
+        "optional": optional,
+        "integer": integer,
+        "choices": choices,
+    }
     return field(default=default, metadata=meta)
 
 
@@ -90,62 +108,126 @@ class DeviceModel:
     device, gamma = 1 a soft-bounds device; hard bounds +-w_max_i clip every state.
     """
 
-    w_max: float = _f(INF, "weight a device pair represents at full range (hard bound +-w_max); inf: an "
-                      "unbounded ideal store", "weight", lo=0.0,
-                      lo_open=True, allow_inf=True)
+    w_max: float = _f(
+        INF,
+        "weight a device pair represents at full range (hard bound +-w_max); inf: an unbounded ideal store",
+        "weight",
+        lo=0.0,
+        lo_open=True,
+        allow_inf=True,
+    )
     # NOTE: every quantity 'relative to w_max' refers to one weight unit when w_max is inf (see ``scale``)
     g_min: float = _f(0.1, "lowest conductance of one device (aihwkit PCM noise model g range 0..25 uS)", "uS")
-    g_max: float = _f(25.0, "highest conductance of one device (aihwkit PCMLikeNoiseModel g_max)", "uS",
-                      lo=0.0, lo_open=True)
+    g_max: float = _f(
+        25.0, "highest conductance of one device (aihwkit PCMLikeNoiseModel g_max)", "uS", lo=0.0, lo_open=True
+    )
     # weight = G+ - G- (True: two noisy devices per weight, read noise sqrt(2) x per device) or G - G_ref (False:
     # one device against a fixed reference column at (g_min + g_max) / 2)
     differential: bool = field(default=True, metadata={})
-    weight_bits: int | None = _f(None, "resolution of the stored conductance: 2^bits - 1 levels over +-w_max; "
-                                 "null: a continuum", "bit", lo=1, hi=32, optional=True, integer=True)
-    prog_noise: float = _f(0.0, "std of the programming error when a weight is written at once (initial "
-                           "transfer), fraction of w_max (aihwkit PCMLikeNoiseModel prog_noise_scale)", "w_max")
-    read_noise: float = _f(0.0, "std of the read (cycle-to-cycle) noise of one device on every read, fraction of "
-                           "w_max (aihwkit IOParameters.w_noise)", "w_max")
-    w_max_dtod: float = _f(0.0, "device-to-device relative std of each device's bound w_max_i (aihwkit "
-                           "w_max_dtod)", "1", hi=1.0)
-    dw_min: float | None = _f(None, "weight step of one pulse, fraction of w_max (aihwkit dw_min); null: the "
-                              "port's update is written exactly (no pulses)", "w_max", lo=0.0, lo_open=True,
-                              hi=1.0, optional=True)
-    dw_min_dtod: float = _f(0.0, "device-to-device relative std of each device's step (aihwkit dw_min_dtod)",
-                            "1", hi=1.0)
-    dw_min_std: float = _f(0.0, "update (cycle-to-cycle) noise: relative std of each pulse's step (aihwkit "
-                           "dw_min_std)", "dw_min")
-    up_down: float = _f(0.0, "up/down asymmetry: dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down) "
-                        "(aihwkit up_down)", "1", lo=-1.0, hi=1.0, lo_open=True, hi_open=True)
-    gamma_up: float = _f(0.0, "nonlinearity of up pulses: step dw_up (1 - gamma_up w / w_max); 0 constant "
-                         "step, 1 soft bounds (aihwkit LinearStepDevice gamma_up)", "1", hi=10.0)
-    gamma_down: float = _f(0.0, "nonlinearity of down pulses: step dw_down (1 + gamma_down w / w_max)", "1",
-                           hi=10.0)
-    rounding: str = _f("stochastic", "how a continuous update becomes a pulse count: stochastic (unbiased) or "
-                       "deterministic (nearest) rounding", choices=ROUNDINGS)
-    max_pulses: int | None = _f(None, "most pulses per device per update (aihwkit desired_bl); null: no limit",
-                                "pulse", lo=1, optional=True, integer=True)
+    weight_bits: int | None = _f(
+        None,
+        "resolution of the stored conductance: 2^bits - 1 levels over +-w_max; null: a continuum",
+        "bit",
+        lo=1,
+        hi=32,
+        optional=True,
+        integer=True,
+    )
+    prog_noise: float = _f(
+        0.0,
+        "std of the programming error when a weight is written at once (initial "
+        "transfer), fraction of w_max (aihwkit PCMLikeNoiseModel prog_noise_scale)",
+        "w_max",
+    )
+    read_noise: float = _f(
+        0.0,
+        "std of the read (cycle-to-cycle) noise of one device on every read, fraction of "
+        "w_max (aihwkit IOParameters.w_noise)",
+        "w_max",
+    )
+    w_max_dtod: float = _f(
+        0.0, "device-to-device relative std of each device's bound w_max_i (aihwkit w_max_dtod)", "1", hi=1.0
+    )
+    dw_min: float | None = _f(
+        None,
+        "weight step of one pulse, fraction of w_max (aihwkit dw_min); null: the "
+        "port's update is written exactly (no pulses)",
+        "w_max",
+        lo=0.0,
+        lo_open=True,
+        hi=1.0,
+        optional=True,
+    )
+    dw_min_dtod: float = _f(
+        0.0, "device-to-device relative std of each device's step (aihwkit dw_min_dtod)", "1", hi=1.0
+    )
+    dw_min_std: float = _f(
+        0.0, "update (cycle-to-cycle) noise: relative std of each pulse's step (aihwkit dw_min_std)", "dw_min"
+    )
+    up_down: float = _f(
+        0.0,
+        "up/down asymmetry: dw_up = dw_min (1 + up_down), dw_down = dw_min (1 - up_down) (aihwkit up_down)",
+        "1",
+        lo=-1.0,
+        hi=1.0,
+        lo_open=True,
+        hi_open=True,
+    )
+    gamma_up: float = _f(
+        0.0,
+        "nonlinearity of up pulses: step dw_up (1 - gamma_up w / w_max); 0 constant "
+        "step, 1 soft bounds (aihwkit LinearStepDevice gamma_up)",
+        "1",
+        hi=10.0,
+    )
+    gamma_down: float = _f(0.0, "nonlinearity of down pulses: step dw_down (1 + gamma_down w / w_max)", "1", hi=10.0)
+    rounding: str = _f(
+        "stochastic",
+        "how a continuous update becomes a pulse count: stochastic (unbiased) or deterministic (nearest) rounding",
+        choices=ROUNDINGS,
+    )
+    max_pulses: int | None = _f(
+        None,
+        "most pulses per device per update (aihwkit desired_bl); null: no limit",
+        "pulse",
+        lo=1,
+        optional=True,
+        integer=True,
+    )
     stuck_on: float = _f(0.0, "fraction of devices stuck at +w_max_i (a shorted device)", "1", hi=1.0)
-    stuck_off: float = _f(0.0, "fraction of devices stuck at 0 (an open device; aihwkit corrupt_devices_prob)",
-                          "1", hi=1.0)
-    drift_nu: float = _f(0.0, "conductance drift exponent: G(t) = G(t0) (t / t0)^-nu (PCM: 0.05, Le Gallo "
-                         "et al. 2018; aihwkit PCMLikeNoiseModel)", "1", hi=1.0)
+    stuck_off: float = _f(
+        0.0, "fraction of devices stuck at 0 (an open device; aihwkit corrupt_devices_prob)", "1", hi=1.0
+    )
+    drift_nu: float = _f(
+        0.0,
+        "conductance drift exponent: G(t) = G(t0) (t / t0)^-nu (PCM: 0.05, Le Gallo "
+        "et al. 2018; aihwkit PCMLikeNoiseModel)",
+        "1",
+        hi=1.0,
+    )
     drift_nu_dtod: float = _f(0.0, "device-to-device std of the drift exponent", "1", hi=1.0)
-    drift_t0: float = _f(20.0, "time after programming at which drift starts (aihwkit t_0 = 20 s)", "s",
-                         lo=0.0, lo_open=True)
-    t_inference: float = _f(0.0, "time since programming at which evaluation reads the weights (drift applies "
-                            "for t_inference > drift_t0)", "s")
+    drift_t0: float = _f(
+        20.0, "time after programming at which drift starts (aihwkit t_0 = 20 s)", "s", lo=0.0, lo_open=True
+    )
+    t_inference: float = _f(
+        0.0,
+        "time since programming at which evaluation reads the weights (drift applies for t_inference > drift_t0)",
+        "s",
+    )
 
     def __post_init__(self) -> None:
         _check(self, "device")
         if self.g_min >= self.g_max:
-            raise HardwareError(f"device.g_min: expected a number in [0, g_max = {self.g_max:g}) [uS], "
-                                f"got {self.g_min!r}")
+            raise HardwareError(
+                f"device.g_min: expected a number in [0, g_max = {self.g_max:g}) [uS], got {self.g_min!r}"
+            )
         if not isinstance(self.differential, bool):
             raise HardwareError(f"device.differential: expected true or false, got {self.differential!r}")
         if self.stuck_on + self.stuck_off > 1.0:
-            raise HardwareError(f"device.stuck_on + device.stuck_off: expected a number in [0, 1], got "
-                                f"{self.stuck_on + self.stuck_off!r}")
+            raise HardwareError(
+                f"device.stuck_on + device.stuck_off: expected a number in [0, 1], got "
+                f"{self.stuck_on + self.stuck_off!r}"
+            )
 
     @property
     def pulsed(self) -> bool:
@@ -166,22 +248,41 @@ class IOModel:
     ADC, so the converters see signals in [-1, 1] whatever the wave's scale.
     """
 
-    dac_bits: int | None = _f(None, "DAC resolution: 2^bits - 1 levels over [-dac_range, dac_range] (aihwkit "
-                              "inp_res = 1/(2^7 - 2)); null: ideal", "bit", lo=1, hi=32, optional=True,
-                              integer=True)
-    dac_range: float = _f(1.0, "DAC full scale; inputs beyond it clip (aihwkit inp_bound)", "full scale",
-                          lo=0.0, lo_open=True)
-    adc_bits: int | None = _f(None, "ADC resolution: 2^bits - 1 levels over [-adc_range, adc_range] (aihwkit "
-                              "out_res = 1/(2^9 - 2)); null: ideal", "bit", lo=1, hi=32, optional=True,
-                              integer=True)
-    adc_range: float = _f(12.0, "ADC full scale; crossbar outputs beyond it clip (aihwkit out_bound = 12)",
-                          "full scale", lo=0.0, lo_open=True)
-    forward_noise: float = _f(0.0, "std of the additive noise on every forward crossbar output (aihwkit "
-                              "out_noise = 0.06)", "full scale")
-    backward_noise: float = _f(0.0, "std of the additive noise on every backward crossbar output",
-                               "full scale")
-    noise_management: str = _f("abs_max", "per-row input scaling before the DAC (aihwkit NoiseManagementType)",
-                               choices=NOISE_MANAGEMENT)
+    dac_bits: int | None = _f(
+        None,
+        "DAC resolution: 2^bits - 1 levels over [-dac_range, dac_range] (aihwkit inp_res = 1/(2^7 - 2)); null: ideal",
+        "bit",
+        lo=1,
+        hi=32,
+        optional=True,
+        integer=True,
+    )
+    dac_range: float = _f(
+        1.0, "DAC full scale; inputs beyond it clip (aihwkit inp_bound)", "full scale", lo=0.0, lo_open=True
+    )
+    adc_bits: int | None = _f(
+        None,
+        "ADC resolution: 2^bits - 1 levels over [-adc_range, adc_range] (aihwkit out_res = 1/(2^9 - 2)); null: ideal",
+        "bit",
+        lo=1,
+        hi=32,
+        optional=True,
+        integer=True,
+    )
+    adc_range: float = _f(
+        12.0,
+        "ADC full scale; crossbar outputs beyond it clip (aihwkit out_bound = 12)",
+        "full scale",
+        lo=0.0,
+        lo_open=True,
+    )
+    forward_noise: float = _f(
+        0.0, "std of the additive noise on every forward crossbar output (aihwkit out_noise = 0.06)", "full scale"
+    )
+    backward_noise: float = _f(0.0, "std of the additive noise on every backward crossbar output", "full scale")
+    noise_management: str = _f(
+        "abs_max", "per-row input scaling before the DAC (aihwkit NoiseManagementType)", choices=NOISE_MANAGEMENT
+    )
 
     def __post_init__(self) -> None:
         _check(self, "io")
@@ -198,14 +299,19 @@ class CircuitModel:
     nu_l = 1 - |jitter N(0,1)|. The integrator holding a = W s + b loses a fraction ``leak`` of its state per tick.
     """
 
-    mismatch: float = _f(0.0, "relative impedance mismatch at junctions and line ends, Z_load = Z0 (1 + "
-                         "mismatch)", "1", lo=-0.9, hi=10.0)
+    mismatch: float = _f(
+        0.0, "relative impedance mismatch at junctions and line ends, Z_load = Z0 (1 + mismatch)", "1", lo=-0.9, hi=10.0
+    )
     mismatch_dtod: float = _f(0.0, "line-to-line std of the mismatch (each layer of each chip)", "1", hi=1.0)
     line_loss: float = _f(0.0, "line attenuation per tick: a wave keeps exp(-line_loss)", "Np/tick", hi=5.0)
-    jitter: float = _f(0.0, "std of each layer's timing error as a local Courant number 1 - |jitter N|", "1",
-                       hi=0.5)
-    leak: float = _f(0.0, "fraction of the integrator state lost per tick (a leak resistor across its "
-                     "capacitor)", "1/tick", hi=1.0, hi_open=True)
+    jitter: float = _f(0.0, "std of each layer's timing error as a local Courant number 1 - |jitter N|", "1", hi=0.5)
+    leak: float = _f(
+        0.0,
+        "fraction of the integrator state lost per tick (a leak resistor across its capacitor)",
+        "1/tick",
+        hi=1.0,
+        hi_open=True,
+    )
 
     def __post_init__(self) -> None:
         _check(self, "circuit")
@@ -229,7 +335,7 @@ class HardwareModel:
     @property
     def ideal(self) -> bool:
         """True when every effect is off, so the model computes exactly what the ideal substrate does."""
-        return (self.device == _IDEAL_DEVICE and self.io == IOModel() and self.circuit == CircuitModel())
+        return self.device == _IDEAL_DEVICE and self.io == IOModel() and self.circuit == CircuitModel()
 
     def with_overrides(self, overrides: dict[str, Any]) -> HardwareModel:
         """A copy with dotted paths replaced: ``{"device.read_noise": 0.05, "io.adc_bits": 8}``; checked again."""
@@ -265,10 +371,13 @@ class HardwareModel:
             raise HardwareError(f"{source}: version: expected {HARDWARE_VERSION}, got {version!r}")
         unknown = set(data) - {"version", "name", "description", "device", "io", "circuit"}
         if unknown:
-            raise HardwareError(f"{source}: unknown key {sorted(unknown)[0]!r}: expected version, name, "
-                                "description, device, io, circuit")
-        flat = {f"{part}.{k}": v for part in ("device", "io", "circuit")
-                for k, v in _section(data, part, source).items()}
+            raise HardwareError(
+                f"{source}: unknown key {sorted(unknown)[0]!r}: expected version, name, "
+                "description, device, io, circuit"
+            )
+        flat = {
+            f"{part}.{k}": v for part in ("device", "io", "circuit") for k, v in _section(data, part, source).items()
+        }
         base = cls(name=str(data.get("name", "custom")), description=str(data.get("description", "")))
         return base.with_overrides(flat)
 
@@ -296,8 +405,11 @@ def _names(kind: type) -> set[str]:
 
 def field_paths() -> list[str]:
     """Every dotted path ``with_overrides`` accepts (the axes of a sweep)."""
-    return [f"{part}.{f.name}" for part, kind in (("device", DeviceModel), ("io", IOModel),
-                                                  ("circuit", CircuitModel)) for f in fields(kind)]
+    return [
+        f"{part}.{f.name}"
+        for part, kind in (("device", DeviceModel), ("io", IOModel), ("circuit", CircuitModel))
+        for f in fields(kind)
+    ]
 
 
 _IDEAL_DEVICE = DeviceModel()
@@ -307,35 +419,73 @@ PRESETS: dict[str, HardwareModel] = {
     "reram": HardwareModel(
         name="reram",
         description="ReRAM-like soft-bounds device (aihwkit ReRamSBPresetDevice, Gong et al. Nat. Commun. 2018), "
-                    "8-bit DAC / 9-bit ADC with aihwkit's default IO noise",
-        device=DeviceModel(w_max=1.0, dw_min=0.002, gamma_up=1.0, gamma_down=1.0, up_down=0.0, dw_min_dtod=0.3,
-                           dw_min_std=0.3, w_max_dtod=0.24, read_noise=0.01, prog_noise=0.02,
-                           stuck_off=0.001, g_min=0.1, g_max=25.0),
+        "8-bit DAC / 9-bit ADC with aihwkit's default IO noise",
+        device=DeviceModel(
+            w_max=1.0,
+            dw_min=0.002,
+            gamma_up=1.0,
+            gamma_down=1.0,
+            up_down=0.0,
+            dw_min_dtod=0.3,
+            dw_min_std=0.3,
+            w_max_dtod=0.24,
+            read_noise=0.01,
+            prog_noise=0.02,
+            stuck_off=0.001,
+            g_min=0.1,
+            g_max=25.0,
+        ),
         io=IOModel(dac_bits=8, adc_bits=9, forward_noise=0.02, backward_noise=0.02),
     ),
     "pcm": HardwareModel(
         name="pcm",
         description="PCM-like device: asymmetric nonlinear steps (aihwkit PCMPresetDevice, Nandakumar et al. "
-                    "2020), drift nu = 0.05 from t0 = 20 s (Le Gallo et al. 2018), read one hour after "
-                    "programming",
-        device=DeviceModel(w_max=1.0, dw_min=0.005, up_down=0.2, gamma_up=1.5, gamma_down=0.5, dw_min_dtod=0.2,
-                           dw_min_std=0.6, w_max_dtod=0.1, read_noise=0.02, prog_noise=0.03, drift_nu=0.05,
-                           drift_nu_dtod=0.01, drift_t0=20.0, t_inference=3600.0, stuck_on=0.0005,
-                           stuck_off=0.001, g_min=0.0, g_max=25.0),
+        "2020), drift nu = 0.05 from t0 = 20 s (Le Gallo et al. 2018), read one hour after "
+        "programming",
+        device=DeviceModel(
+            w_max=1.0,
+            dw_min=0.005,
+            up_down=0.2,
+            gamma_up=1.5,
+            gamma_down=0.5,
+            dw_min_dtod=0.2,
+            dw_min_std=0.6,
+            w_max_dtod=0.1,
+            read_noise=0.02,
+            prog_noise=0.03,
+            drift_nu=0.05,
+            drift_nu_dtod=0.01,
+            drift_t0=20.0,
+            t_inference=3600.0,
+            stuck_on=0.0005,
+            stuck_off=0.001,
+            g_min=0.0,
+            g_max=25.0,
+        ),
         io=IOModel(dac_bits=8, adc_bits=9, forward_noise=0.02, backward_noise=0.02),
     ),
     "ecram": HardwareModel(
         name="ecram",
         description="ECRAM-like near-symmetric linear-step device (aihwkit EcRamPresetDevice, Tang et al. IEDM "
-                    "2018) with many fine states",
-        device=DeviceModel(w_max=1.0, dw_min=0.0005, gamma_up=0.1153, gamma_down=0.5085, dw_min_dtod=0.1,
-                           dw_min_std=0.3, w_max_dtod=0.05, read_noise=0.002, g_min=0.1, g_max=10.0),
+        "2018) with many fine states",
+        device=DeviceModel(
+            w_max=1.0,
+            dw_min=0.0005,
+            gamma_up=0.1153,
+            gamma_down=0.5085,
+            dw_min_dtod=0.1,
+            dw_min_std=0.3,
+            w_max_dtod=0.05,
+            read_noise=0.002,
+            g_min=0.1,
+            g_max=10.0,
+        ),
         io=IOModel(dac_bits=8, adc_bits=10, forward_noise=0.005, backward_noise=0.005),
     ),
     "lossy-board": HardwareModel(
         name="lossy-board",
         description="ideal devices on a board of mismatched, lossy lines: 10 % impedance mismatch, 2 % loss per "
-                    "tick, 5 % timing jitter, 1 % integrator leak per tick",
+        "tick, 5 % timing jitter, 1 % integrator leak per tick",
         circuit=CircuitModel(mismatch=0.1, mismatch_dtod=0.02, line_loss=0.02, jitter=0.05, leak=0.01),
     ),
 }
@@ -358,4 +508,3 @@ def load_hardware(name_or_path: str | Path | HardwareModel) -> HardwareModel:
     except (OSError, ValueError) as err:
         raise HardwareError(f"hardware: {text!r} is not readable JSON: {err}") from err
     return HardwareModel.from_dict(data, source=text)
-

@@ -46,8 +46,10 @@ class WaveState:
         """Zero waves for ``batch`` rows (and a leading axis of ``chips`` instances), dtype and library of ``like``."""
         xp = namespace(like)
         lead = () if chips is None else (chips,)
-        return cls([xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]],
-                   [xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]])
+        return cls(
+            [xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]],
+            [xp.zeros((*lead, batch, n), dtype=like.dtype) for n in sizes[1:]],
+        )
 
     def copy(self) -> WaveState:
         return WaveState([a.copy() for a in self.s], [a.copy() for a in self.lam])

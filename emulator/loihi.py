@@ -155,8 +155,15 @@ class LoihiFixedPoint(Substrate):
             if len(getattr(self, key)) != depth:
                 raise ConfigError(f"LoihiFixedPoint: {key} has {len(getattr(self, key))} layers, expected {depth}")
         # NOTE: Loihi's synapses hold at most 8 weight bits; wider weights are for fidelity studies only
-        bounds = {"weight_bits": (2, 16), "bias_bits": (2, 24), "state_bits": (8, 32), "message_bits": (2, 24),
-                  "derivative_bits": (1, 16), "grad_bits": (8, 32), "lut_bits": (4, 16)}
+        bounds = {
+            "weight_bits": (2, 16),
+            "bias_bits": (2, 24),
+            "state_bits": (8, 32),
+            "message_bits": (2, 24),
+            "derivative_bits": (1, 16),
+            "grad_bits": (8, 32),
+            "lut_bits": (4, 16),
+        }
         for key, (lo, hi) in bounds.items():
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
@@ -165,8 +172,10 @@ class LoihiFixedPoint(Substrate):
             raise ConfigError(f"LoihiFixedPoint: overflow must be one of {', '.join(OVERFLOW)}, got {self.overflow!r}")
         below = [l + 1 for l in range(depth) if self.b_exp[l] < self.a_exp[l]]
         if below:
-            raise ConfigError(f"LoihiFixedPoint: layer {below[0]}: the bias exponent must be >= the state exponent "
-                              f"(the bias is added to the state by a left shift), got {self.b_exp} < {self.a_exp}")
+            raise ConfigError(
+                f"LoihiFixedPoint: layer {below[0]}: the bias exponent must be >= the state exponent "
+                f"(the bias is added to the state by a left shift), got {self.b_exp} < {self.a_exp}"
+            )
         if self.rounding not in ROUNDING:
             raise ConfigError(f"LoihiFixedPoint: rounding must be one of {', '.join(ROUNDING)}, got {self.rounding!r}")
         self._tables: dict[tuple[str, int], Tables] = {}
@@ -179,8 +188,11 @@ class LoihiFixedPoint(Substrate):
     def reset(self) -> None:
         """Restart the stochastic-rounding generators (one per layer and kind) and the clipping counts."""
         children = np.random.SeedSequence(self.seed).spawn(2 * self.depth)
-        self.generators = {(l, kind): np.random.default_rng(children[2 * l + k])
-                           for l in range(self.depth) for k, kind in enumerate(PARAM_KINDS)}
+        self.generators = {
+            (l, kind): np.random.default_rng(children[2 * l + k])
+            for l in range(self.depth)
+            for k, kind in enumerate(PARAM_KINDS)
+        }
         self.stats = {}
 
     def _count(self, key: str, scaled: np.ndarray, lo: int, hi: int) -> None:
@@ -216,8 +228,9 @@ class LoihiFixedPoint(Substrate):
         """The lookup tables of layer ``layer`` (built once per activation and layer)."""
         key = (act.name, layer)
         if key not in self._tables:
-            self._tables[key] = build_tables(act.name, self.s_exp[layer], self.message_bits,
-                                             self.derivative_bits, self.lut_bits)
+            self._tables[key] = build_tables(
+                act.name, self.s_exp[layer], self.message_bits, self.derivative_bits, self.lut_bits
+            )
         return self._tables[key]
 
     def lut_index(self, a_int: np.ndarray, layer: int) -> np.ndarray:
@@ -283,14 +296,33 @@ class LoihiFixedPoint(Substrate):
         del g
 
     def describe(self) -> dict[str, Any]:
-        keys = ("weight_bits", "bias_bits", "state_bits", "message_bits", "derivative_bits", "grad_bits", "lut_bits",
-                "overflow", "rounding", "seed", "w_exp", "a_exp", "b_exp", "s_exp", "lam_exp", "g_exp", "gb_exp",
-                "x_exp")
+        keys = (
+            "weight_bits",
+            "bias_bits",
+            "state_bits",
+            "message_bits",
+            "derivative_bits",
+            "grad_bits",
+            "lut_bits",
+            "overflow",
+            "rounding",
+            "seed",
+            "w_exp",
+            "a_exp",
+            "b_exp",
+            "s_exp",
+            "lam_exp",
+            "g_exp",
+            "gb_exp",
+            "x_exp",
+        )
         return {"name": self.name, **{key: getattr(self, key) for key in keys}}
 
     def __repr__(self) -> str:
-        return (f"LoihiFixedPoint(weight_bits={self.weight_bits}, state_bits={self.state_bits}, "
-                f"message_bits={self.message_bits}, overflow={self.overflow!r}, rounding={self.rounding!r})")
+        return (
+            f"LoihiFixedPoint(weight_bits={self.weight_bits}, state_bits={self.state_bits}, "
+            f"message_bits={self.message_bits}, overflow={self.overflow!r}, rounding={self.rounding!r})"
+        )
 
 
 def update_int(m: np.ndarray, step: Array, exp: int, bits: int, rounding: str, rng: np.random.Generator) -> np.ndarray:
@@ -308,8 +340,9 @@ def build_tables(name: str, s_exp: int, message_bits: int, derivative_bits: int,
     """Integer tables of sigma (on the s grid) and sigma' (on 2^-derivative_bits) at the bin centres."""
     if name not in TABLED:
         if name not in ACTIVATIONS:
-            raise ConfigError(f"fixed point: no table for activation {name!r}; expected one of "
-                              f"{', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"fixed point: no table for activation {name!r}; expected one of {', '.join(ACTIVATIONS)}"
+            )
         return Tables(name, None, None)
     act = ACTIVATIONS[name]
     half = 1 << (lut_bits - 1)
@@ -357,14 +390,15 @@ class Calibration:
     def table(self) -> str:
         lines = ["layer  quantity  bits  exponent  peak        range       clipped"]
         for row in self.rows:
-            lines.append(f"{row['layer']:>5}  {row['quantity']:<8}  {row['bits']:>4}  {row['exponent']:>8}  "
-                         f"{row['peak']:<10.4g}  {row['range']:<10.4g}  {row['clipped']:.2%}")
+            lines.append(
+                f"{row['layer']:>5}  {row['quantity']:<8}  {row['bits']:>4}  {row['exponent']:>8}  "
+                f"{row['peak']:<10.4g}  {row['range']:<10.4g}  {row['clipped']:.2%}"
+            )
         return "\n".join(lines)
 
 
 def calibrate(
-    net: Any, x: Any, y: Any, percentile: float = 100.0, headroom: int = 1, batch: int | None = None,
-    **settings: Any
+    net: Any, x: Any, y: Any, percentile: float = 100.0, headroom: int = 1, batch: int | None = None, **settings: Any
 ) -> tuple[LoihiFixedPoint, Calibration]:
     """A LoihiFixedPoint whose exponents fit ``net`` on the data (x, y), and the clipping report.
 
@@ -392,8 +426,7 @@ def calibrate(
     acts = [layer.act for layer in net.layers]
     machine = Machine(params, tuple(acts), net.loss_fn)
     chunks = [light_cone(machine, x[i : i + size], t[i : i + size]) for i in range(0, len(x) - size + 1, size)]
-    grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks]))
-             for l in range(net.depth)]
+    grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks])) for l in range(net.depth)]
     s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
     lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
     inputs = [x, *s_all[:-1]]
@@ -407,13 +440,21 @@ def calibrate(
         exp = fixed if fixed is not None else exponent_for(peak, bits) + extra
         top = ((1 << (bits - 1)) - 1) * 2.0**exp
         clipped = float(np.mean(flat > top)) if flat.size else 0.0
-        rows.append({"layer": layer, "quantity": quantity, "bits": bits, "exponent": exp, "peak": float(np.max(flat))
-                     if flat.size else 0.0, "range": top, "clipped": clipped})
+        rows.append(
+            {
+                "layer": layer,
+                "quantity": quantity,
+                "bits": bits,
+                "exponent": exp,
+                "peak": float(np.max(flat)) if flat.size else 0.0,
+                "range": top,
+                "clipped": clipped,
+            }
+        )
         return exp
 
     x_exp = pick(0, "input", x, probe.message_bits, 0)
-    out: dict[str, list[int]] = {key: [] for key in ("w_exp", "a_exp", "b_exp", "s_exp", "lam_exp", "g_exp",
-                                                     "gb_exp")}
+    out: dict[str, list[int]] = {key: [] for key in ("w_exp", "a_exp", "b_exp", "s_exp", "lam_exp", "g_exp", "gb_exp")}
     for l, ((W, b), act) in enumerate(zip(params, acts)):
         n = l + 1
         out["w_exp"].append(pick(n, "weight", W, probe.weight_bits, headroom))
@@ -431,12 +472,22 @@ def calibrate(
         out["lam_exp"].append(pick(n, "lam", lam_all[l], probe.message_bits, headroom))
         out["g_exp"].append(pick(n, "grad W", grads[l][0], probe.grad_bits, headroom))
         out["gb_exp"].append(pick(n, "grad b", grads[l][1], probe.grad_bits, headroom))
-    sub = LoihiFixedPoint(out["w_exp"], out["a_exp"], out["s_exp"], out["lam_exp"], out["g_exp"], out["gb_exp"],
-                          out["b_exp"], x_exp, **settings)
+    sub = LoihiFixedPoint(
+        out["w_exp"],
+        out["a_exp"],
+        out["s_exp"],
+        out["lam_exp"],
+        out["g_exp"],
+        out["gb_exp"],
+        out["b_exp"],
+        x_exp,
+        **settings,
+    )
     return sub, Calibration(rows)
 
 
 def zero_exponents(depth: int, **settings: Any) -> LoihiFixedPoint:
     """A LoihiFixedPoint with every exponent 0 (a probe of the settings, or a start for hand-set exponents)."""
-    return LoihiFixedPoint([0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth,
-                           [0] * depth, 0, **settings)
+    return LoihiFixedPoint(
+        [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, 0, **settings
+    )

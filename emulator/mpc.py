@@ -42,13 +42,16 @@ def random_heads(net: Network, seed: int = 0) -> Heads:
     """Glorot-initialised linear heads from every hidden depth to the output width, zero biases."""
     rng = np.random.default_rng(seed)
     n_out = net.sizes[-1]
-    return [
-        (rng.normal(0.0, np.sqrt(2.0 / (n + n_out)), size=(n_out, n)), np.zeros(n_out)) for n in net.sizes[1:-1]
-    ]
+    return [(rng.normal(0.0, np.sqrt(2.0 / (n + n_out)), size=(n_out, n)), np.zeros(n_out)) for n in net.sizes[1:-1]]
 
 
 def mpc_gradients(
-    params: Params, net: Network, heads: Sequence[tuple[Array, Array]], x: Array, t: Array, h: int,
+    params: Params,
+    net: Network,
+    heads: Sequence[tuple[Array, Array]],
+    x: Array,
+    t: Array,
+    h: int,
     substrate: Substrate = IDEAL,
 ) -> tuple[Grads, Grads, Array]:
     """(layer grads g^h, head grads, per-sample output loss) for horizon h, streaming with an h-layer window.
@@ -188,9 +191,7 @@ class Mpc:
             raise ConfigError(f"Mpc: horizon h must be an integer >= 1, got {self.h!r}")
         self.name = self.name or f"mpc(h={self.h})"
 
-    def step(
-        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
-    ) -> Array:
+    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
         """Truncated-horizon gradients into the port, SGD on the heads; returns the per-sample output loss."""
         check_horizon(self.h, net.depth)
         if self.heads is None:

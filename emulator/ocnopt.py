@@ -42,7 +42,13 @@ class Sweep:
 
 
 def backward_sweep(
-    params: Params, net: Network, x: Array, t: Array, quu: str, alpha: float, damping: float,
+    params: Params,
+    net: Network,
+    x: Array,
+    t: Array,
+    quu: str,
+    alpha: float,
+    damping: float,
     substrate: Substrate = IDEAL,
 ) -> Sweep:
     """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""

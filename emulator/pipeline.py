@@ -62,11 +62,14 @@ class Pipelined:
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"Pipelined: {key} must be True or False, got {getattr(self, key)!r}")
         if not self.recompute and not self.stash:
-            raise ConfigError("Pipelined: recompute=False stores the forward pass in the delay lines, which "
-                              "stash=False does not have; expected stash=True with recompute=False")
+            raise ConfigError(
+                "Pipelined: recompute=False stores the forward pass in the delay lines, which "
+                "stash=False does not have; expected stash=True with recompute=False"
+            )
         if not self.name:
-            self.name = ("pipelined+stash" if self.recompute else "pipelined+stash-forward") if self.stash else \
-                "pipelined"
+            self.name = (
+                ("pipelined+stash" if self.recompute else "pipelined+stash-forward") if self.stash else "pipelined"
+            )
 
     def stash_floats(self, net: Network, batch: int) -> int:
         """Numbers held by the delay lines: sum_i 2(L - i) * batch * n_i, plus the outputs sum_i 2(L - i) * batch *
@@ -84,9 +87,7 @@ class Pipelined:
         self.lines = [deque(maxlen=d + 1) for d in delays(net.depth)]
         self.targets = deque([t] * net.depth)
 
-    def step(
-        self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL
-    ) -> Array:
+    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
         from wavetrain.emulator.train import HeavyBall
 
@@ -109,8 +110,9 @@ class Pipelined:
         """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
         if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash, self.recompute):
             threads = pipeline_fused.default_threads() if self.threads is None else self.threads
-            self.fused = pipeline_fused.FusedPipeline(net.sizes, x.shape[0], x.dtype, self.stash, threads,
-                                                      self.recompute)
+            self.fused = pipeline_fused.FusedPipeline(
+                net.sizes, x.shape[0], x.dtype, self.stash, threads, self.recompute
+            )
             self.targets = deque([t] * net.depth)
             self.s = None  # NOTE: the generic path's waves restart if it is taken again
         if port.momentum != 0.0 and port.velocity is None:
@@ -135,11 +137,14 @@ class Pipelined:
             matched = [line[0][0] for line in self.lines]
             if self.recompute:
                 m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
-                delta = [cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
-                         for i in range(depth)]
+                delta = [
+                    cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
+                    for i in range(depth)
+                ]
             else:
-                delta = [cells.sensitivity(m, i, line[0][1], line[0][2], self.lam[i])
-                         for i, line in enumerate(self.lines)]
+                delta = [
+                    cells.sensitivity(m, i, line[0][1], line[0][2], self.lam[i]) for i, line in enumerate(self.lines)
+                ]
         else:
             matched = ins
             delta = [cells.sensitivity(m, i, pre[i], out[i], self.lam[i]) for i in range(depth)]

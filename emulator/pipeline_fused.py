@@ -71,8 +71,9 @@ class FusedPipeline:
     Tick -1's slot holds the zero wave the machine starts from.
     """
 
-    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, threads: int,
-                 recompute: bool = True) -> None:
+    def __init__(
+        self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, threads: int, recompute: bool = True
+    ) -> None:
         self.sizes, self.batch, self.dtype, self.stash = tuple(sizes), batch, np.dtype(dtype), stash
         self.recompute = recompute or not stash
         depth = len(sizes) - 1
@@ -80,8 +81,10 @@ class FusedPipeline:
         self.delays = [2 * (depth - i) for i in range(depth)] if stash else [0] * depth
         # NOTE: C-ordered like the x a caller passes (a C-to-Fortran copy is a transpose, 4x slower here)
         self.inputs = [np.zeros((batch, sizes[0]), dtype) for _ in range(self.delays[0] + 1)]
-        self.out = [[np.zeros((batch, n), dtype, order=order) for _ in range(max(2, d + 1))]
-                    for n, d in zip(sizes[1:], self.delays)]
+        self.out = [
+            [np.zeros((batch, n), dtype, order=order) for _ in range(max(2, d + 1))]
+            for n, d in zip(sizes[1:], self.delays)
+        ]
         self.lam = [[np.zeros((batch, n), dtype, order=order) for n in sizes[1:]] for _ in range(2)]
         self.m = [np.empty((batch, n), dtype, order=order) for n in sizes[1:]]
         self.ticks = 0
@@ -90,8 +93,13 @@ class FusedPipeline:
         self.threads = threads
 
     def matches(self, sizes: Sequence[int], batch: int, dtype: np.dtype, stash: bool, recompute: bool = True) -> bool:
-        return ((tuple(sizes), batch, np.dtype(dtype), stash, recompute or not stash)
-                == (self.sizes, self.batch, self.dtype, self.stash, self.recompute))
+        return (tuple(sizes), batch, np.dtype(dtype), stash, recompute or not stash) == (
+            self.sizes,
+            self.batch,
+            self.dtype,
+            self.stash,
+            self.recompute,
+        )
 
     def _output(self, i: int, tick: int) -> np.ndarray:
         """Layer i's output of ``tick`` (tick -1: the zero wave it starts from)."""
@@ -102,8 +110,17 @@ class FusedPipeline:
         """What layer i's junction saw at ``tick``: the clamped x, or layer i-1's output of the tick before."""
         return self.inputs[tick % len(self.inputs)] if i == 0 else self._output(i - 1, tick - 1)
 
-    def step(self, params: Params, acts: Sequence[Activation], loss: Loss, x: np.ndarray, target: np.ndarray,
-             lr: float, momentum: float, velocity: Any) -> None:
+    def step(
+        self,
+        params: Params,
+        acts: Sequence[Activation],
+        loss: Loss,
+        x: np.ndarray,
+        target: np.ndarray,
+        lr: float,
+        momentum: float,
+        velocity: Any,
+    ) -> None:
         """One tick with x at the input and the port step folded in; the waves advance to the new buffers."""
         k = self.ticks
         old, new = k % 2, (k + 1) % 2

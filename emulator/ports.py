@@ -104,8 +104,13 @@ class InductorPort:
                 f"InductorPort: inductance m must be > 0 (a negative or zero inductance has no inertia "
                 f"and is not a physical heavy-ball port), got {self.m!r}"
             )
-        self.r = _positive("InductorPort", "resistance r", self.r, allow_zero=True,
-                           unit=" (a negative resistance pumps energy into the parameters)")
+        self.r = _positive(
+            "InductorPort",
+            "resistance r",
+            self.r,
+            allow_zero=True,
+            unit=" (a negative resistance pumps energy into the parameters)",
+        )
         self.dt = _positive("InductorPort", "dt", self.dt)
         if self.r * self.dt / self.m > 2.0:
             raise ConfigError(

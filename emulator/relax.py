@@ -123,8 +123,11 @@ def relax(
 def check_history_memory(sizes: list[int], batch: int, ticks: int) -> None:
     """Refuse (BudgetError) a history of ``ticks + 1`` snapshots (waves and port readouts) beyond the memory limit."""
     per_tick = waves_bytes(sizes, batch) + network_bytes(sizes)
-    check_memory((ticks + 1) * per_tick, f"history=True over {ticks} ticks (batch {batch}, widths {sizes})",
-                 "keep fewer ticks or pass history=False")
+    check_memory(
+        (ticks + 1) * per_tick,
+        f"history=True over {ticks} ticks (batch {batch}, widths {sizes})",
+        "keep fewer ticks or pass history=False",
+    )
 
 
 def check_ticks(ticks: Any, depth: int, nu: float) -> int:

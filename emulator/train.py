@@ -129,8 +129,14 @@ def _as_dataset(data: Any, net: Network) -> Dataset:
         x, y = data[0], data[1]
         x_test, y_test = (data[2], data[3]) if len(data) == 4 else (data[0], data[1])
         labels = np.asarray(y).ndim == 1
-        dataset = Dataset("arrays", np.asarray(x), np.asarray(y), np.asarray(x_test), np.asarray(y_test),
-                          net.sizes[-1] if labels else 0)
+        dataset = Dataset(
+            "arrays",
+            np.asarray(x),
+            np.asarray(y),
+            np.asarray(x_test),
+            np.asarray(y_test),
+            net.sizes[-1] if labels else 0,
+        )
     else:
         raise DataError(f"data: expected a Dataset or a tuple (x, y[, x_test, y_test]), got {type(data).__name__}")
     check_features(dataset.x_train, net.sizes[0], "training inputs")
@@ -252,9 +258,7 @@ class Wave:
         return cells.cost(machine, cells.output(machine, self.state.s[-1]), self.targets[0])
 
 
-def make_method(
-    method: str | Method, net: Network, hold: int | None, schedule: str, lr: float = 0.05
-) -> Method:
+def make_method(method: str | Method, net: Network, hold: int | None, schedule: str, lr: float = 0.05) -> Method:
     """A Method object from its name (``METHODS``) or the object itself; options it would ignore are refused."""
     if not isinstance(method, str):
         if hold is not None:
@@ -275,7 +279,6 @@ def make_method(
     return Backprop()
 
 
-
 def check_schedule_options(epochs: Any, batch_size: Any, lr: Any, momentum: Any) -> None:
     """The options every training loop shares (emulator, Lava): counts, step size and a passive port's momentum."""
     _check_positive("epochs", epochs, integer=True, allow_zero=True)
@@ -284,6 +287,7 @@ def check_schedule_options(epochs: Any, batch_size: Any, lr: Any, momentum: Any)
     _check_positive("momentum", momentum, allow_zero=True)
     if momentum >= 1:
         raise ConfigError(f"momentum: expected 0 <= momentum < 1 (a passive port), got {momentum}")
+
 
 def train(
     net: Network,
@@ -361,8 +365,11 @@ def train(
             )
     dataset = _as_dataset(data, net)
     # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
-    check_memory(4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(dataset.x_train))),
-                 f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch")
+    check_memory(
+        4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(dataset.x_train))),
+        f"train (widths {net.sizes}, batch {batch_size})",
+        "use a smaller network or batch",
+    )
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
     run = _chip_run(net, hardware, chips, substrate, seed, fidelity_every, stepper, schedule, work)
@@ -373,24 +380,53 @@ def train(
         params = net.params() if work == np.float64 else [(W.astype(work), b.astype(work)) for W, b in net.params()]
     machine = Machine.of(net, params, substrate)
     port = HeavyBall(lr, momentum) if port is None else port
-    result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
-                         network=net, dtype=work.name)
+    result = TrainResult(
+        stepper.name,
+        epochs,
+        batch_size,
+        lr,
+        momentum,
+        seed,
+        hold=getattr(stepper, "hold", None),
+        network=net,
+        dtype=work.name,
+    )
     x_all = np.ascontiguousarray(dataset.x_train, dtype=work)
     t_all = check_targets(dataset.y_train, net.sizes[-1]).astype(work)
     x_test = np.ascontiguousarray(dataset.x_test, dtype=work)
     t_test = check_targets(dataset.y_test, net.sizes[-1]).astype(work)
     # --- checkpoint / resume / divergence / signals (emulator/checkpoint.py) ------------------------------------
     if run is not None and (checkpoint is not None or resume is not None):
-        raise ConfigError("checkpoint/resume: not available with hardware= (the chips' state is not checkpointed); "
-                          "save the network with net.save after training")
-    settings = {"method": stepper.name, "method_type": type(stepper).__qualname__, "port_type": type(port).__qualname__,
-                "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum, "seed": seed,
-                "hold": getattr(stepper, "hold", None), "schedule": schedule, "dtype": work.name,
-                "substrate": type(substrate).__qualname__, "train_metrics": train_metrics}
+        raise ConfigError(
+            "checkpoint/resume: not available with hardware= (the chips' state is not checkpointed); "
+            "save the network with net.save after training"
+        )
+    settings = {
+        "method": stepper.name,
+        "method_type": type(stepper).__qualname__,
+        "port_type": type(port).__qualname__,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "momentum": momentum,
+        "seed": seed,
+        "hold": getattr(stepper, "hold", None),
+        "schedule": schedule,
+        "dtype": work.name,
+        "substrate": type(substrate).__qualname__,
+        "train_metrics": train_metrics,
+    }
     saving = checkpoint is not None or resume is not None
     session = ckpt.Session(checkpoint, checkpoint_every, settings, ckpt.fingerprint(x_all, t_all) if saving else "")
-    state: dict[str, Any] = {"params": params, "rng": rng, "port": port, "method": stepper, "order": None,
-                             "losses": [], "history": {key: getattr(result, key) for key in ckpt.HISTORY}}
+    state: dict[str, Any] = {
+        "params": params,
+        "rng": rng,
+        "port": port,
+        "method": stepper,
+        "order": None,
+        "losses": [],
+        "history": {key: getattr(result, key) for key in ckpt.HISTORY},
+    }
     if not substrate.ideal:
         state["substrate"] = substrate
     done = 0
@@ -408,8 +444,9 @@ def train(
             order, losses = state["order"], state["losses"]
             start = time.perf_counter()
             for first in range(len(losses) * batch_size, len(order), batch_size):
-                session.interrupted(net, state, epoch, first // batch_size,
-                                    result.wall_time + time.perf_counter() - start)
+                session.interrupted(
+                    net, state, epoch, first // batch_size, result.wall_time + time.perf_counter() - start
+                )
                 batch = order[first : first + batch_size]
                 if run is not None:
                     run.before_step()
@@ -491,9 +528,17 @@ def _evaluate(machine: Machine, x: np.ndarray, t: np.ndarray, y: Any, chunk: int
     return total / count, (hits / count if y.ndim == 1 else float("nan"))
 
 
-
-def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, seed: int, fidelity_every: Any,
-              stepper: Method, schedule: str, dtype: np.dtype) -> ChipRun | None:
+def _chip_run(
+    net: Network,
+    hardware: Any,
+    chips: Any,
+    substrate: Substrate,
+    seed: int,
+    fidelity_every: Any,
+    stepper: Method,
+    schedule: str,
+    dtype: np.dtype,
+) -> ChipRun | None:
     """The emulated-hardware run of ``train(hardware=...)``, or None (options it needs are refused without it)."""
     if hardware is None:
         if chips is not None:
@@ -502,8 +547,9 @@ def _chip_run(net: Network, hardware: Any, chips: Any, substrate: Substrate, see
     if substrate is not IDEAL:
         raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
     _check_positive("fidelity_every", fidelity_every, integer=True, allow_zero=True)
-    return ChipRun(net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule),
-                   dtype)
+    return ChipRun(
+        net, hardware, chips, seed, fidelity_every, stepper.name, getattr(stepper, "schedule", schedule), dtype
+    )
 
 
 def _method_step(
@@ -519,4 +565,3 @@ def _progress(epochs: int, method: str, done: int = 0):
     from tqdm.auto import tqdm
 
     return tqdm(total=epochs, initial=done, desc=f"train ({method})", unit="epoch", leave=True)
-

@@ -1,6 +1,6 @@
 """Train a 64-128-128-10 network on the digits three ways and check the gradient arrives exactly at tick 2L.
 
-    python examples/01_train_digits.py [OUTDIR]
+python examples/01_train_digits.py [OUTDIR]
 """
 
 import sys

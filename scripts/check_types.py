@@ -42,8 +42,16 @@ def main() -> int:
         for name in SUBPACKAGES:
             (package / name).symlink_to(root / name)
         modules = [arg for name in SEAMS for arg in ("-m", name)]
-        command = [sys.executable, "-m", "mypy", "--config-file", str(root / "pyproject.toml"),
-                   "--cache-dir", str(root / ".mypy_cache"), *modules]
+        command = [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(root / "pyproject.toml"),
+            "--cache-dir",
+            str(root / ".mypy_cache"),
+            *modules,
+        ]
         return subprocess.run(command, cwd=tmp, check=False).returncode
 
 

@@ -109,5 +109,14 @@ def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dic
     }
 
 
-__all__ = ["ALIASES", "TARGETS", "Target", "Trace", "canonical", "default_samples", "get_target", "split_ports",
-           "target_names"]
+__all__ = [
+    "ALIASES",
+    "TARGETS",
+    "Target",
+    "Trace",
+    "canonical",
+    "default_samples",
+    "get_target",
+    "split_ports",
+    "target_names",
+]

@@ -109,13 +109,27 @@ def run_supervised(
     stderr goes to ``stderr_path`` (or is discarded).
     """
     parent = os.getpid()
-    args = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(parent),
-            "" if workdir is None or keep else os.fspath(workdir), "--", *command]
+    args = [
+        sys.executable,
+        "-I",
+        "-S",
+        os.path.abspath(__file__),
+        str(parent),
+        "" if workdir is None or keep else os.fspath(workdir),
+        "--",
+        *command,
+    ]
     err = open(stderr_path, "wb") if stderr_path is not None else subprocess.DEVNULL
     try:
         # NOTE: the supervisor gets SIGTERM (which it handles: kill the command, remove the folder) when we die
-        supervisor = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                      cwd=cwd, preexec_fn=lambda: child_setup(parent, signal.SIGTERM))
+        supervisor = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=cwd,
+            preexec_fn=lambda: child_setup(parent, signal.SIGTERM),
+        )
     finally:
         if stderr_path is not None:
             err.close()
@@ -154,8 +168,14 @@ def _supervise(argv: list[str]) -> int:  # NOTE: runs in the supervisor process 
     set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:
         cleanup(signal.SIGTERM, None)
-    child.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  preexec_fn=lambda: set_parent_death_signal(signal.SIGKILL)))
+    child.append(
+        subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=lambda: set_parent_death_signal(signal.SIGKILL),
+        )
+    )
     return child[0].wait()
 
 

@@ -52,34 +52,100 @@ from wavetrain.errors import UntrustedNetlist
 MAX_INCLUDES = 64
 TITLE_LIMIT = 4999  # ngspice reads the first line with fgets(buffer, 5000): a longer one is split into two lines
 ELEMENT_LETTERS = frozenset(b"rclktouwvie fghbdqjmzsxapy".replace(b" ", b""))
-INERT_CARDS = frozenset({
-    ".op", ".dc", ".ac", ".tran", ".tf", ".noise", ".disto", ".pz", ".sens", ".pss", ".sp",  # analyses
-    ".ic", ".nodeset", ".model", ".subckt", ".ends", ".global", ".param", ".func", ".csparam",  # description
-    ".meas", ".measure", ".save", ".print", ".plot", ".width", ".four", ".fourier", ".probe",  # outputs
-    ".temp", ".options", ".option", ".opt", ".if", ".elseif", ".else", ".endif", ".end", ".title",
-})
+INERT_CARDS = frozenset(
+    {
+        ".op",
+        ".dc",
+        ".ac",
+        ".tran",
+        ".tf",
+        ".noise",
+        ".disto",
+        ".pz",
+        ".sens",
+        ".pss",
+        ".sp",  # analyses
+        ".ic",
+        ".nodeset",
+        ".model",
+        ".subckt",
+        ".ends",
+        ".global",
+        ".param",
+        ".func",
+        ".csparam",  # description
+        ".meas",
+        ".measure",
+        ".save",
+        ".print",
+        ".plot",
+        ".width",
+        ".four",
+        ".fourier",
+        ".probe",  # outputs
+        ".temp",
+        ".options",
+        ".option",
+        ".opt",
+        ".if",
+        ".elseif",
+        ".else",
+        ".endif",
+        ".end",
+        ".title",
+    }
+)
 INCLUDE_CARDS = frozenset({".include", ".inc"})
 LIBRARY_CARDS = frozenset({".lib", ".endl"})  # .lib name / .endl delimit a section inside a library file
 # NOTE: ngspice's simulator options (manual chapter 11, ngspice 39); keys become front-end variables, and one of them
 # (measoutfile) names a file ngspice opens for writing, so the names are an allowlist
-OPTIONS = frozenset("""
+OPTIONS = frozenset(
+    """
     abstol acct autostop badmos3 chgtol convabsstep convstep cshunt defad defas defl defw gmin gminfactor gminsteps
     interp itl1 itl2 itl3 itl4 itl5 itl6 keepopinfo klu list maxord maxwarns method minbreak node noacct noinit
     nomod noopac noopiter nopage norefvalue opts pivrel pivtol ramptime reltol rseries rshunt savecurrents scale
     seed seedinfo sparse srcsteps temp tnom trtol trytocompact vntol warn xmu post
-""".split())
-MODEL_TYPES = frozenset("""
+""".split()
+)
+MODEL_TYPES = frozenset(
+    """
     r c l sw csw urc ltra d npn pnp njf pjf nmos pmos nmf pmf vdmos txl cpl
     spice2poly climit divide d_dt gain hyst ilimit int limit mult multi_input_pwl oneshot pwl sine slew square summer
     s_xfer triangle delay pwlts adc_bridge dac_bridge bidi_bridge d_and d_buffer d_dff d_dlatch d_fdiv d_genlut
     d_inverter d_jkff d_lut d_nand d_nor d_open_c d_open_e d_or d_osc d_pulldown d_pullup d_pwm d_ram d_srff
     d_srlatch d_tff d_tristate d_xnor d_xor aswitch capacitoric cmeter core inductoric lcouple lmeter potentiometer
     zener memristor sidiode pswitch d_to_real real_delay real_gain real_to_v
-""".split())
-FILE_MODELS = {"filesource": "file", "d_source": "input_file", "d_state": "state_file", "table2d": "file",
-               "table3d": "file"}  # XSPICE code models that read the file their parameter names
-COMMAND_WORDS = frozenset({"shell", "source", "run", "set", "let", "write", "wrdata", "echo", "load", "cd",
-                           "codemodel", "osdi", "setcs", "unset", "alias", "bg_run", "quit", "exit"})
+""".split()
+)
+FILE_MODELS = {
+    "filesource": "file",
+    "d_source": "input_file",
+    "d_state": "state_file",
+    "table2d": "file",
+    "table3d": "file",
+}  # XSPICE code models that read the file their parameter names
+COMMAND_WORDS = frozenset(
+    {
+        "shell",
+        "source",
+        "run",
+        "set",
+        "let",
+        "write",
+        "wrdata",
+        "echo",
+        "load",
+        "cd",
+        "codemodel",
+        "osdi",
+        "setcs",
+        "unset",
+        "alias",
+        "bg_run",
+        "quit",
+        "exit",
+    }
+)
 _PRINTABLE = re.compile(rb"[\t\x20-\x7e]*")
 _PRINTABLE_BYTES = bytes([9, *range(32, 127)])
 _LETTERS = ELEMENT_LETTERS | frozenset(bytes(sorted(ELEMENT_LETTERS)).upper())
@@ -116,8 +182,7 @@ def check_netlist(path: str | os.PathLike[str]) -> None:
             continue
         seen.add(current)
         if len(seen) > MAX_INCLUDES:
-            raise UntrustedNetlist(f"{main}: includes more than {MAX_INCLUDES} files, expected at most "
-                                   f"{MAX_INCLUDES}")
+            raise UntrustedNetlist(f"{main}: includes more than {MAX_INCLUDES} files, expected at most {MAX_INCLUDES}")
         label = str(main) if current == main.resolve() else str(current)
         for included in _check_file(current, label, root, is_main):
             pending.append((included, False))
@@ -130,8 +195,15 @@ def _regular(path: Path, what: str) -> Path:
     except OSError as err:
         raise UntrustedNetlist(f"{what}: cannot read it: {err.strerror}") from err
     if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                or stat.S_ISBLK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a folder"
+            if stat.S_ISDIR(info.st_mode)
+            else "not a regular file"
+        )
         raise UntrustedNetlist(f"{what}: expected a regular file, got {kind}")
     return path
 
@@ -157,8 +229,11 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
                 raise _untrusted(_at(label, number), "a NUL byte hides the rest of the line from this check")
             if number == 1 and is_main:
                 if len(raw) >= TITLE_LIMIT:
-                    raise _untrusted(_at(label, number), f"the title line has {len(raw)} bytes, expected fewer "
-                                                         f"than {TITLE_LIMIT} (ngspice would split it into two lines)")
+                    raise _untrusted(
+                        _at(label, number),
+                        f"the title line has {len(raw)} bytes, expected fewer "
+                        f"than {TITLE_LIMIT} (ngspice would split it into two lines)",
+                    )
                 if _title_line(line, _at(label, number)):
                     continue
             body = line.lstrip(b" \t")
@@ -167,8 +242,12 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
             first = body[0]
             if first in _LETTERS and card is None:
                 # NOTE: the fast path, an element card (most of a netlist): printable, no command word, no file
-                if (body.translate(None, _PRINTABLE_BYTES) or body.endswith((b"\\\\", b" ", b"\t"))
-                        or _COMMAND.match(body) or (b"ile" in body and _FILE_PARAM.search(body.decode()))):
+                if (
+                    body.translate(None, _PRINTABLE_BYTES)
+                    or body.endswith((b"\\\\", b" ", b"\t"))
+                    or _COMMAND.match(body)
+                    or (b"ile" in body and _FILE_PARAM.search(body.decode()))
+                ):
                     _element_line(body, _at(label, number))
                 seen_card = True
                 continue
@@ -301,8 +380,11 @@ def _finish(card: _Card | None, root: Path, is_main: bool, base: Path) -> list[P
         for word in re.sub(r"\s*=\s*", "=", text).split()[1:]:
             key = word.split("=", 1)[0].lower()
             if key not in OPTIONS:
-                raise _untrusted(card.where, f"option {key!r} is not an ngspice option wavetrain knows to be inert "
-                                             f"(measoutfile, for one, writes a file)")
+                raise _untrusted(
+                    card.where,
+                    f"option {key!r} is not an ngspice option wavetrain knows to be inert "
+                    f"(measoutfile, for one, writes a file)",
+                )
     return []
 
 
@@ -324,8 +406,11 @@ def _inside(name: str, root: Path, where: str, card: str, base: Path | None = No
     for a user's netlist), then in the including file's folder."""
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or name.startswith("~") or ".." in parts:
-        raise _untrusted(where, f"{card} of {name!r} reads a file outside the netlist's folder {root} (expected a "
-                                f"relative path inside it, without '..' or '~')")
+        raise _untrusted(
+            where,
+            f"{card} of {name!r} reads a file outside the netlist's folder {root} (expected a "
+            f"relative path inside it, without '..' or '~')",
+        )
     target = (root if base is None else base) / name
     resolved = target.resolve()
     if not resolved.is_relative_to(root):
@@ -345,16 +430,23 @@ def _check_model(card: _Card, root: Path) -> None:
         given = {key.lower(): value for key, value in _ASSIGN.findall(card.text)}
         value = given.get(param)
         if value is None or value[:1] not in "\"'" or "{" in value:
-            raise _untrusted(card.where, f"a {kind} model reads the file its {param} names (a default name if none "
-                                         f"is given); expected {param}=\"NAME\" with a literal file name")
+            raise _untrusted(
+                card.where,
+                f"a {kind} model reads the file its {param} names (a default name if none "
+                f'is given); expected {param}="NAME" with a literal file name',
+            )
         # NOTE: ngspice lowercases the card before the code model opens the file
         _inside(value[1:-1].lower(), root, card.where, f"{kind} {param}")
         return
     if kind not in MODEL_TYPES:
-        raise _untrusted(card.where, f"model type {kind!r} is not one wavetrain knows to be inert (CIDER models "
-                                     f"read and write files)")
+        raise _untrusted(
+            card.where,
+            f"model type {kind!r} is not one wavetrain knows to be inert (CIDER models read and write files)",
+        )
 
 
 def _untrusted(where: str, what: str) -> UntrustedNetlist:
-    return UntrustedNetlist(f"{where}: {what}; refused for a netlist from a user. Pass --trust-netlist to run it "
-                            f"as written (only for netlists you trust)")
+    return UntrustedNetlist(
+        f"{where}: {what}; refused for a netlist from a user. Pass --trust-netlist to run it "
+        f"as written (only for netlists you trust)"
+    )

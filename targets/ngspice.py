@@ -68,9 +68,7 @@ class SpiceTarget:
         """Write the netlist, simulate it in ngspice, and sample every probe at ``samples`` [s]."""
         table = probe_vectors(circuit, probes)
         text = to_spice(circuit, analysis, probes)
-        samples = (
-            default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
-        )
+        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
         vectors = self._batch(text, analysis) if self.runner == "batch" else self._shared(text, analysis)
         return assemble(circuit, table, vectors, samples, f"spice-{self.runner}")
 
@@ -115,9 +113,7 @@ class SpiceTarget:
             ngspice.wavetrain_events = 0
             ngspice._ngspice_shared.ngSpice_Command(b"bg_run")
             self._wait(ngspice, text)
-            errors = [
-                line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)
-            ]
+            errors = [line for line in ngspice._stderr if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
             if errors:
                 raise self._shared_error(ngspice, text, "ngspice failed: " + "; ".join(errors[:5]))
             vectors = _read_plot(ngspice, ffi)
@@ -190,9 +186,14 @@ def run_netlist(
     raw.unlink(missing_ok=True)
     try:
         with signals_raise():
-            code, timed_out = run_supervised([binary, "-b", "-n", "-r", str(raw), "-o", str(log), str(netlist)],
-                                             workdir, timeout, keep=keep, stderr_path=err,
-                                             cwd=where if cwd is None else Path(cwd))
+            code, timed_out = run_supervised(
+                [binary, "-b", "-n", "-r", str(raw), "-o", str(log), str(netlist)],
+                workdir,
+                timeout,
+                keep=keep,
+                stderr_path=err,
+                cwd=where if cwd is None else Path(cwd),
+            )
         stderr = err.read_text(errors="replace") if err.exists() else ""
     except BaseException:
         raw.unlink(missing_ok=True)
@@ -206,9 +207,7 @@ def run_netlist(
             f"(the partial raw file was removed)"
         )
     output = (log.read_text(errors="replace") if log.exists() else "") + stderr
-    errors = [
-        line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)
-    ]
+    errors = [line.strip() for line in output.splitlines() if _ERROR_LINE.search(line) and not _HARMLESS.match(line)]
     if code != 0 or errors or not raw.exists():
         raw.unlink(missing_ok=True)
         message = "; ".join(errors[:5]) or f"exit code {code}, no raw file"
@@ -218,9 +217,7 @@ def run_netlist(
 
 def _shared_ngspice() -> Any:
     try:
-        logging.getLogger("PySpice").setLevel(
-            logging.CRITICAL
-        )  # NOTE: 'Unsupported Ngspice version 39' on every load
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # NOTE: 'Unsupported Ngspice version 39' on every load
         from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
     except ImportError as err:
         raise MissingDependency(
@@ -239,9 +236,7 @@ def _shared_ngspice() -> Any:
     try:
         return QuietNgSpiceShared.new_instance()
     except OSError as err:
-        raise TargetUnavailable(
-            f"target 'spice' (shared runner) cannot load libngspice.so: {err}; {INSTALL}"
-        ) from err
+        raise TargetUnavailable(f"target 'spice' (shared runner) cannot load libngspice.so: {err}; {INSTALL}") from err
 
 
 def _read_plot(ngspice: Any, ffi: Any) -> dict[str, np.ndarray]:

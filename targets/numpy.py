@@ -60,9 +60,7 @@ class Program:
     norton: list[tuple[str, float, Source]] = field(default_factory=list)  # (net, G_s, source)
     lines: list[dict[str, Any]] = field(default_factory=list)
     updates: list[Callable[[dict[str, np.ndarray]], None]] = field(default_factory=list)
-    params: dict[str, list[np.ndarray]] = field(
-        default_factory=dict
-    )  # junction -> [W, b] (mutable in learning)
+    params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
     # NOTE: the cells run on one Machine: junction l is the l-th Junction, its nonlinearity the l-th Nonlinearity
     machine: Machine = field(default_factory=lambda: Machine([], (), None))  # type: ignore[arg-type]
@@ -105,8 +103,16 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
         )
     shape = (steps, p.circuit.batch, e.width)
     keep = float(np.exp(-e.loss))  # NOTE: a lossy line attenuates each traversal once (the pad of its SPICE card)
-    p.lines.append({"line": e, "steps": steps, "fwd": np.zeros(shape), "bwd": np.zeros(shape),
-                    "wave": names.line_layer(e.name), "keep": keep})
+    p.lines.append(
+        {
+            "line": e,
+            "steps": steps,
+            "fwd": np.zeros(shape),
+            "bwd": np.zeros(shape),
+            "wave": names.line_layer(e.name),
+            "keep": keep,
+        }
+    )
 
 
 def _kernel_termination(e: Termination, p: Program) -> None:
@@ -132,16 +138,22 @@ def _kernel_junction(e: Junction, p: Program) -> None:
         p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, sent(v[e.a]), p.read(l))}))
     back_out = e.back_out
     if back_out is not None:
-        p.ops.append(Op((e.back_in,), (back_out,),
-                        lambda v, t: {back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])}))
+        p.ops.append(
+            Op((e.back_in,), (back_out,), lambda v, t: {back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])})
+        )
 
 
 def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
     l, m = p.layer[e.name], p.machine
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.nonlinearity(m, l, v[e.a])}))
-    p.ops.append(Op((e.a, e.lam), (e.delta,), lambda v, t: {
-        e.delta: cells.sensitivity(m, l, v[e.a], cells.nonlinearity(m, l, v[e.a]), v[e.lam])}))
+    p.ops.append(
+        Op(
+            (e.a, e.lam),
+            (e.delta,),
+            lambda v, t: {e.delta: cells.sensitivity(m, l, v[e.a], cells.nonlinearity(m, l, v[e.a]), v[e.lam])},
+        )
+    )
 
 
 def _kernel_integrator(e: Integrator, p: Program) -> None:
@@ -173,8 +185,9 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
     momentum: L di/dt = g - R i, C dtheta/dt = -i."""
     junction = p.circuit.element(e.junction)
     if not isinstance(junction, Junction):
-        raise SimulationError(f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, "
-                              f"expected a Junction")
+        raise SimulationError(
+            f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, expected a Junction"
+        )
     l, m = p.layer[junction.name], p.machine
     params = m.params[l]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
@@ -246,9 +259,7 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substr
 def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:
     sources = [(g, src) for n, g, src in program.norton if n == net]
     g_total = (
-        program.conductance.get(net, 0.0)
-        + sum(g for g, _ in sources)
-        + sum(1.0 / line["line"].z0 for line, _ in ends)
+        program.conductance.get(net, 0.0) + sum(g for g, _ in sources) + sum(1.0 / line["line"].z0 for line, _ in ends)
     )
     if g_total == 0:
         raise SimulationError(f"numpy target: net {net!r} has nothing that sets its voltage")
@@ -273,9 +284,7 @@ def _sort(ops: list[Op], name: str) -> list[Op]:
 
     def visit(k: int) -> None:
         if state[k] == 1:
-            raise SimulationError(
-                f"numpy target: circuit {name!r} has an algebraic loop through {ops[k].outputs}"
-            )
+            raise SimulationError(f"numpy target: circuit {name!r} has an algebraic loop through {ops[k].outputs}")
         if state[k] == 0:
             state[k] = 1
             for net in ops[k].inputs:
@@ -311,9 +320,7 @@ class NumpyTarget:
     ) -> Trace:
         """Step the program from the zero state to analysis.stop, recording probes at the sample times [s]."""
         program = compile_program(circuit, self.steps_per_tick, self.substrate)
-        samples = (
-            default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
-        )
+        samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
         dt = program.dt
         record_at = np.floor(samples / dt + 1e-9).astype(int)
         nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]

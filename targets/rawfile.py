@@ -44,8 +44,6 @@ def read_raw(path: str | Path) -> dict[str, np.ndarray]:
             return {name: table[:, k].copy() for k, name in enumerate(names)}
         elif key == "values":
             numbers = data[offset:].decode("latin-1").split()
-            table = np.array(
-                [float(v) for k, v in enumerate(numbers) if k % (variables + 1)], dtype=np.float64
-            )
+            table = np.array([float(v) for k, v in enumerate(numbers) if k % (variables + 1)], dtype=np.float64)
             table = table[: (len(table) // variables) * variables].reshape(-1, variables)
             return {name: table[:, k].copy() for k, name in enumerate(names)}

@@ -82,5 +82,8 @@ class CrossbarGain(Substrate):
             layer.weight = self.gains["forward"] * layer.weight
         dws, dbs, mean = net_backprop(scaled, x, t)
         ratio, depth = self.gains["backward"] / self.gains["forward"], net.depth
-        return ([dw * ratio ** (depth - 1 - l) for l, dw in enumerate(dws)],
-                [db * ratio ** (depth - 1 - l) for l, db in enumerate(dbs)], mean)
+        return (
+            [dw * ratio ** (depth - 1 - l) for l, dw in enumerate(dws)],
+            [db * ratio ** (depth - 1 - l) for l, db in enumerate(dbs)],
+            mean,
+        )

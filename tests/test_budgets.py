@@ -21,22 +21,28 @@ def one_gigabyte(monkeypatch):
 
 def test_a_network_too_large_is_refused_with_its_estimate_before_allocating():
     started = time.perf_counter()
-    with pytest.raises(BudgetError, match=r"mlp\(\[1000, 1000000, 3\]\): needs about 7.5 GiB, expected at most the "
-                                          r"memory limit 1.0 GiB"):
+    with pytest.raises(
+        BudgetError,
+        match=r"mlp\(\[1000, 1000000, 3\]\): needs about 7.5 GiB, expected at most the "
+        r"memory limit 1.0 GiB",
+    ):
         Network.mlp([1000, 1000000, 3])
     assert time.perf_counter() - started < 1.0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"ticks": 10**12}, r"ticks: expected at most 10,000,000, got 1,000,000,000,000"),
-    ({"courant": 1e-300}, r"courant: 1e-300 needs about 2L / courant = 4e\+300 ticks"),
-    ({"courant": 5e-324}, r"courant: 5e-324 needs about 2L / courant = inf ticks"),
-    ({"ticks": 10**6, "history": True}, r"history=True over 1000000 ticks .* needs about .* GiB, expected at most"),
-    ({"ticks": 2.0}, r"ticks: expected an integer >= 0, got float 2.0"),
-    ({"ticks": True}, r"ticks: expected an integer >= 0, got bool True"),
-    ({"courant": "0.5"}, r"courant: expected a number in \(0, 2\), got str '0.5'"),
-    ({"history": 1}, r"history: expected True or False, got int 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ticks": 10**12}, r"ticks: expected at most 10,000,000, got 1,000,000,000,000"),
+        ({"courant": 1e-300}, r"courant: 1e-300 needs about 2L / courant = 4e\+300 ticks"),
+        ({"courant": 5e-324}, r"courant: 5e-324 needs about 2L / courant = inf ticks"),
+        ({"ticks": 10**6, "history": True}, r"history=True over 1000000 ticks .* needs about .* GiB, expected at most"),
+        ({"ticks": 2.0}, r"ticks: expected an integer >= 0, got float 2.0"),
+        ({"ticks": True}, r"ticks: expected an integer >= 0, got bool True"),
+        ({"courant": "0.5"}, r"courant: expected a number in \(0, 2\), got str '0.5'"),
+        ({"history": 1}, r"history: expected True or False, got int 1"),
+    ],
+)
 def test_relax_caps_and_types(kwargs, message):
     net = Network.mlp([20, 200, 3], seed=0)
     with pytest.raises(ConfigError, match=message):
@@ -54,8 +60,11 @@ def test_hold_is_capped_and_complex_or_string_arrays_are_refused_not_cast():
         net.forward(np.array([["1.0", "2.0"]]))
     with pytest.raises(NetworkError, match=r"got dtype complex128"):
         net.layers[0].weight = net.layers[0].weight + 1j
-    with pytest.raises(NetworkError, match=r"sizes must be >= 2 positive widths \(input first, integers\), got "
-                                           r"\[2.5, 3\]"):
+    with pytest.raises(
+        NetworkError,
+        match=r"sizes must be >= 2 positive widths \(input first, integers\), got "
+        r"\[2.5, 3\]",
+    ):
         Network.mlp([2.5, 3])
     with pytest.raises(ConfigError, match=r"seed: expected an integer >= 0, got -1"):
         wavetrain.train(net, (x, y), seed=-1)
@@ -72,8 +81,11 @@ def huge_member(path, names):
 
 def test_npz_members_are_checked_by_their_headers_before_loading(tmp_path):
     started = time.perf_counter()
-    with pytest.raises(DataError, match=r"x: its header declares shape \(4000000000000,\) of float64 = 29.1 TiB, "
-                                        r"expected at most the memory limit 1.0 GiB"):
+    with pytest.raises(
+        DataError,
+        match=r"x: its header declares shape \(4000000000000,\) of float64 = 29.1 TiB, "
+        r"expected at most the memory limit 1.0 GiB",
+    ):
         wavetrain.datasets.load(huge_member(tmp_path / "d.npz", ["x.npy", "y.npy"]))
     net_file = Network.mlp([2, 2], seed=0).save(tmp_path / "n.npz")
     with zipfile.ZipFile(net_file) as archive:

@@ -16,8 +16,18 @@ def run(*args):
 
 
 def test_train_json_save_and_plot(tmp_path):
-    result = run("train", "--layers", "64,32,10", "--epochs", "3", "--json", "--save", tmp_path / "m.npz",
-                 "--plot", tmp_path / "curves.png")
+    result = run(
+        "train",
+        "--layers",
+        "64,32,10",
+        "--epochs",
+        "3",
+        "--json",
+        "--save",
+        tmp_path / "m.npz",
+        "--plot",
+        tmp_path / "curves.png",
+    )
     assert result.exit_code == 0, result.output
     line = json.loads(result.output.strip().splitlines()[-1])
     assert line["method"] == "dyadic" and line["epochs"] == 3 and line["test_accuracy_final"] > 0.8
@@ -29,8 +39,7 @@ def test_train_summary_for_a_user_dataset(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 3))
     np.savez(tmp_path / "blobs.npz", x=x, y=(x[:, 0] > 0).astype(int))
-    result = run("train", "--dataset", tmp_path / "blobs.npz", "--layers", "3,8,2", "--epochs", "5", "--method",
-                 "wave")
+    result = run("train", "--dataset", tmp_path / "blobs.npz", "--layers", "3,8,2", "--epochs", "5", "--method", "wave")
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and "wave on Dataset('blobs'" in result.output
 

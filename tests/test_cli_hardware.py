@@ -25,8 +25,7 @@ def test_list_and_show_every_preset():
 
 def test_save_with_overrides_then_train_on_it_with_chips(tmp_path):
     path = tmp_path / "mine.json"
-    saved = run("hardware", "save", "ecram", "--set", "device.read_noise=0.05", "--set", "io.adc_bits=6",
-                "-o", path)
+    saved = run("hardware", "save", "ecram", "--set", "device.read_noise=0.05", "--set", "io.adc_bits=6", "-o", path)
     assert saved.exit_code == 0, saved.output
     model = load_hardware(str(path))
     assert model.device.read_noise == 0.05 and model.io.adc_bits == 6

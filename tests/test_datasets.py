@@ -39,10 +39,14 @@ def test_user_npz_with_and_without_test_split(tmp_path):
         ({"x": np.array([[1.0, 2.0], [np.nan, 0.0]]), "y": np.array([0, 1])}, r"sample 1 has nan at feature 0"),
         ({"x": np.ones((3, 2)), "y": np.array([0, -1, 1])}, r"sample 1 has label -1, expected 0..1"),
         ({"x": np.ones((3, 2)), "y": np.array([0, 1.5, 1])}, r"sample 1 has label 1.5, expected an integer"),
-        ({"x": np.ones((3, 2)), "y": np.array([0, 1, 1]), "x_test": np.ones((2, 3)), "y_test": np.array([0, 1])},
-         r"x_test: samples have 3 features, expected 2"),
-        ({"x": np.ones((3, 2)), "y": np.array([0, 1, 1]), "x_test": np.ones((2, 2))},
-         r"x_test and y_test must come together"),
+        (
+            {"x": np.ones((3, 2)), "y": np.array([0, 1, 1]), "x_test": np.ones((2, 3)), "y_test": np.array([0, 1])},
+            r"x_test: samples have 3 features, expected 2",
+        ),
+        (
+            {"x": np.ones((3, 2)), "y": np.array([0, 1, 1]), "x_test": np.ones((2, 2))},
+            r"x_test and y_test must come together",
+        ),
     ],
 )
 def test_bad_files_name_the_culprit(tmp_path, arrays, message):

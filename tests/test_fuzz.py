@@ -34,9 +34,17 @@ FEW = settings(max_examples=15, deadline=None, suppress_health_check=list(Health
 
 # numbers of every wrong kind next to good ones
 anything = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 12), st.integers(10**8, 10**13), st.floats(allow_nan=True),
-    st.complex_numbers(max_magnitude=5), st.text(max_size=4), st.lists(st.integers(0, 4), max_size=3),
-    st.just(np.float64("nan")), st.just(np.int64(3)), st.just(np.array([1.0, 2.0])),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 12),
+    st.integers(10**8, 10**13),
+    st.floats(allow_nan=True),
+    st.complex_numbers(max_magnitude=5),
+    st.text(max_size=4),
+    st.lists(st.integers(0, 4), max_size=3),
+    st.just(np.float64("nan")),
+    st.just(np.int64(3)),
+    st.just(np.array([1.0, 2.0])),
 )
 small_positive = st.one_of(st.integers(1, 4), anything)
 
@@ -77,17 +85,25 @@ def small_memory_limit(monkeypatch):
 
 
 @FUZZ
-@given(sizes=st.one_of(anything, st.lists(st.one_of(st.integers(-1, 5), anything), max_size=4),
-                       st.just([3, 10**6, 10**6])),
-       activation=st.sampled_from(["tanh", "relu", "nope", 3, None]), seed=anything)
+@given(
+    sizes=st.one_of(
+        anything, st.lists(st.one_of(st.integers(-1, 5), anything), max_size=4), st.just([3, 10**6, 10**6])
+    ),
+    activation=st.sampled_from(["tanh", "relu", "nope", 3, None]),
+    seed=anything,
+)
 def test_mlp_arguments(sizes, activation, seed):
     with clean_temp():
         outcome(lambda: Network.mlp(sizes, activation=activation, seed=seed))
 
 
 @FUZZ
-@given(ticks=st.one_of(st.none(), anything), courant=st.one_of(st.just(1.0), st.just(1e-300), anything),
-       history=st.one_of(st.booleans(), anything), x=st.one_of(st.just("good"), anything))
+@given(
+    ticks=st.one_of(st.none(), anything),
+    courant=st.one_of(st.just(1.0), st.just(1e-300), anything),
+    history=st.one_of(st.booleans(), anything),
+    x=st.one_of(st.just("good"), anything),
+)
 def test_relax_arguments(ticks, courant, history, x):
     net = Network.mlp([3, 4, 2], seed=0)
     xs = np.ones((2, 3)) if isinstance(x, str) and x == "good" else x
@@ -99,22 +115,48 @@ def test_relax_arguments(ticks, courant, history, x):
 
 @FUZZ
 # NOTE: epochs from `anything` could be 10**8, a legal request for days of training; wrong kinds are still drawn
-@given(epochs=st.one_of(st.integers(-3, 2), st.none(), st.booleans(), st.floats(allow_nan=True), st.text(max_size=4),
-                        st.just(np.float64("nan")), st.just(np.array([1.0, 2.0]))),
-       batch_size=small_positive, lr=st.one_of(st.just(0.05), anything),
-       momentum=st.one_of(st.just(0.0), anything), seed=st.one_of(st.just(0), anything),
-       method=st.sampled_from(["dyadic", "wave", "backprop", "mpc", "adam", 7]),
-       hold=st.one_of(st.none(), st.integers(1, 3), anything),
-       y=st.sampled_from(["labels", "complex", "float labels", "nan", "wide"]))
+@given(
+    epochs=st.one_of(
+        st.integers(-3, 2),
+        st.none(),
+        st.booleans(),
+        st.floats(allow_nan=True),
+        st.text(max_size=4),
+        st.just(np.float64("nan")),
+        st.just(np.array([1.0, 2.0])),
+    ),
+    batch_size=small_positive,
+    lr=st.one_of(st.just(0.05), anything),
+    momentum=st.one_of(st.just(0.0), anything),
+    seed=st.one_of(st.just(0), anything),
+    method=st.sampled_from(["dyadic", "wave", "backprop", "mpc", "adam", 7]),
+    hold=st.one_of(st.none(), st.integers(1, 3), anything),
+    y=st.sampled_from(["labels", "complex", "float labels", "nan", "wide"]),
+)
 def test_train_arguments(epochs, batch_size, lr, momentum, seed, method, hold, y):
     x = np.random.default_rng(0).normal(size=(12, 3))
-    targets = {"labels": np.arange(12) % 2, "complex": (np.arange(12) % 2) + 1j, "float labels": np.arange(12) / 7,
-               "nan": np.full(12, np.nan), "wide": np.ones((12, 5))}[y]
+    targets = {
+        "labels": np.arange(12) % 2,
+        "complex": (np.arange(12) % 2) + 1j,
+        "float labels": np.arange(12) / 7,
+        "nan": np.full(12, np.nan),
+        "wide": np.ones((12, 5)),
+    }[y]
     net = Network.mlp([3, 4, 2], seed=0, loss="cross_entropy")
     with clean_temp():
-        result = outcome(lambda: wavetrain.train(net, (x, targets), method=method, epochs=epochs,
-                                                 batch_size=batch_size, lr=lr, momentum=momentum, seed=seed,
-                                                 hold=hold))
+        result = outcome(
+            lambda: wavetrain.train(
+                net,
+                (x, targets),
+                method=method,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                momentum=momentum,
+                seed=seed,
+                hold=hold,
+            )
+        )
     if y == "complex":
         assert result == "refused", "a complex array must not lose its imaginary part silently"
     assert all(np.isfinite(layer.weight).all() for layer in net.layers), "no NaN is left in a network"
@@ -148,8 +190,9 @@ def hostile_npz(kind: str, data: bytes) -> bytes:
             try:
                 text = json.dumps(json.loads(data.decode("utf-8", errors="replace")))
             except ValueError:
-                text = json.dumps({"format": "wavetrain.network", "version": 1, "layers": [{"type": "dense"}],
-                                   "junk": data.hex()})
+                text = json.dumps(
+                    {"format": "wavetrain.network", "version": 1, "layers": [{"type": "dense"}], "junk": data.hex()}
+                )
             archive.writestr("meta.json", text)
         elif kind == "bomb":
             archive.writestr("x.npy", good.getvalue()[:128] + b"\0" * 5_000_000)
@@ -158,8 +201,10 @@ def hostile_npz(kind: str, data: bytes) -> bytes:
 
 
 @FEW
-@given(kind=st.sampled_from(["random", "huge header", "truncated", "pickle", "meta", "meta json", "bomb"]),
-       data=st.binary(max_size=200))
+@given(
+    kind=st.sampled_from(["random", "huge header", "truncated", "pickle", "meta", "meta json", "bomb"]),
+    data=st.binary(max_size=200),
+)
 def test_hostile_files_to_load_and_to_the_cli(tmp_path_factory, kind, data):
     folder = tmp_path_factory.mktemp("files")
     path = folder / "hostile.npz"
@@ -167,8 +212,12 @@ def test_hostile_files_to_load_and_to_the_cli(tmp_path_factory, kind, data):
     with clean_temp():
         outcome(lambda: Network.load(path))
         outcome(lambda: wavetrain.datasets.load(path))
-        for args in (["compile", str(path), "-o", str(folder / "o.cir")], ["train", "--dataset", str(path), "--epochs",
-                     "1", "--layers", "2,3,2", "--json"], ["simulate", str(path)], ["gradients", "--model", str(path)]):
+        for args in (
+            ["compile", str(path), "-o", str(folder / "o.cir")],
+            ["train", "--dataset", str(path), "--epochs", "1", "--layers", "2,3,2", "--json"],
+            ["simulate", str(path)],
+            ["gradients", "--model", str(path)],
+        ):
             check_cli(args)
 
 
@@ -182,23 +231,70 @@ def check_cli(args: list[str]) -> None:
         assert errors, (args, result.output)
 
 
-option_values = st.one_of(st.sampled_from(["0", "-1", "1", "2", "nan", "inf", "-inf", "1e-300", "1e300", "3.5",
-                                           "abc", "", "10000000000000", "0x10", "1,2", "64,0,10", "2,3,2"]),
-                          st.text(max_size=6))
+option_values = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "-1",
+            "1",
+            "2",
+            "nan",
+            "inf",
+            "-inf",
+            "1e-300",
+            "1e300",
+            "3.5",
+            "abc",
+            "",
+            "10000000000000",
+            "0x10",
+            "1,2",
+            "64,0,10",
+            "2,3,2",
+        ]
+    ),
+    st.text(max_size=6),
+)
 
 
 @FUZZ
-@given(command=st.sampled_from(["train", "gradients", "compile", "simulate"]),
-       options=st.lists(st.tuples(st.sampled_from(["--epochs", "--batch-size", "--lr", "--momentum", "--hold",
-                                                   "--seed", "--layers", "--ticks", "--courant", "--batch",
-                                                   "--samples", "--timeout", "--name", "--method", "--eta"]),
-                                  option_values), max_size=3))
+@given(
+    command=st.sampled_from(["train", "gradients", "compile", "simulate"]),
+    options=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "--epochs",
+                    "--batch-size",
+                    "--lr",
+                    "--momentum",
+                    "--hold",
+                    "--seed",
+                    "--layers",
+                    "--ticks",
+                    "--courant",
+                    "--batch",
+                    "--samples",
+                    "--timeout",
+                    "--name",
+                    "--method",
+                    "--eta",
+                ]
+            ),
+            option_values,
+        ),
+        max_size=3,
+    ),
+)
 def test_cli_options(tmp_path_factory, command, options):
     folder = tmp_path_factory.mktemp("cli")
     model = Network.mlp([2, 3, 2], seed=0).save(folder / "m.npz")
-    base = {"train": ["train", "--layers", "64,3,10", "--epochs", "1", "--json"], "gradients": ["gradients"],
-            "compile": ["compile", str(model), "-o", str(folder / "m.cir")],
-            "simulate": ["simulate", str(model), "--target", "numpy"]}[command]
+    base = {
+        "train": ["train", "--layers", "64,3,10", "--epochs", "1", "--json"],
+        "gradients": ["gradients"],
+        "compile": ["compile", str(model), "-o", str(folder / "m.cir")],
+        "simulate": ["simulate", str(model), "--target", "numpy"],
+    }[command]
     args = list(base)
     for flag, value in options:
         args += [flag, value]
@@ -206,11 +302,28 @@ def test_cli_options(tmp_path_factory, command, options):
         check_cli(args)
 
 
-netlist_lines = st.sampled_from([
-    ".control", ".endc", "shell touch {marker}", ".include /etc/passwd", ".inc ../x.cir", ".lib /etc/hosts x",
-    "*ng_script", "R1 a 0 1k", "V1 a 0 1", ".tran 1n 5n", ".end", ".title t", "+ 1", "* comment", ".EXEC",
-    "  .Control", "\x00\xff", "source {marker}",
-])
+netlist_lines = st.sampled_from(
+    [
+        ".control",
+        ".endc",
+        "shell touch {marker}",
+        ".include /etc/passwd",
+        ".inc ../x.cir",
+        ".lib /etc/hosts x",
+        "*ng_script",
+        "R1 a 0 1k",
+        "V1 a 0 1",
+        ".tran 1n 5n",
+        ".end",
+        ".title t",
+        "+ 1",
+        "* comment",
+        ".EXEC",
+        "  .Control",
+        "\x00\xff",
+        "source {marker}",
+    ]
+)
 
 
 @FUZZ

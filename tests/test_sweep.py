@@ -46,7 +46,8 @@ def test_grid_times_seeds_gives_one_task_each_with_spawned_seeds(tmp_path):
     every = tasks(spec)
     assert len(every) == 2 * 2 * 2 and len({t.task_id for t in every}) == 8
     assert {(t.axes["lr"], t.axes["method"], t.seed) for t in every} == {
-        (lr, m, s) for lr in (0.05, 0.2) for m in ("backprop", "dyadic") for s in (0, 1)}
+        (lr, m, s) for lr in (0.05, 0.2) for m in ("backprop", "dyadic") for s in (0, 1)
+    }
     for task in every:
         child = np.random.SeedSequence(0).spawn(2)[task.seed]  # the same child SeedSequence, reached another way
         assert task.run_seed == int(child.generate_state(1, np.uint32)[0]) == run_seed(0, task.seed)
@@ -57,8 +58,10 @@ def test_grid_times_seeds_gives_one_task_each_with_spawned_seeds(tmp_path):
 
 
 def test_a_toml_sweep_file_plans_the_same_tasks_as_its_yaml_twin(tmp_path):
-    toml = ('name = "tiny"\nseeds = 2\n[base]\nlayers = [64, 8, 10]\nepochs = 1\nbatch_size = 128\n'
-            '[grid]\nlr = [0.05, 0.2]\nmethod = ["backprop", "dyadic"]\n')
+    toml = (
+        'name = "tiny"\nseeds = 2\n[base]\nlayers = [64, 8, 10]\nepochs = 1\nbatch_size = 128\n'
+        '[grid]\nlr = [0.05, 0.2]\nmethod = ["backprop", "dyadic"]\n'
+    )
     from_toml = tasks(load_spec(write(tmp_path, toml, "s.toml")))
     assert [t.task_id for t in from_toml] == [t.task_id for t in tasks(load_spec(write(tmp_path, TINY)))]
     with pytest.raises(SweepError, match=r"s\.toml: not a readable TOML file"):
@@ -66,8 +69,10 @@ def test_a_toml_sweep_file_plans_the_same_tasks_as_its_yaml_twin(tmp_path):
 
 
 def test_random_axes_are_drawn_reproducibly_within_their_range(tmp_path):
-    text = TINY + "random:\n  samples: 3\n  axes:\n    momentum: {low: 0.1, high: 0.8}\n" \
-                  "    batch_size: {low: 16, high: 64, integer: true}\n"
+    text = (
+        TINY + "random:\n  samples: 3\n  axes:\n    momentum: {low: 0.1, high: 0.8}\n"
+        "    batch_size: {low: 16, high: 64, integer: true}\n"
+    )
     text = text.replace(", batch_size: 128", "")
     first, second = (tasks(load_spec(write(tmp_path, text, f"{i}.yaml"))) for i in range(2))
     assert len(first) == 2 * 2 * 3 * 2
@@ -77,37 +82,43 @@ def test_random_axes_are_drawn_reproducibly_within_their_range(tmp_path):
     assert all(isinstance(t.setting["batch_size"], int) and 16 <= t.setting["batch_size"] <= 64 for t in first)
 
 
-@pytest.mark.parametrize("text, message", [
-    (TINY.replace("lr:", "lrr:"), r"grid\.lrr\[0\]: unknown axis 'lrr'; expected one of dataset, .*hardware\.<"),
-    ("grid: {}\n", r"grid: expected at least one axis with values, got an empty grid"),
-    ("grid: {lr: []}\n", r"grid\.lr: expected a non-empty list of values, got \[\]"),
-    ("grid: {lr: [0.1, fast]}\n", r"grid\.lr\[1\]: expected a number, got 'fast'"),
-    ("grid: {epochs: [1, 2.5]}\n", r"grid\.epochs\[1\]: expected an integer >= 1, got 2\.5"),
-    ("grid: {layers: [[64, 0, 10]]}\n", r"grid\.layers\[0\]: expected widths, input first.*got \[64, 0, 10\]"),
-    ("grid: {lr: 0.1}\n", r"grid\.lr: expected a non-empty list of values, got 0\.1"),
-    ("base: {lr: 0.1}\ngrid: {lr: [0.2]}\n", r"grid\.lr: also set in base; set it in one place"),
-    ("seeds: 0\n", r"seeds: expected a count >= 1 or a list of replicate indices, got 0"),
-    ("seeds: [1, 1]\n", r"seeds: replicate indices repeat, got \[1, 1\]"),
-    ("metrics: [accuracy]\n", r"metrics\[0\]: unknown metric 'accuracy'; expected one of test_accuracy"),
-    ("grids: {lr: [0.1]}\n", r"unknown key 'grids'; expected some of name, description, base, grid"),
-    ("random: {samples: 2, axes: {lr: {low: 1, high: 0.1}}}\n", r"random\.axes\.lr: expected numbers low < high"),
-    ("- lr\n", r"expected a mapping of name, .*got list"),
-    ("grid: {lr: [0.1\n", r"not a readable YAML file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (TINY.replace("lr:", "lrr:"), r"grid\.lrr\[0\]: unknown axis 'lrr'; expected one of dataset, .*hardware\.<"),
+        ("grid: {}\n", r"grid: expected at least one axis with values, got an empty grid"),
+        ("grid: {lr: []}\n", r"grid\.lr: expected a non-empty list of values, got \[\]"),
+        ("grid: {lr: [0.1, fast]}\n", r"grid\.lr\[1\]: expected a number, got 'fast'"),
+        ("grid: {epochs: [1, 2.5]}\n", r"grid\.epochs\[1\]: expected an integer >= 1, got 2\.5"),
+        ("grid: {layers: [[64, 0, 10]]}\n", r"grid\.layers\[0\]: expected widths, input first.*got \[64, 0, 10\]"),
+        ("grid: {lr: 0.1}\n", r"grid\.lr: expected a non-empty list of values, got 0\.1"),
+        ("base: {lr: 0.1}\ngrid: {lr: [0.2]}\n", r"grid\.lr: also set in base; set it in one place"),
+        ("seeds: 0\n", r"seeds: expected a count >= 1 or a list of replicate indices, got 0"),
+        ("seeds: [1, 1]\n", r"seeds: replicate indices repeat, got \[1, 1\]"),
+        ("metrics: [accuracy]\n", r"metrics\[0\]: unknown metric 'accuracy'; expected one of test_accuracy"),
+        ("grids: {lr: [0.1]}\n", r"unknown key 'grids'; expected some of name, description, base, grid"),
+        ("random: {samples: 2, axes: {lr: {low: 1, high: 0.1}}}\n", r"random\.axes\.lr: expected numbers low < high"),
+        ("- lr\n", r"expected a mapping of name, .*got list"),
+        ("grid: {lr: [0.1\n", r"not a readable YAML file"),
+    ],
+)
 def test_bad_sweep_files_fail_before_any_task_starts_naming_the_key(tmp_path, no_cluster, text, message):
     with pytest.raises(SweepError, match=message):
         sweep.run_sweep(write(tmp_path, text), tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("grid, message", [
-    ("{momentum: [0.5, 1.5]}", r"setting \{'momentum': 1\.5\}: ConfigError: momentum: expected 0 <= momentum < 1"),
-    ("{method: [dyadic, sgd]}", r"setting \{'method': 'sgd'\}: ConfigError: method: expected one of backprop"),
-    ("{hold: [4], method: [dyadic]}", r"ConfigError: hold: only the 'wave' method holds inputs"),
-    ("{horizon: [1], method: [wave]}", r"horizon: only the 'mpc' method has a horizon, got horizon=1"),
-    ("{layers: ['3,4,10']}", r"setting \{'layers': \[3, 4, 10\]\}: DataError: training inputs: samples have 64 "),
-    ("{dataset: [mnist]}", r"DataError: unknown data set 'mnist'"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ("{momentum: [0.5, 1.5]}", r"setting \{'momentum': 1\.5\}: ConfigError: momentum: expected 0 <= momentum < 1"),
+        ("{method: [dyadic, sgd]}", r"setting \{'method': 'sgd'\}: ConfigError: method: expected one of backprop"),
+        ("{hold: [4], method: [dyadic]}", r"ConfigError: hold: only the 'wave' method holds inputs"),
+        ("{horizon: [1], method: [wave]}", r"horizon: only the 'mpc' method has a horizon, got horizon=1"),
+        ("{layers: ['3,4,10']}", r"setting \{'layers': \[3, 4, 10\]\}: DataError: training inputs: samples have 64 "),
+        ("{dataset: [mnist]}", r"DataError: unknown data set 'mnist'"),
+    ],
+)
 def test_settings_train_would_refuse_fail_before_any_task_starts(tmp_path, no_cluster, grid, message):
     with pytest.raises(SweepError, match=message):
         sweep.run_sweep(write(tmp_path, f"base: {{epochs: 1}}\ngrid: {grid}\n"), tmp_path / "out", progress=False)
@@ -115,8 +126,11 @@ def test_settings_train_would_refuse_fail_before_any_task_starts(tmp_path, no_cl
 
 def test_hardware_axes_are_checked_before_any_task_starts(tmp_path, no_cluster):
     text = "grid: {hardware.device.no_such_field: [1, 2]}\n"
-    with pytest.raises(SweepError, match=r"grid\.hardware\.device\.no_such_field\[0\]: unknown hardware field "
-                                         r"'hardware\.device\.no_such_field'; expected hardware\.<path>"):
+    with pytest.raises(
+        SweepError,
+        match=r"grid\.hardware\.device\.no_such_field\[0\]: unknown hardware field "
+        r"'hardware\.device\.no_such_field'; expected hardware\.<path>",
+    ):
         sweep.run_sweep(write(tmp_path, text), tmp_path / "out", progress=False)
 
 
@@ -139,8 +153,11 @@ def test_an_out_directory_holding_another_sweeps_table_is_refused(tmp_path, no_c
     fill(tmp_path)
     before = sorted(p.name for p in (tmp_path / "out" / "results").iterdir())
     other = write(tmp_path, TINY.replace("0.2]", "0.3]").replace("name: tiny", "name: other"), "other.yaml")
-    with pytest.raises(SweepError, match=r"--out .*out holds another sweep's table: 'tiny' \(id [0-9a-f]{16}, "
-                                         r"from .*out\.yaml\), expected sweep 'other'"):
+    with pytest.raises(
+        SweepError,
+        match=r"--out .*out holds another sweep's table: 'tiny' \(id [0-9a-f]{16}, "
+        r"from .*out\.yaml\), expected sweep 'other'",
+    ):
         sweep.run_sweep(other, tmp_path / "out", progress=False)
     assert sorted(p.name for p in (tmp_path / "out" / "results").iterdir()) == before
     (tmp_path / "bare" / "results").mkdir(parents=True)
@@ -155,8 +172,9 @@ def test_a_task_row_matches_train_run_by_hand(tmp_path, digits):
     spec, every = fill(tmp_path)
     task = next(t for t in every if t.axes == {"lr": 0.2, "method": "dyadic"} and t.seed == 1)
     net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
-    result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed,
-                             train_metrics=True)
+    result = wavetrain.train(
+        net, digits, method="dyadic", epochs=1, batch_size=128, lr=0.2, seed=task.run_seed, train_metrics=True
+    )
     row = read_table(tmp_path / "out").to_pylist()
     row = next(r for r in row if r["task_id"] == task.task_id)
     assert row["status"] == "ok" and row["error"] is None
@@ -167,8 +185,9 @@ def test_a_task_row_matches_train_run_by_hand(tmp_path, digits):
 
 
 def test_a_failing_task_is_recorded_with_its_error(tmp_path):
-    text = ("base: {layers: [64, 8, 10], epochs: 1, method: backprop, momentum: 0, loss: mse}\n"
-            "grid: {lr: [0.05, 1.0e+6]}\n")
+    text = (
+        "base: {layers: [64, 8, 10], epochs: 1, method: backprop, momentum: 0, loss: mse}\ngrid: {lr: [0.05, 1.0e+6]}\n"
+    )
     with np.errstate(all="ignore"):
         rows = [sweep.run_task(task) for task in tasks(load_spec(write(tmp_path, text)))]
     assert [r["status"] for r in rows] == ["ok", "failed"]
@@ -209,8 +228,10 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
     hardware = pytest.importorskip("wavetrain.emulator.hardware")
     import wavetrain
 
-    text = ("base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2, dtype: float64}\n"
-            "grid: {hardware.device.read_noise: [0.0, 0.1], hardware.device.weight_bits: [6]}\n")
+    text = (
+        "base: {layers: [64, 8, 10], epochs: 1, batch_size: 128, hardware: ideal, chips: 2, dtype: float64}\n"
+        "grid: {hardware.device.read_noise: [0.0, 0.1], hardware.device.weight_bits: [6]}\n"
+    )
     spec, every = fill(tmp_path, text)
     rows = {row["task_id"]: row for row in read_table(tmp_path / "out").to_pylist()}
     for task in every:
@@ -218,8 +239,17 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
         noise = task.axes["hardware.device.read_noise"]
         model = hardware.load_hardware("ideal").with_overrides({"device.read_noise": noise, "device.weight_bits": 6})
         net = wavetrain.Network.mlp([64, 8, 10], loss="cross_entropy", seed=task.run_seed)
-        result = wavetrain.train(net, digits, method="dyadic", epochs=1, batch_size=128, seed=task.run_seed,
-                                 hardware=model, chips=2, dtype="float64")
+        result = wavetrain.train(
+            net,
+            digits,
+            method="dyadic",
+            epochs=1,
+            batch_size=128,
+            seed=task.run_seed,
+            hardware=model,
+            chips=2,
+            dtype="float64",
+        )
         assert row["hardware.device.read_noise"] == noise and row["hardware.device.weight_bits"] == 6
         assert row["chip_accuracy"] == result.chip_test_accuracy[-1] and len(row["chip_accuracy"]) == 2
         assert row["test_accuracy"] == result.final_test_accuracy

@@ -45,8 +45,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     handle = open(log, "w")
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=handle, stderr=subprocess.STDOUT, env=ENV,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], stdout=handle, stderr=subprocess.STDOUT, env=ENV, start_new_session=True
+    )
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -158,13 +159,31 @@ def test_existing_scheduler_a_killed_worker_then_a_killed_scheduler(tmp_path):
     processes: list[subprocess.Popen] = []
     try:
         # the README's multi-machine recipe, on localhost
-        processes.append(start(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler.log"))
+        processes.append(
+            start(
+                [
+                    "dask",
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                ],
+                tmp_path / "scheduler.log",
+            )
+        )
         wait_for(scheduler_file.exists, 60, "the scheduler file")
         address = json.loads(scheduler_file.read_text())["address"]
         for name in ("w1", "w2"):
-            processes.append(start(["dask", "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                    "--name", name], tmp_path / f"{name}.log"))
+            processes.append(
+                start(
+                    ["dask", "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name],
+                    tmp_path / f"{name}.log",
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout="30s") as client:

@@ -14,6 +14,19 @@ from wavetrain.targets import TARGETS, Trace, get_target
 __version__ = "0.1.0"
 
 __all__ = [
-    "TARGETS", "Circuit", "Dense", "Network", "Relaxation", "Trace", "TrainResult", "WavetrainError",
-    "compile_network", "datasets", "get_target", "relax", "simulate", "to_spice", "train",
+    "TARGETS",
+    "Circuit",
+    "Dense",
+    "Network",
+    "Relaxation",
+    "Trace",
+    "TrainResult",
+    "WavetrainError",
+    "compile_network",
+    "datasets",
+    "get_target",
+    "relax",
+    "simulate",
+    "to_spice",
+    "train",
 ]

@@ -32,16 +32,20 @@ def _batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[np.ndar
 
 
 data_options = [
+    click.option("--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."),
     click.option(
-        "--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."
+        "--samples",
+        type=click.IntRange(min=1, max=10**6),
+        default=1,
+        show_default=True,
+        help="Batch size (one circuit copy per sample).",
     ),
     click.option(
-        "--samples", type=click.IntRange(min=1, max=10**6), default=1, show_default=True,
-        help="Batch size (one circuit copy per sample)."
-    ),
-    click.option(
-        "--seed", type=click.IntRange(min=0), default=0, show_default=True,
-        help="Seed of the random inputs when no --data."
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed of the random inputs when no --data.",
     ),
 ]
 
@@ -68,8 +72,10 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 @click.option("--port", type=click.Choice(LEARNING_KINDS), default="resistor", show_default=True)
 @click.option("--eta", type=float, default=5e7, show_default=True, help="Learning rate of the ports [1/s].")
 @click.option(
-    "--ticks", type=click.IntRange(min=1, max=10**7), default=None,
-    help="Simulated ticks (default 2L + 1, or 1000 with --learning)."
+    "--ticks",
+    type=click.IntRange(min=1, max=10**7),
+    default=None,
+    help="Simulated ticks (default 2L + 1, or 1000 with --learning).",
 )
 @click.option("--courant", type=float, default=1.0, show_default=True)
 @_with(data_options)
@@ -136,12 +142,20 @@ def compile_command(
     default=None,
     help="PNG of the forward and backward waves crossing the layers.",
 )
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=1e6), default=300.0, show_default=True,
-              help="spice target: seconds before ngspice is stopped.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    default=300.0,
+    show_default=True,
+    help="spice target: seconds before ngspice is stopped.",
+)
 @click.option("--keep", is_flag=True, help="spice target: keep ngspice's work folder (netlist, raw file, log).")
-@click.option("--trust-netlist", is_flag=True,
-              help="Run a .cir netlist as written even if it has .control blocks, shell commands or includes outside "
-                   "its folder (refused by default: a netlist can run commands).")
+@click.option(
+    "--trust-netlist",
+    is_flag=True,
+    help="Run a .cir netlist as written even if it has .control blocks, shell commands or includes outside "
+    "its folder (refused by default: a netlist can run commands).",
+)
 @_with(data_options)
 @friendly
 def simulate_command(
@@ -209,9 +223,7 @@ def simulate_command(
 
 def _simulate_netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool) -> None:
     if canonical(target) != "spice":
-        raise ConfigError(
-            f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}"
-        )
+        raise ConfigError(f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}")
     import shutil
     import tempfile
 

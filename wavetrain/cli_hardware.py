@@ -46,8 +46,13 @@ def show(model: str, as_json: bool) -> None:
 @hardware.command("save")
 @click.argument("model")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
-              help="Override a field, e.g. --set device.read_noise=0.05 (repeatable; values are JSON).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a field, e.g. --set device.read_noise=0.05 (repeatable; values are JSON).",
+)
 @friendly
 def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
     """Write MODEL (a preset or a .json file), with overrides, as a JSON file to edit and pass to --hardware."""
@@ -68,8 +73,7 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
             values[path.strip()] = text
     hw = load_hardware(model)
     if values:  # NOTE: a changed model is no longer the preset: it takes the file's name
-        hw = hw.with_overrides({"name": output.stem, "description": f"{hw.name} with {', '.join(overrides)}",
-                                **values})
+        hw = hw.with_overrides({"name": output.stem, "description": f"{hw.name} with {', '.join(overrides)}", **values})
     atomic_write(output, hw.to_json())
     click.echo(f"hardware model written to {output}")
 
@@ -84,8 +88,16 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
 @friendly
-def fidelity(model: str, layers: str, dataset: str, batch: int, ticks: int | None, chips: int | None, seed: int,
-             plot_path: Path | None) -> None:
+def fidelity(
+    model: str,
+    layers: str,
+    dataset: str,
+    batch: int,
+    ticks: int | None,
+    chips: int | None,
+    seed: int,
+    plot_path: Path | None,
+) -> None:
     """Gradient fidelity tick by tick: one relaxation on MODEL against the exact gradient of the same weights."""
     import wavetrain
     from wavetrain import plots
@@ -95,16 +107,16 @@ def fidelity(model: str, layers: str, dataset: str, batch: int, ticks: int | Non
     data = wavetrain.datasets.load(dataset)
     net = wavetrain.Network.mlp(parse_layers(layers), loss="cross_entropy" if data.n_classes else "mse", seed=seed)
     ticks = 2 * net.depth + 2 if ticks is None else ticks
-    out = fidelity_by_tick(net, data.x_train[:batch], data.y_train[:batch], model, ticks=ticks, chips=chips,
-                           seed=seed)
+    out = fidelity_by_tick(net, data.x_train[:batch], data.y_train[:batch], model, ticks=ticks, chips=chips, seed=seed)
     click.echo(f"{model} hardware, network {'-'.join(map(str, net.sizes))} (L = {net.depth}), batch {batch}")
     click.echo("tick  cosine   rel. error  " + "  ".join(f"cos layer{l + 1}" for l in range(net.depth)))
     for k, (cos, err, per_layer) in enumerate(zip(out["cosine"], out["relative_error"], out["layer_cosine"])):
         mark = "  <- 2L" if k == 2 * net.depth else ""
         click.echo(f"{k:4d}  {cos:7.4f}  {err:10.3e}  " + "  ".join(f"{c:10.4f}" for c in per_layer) + mark)
     if plot_path:
-        plots.fidelity_curves({}, plot_path, title=f"{model}: gradient fidelity",
-                              by_tick={model: out["relative_error"]})
+        plots.fidelity_curves(
+            {}, plot_path, title=f"{model}: gradient fidelity", by_tick={model: out["relative_error"]}
+        )
         click.echo(f"plot written to {plot_path}")
 
 

@@ -18,15 +18,19 @@ from wavetrain.errors import ConfigError
 @click.command("deploy")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", type=click.Choice(["lava"]), default="lava", show_default=True)
-@click.option("--fixed-point", is_flag=True, help="Loihi fixed point (fixed_pt models; exponents calibrated on the "
-                                                  "samples that run, clipping reported).")
+@click.option(
+    "--fixed-point",
+    is_flag=True,
+    help="Loihi fixed point (fixed_pt models; exponents calibrated on the samples that run, clipping reported).",
+)
 @click.option("--data", default="digits", show_default=True, help="'digits' or an .npz; its test split is run.")
 @click.option("--samples", type=int, default=32, show_default=True, help="Test samples (one batch).")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds before the run is stopped.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of the summary.")
 @friendly
-def deploy_command(model: Path, target: str, fixed_point: bool, data: str, samples: int, timeout: float,
-                   as_json: bool) -> None:
+def deploy_command(
+    model: Path, target: str, fixed_point: bool, data: str, samples: int, timeout: float, as_json: bool
+) -> None:
     """Run MODEL on Lava for 2L timesteps: outputs, accuracy, gradient error against the emulator per tick, timing."""
     import numpy as np
 

@@ -11,13 +11,23 @@ from wavetrain.cli_support import friendly
 
 
 @click.command("reproduce")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for report.md and its PNG plots.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for report.md and its PNG plots.",
+)
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--only", "only", multiple=True, type=click.Choice(["T4", "T7", "T9", "T11", "digits"]),
-              help="Regenerate only this target's section, or the digits table of every method (repeatable), and "
-                   "patch it into the existing OUT/report.md.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(["T4", "T7", "T9", "T11", "digits"]),
+    help="Regenerate only this target's section, or the digits table of every method (repeatable), and "
+    "patch it into the existing OUT/report.md.",
+)
 @friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> None:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
@@ -31,19 +41,42 @@ def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str
 
 
 @click.command("reproduce-t9")
-@click.option("--results", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory of the per-run JSON files (`wavetrain reproduce --out DIR` reads DIR/t9_paper).")
-@click.option("--seed", "seeds", type=int, multiple=True, default=(0, 1), show_default=True,
-              help="Seeds (repeat the option); one process per seed runs the seeds in parallel.")
-@click.option("--method", "methods", multiple=True, default=None,
-              help="Estimators (repeat the option; default: all, cheap ones and W-perp k=10 first).")
+@click.option(
+    "--results",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the per-run JSON files (`wavetrain reproduce --out DIR` reads DIR/t9_paper).",
+)
+@click.option(
+    "--seed",
+    "seeds",
+    type=int,
+    multiple=True,
+    default=(0, 1),
+    show_default=True,
+    help="Seeds (repeat the option); one process per seed runs the seeds in parallel.",
+)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    default=None,
+    help="Estimators (repeat the option; default: all, cheap ones and W-perp k=10 first).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch and BLAS threads (default: theirs).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
-def reproduce_t9_command(results: Path, seeds: tuple[int, ...], methods: tuple[str, ...], epochs: int, lr: float,
-                         threads: int | None, no_progress: bool) -> None:
+def reproduce_t9_command(
+    results: Path,
+    seeds: tuple[int, ...],
+    methods: tuple[str, ...],
+    epochs: int,
+    lr: float,
+    threads: int | None,
+    no_progress: bool,
+) -> None:
     """T9 at the authors' schedule (MNIST-1D, AdamW, batch 512, 300 epochs at lr 1e-4): every estimator, resumable.
 
     Each (method, seed) run writes RESULTS/<method>__seed<seed>.json when it finishes; a rerun skips finished runs."""
@@ -56,8 +89,9 @@ def reproduce_t9_command(results: Path, seeds: tuple[int, ...], methods: tuple[s
         torch.set_num_threads(threads)
         threadpool_limits(threads)
     schedule = t9_paper.Schedule(epochs=epochs, lr=lr)
-    paths = t9_paper.run_paper(results, tuple(seeds), tuple(methods) or t9_paper.ORDER, schedule,
-                               progress=not no_progress)
+    paths = t9_paper.run_paper(
+        results, tuple(seeds), tuple(methods) or t9_paper.ORDER, schedule, progress=not no_progress
+    )
     click.echo(f"{len(paths)} T9 runs in {results}")
 
 

@@ -12,8 +12,17 @@ import click
 
 from wavetrain.cli_support import friendly
 
-COMPARED = ("test_accuracy", "train_loss", "test_loss", "train_accuracy", "fidelity_cosine",
-            "fidelity_relative_error", "test_accuracy_per_epoch", "train_loss_per_epoch", "chip_accuracy")
+COMPARED = (
+    "test_accuracy",
+    "train_loss",
+    "test_loss",
+    "train_accuracy",
+    "fidelity_cosine",
+    "fidelity_relative_error",
+    "test_accuracy_per_epoch",
+    "train_loss_per_epoch",
+    "chip_accuracy",
+)
 
 
 class SweepGroup(click.Group):
@@ -32,15 +41,20 @@ def sweep_group() -> None:
 
 @sweep_group.command("run")
 @click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory of the results table (rerun with the same one to resume).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the results table (rerun with the same one to resume).",
+)
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")
 @click.option("--workers", type=int, default=None, help="LocalCluster worker processes (default: CPU count).")
 @click.option("--retry-failed", is_flag=True, help="Run again the tasks recorded as failed.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
-def run_command(sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool,
-                no_progress: bool) -> None:
+def run_command(
+    sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool, no_progress: bool
+) -> None:
     """Run every task of SWEEP_FILE that --out has no row for, one Dask task per (setting, seed)."""
     from wavetrain.sweep import run_sweep
 
@@ -48,18 +62,28 @@ def run_command(sweep_file: Path, out: Path, scheduler: str | None, workers: int
     # background job of a script), so `kill -INT` always stops a sweep cleanly
     previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        outcome = run_sweep(sweep_file, out, scheduler=scheduler, workers=workers, progress=not no_progress,
-                            retry_failed=retry_failed, echo=click.echo)
+        outcome = run_sweep(
+            sweep_file,
+            out,
+            scheduler=scheduler,
+            workers=workers,
+            progress=not no_progress,
+            retry_failed=retry_failed,
+            echo=click.echo,
+        )
     except KeyboardInterrupt:
-        click.echo(f"interrupted: the rows written so far are kept in {out}; rerun the same command to resume",
-                   err=True)
+        click.echo(
+            f"interrupted: the rows written so far are kept in {out}; rerun the same command to resume", err=True
+        )
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
-    click.echo(f"{outcome.recorded} task(s) recorded now ({outcome.failed} failed), {outcome.skipped} before; "
-               f"{outcome.missing} of {outcome.total} missing. Table: {out}/results; "
-               f"`wavetrain sweep report {out}` summarises it.")
+    click.echo(
+        f"{outcome.recorded} task(s) recorded now ({outcome.failed} failed), {outcome.skipped} before; "
+        f"{outcome.missing} of {outcome.total} missing. Table: {out}/results; "
+        f"`wavetrain sweep report {out}` summarises it."
+    )
     if outcome.missing:
         sys.exit(1)
 
@@ -70,8 +94,12 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 @sweep_group.command("report")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where summary.md and the PNGs go (default OUT/report).")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where summary.md and the PNGs go (default OUT/report).",
+)
 @friendly
 def report_command(out: Path, dest: Path | None) -> None:
     """Summarise the sweep table in OUT: mean and spread over seeds and chips; accuracy and fidelity plots."""
@@ -97,8 +125,10 @@ def rerun_command(out: Path, task_id: str) -> None:
     for name in COMPARED:
         if name in stored:
             same = _same(stored[name], new.get(name))
-            click.echo(f"  {name:<28} {_short(stored[name]):>24} {_short(new.get(name)):>24}  "
-                       f"{'same' if same else 'DIFFERENT'}")
+            click.echo(
+                f"  {name:<28} {_short(stored[name]):>24} {_short(new.get(name)):>24}  "
+                f"{'same' if same else 'DIFFERENT'}"
+            )
             if not same:
                 differ.append(name)
     if differ:

@@ -76,8 +76,14 @@ def mnist1d_arrays(cache: Path | None = None) -> dict[str, np.ndarray]:
 def load_mnist1d() -> Dataset:
     """MNIST-1D (Greydanus 2020) with its own train/test split; features as generated (float64)."""
     a = mnist1d_arrays()
-    return Dataset("mnist1d", a["x"].astype(np.float64), a["y"].astype(np.int64), a["x_test"].astype(np.float64),
-                   a["y_test"].astype(np.int64), 10)
+    return Dataset(
+        "mnist1d",
+        a["x"].astype(np.float64),
+        a["y"].astype(np.int64),
+        a["x_test"].astype(np.float64),
+        a["y_test"].astype(np.int64),
+        10,
+    )
 
 
 BUILTIN = {"digits": load_digits, "mnist1d": load_mnist1d}

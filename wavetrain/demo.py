@@ -1,6 +1,6 @@
 """`make demo`: the main job, end to end, on real data, with numbers and plots.
 
-    python -m wavetrain.demo --out demo_out
+python -m wavetrain.demo --out demo_out
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def light_cone(data: wavetrain.datasets.Dataset, out: Path) -> None:
     x, y = data.x_train[:32], data.y_train[:32]
     relaxation = wavetrain.relax(net, x, y, ticks=2 * net.depth + 2, history=True)
     reference, _ = backprop(net.params(), net, x, net.targets(y))
-    per_layer = np.array([[np.max(np.abs(g[0] - r[0])) for g, r in zip(step, reference)]
-                          for step in relaxation.history.grads])
+    per_layer = np.array(
+        [[np.max(np.abs(g[0] - r[0])) for g, r in zip(step, reference)] for step in relaxation.history.grads]
+    )
     click.echo("tick  " + "  ".join(f"layer{l + 1} max|G - G_backprop|" for l in range(net.depth)))
     for k, row in enumerate(per_layer):
         click.echo(f"{k:4d}  " + "  ".join(f"{v:24.2e}" for v in row) + ("   <- 2L" if k == 2 * net.depth else ""))
@@ -51,12 +52,16 @@ def training(data: wavetrain.datasets.Dataset, out: Path) -> dict[str, wavetrain
         net.save(out / f"digits_{method}.npz")
     click.echo(f"{'method':>10} {'test acc':>9} {'train loss':>11} {'time [s]':>9} {'samples/s':>10}")
     for method, result in results.items():
-        click.echo(f"{method:>10} {result.final_test_accuracy:9.4f} {result.loss[-1]:11.4f} "
-                   f"{result.wall_time:9.2f} {result.samples_per_s:10,.0f}")
+        click.echo(
+            f"{method:>10} {result.final_test_accuracy:9.4f} {result.loss[-1]:11.4f} "
+            f"{result.wall_time:9.2f} {result.samples_per_s:10,.0f}"
+        )
     gap = abs(results["dyadic"].final_test_accuracy - results["backprop"].final_test_accuracy)
     click.echo(f"dyadic vs backprop: {100 * gap:.2f} points apart (same trajectory up to rounding)")
-    click.echo(f"wave (unlocked, ports move every tick, input held {results['wave'].hold} ticks): "
-               f"{100 * results['wave'].final_test_accuracy:.1f} %")
+    click.echo(
+        f"wave (unlocked, ports move every tick, input held {results['wave'].hold} ticks): "
+        f"{100 * results['wave'].final_test_accuracy:.1f} %"
+    )
     path = plots.training_curves(results, out / "training_curves.png", title="digits: backprop vs dyadic vs wave")
     click.echo(f"plot: {path}; trained networks: {out}/digits_*.npz")
     return results
@@ -70,8 +75,10 @@ def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -
     circuit = wavetrain.compile_network(net, x=x, y=y)
     netlist = out / "digits.cir"
     atomic_write(netlist, wavetrain.to_spice(circuit, Transient(stop=(2 * net.depth + 1) * 1e-9, step=5e-11)))
-    click.echo(f"netlist: {netlist} ({netlist.stat().st_size / 1e6:.1f} MB, {net.n_params} weights; "
-               f"`ngspice -b {netlist}` runs it as is)")
+    click.echo(
+        f"netlist: {netlist} ({netlist.stat().st_size / 1e6:.1f} MB, {net.n_params} weights; "
+        f"`ngspice -b {netlist}` runs it as is)"
+    )
     click.echo("simulating 2L ticks of one test digit in ngspice (about 30 s) ...")
     start = time.perf_counter()
     circuit_run = wavetrain.simulate(net, x, y, target="spice", history=True)
@@ -79,8 +86,9 @@ def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -
     emulated = wavetrain.relax(net, x, y, history=True)
     reference, _ = backprop(net.params(), net, x, net.targets(y))
     scale = max(float(np.max(np.abs(g))) for pair in reference for g in pair)
-    click.echo(f"ngspice: {elapsed:.1f} s. Gradient error against backprop (whose largest entry is {scale:.2e}), "
-               "tick by tick:")
+    click.echo(
+        f"ngspice: {elapsed:.1f} s. Gradient error against backprop (whose largest entry is {scale:.2e}), tick by tick:"
+    )
     click.echo(f"{'tick':>4} {'ngspice':>10} {'emulator':>10}")
     for k, (a, b) in enumerate(zip(circuit_run.error_by_tick(reference), emulated.error_by_tick(reference))):
         click.echo(f"{k:4d} {a:10.2e} {b:10.2e}" + ("   <- 2L" if k == 2 * net.depth else ""))
@@ -101,8 +109,9 @@ def learning_circuit(out: Path) -> None:
     samples = (np.arange(0, 1000, 50) + 0.5) * 1e-9
     curves = {}
     for target, options in (("spice", {}), ("numpy", {"steps_per_tick": 8})):
-        trace = get_target(target, **options).run(circuit, Transient(stop=1e-6, step=2.5e-10), samples,
-                                                  [names.s_far(2), names.port(1), names.port(2)])
+        trace = get_target(target, **options).run(
+            circuit, Transient(stop=1e-6, step=2.5e-10), samples, [names.s_far(2), names.port(1), names.port(2)]
+        )
         curves[target] = (trace, 0.5 * np.mean((trace[names.s_far(2)][:, :, 0] - y[:, 0]) ** 2, axis=1))
     trace, loss = curves["spice"]
     click.echo(f"{'t [ns]':>7} {'loss (ngspice)':>15} {'loss (emulator)':>16}")
@@ -111,8 +120,10 @@ def learning_circuit(out: Path) -> None:
     trained = net.copy()
     for l, layer in enumerate(trained.layers, start=1):
         layer.weight, layer.bias = trace[f"{names.port(l)}.weight"][-1], trace[f"{names.port(l)}.bias"][-1]
-    click.echo(f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
-               f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})")
+    click.echo(
+        f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
+        f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})"
+    )
     fig, ax = plots._figure(size=(6, 3.5))
     for target, (_, curve) in curves.items():
         ax.semilogy(samples * 1e9, curve, marker="o" if target == "spice" else None, label=target)
@@ -122,8 +133,10 @@ def learning_circuit(out: Path) -> None:
 
 
 def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
-    section(f"6. training on emulated analog hardware: the ideal chip and two device presets, {HARDWARE_EPOCHS} "
-            "epochs, gradient fidelity")
+    section(
+        f"6. training on emulated analog hardware: the ideal chip and two device presets, {HARDWARE_EPOCHS} "
+        "epochs, gradient fidelity"
+    )
     from wavetrain.emulator.chips import fidelity_by_tick
     from wavetrain.emulator.hardware import PRESETS
 
@@ -134,16 +147,28 @@ def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
     click.echo(f"{'hardware':>9} {'test acc':>9} {'grad cosine':>12} {'rel. error':>11}  device")
     for name, result in results.items():
         fid = result.fidelity
-        click.echo(f"{name:>9} {result.final_test_accuracy:9.4f} {fid.mean_cosine:12.4f} "
-                   f"{fid.relative_error[-1]:11.4f}  {PRESETS[name].description[:60]}")
+        click.echo(
+            f"{name:>9} {result.final_test_accuracy:9.4f} {fid.mean_cosine:12.4f} "
+            f"{fid.relative_error[-1]:11.4f}  {PRESETS[name].description[:60]}"
+        )
     net = results["ideal"].network
-    by_tick = {name: fidelity_by_tick(net, data.x_train[:32], data.y_train[:32], name, ticks=2 * net.depth + 2)
-               ["relative_error"] for name in ("ideal", "ecram", "lossy-board")}
-    click.echo("one relaxation, relative gradient error tick by tick: "
-               + "; ".join(f"{name} at 2L: {errors[2 * net.depth]:.2e}" for name, errors in by_tick.items()))
+    by_tick = {
+        name: fidelity_by_tick(net, data.x_train[:32], data.y_train[:32], name, ticks=2 * net.depth + 2)[
+            "relative_error"
+        ]
+        for name in ("ideal", "ecram", "lossy-board")
+    }
+    click.echo(
+        "one relaxation, relative gradient error tick by tick: "
+        + "; ".join(f"{name} at 2L: {errors[2 * net.depth]:.2e}" for name, errors in by_tick.items())
+    )
     plots.training_curves(results, out / "hardware_training.png", title="digits on emulated analog chips")
-    path = plots.fidelity_curves({name: r.fidelity.cosine for name, r in results.items()},
-                                 out / "hardware_fidelity.png", title="gradient fidelity", by_tick=by_tick)
+    path = plots.fidelity_curves(
+        {name: r.fidelity.cosine for name, r in results.items()},
+        out / "hardware_fidelity.png",
+        title="gradient fidelity",
+        by_tick=by_tick,
+    )
     click.echo(f"plots: {out / 'hardware_training.png'}, {path} (`make hardware`: every preset over 3 seeds)")
 
 
@@ -155,12 +180,16 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     x, y = data.x_test[:64], data.y_test[:64]
     report = deploy(net, x, y, fixed_point=True)
     sub, calibration = fixed_point_for(net, x, y)
-    click.echo(f"formats: 8-bit weight mantissas, 24-bit states, 16-bit messages; exponents calibrated on the "
-               f"{len(x)} digits that run ({calibration.clipped():.2%} of their values clipped)")
-    click.echo(f"{len(x)} test digits on Lava (fixed_pt, {report.ticks} timesteps, {report.lava_seconds:.1f} s with "
-               f"startup): accuracy {report.accuracy:.4f}, float emulator {report.float_accuracy:.4f}; gradient at 2L: "
-               f"{report.error_vs_emulator[-1]:.1e} from the emulator's fixed-point substrate (bit for bit), "
-               f"{report.error_vs_exact[-1]:.1e} from exact backprop")
+    click.echo(
+        f"formats: 8-bit weight mantissas, 24-bit states, 16-bit messages; exponents calibrated on the "
+        f"{len(x)} digits that run ({calibration.clipped():.2%} of their values clipped)"
+    )
+    click.echo(
+        f"{len(x)} test digits on Lava (fixed_pt, {report.ticks} timesteps, {report.lava_seconds:.1f} s with "
+        f"startup): accuracy {report.accuracy:.4f}, float emulator {report.float_accuracy:.4f}; gradient at 2L: "
+        f"{report.error_vs_emulator[-1]:.1e} from the emulator's fixed-point substrate (bit for bit), "
+        f"{report.error_vs_exact[-1]:.1e} from exact backprop"
+    )
     _, fixed_accuracy = evaluate(net, data.x_test, data.y_test, sub)
     _, float_accuracy = evaluate(net, data.x_test, data.y_test)
     click.echo(f"whole test set: {fixed_accuracy:.4f} in fixed point, {float_accuracy:.4f} in float")
@@ -168,15 +197,24 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     on_lava, on_emulator = net.copy(), net.copy()
     options = dict(method="dyadic", epochs=1, batch_size=32, lr=0.05, momentum=0.9, seed=0)
     start = time.perf_counter()
-    result = train_on_lava(on_lava, subset, fixed=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0],
-                           **options)
+    result = train_on_lava(
+        on_lava, subset, fixed=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0], **options
+    )
     seconds = time.perf_counter() - start
-    wavetrain.train(on_emulator, subset, schedule="ticks", dtype="float64", **options,
-                    substrate=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0])
+    wavetrain.train(
+        on_emulator,
+        subset,
+        schedule="ticks",
+        dtype="float64",
+        **options,
+        substrate=fixed_point_for(net, *subset[:2], batch=32, rounding="stochastic")[0],
+    )
     gap = max(float(np.max(np.abs(a.weight - b.weight))) for a, b in zip(on_lava.layers, on_emulator.layers))
-    click.echo(f"8 minibatches trained on Lava in fixed point (2L = {2 * net.depth} timesteps each, then the port "
-               f"update; {seconds:.1f} s): loss {result.loss[-1]:.4f}, largest weight difference from the emulator "
-               f"on the same substrate {gap:.1e}")
+    click.echo(
+        f"8 minibatches trained on Lava in fixed point (2L = {2 * net.depth} timesteps each, then the port "
+        f"update; {seconds:.1f} s): loss {result.loss[-1]:.4f}, largest weight difference from the emulator "
+        f"on the same substrate {gap:.1e}"
+    )
 
 
 def reproduction(out: Path) -> None:

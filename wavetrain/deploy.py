@@ -50,8 +50,14 @@ def fixed_point_for(net: Network, x: Any, y: Any, **settings: Any) -> tuple[Loih
     return calibrate(net, np.asarray(x)[:CALIBRATION_SAMPLES], np.asarray(y)[:CALIBRATION_SAMPLES], **settings)
 
 
-def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration: tuple[Any, Any] | None = None,
-           timeout: float | None = None) -> DeployReport:
+def deploy(
+    net: Network,
+    x: Any,
+    y: Any,
+    fixed_point: bool = False,
+    calibration: tuple[Any, Any] | None = None,
+    timeout: float | None = None,
+) -> DeployReport:
     """Run ``net`` on Lava for 2L timesteps on (x, y) and compare with the emulator tick by tick.
 
     ``calibration``: the (x, y) the fixed-point exponents are picked from (default: the samples themselves; a
@@ -83,14 +89,27 @@ def deploy(net: Network, x: Any, y: Any, fixed_point: bool = False, calibration:
     labels = np.asarray(y)
     accuracy = float(np.mean(np.argmax(outputs, axis=1) == labels)) if labels.ndim == 1 else float("nan")
     _, float_accuracy = evaluate(net, x, y)
-    return DeployReport("lava", bool(fixed_point), len(x), got.ticks, outputs.tolist(), accuracy, float_accuracy,
-                        vs_emulator, vs_exact, seconds, got.ticks / seconds,
-                        report.rows if report is not None else [], dict(sub.stats) if sub is not None else {})
+    return DeployReport(
+        "lava",
+        bool(fixed_point),
+        len(x),
+        got.ticks,
+        outputs.tolist(),
+        accuracy,
+        float_accuracy,
+        vs_emulator,
+        vs_exact,
+        seconds,
+        got.ticks / seconds,
+        report.rows if report is not None else [],
+        dict(sub.stats) if sub is not None else {},
+    )
 
 
 def _max_error(grads: Any, reference: Any) -> float:
-    return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for g, r in zip(grads, reference)
-               for a, b in zip(g, r))
+    return max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for g, r in zip(grads, reference) for a, b in zip(g, r)
+    )
 
 
 def train_on(net: Network, data: Any, target: str = "emulator", substrate: str = "ideal", **options: Any) -> Any:
@@ -103,8 +122,13 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
     if substrate not in SUBSTRATES:
         raise ConfigError(f"substrate: expected one of {', '.join(SUBSTRATES)}, got {substrate!r}")
     batch = min(options.get("batch_size", 32), CALIBRATION_SAMPLES)
-    sub = fixed_point_for(net, data.x_train, data.y_train, batch=batch, rounding="stochastic",
-                          seed=options.get("seed", 0))[0] if substrate == "loihi" else None
+    sub = (
+        fixed_point_for(
+            net, data.x_train, data.y_train, batch=batch, rounding="stochastic", seed=options.get("seed", 0)
+        )[0]
+        if substrate == "loihi"
+        else None
+    )
     if target == "lava":
         from wavetrain.targets.lava.training import train_on_lava
 

@@ -84,5 +84,7 @@ class StabilityWarning(UserWarning):
 
 class FixedPointOverflow(SimulationError):
     """A fixed-point value left its width where the substrate was told to raise (overflow='raise')."""
+
+
 class SweepError(ConfigError):
     """A sweep file, or a sweep's output directory, is unusable (unknown axis, empty grid, another sweep's table)."""

@@ -58,8 +58,11 @@ def gradient_error(per_layer: np.ndarray, depth: int, path: str | os.PathLike[st
     for layer in range(per_layer.shape[1]):
         ax.semilogy(ticks, np.maximum(per_layer[:, layer], floor), marker="o", ms=3, label=f"layer {layer + 1}")
     ax.axvline(2 * depth, color="k", ls=":", label="tick 2L")
-    ax.set(xlabel="tick k", ylabel="max |G_l(k) - G_l(backprop)|",
-           title=f"light cone of the exact gradient (L = {depth}, courant {courant})")
+    ax.set(
+        xlabel="tick k",
+        ylabel="max |G_l(k) - G_l(backprop)|",
+        title=f"light cone of the exact gradient (L = {depth}, courant {courant})",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
@@ -75,9 +78,7 @@ def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = ""
         (axes[1], history.lam, "backward lam_l", None),
     ):
         image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
-        image = image / np.maximum(
-            image.max(axis=1, keepdims=True), 1e-300
-        )  # NOTE: each layer on its own scale
+        image = image / np.maximum(image.max(axis=1, keepdims=True), 1e-300)  # NOTE: each layer on its own scale
         ax.imshow(
             image,
             aspect="auto",
@@ -94,8 +95,9 @@ def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = ""
     return save_figure(fig, path)
 
 
-def fidelity_curves(curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
-                    by_tick: Mapping[str, Any] | None = None) -> Path:
+def fidelity_curves(
+    curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "", by_tick: Mapping[str, Any] | None = None
+) -> Path:
     """Gradient cosine per epoch (one line per label) and/or the relative gradient error per tick of a relaxation."""
     panels = (["epoch"] if curves else []) + (["tick"] if by_tick else [])
     fig, axes = _figure(1, len(panels), size=(5.5 * len(panels), 4))

@@ -46,20 +46,26 @@ def _dataset(name: str) -> Any:
 
 def _hardware(setting: dict[str, Any]) -> dict[str, Any]:
     """train()'s hardware arguments for a setting ({} on the ideal machine with one chip); chips 1: no chip axis."""
-    overrides = {key[len(HARDWARE_PREFIX):]: value for key, value in setting.items()
-                 if key.startswith(HARDWARE_PREFIX)}
+    overrides = {
+        key[len(HARDWARE_PREFIX) :]: value for key, value in setting.items() if key.startswith(HARDWARE_PREFIX)
+    }
     if setting["hardware"] is None and not overrides and setting["chips"] == 1:
         return {}
     try:
         from wavetrain.emulator.hardware import load_hardware
     except ImportError as err:
-        raise SweepError(f"hardware, {HARDWARE_PREFIX}* and chips need wavetrain.emulator.hardware, which this "
-                         f"version of wavetrain lacks ({err})") from err
+        raise SweepError(
+            f"hardware, {HARDWARE_PREFIX}* and chips need wavetrain.emulator.hardware, which this "
+            f"version of wavetrain lacks ({err})"
+        ) from err
     model = load_hardware(setting["hardware"] or "ideal")
     if overrides:
         model = model.with_overrides(overrides)
-    return {"hardware": model, "chips": None if setting["chips"] == 1 else setting["chips"],
-            "fidelity_every": setting["fidelity_every"]}
+    return {
+        "hardware": model,
+        "chips": None if setting["chips"] == 1 else setting["chips"],
+        "fidelity_every": setting["fidelity_every"],
+    }
 
 
 def build(setting: dict[str, Any], run_seed: int, train_metrics: bool = False) -> tuple[Any, Any, dict[str, Any]]:
@@ -76,13 +82,23 @@ def build(setting: dict[str, Any], run_seed: int, train_metrics: bool = False) -
     method: Any = setting["method"]
     if setting["horizon"] is not None:
         if method != "mpc":
-            raise SweepError(f"horizon: only the 'mpc' method has a horizon, got horizon={setting['horizon']} "
-                             f"with method {method!r}")
+            raise SweepError(
+                f"horizon: only the 'mpc' method has a horizon, got horizon={setting['horizon']} with method {method!r}"
+            )
         method = Mpc(h=setting["horizon"])
-    kwargs = {"method": method, "epochs": setting["epochs"], "batch_size": setting["batch_size"],
-              "lr": setting["lr"], "momentum": setting["momentum"], "seed": run_seed, "hold": setting["hold"],
-              "schedule": setting["schedule"], "dtype": setting["dtype"], "train_metrics": train_metrics,
-              **_hardware(setting)}
+    kwargs = {
+        "method": method,
+        "epochs": setting["epochs"],
+        "batch_size": setting["batch_size"],
+        "lr": setting["lr"],
+        "momentum": setting["momentum"],
+        "seed": run_seed,
+        "hold": setting["hold"],
+        "schedule": setting["schedule"],
+        "dtype": setting["dtype"],
+        "train_metrics": train_metrics,
+        **_hardware(setting),
+    }
     return net, data, kwargs
 
 
@@ -103,8 +119,13 @@ def plan(spec: SweepSpec) -> list[Task]:
 def run_task(task: Task) -> dict[str, Any]:
     """Train one (setting, seed) and return its row; an exception becomes a row with status 'failed' and the error."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    row: dict[str, Any] = {"task_id": task.task_id, "seed": task.seed, "run_seed": task.run_seed, **task.axes,
-                           "setting": json.dumps(task.setting, sort_keys=True)}
+    row: dict[str, Any] = {
+        "task_id": task.task_id,
+        "seed": task.seed,
+        "run_seed": task.run_seed,
+        **task.axes,
+        "setting": json.dumps(task.setting, sort_keys=True),
+    }
     try:
         from wavetrain.emulator import train
 
@@ -112,24 +133,37 @@ def run_task(task: Task) -> dict[str, Any]:
         result = train(net, data, **kwargs)
         row.update(status="ok", **_metrics(result))
     except Exception as err:  # noqa: BLE001  (recorded in the table; the other tasks go on)
-        row.update(status="failed", error=f"{type(err).__name__}: {err}",
-                   traceback="".join(traceback.format_exception(err)[-3:]))
-    row.update(task_seconds=time.perf_counter() - clock, started=started.isoformat(timespec="seconds"),
-               host=socket.gethostname(), pid=os.getpid(), versions=json.dumps(_versions()))
+        row.update(
+            status="failed",
+            error=f"{type(err).__name__}: {err}",
+            traceback="".join(traceback.format_exception(err)[-3:]),
+        )
+    row.update(
+        task_seconds=time.perf_counter() - clock,
+        started=started.isoformat(timespec="seconds"),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        versions=json.dumps(_versions()),
+    )
     return row
 
 
 def _metrics(result: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"train_seconds": result.wall_time, "samples_per_s": result.samples_per_s}
-    for name, series in (("test_accuracy", result.test_accuracy), ("train_accuracy", result.train_accuracy),
-                         ("train_loss", result.loss), ("test_loss", result.test_loss)):
+    for name, series in (
+        ("test_accuracy", result.test_accuracy),
+        ("train_accuracy", result.train_accuracy),
+        ("train_loss", result.loss),
+        ("test_loss", result.test_loss),
+    ):
         out[name] = series[-1] if series else None
         out[f"{name}_per_epoch"] = list(series)
     fidelity = getattr(result, "fidelity", None)
     if fidelity is not None:  # emulated hardware: the port readout against the exact gradient, per epoch
-        for name, per_epoch, per_layer in (("fidelity_cosine", fidelity.cosine, fidelity.layer_cosine),
-                                           ("fidelity_relative_error", fidelity.relative_error,
-                                            fidelity.layer_relative_error)):
+        for name, per_epoch, per_layer in (
+            ("fidelity_cosine", fidelity.cosine, fidelity.layer_cosine),
+            ("fidelity_relative_error", fidelity.relative_error, fidelity.layer_relative_error),
+        ):
             out[name] = per_epoch[-1] if per_epoch else None
             out[f"{name}_per_epoch"] = list(per_epoch)
             out[f"{name}_per_layer"] = list(per_layer[-1]) if per_layer else None
@@ -182,15 +216,22 @@ def connect(scheduler: str | None, workers: int | None, echo: Callable[[str], No
             except (OSError, TimeoutError) as err:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect: {err}") from err
             count = len(client.scheduler_info()["workers"])
-            echo(f"Dask scheduler {scheduler}: {count} worker(s){'' if count else ' (tasks wait for one to join)'}; "
-                 f"dashboard: {client.dashboard_link}")
+            echo(
+                f"Dask scheduler {scheduler}: {count} worker(s){'' if count else ' (tasks wait for one to join)'}; "
+                f"dashboard: {client.dashboard_link}"
+            )
         else:
             with warnings.catch_warnings():
                 # NOTE: another sweep may hold port 8787; distributed then serves the dashboard on a free port
                 warnings.filterwarnings("ignore", message="Port .* is already in use")
-                cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                       processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:8787",
-                                       silence_logs=logging.CRITICAL)
+                cluster = LocalCluster(
+                    n_workers=workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address="127.0.0.1:8787",
+                    silence_logs=logging.CRITICAL,
+                )
             client = Client(cluster)
             echo(f"Dask LocalCluster: {len(cluster.workers)} worker process(es); dashboard: {cluster.dashboard_link}")
         yield client
@@ -203,13 +244,20 @@ def connect(scheduler: str | None, workers: int | None, echo: Callable[[str], No
             handler.setLevel(level)
 
 
-def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], scheduler: str | None = None,
-              workers: int | None = None, progress: bool = True, retry_failed: bool = False,
-              echo: Callable[[str], None] = print) -> SweepOutcome:
+def run_sweep(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    echo: Callable[[str], None] = print,
+) -> SweepOutcome:
     """Run the tasks of the sweep file ``path`` that ``out`` has no row for; return what was recorded."""
     if scheduler is not None and workers is not None:
-        raise SweepError(f"--workers {workers}: only for the LocalCluster; an existing scheduler ({scheduler}) "
-                         f"has its own workers")
+        raise SweepError(
+            f"--workers {workers}: only for the LocalCluster; an existing scheduler ({scheduler}) has its own workers"
+        )
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SweepError(f"--workers: expected an integer >= 1, got {workers!r}")
     spec = load_spec(path)
@@ -218,8 +266,10 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
     finished = table.finished(retry_failed)
     todo = [task for task in every if task.task_id not in finished]
     outcome = SweepOutcome(Path(out), len(every), len(every) - len(todo))
-    echo(f"sweep {spec.name!r} (id {spec.sweep_id}): {outcome.total} tasks, {outcome.skipped} already in {out}, "
-         f"{len(todo)} to run")
+    echo(
+        f"sweep {spec.name!r} (id {spec.sweep_id}): {outcome.total} tasks, {outcome.skipped} already in {out}, "
+        f"{len(todo)} to run"
+    )
     if not todo:
         return outcome
     from distributed import as_completed
@@ -228,8 +278,9 @@ def run_sweep(path: str | os.PathLike[str], out: str | os.PathLike[str], schedul
     with connect(scheduler, workers, echo) as client:
         outcome.dashboard = client.dashboard_link
         futures = [client.submit(run_task, task, key=f"wavetrain-sweep-{task.task_id}", pure=False) for task in todo]
-        with tqdm(total=outcome.total, initial=outcome.skipped, unit="task", desc="sweep", disable=not progress,
-                  smoothing=0.1) as bar:
+        with tqdm(
+            total=outcome.total, initial=outcome.skipped, unit="task", desc="sweep", disable=not progress, smoothing=0.1
+        ) as bar:
             seen = 0
             try:
                 for future in as_completed(futures):
@@ -264,8 +315,9 @@ def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> 
     except _LOST_CONNECTION as err:  # NOTE: finished on a worker, but the scheduler died before it handed the row over
         outcome.lost += 1
         if outcome.lost == 1:
-            bar.write(f"task {future.key}: not recorded ({type(err).__name__}: {err}); the next lost tasks are only "
-                      f"counted")
+            bar.write(
+                f"task {future.key}: not recorded ({type(err).__name__}: {err}); the next lost tasks are only counted"
+            )
         return
     future.release()
     table.write(row)

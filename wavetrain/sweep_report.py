@@ -61,12 +61,20 @@ def groups(rows: list[dict[str, Any]], axes: list[str]) -> list[Group]:
         members = by_key[key]
         ok = [r for r in members if r["status"] == "ok"]
         pooled = [a for r in ok for a in (r.get("chip_accuracy") or [r["test_accuracy"]])]
-        out.append(Group(
-            key, len(ok), len(members) - len(ok), np.asarray(pooled, dtype=float),
-            np.asarray([r["fidelity_cosine"] for r in ok if r.get("fidelity_cosine") is not None], dtype=float),
-            np.asarray([r["fidelity_relative_error"] for r in ok if r.get("fidelity_relative_error") is not None],
-                       dtype=float),
-            np.asarray([r["task_seconds"] for r in members], dtype=float)))
+        out.append(
+            Group(
+                key,
+                len(ok),
+                len(members) - len(ok),
+                np.asarray(pooled, dtype=float),
+                np.asarray([r["fidelity_cosine"] for r in ok if r.get("fidelity_cosine") is not None], dtype=float),
+                np.asarray(
+                    [r["fidelity_relative_error"] for r in ok if r.get("fidelity_relative_error") is not None],
+                    dtype=float,
+                ),
+                np.asarray([r["task_seconds"] for r in members], dtype=float),
+            )
+        )
     return out
 
 
@@ -76,19 +84,39 @@ def _cell(value: float, scale: float = 1.0, digits: int = 2) -> str:
 
 def summary_table(found: list[Group], axes: list[str]) -> str:
     """A markdown table: one row per setting with accuracy (%) and fidelity over seeds and chips."""
-    head = [*(axes or ["setting"]), "ok", "failed", "n", "acc mean %", "acc std %", "acc min-max %",
-            "cos mean", "cos std", "rel err mean", "task s"]
+    head = [
+        *(axes or ["setting"]),
+        "ok",
+        "failed",
+        "n",
+        "acc mean %",
+        "acc std %",
+        "acc min-max %",
+        "cos mean",
+        "cos std",
+        "rel err mean",
+        "task s",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for group in found:
         acc_mean, acc_std = _stats(group.accuracy)
         cos_mean, cos_std = _stats(group.cosine)
         rel_mean, _ = _stats(group.relative_error)
-        span = (f"{100 * group.accuracy.min():.2f}-{100 * group.accuracy.max():.2f}" if len(group.accuracy)
-                else "-")
-        cells = [*(str(v) for v in group.key), *([] if axes else ["base"]), str(group.ok), str(group.failed),
-                 str(len(group.accuracy)), _cell(acc_mean, 100), _cell(acc_std, 100), span,
-                 _cell(cos_mean, digits=4), _cell(cos_std, digits=4), _cell(rel_mean, digits=4),
-                 _cell(float(np.mean(group.seconds)) if len(group.seconds) else math.nan)]
+        span = f"{100 * group.accuracy.min():.2f}-{100 * group.accuracy.max():.2f}" if len(group.accuracy) else "-"
+        cells = [
+            *(str(v) for v in group.key),
+            *([] if axes else ["base"]),
+            str(group.ok),
+            str(group.failed),
+            str(len(group.accuracy)),
+            _cell(acc_mean, 100),
+            _cell(acc_std, 100),
+            span,
+            _cell(cos_mean, digits=4),
+            _cell(cos_std, digits=4),
+            _cell(rel_mean, digits=4),
+            _cell(float(np.mean(group.seconds)) if len(group.seconds) else math.nan),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -152,8 +180,10 @@ def report(out: str | os.PathLike[str], dest: str | os.PathLike[str] | None = No
     dest = Path(dest) if dest is not None else Path(out) / "report"
     found = groups(rows, axes)
     failed = [r for r in rows if r["status"] != "ok"]
-    text = (f"# Sweep {held['name']!r} (id {held['sweep_id']})\n\n{len(rows)} of {held['tasks']} tasks recorded, "
-            f"{len(failed)} failed. Accuracy is pooled over seeds and chips.\n\n" + summary_table(found, axes))
+    text = (
+        f"# Sweep {held['name']!r} (id {held['sweep_id']})\n\n{len(rows)} of {held['tasks']} tasks recorded, "
+        f"{len(failed)} failed. Accuracy is pooled over seeds and chips.\n\n" + summary_table(found, axes)
+    )
     if failed:
         text += "\nFailures:\n\n" + "".join(f"- {r['task_id']} (seed {r['seed']}): {r['error']}\n" for r in failed[:20])
     summary = atomic_write(dest / "summary.md", text)

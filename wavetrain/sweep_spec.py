@@ -87,13 +87,28 @@ AXES: dict[str, tuple[str, Check]] = {
     "hardware": ("a preset name, a .json path or null", lambda v: v if isinstance(v, str) else None),
     "chips": _INT,
     "dtype": ("'float32' or 'float64'", lambda v: v if v in ("float32", "float64") else None),
-    "fidelity_every": ("an integer >= 0 (minibatches between gradient-fidelity samples; 0: none)",
-                       lambda v: v if _is_int(v) and v >= 0 else None),
+    "fidelity_every": (
+        "an integer >= 0 (minibatches between gradient-fidelity samples; 0: none)",
+        lambda v: v if _is_int(v) and v >= 0 else None,
+    ),
 }
 DEFAULTS: dict[str, Any] = {
-    "dataset": "digits", "layers": None, "activation": "tanh", "loss": "auto", "method": "dyadic",
-    "schedule": "light_cone", "epochs": 30, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "hold": None,
-    "horizon": None, "hardware": None, "chips": 1, "fidelity_every": 10, "dtype": "float32",
+    "dataset": "digits",
+    "layers": None,
+    "activation": "tanh",
+    "loss": "auto",
+    "method": "dyadic",
+    "schedule": "light_cone",
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "hold": None,
+    "horizon": None,
+    "hardware": None,
+    "chips": 1,
+    "fidelity_every": 10,
+    "dtype": "float32",
 }
 
 
@@ -131,9 +146,16 @@ class SweepSpec:
 
     def identity(self) -> dict[str, Any]:
         """What makes two sweeps the same sweep (name and description excluded)."""
-        return {"version": FORMAT_VERSION, "base": self.base, "grid": self.grid, "random": self.random,
-                "samples": self.samples, "seeds": self.seeds, "root_seed": self.root_seed,
-                "metrics": list(self.metrics)}
+        return {
+            "version": FORMAT_VERSION,
+            "base": self.base,
+            "grid": self.grid,
+            "random": self.random,
+            "samples": self.samples,
+            "seeds": self.seeds,
+            "root_seed": self.root_seed,
+            "metrics": list(self.metrics),
+        }
 
     @property
     def sweep_id(self) -> str:
@@ -150,8 +172,10 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.nan)$"),
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.nan)$"
+    ),
     list("-+0123456789."),
 )
 
@@ -198,13 +222,24 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
         raise SweepError(f"{where}: metrics: expected a non-empty list of {', '.join(METRICS)}, got {metrics!r}")
     for index, metric in enumerate(metrics):
         if metric not in METRICS:
-            raise SweepError(f"{where}: metrics[{index}]: unknown metric {metric!r}; expected one of "
-                             f"{', '.join(METRICS)}")
+            raise SweepError(
+                f"{where}: metrics[{index}]: unknown metric {metric!r}; expected one of {', '.join(METRICS)}"
+            )
     name = raw.get("name", Path(path).stem)
     if not isinstance(name, str):
         raise SweepError(f"{where}: name: expected a string, got {name!r}")
-    spec = SweepSpec(where, name, {**DEFAULTS, **base}, grid, random, samples, seeds, root_seed,
-                     tuple(dict.fromkeys(metrics)), str(raw.get("description", "")))
+    spec = SweepSpec(
+        where,
+        name,
+        {**DEFAULTS, **base},
+        grid,
+        random,
+        samples,
+        seeds,
+        root_seed,
+        tuple(dict.fromkeys(metrics)),
+        str(raw.get("description", "")),
+    )
     spec.settings.extend(_settings(spec))
     return spec
 
@@ -218,15 +253,18 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 def _check_value(axis: str, value: Any, where: str) -> Any:
     if axis.startswith(HARDWARE_PREFIX):
         paths = _hardware_paths()
-        if axis[len(HARDWARE_PREFIX):] not in paths:
-            raise SweepError(f"{where}: unknown hardware field {axis!r}; expected {HARDWARE_PREFIX}<path> with "
-                             f"<path> one of {', '.join(paths) or '(none: this wavetrain has no hardware models)'}")
+        if axis[len(HARDWARE_PREFIX) :] not in paths:
+            raise SweepError(
+                f"{where}: unknown hardware field {axis!r}; expected {HARDWARE_PREFIX}<path> with "
+                f"<path> one of {', '.join(paths) or '(none: this wavetrain has no hardware models)'}"
+            )
         if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
             raise SweepError(f"{where}: expected a number, string, boolean or null, got {value!r}")
         return value
     if axis not in AXES:
-        raise SweepError(f"{where}: unknown axis {axis!r}; expected one of {', '.join(AXES)} or "
-                         f"{HARDWARE_PREFIX}<field path>")
+        raise SweepError(
+            f"{where}: unknown axis {axis!r}; expected one of {', '.join(AXES)} or {HARDWARE_PREFIX}<field path>"
+        )
     if value is None:
         if axis in NULLABLE:
             return None

@@ -40,8 +40,11 @@ def metric_columns(metrics: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
             columns += [(metric, pa.float64()), (f"{metric}_per_epoch", pa.list_(pa.float64()))]
         elif metric == "fidelity":
             for name in FIDELITY:
-                columns += [(name, pa.float64()), (f"{name}_per_epoch", pa.list_(pa.float64())),
-                            (f"{name}_per_layer", pa.list_(pa.float64()))]
+                columns += [
+                    (name, pa.float64()),
+                    (f"{name}_per_epoch", pa.list_(pa.float64())),
+                    (f"{name}_per_layer", pa.list_(pa.float64())),
+                ]
         elif metric == "chip_accuracy":
             columns.append(("chip_accuracy", pa.list_(pa.float64())))
     return columns
@@ -73,12 +76,25 @@ def schema(spec: SweepSpec) -> pa.Schema:
     """The one schema every part of this sweep is written with, so the parts read back as one table."""
     axes = [(axis, axis_type(values)) for axis, values in spec.grid.items()]
     axes += [(axis, pa.int64() if r["integer"] else pa.float64()) for axis, r in spec.random.items()]
-    fields = [("task_id", pa.string()), ("sweep_id", pa.string()), ("seed", pa.int64()), ("run_seed", pa.int64()),
-              *axes, ("status", pa.string()), ("error", pa.string()), ("traceback", pa.string()),
-              *metric_columns(spec.metrics),
-              ("task_seconds", pa.float64()), ("train_seconds", pa.float64()), ("samples_per_s", pa.float64()),
-              ("started", pa.string()), ("host", pa.string()), ("pid", pa.int64()), ("setting", pa.string()),
-              ("versions", pa.string())]
+    fields = [
+        ("task_id", pa.string()),
+        ("sweep_id", pa.string()),
+        ("seed", pa.int64()),
+        ("run_seed", pa.int64()),
+        *axes,
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("traceback", pa.string()),
+        *metric_columns(spec.metrics),
+        ("task_seconds", pa.float64()),
+        ("train_seconds", pa.float64()),
+        ("samples_per_s", pa.float64()),
+        ("started", pa.string()),
+        ("host", pa.string()),
+        ("pid", pa.int64()),
+        ("setting", pa.string()),
+        ("versions", pa.string()),
+    ]
     return pa.schema(fields, metadata={"sweep_id": spec.sweep_id, "axes": json.dumps(spec.axis_names)})
 
 
@@ -100,15 +116,26 @@ class SweepTable:
                     f"--out {self.out} holds another sweep's table: {held.get('name')!r} (id {held.get('sweep_id')}, "
                     f"from {held.get('source')}), expected sweep {spec.name!r} (id {spec.sweep_id}, from "
                     f"{spec.source}){_SAME_FILE if held.get('source') == spec.source else ''}; use another --out, "
-                    f"or the sweep file that made it")
+                    f"or the sweep file that made it"
+                )
         else:
             parts = self.part_files()
             if parts:
-                raise SweepError(f"--out {self.out}: {RESULTS}/ holds {len(parts)} result file(s) but no {MANIFEST}; "
-                                 f"expected an empty or new directory, or one made by `wavetrain sweep`")
-            record = {"format": FORMAT, "version": 1, "sweep_id": spec.sweep_id, "name": spec.name,
-                      "source": spec.source, "tasks": n_tasks, "axes": spec.axis_names, "spec": spec.identity(),
-                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                raise SweepError(
+                    f"--out {self.out}: {RESULTS}/ holds {len(parts)} result file(s) but no {MANIFEST}; "
+                    f"expected an empty or new directory, or one made by `wavetrain sweep`"
+                )
+            record = {
+                "format": FORMAT,
+                "version": 1,
+                "sweep_id": spec.sweep_id,
+                "name": spec.name,
+                "source": spec.source,
+                "tasks": n_tasks,
+                "axes": spec.axis_names,
+                "spec": spec.identity(),
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
             try:
                 atomic_write(manifest, json.dumps(record, indent=2) + "\n")
             except OSError as err:
@@ -123,8 +150,7 @@ class SweepTable:
         if not retry_failed:
             return {path.stem for path in self.part_files()}
         table = read_table(self.out, columns=["task_id", "status"])
-        return {tid for tid, status in zip(table["task_id"].to_pylist(), table["status"].to_pylist())
-                if status == "ok"}
+        return {tid for tid, status in zip(table["task_id"].to_pylist(), table["status"].to_pylist()) if status == "ok"}
 
     def write(self, row: dict[str, Any]) -> Path:
         """Write one finished task's row as its own part, atomically (temp file, fsync, rename)."""
@@ -169,6 +195,8 @@ def read_table(out: str | os.PathLike[str], columns: list[str] | None = None) ->
     table = dataset.to_table(columns=None if columns is None else [*dict.fromkeys([*columns, "sweep_id"])])
     foreign = set(table["sweep_id"].to_pylist()) - {held["sweep_id"]}
     if foreign:
-        raise SweepError(f"{out}: rows of sweep(s) {sorted(foreign)} in {RESULTS}/, expected only "
-                         f"{held['sweep_id']} ({held.get('name')!r})")
+        raise SweepError(
+            f"{out}: rows of sweep(s) {sorted(foreign)} in {RESULTS}/, expected only "
+            f"{held['sweep_id']} ({held.get('name')!r})"
+        )
     return table if columns is None or "sweep_id" in columns else table.drop_columns(["sweep_id"])

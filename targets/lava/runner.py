@@ -114,8 +114,9 @@ class Session:
                 failure.append(err)
 
         try:
-            self.clamp.run(condition=RunSteps(num_steps=steps, blocking=False),
-                           run_cfg=Loihi2SimCfg(select_tag=self.tag))
+            self.clamp.run(
+                condition=RunSteps(num_steps=steps, blocking=False), run_cfg=Loihi2SimCfg(select_tag=self.tag)
+            )
         except Exception as err:
             raise SimulationError(f"target 'lava' ({self.tag}): the network did not start: {err}") from err
         self.started = True
@@ -129,8 +130,10 @@ class Session:
             if crashed:
                 raise SimulationError(f"target 'lava' ({self.tag}): a process failed: {crashed}")
             if time.monotonic() > deadline:
-                raise SimulationError(f"target 'lava' ({self.tag}): {steps} timesteps did not finish within "
-                                      f"{self.timeout:g} s; the runtime was stopped")
+                raise SimulationError(
+                    f"target 'lava' ({self.tag}): {steps} timesteps did not finish within "
+                    f"{self.timeout:g} s; the runtime was stopped"
+                )
         if failure:
             detail = _errors_of(self.clamp.runtime) or str(failure[0])
             raise SimulationError(f"target 'lava' ({self.tag}): a process failed: {detail}")
@@ -204,11 +207,24 @@ def build(
     require_lava()
     from wavetrain.targets.lava.procs.process import InputClamp, LossLoad, WaveLayer
 
-    common = {"mode": mode, "window": int(window), "batch": int(batch), "windows": int(windows), "rows": len(x),
-              "shuffle": bool(shuffle), "seed": int(seed), "depth": net.depth,
-              "acts": [layer.activation for layer in net.layers], "loss": net.loss, "history": bool(history),
-              "lr": float(lr), "momentum": float(momentum), "courant": float(courant), "outbox": outbox,
-              "fixed": None if fixed is None else _settings(fixed)}
+    common = {
+        "mode": mode,
+        "window": int(window),
+        "batch": int(batch),
+        "windows": int(windows),
+        "rows": len(x),
+        "shuffle": bool(shuffle),
+        "seed": int(seed),
+        "depth": net.depth,
+        "acts": [layer.activation for layer in net.layers],
+        "loss": net.loss,
+        "history": bool(history),
+        "lr": float(lr),
+        "momentum": float(momentum),
+        "courant": float(courant),
+        "outbox": outbox,
+        "fixed": None if fixed is None else _settings(fixed),
+    }
     if fixed is not None:
         x = quantize(x, fixed.x_exp, fixed.message_bits, "nearest")
     clamp = InputClamp(x=x, name="clamp", **common)
@@ -285,8 +301,9 @@ def relax_on_lava(
     t = net.targets(y, len(x)).astype(np.float64)
     check_network(net, len(x), fixed)
     with tempfile.TemporaryDirectory(prefix="wavetrain-lava-") as box:
-        clamp, layers, load = build(net, x, t, "relax", ticks, len(x), ticks=ticks, history=history, fixed=fixed,
-                                    courant=nu, outbox=box)
+        clamp, layers, load = build(
+            net, x, t, "relax", ticks, len(x), ticks=ticks, history=history, fixed=fixed, courant=nu, outbox=box
+        )
         with session(clamp, layers, load, _tag(fixed), timeout) as run:
             run.run(ticks)
             return _relaxation(layers, ticks, nu, history, fixed)
@@ -309,8 +326,10 @@ def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: 
     log = None
     if history:
         log = History()
-        parts = [(scale(v["hist_s"], e[0]), scale(v["hist_lam"], e[1]), scale(v["hist_gw"], e[2]),
-                  scale(v["hist_gb"], e[3])) for v, e in ((v, exps(l)) for l, v in enumerate(saved))]
+        parts = [
+            (scale(v["hist_s"], e[0]), scale(v["hist_lam"], e[1]), scale(v["hist_gw"], e[2]), scale(v["hist_gb"], e[3]))
+            for v, e in ((v, exps(l)) for l, v in enumerate(saved))
+        ]
         for k in range(ticks + 1):
             log.s.append([part[0][k] for part in parts])
             log.lam.append([part[1][k] for part in parts])
@@ -323,8 +342,10 @@ def check_network(net: Network, batch: int, fixed: LoihiFixedPoint | None) -> No
     if fixed is None:
         return
     if fixed.depth != net.depth:
-        raise ConfigError(f"target 'lava' fixed point: the substrate has exponents for {fixed.depth} layers, "
-                          f"expected {net.depth} (calibrate it on this network)")
+        raise ConfigError(
+            f"target 'lava' fixed point: the substrate has exponents for {fixed.depth} layers, "
+            f"expected {net.depth} (calibrate it on this network)"
+        )
     fixed.check_exact(net.sizes, batch)
 
 

@@ -30,8 +30,9 @@ class LavaTarget:
 
     def __init__(self, fixed_point: bool | LoihiFixedPoint = False, timeout: float = TIMEOUT) -> None:
         if not isinstance(fixed_point, (bool, LoihiFixedPoint)):
-            raise ConfigError(f"target 'lava': fixed_point must be True, False or a LoihiFixedPoint, "
-                              f"got {type(fixed_point).__name__}")
+            raise ConfigError(
+                f"target 'lava': fixed_point must be True, False or a LoihiFixedPoint, got {type(fixed_point).__name__}"
+            )
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigError(f"target 'lava': timeout must be a number of seconds > 0, got {timeout!r}")
         require_lava()
@@ -59,8 +60,9 @@ class LavaTarget:
             raise ConfigError(f"target 'lava': samples must be a non-empty 1-D array of times >= 0 s, got {samples!r}")
         last = max(int(ticks.max()), 1)
         fixed = self.substrate(net, x, t)
-        relaxation = relax_on_lava(net, x, t, ticks=last, courant=courant, history=True, fixed=fixed,
-                                   timeout=self.timeout)
+        relaxation = relax_on_lava(
+            net, x, t, ticks=last, courant=courant, history=True, fixed=fixed, timeout=self.timeout
+        )
         log = relaxation.history
         assert log is not None  # history=True above
         signals: dict[str, np.ndarray] = {"x": np.stack([x] * len(ticks))}
@@ -72,8 +74,9 @@ class LavaTarget:
         if probes is not None:
             missing = sorted(set(probes) - set(signals))
             if missing:
-                raise ConfigError(f"target 'lava': no probe named {missing[0]!r}; expected one of "
-                                  f"{', '.join(sorted(signals))}")
+                raise ConfigError(
+                    f"target 'lava': no probe named {missing[0]!r}; expected one of {', '.join(sorted(signals))}"
+                )
             signals = {name: signals[name] for name in probes}
         return Trace(samples, signals, target="lava")
 
@@ -95,8 +98,13 @@ def network_of(circuit: Any) -> tuple[Network, np.ndarray, np.ndarray, float]:
             junction, act = circuit.element(f"j{l}"), circuit.element(f"act{l}")
             if not isinstance(junction, Junction) or not isinstance(act, Nonlinearity):
                 raise LoweringError(f"target 'lava': element j{l} / act{l} is not a junction / nonlinearity")
-            layers.append(Dense(np.array(junction.weight, dtype=np.float64), np.array(junction.bias, dtype=np.float64),
-                                act.activation))
+            layers.append(
+                Dense(
+                    np.array(junction.weight, dtype=np.float64),
+                    np.array(junction.bias, dtype=np.float64),
+                    act.activation,
+                )
+            )
         source = circuit.element("input")
         loads = circuit.of_type(LossLoad)
     except LoweringError:
@@ -108,5 +116,9 @@ def network_of(circuit: Any) -> tuple[Network, np.ndarray, np.ndarray, float]:
     if any(port.kind != "probe" for port in circuit.of_type(ParameterPort)):
         raise LoweringError("target 'lava': learning ports are not run as circuits; train with target='lava'")
     net = Network(layers, loss=loads[0].loss, name=circuit.name)
-    return net, np.array(source.values, dtype=np.float64), np.array(loads[0].target, dtype=np.float64), \
-        float(meta.get("courant", 1.0))
+    return (
+        net,
+        np.array(source.values, dtype=np.float64),
+        np.array(loads[0].target, dtype=np.float64),
+        float(meta.get("courant", 1.0)),
+    )

@@ -60,15 +60,37 @@ def train_on_lava(
     if windows < 1:
         raise ConfigError(f"target 'lava': batch_size must be <= the {len(x_all)} training samples, got {batch_size}")
     check_network(net, batch_size, fixed)
-    result = TrainResult(method, epochs, batch_size, lr, momentum, seed, hold=window if method == "wave" else None,
-                         network=net, dtype="int64 (Loihi fixed point)" if fixed is not None else "float64")
+    result = TrainResult(
+        method,
+        epochs,
+        batch_size,
+        lr,
+        momentum,
+        seed,
+        hold=window if method == "wave" else None,
+        network=net,
+        dtype="int64 (Loihi fixed point)" if fixed is not None else "float64",
+    )
     began = time.perf_counter()
     if epochs == 0:
         return result
     steps = windows * window
     with tempfile.TemporaryDirectory(prefix="wavetrain-lava-") as box:
-        clamp, layers, load = build(net, x_all, t_all, method, window, batch_size, windows=windows, shuffle=True,
-                                    seed=seed, fixed=fixed, lr=lr, momentum=momentum, outbox=box)
+        clamp, layers, load = build(
+            net,
+            x_all,
+            t_all,
+            method,
+            window,
+            batch_size,
+            windows=windows,
+            shuffle=True,
+            seed=seed,
+            fixed=fixed,
+            lr=lr,
+            momentum=momentum,
+            outbox=box,
+        )
         with session(clamp, layers, load, "fixed_pt" if fixed is not None else "floating_pt", timeout) as run:
             for epoch in range(epochs):
                 start = time.perf_counter()

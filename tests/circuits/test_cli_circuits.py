@@ -35,9 +35,7 @@ def test_compiled_learning_netlist_runs_in_ngspice_as_is(model: Path, tmp_path: 
     result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out), "--learning", "--ticks", "50"])
     assert result.exit_code == 0, result.output
     assert "Fw0_0_p1 w0_0_p1 0 Vzw0_0_p1 1" in out.read_text()
-    done = subprocess.run(
-        ["ngspice", "-b", str(out)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    done = subprocess.run(["ngspice", "-b", str(out)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout[-2000:]
 
 
@@ -82,11 +80,7 @@ def test_hostile_model_name_never_reaches_a_netlist(tmp_path: Path) -> None:
     model = Network.mlp([2, 2], seed=0, name="a\n.include /etc/passwd").save(tmp_path / "evil.npz")
     out = tmp_path / "evil.cir"
     result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out)])
-    assert (
-        result.exit_code == 1
-        and "LoweringError" in result.output
-        and "cannot name a circuit" in result.output
-    )
+    assert result.exit_code == 1 and "LoweringError" in result.output and "cannot name a circuit" in result.output
     assert not out.exists()
 
 

@@ -27,8 +27,9 @@ GOLDEN = Path(__file__).parent.parent / "golden"
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 # NOTE: every registered circuit target (spice needs ngspice); lava runs the network itself, not the circuit's
 # elements, and has its own tests (tests/targets/test_lava.py)
-TARGETS = [pytest.param(name, marks=needs_ngspice) if name == "spice" else name
-           for name in target_names() if name != "lava"]
+TARGETS = [
+    pytest.param(name, marks=needs_ngspice) if name == "spice" else name for name in target_names() if name != "lava"
+]
 Z0, DELAY = 50.0, 1e-9
 
 
@@ -40,9 +41,7 @@ def small_net() -> Network:
 
 GOLDEN_CIRCUITS = {
     "tiny_relax": lambda: compile_network(small_net(), x=[[0.5, -1.0], [1.0, 0.25]], y=[[1.0], [0.0]]),
-    "tiny_momentum": lambda: compile_network(
-        small_net(), x=[[0.5, -1.0]], y=[[1.0]], learning="momentum", eta=5e7
-    ),
+    "tiny_momentum": lambda: compile_network(small_net(), x=[[0.5, -1.0]], y=[[1.0]], learning="momentum", eta=5e7),
     "tiny_courant_half": lambda: compile_network(small_net(), x=[[0.5, -1.0]], y=[[1.0]], courant=0.5),
     "tiny_softmax": lambda: compile_network(
         Network.mlp([2, 2, 3], loss="cross_entropy", seed=3, name="tiny"), x=[[0.5, -1.0]], y=[2]
@@ -57,9 +56,7 @@ def test_golden_netlist(name: str, update_golden: bool) -> None:
     if update_golden:
         path.write_text(text)
     assert path.exists(), f"{path} is missing; run pytest --update-golden"
-    assert text == path.read_text(), (
-        f"{name}: netlist differs from {path} (run pytest --update-golden if intended)"
-    )
+    assert text == path.read_text(), f"{name}: netlist differs from {path} (run pytest --update-golden if intended)"
 
 
 def test_netlist_is_deterministic_and_self_contained() -> None:
@@ -102,9 +99,7 @@ def line_circuit(load: float, pulse: float = 0.5e-9) -> Circuit:
         name="src", b="a", values=np.array([[1.0]]), resistance=Z0, start=0.25e-9, rise=1e-12, duration=pulse
     )
     line = TransmissionLine(name="l1", a="a", b="b", width=1, z0=Z0, delay=DELAY)
-    return Circuit(
-        name="line", elements=(source, line, Termination(name="load", a="b", width=1, resistance=load))
-    )
+    return Circuit(name="line", elements=(source, line, Termination(name="load", a="b", width=1, resistance=load)))
 
 
 def run(target: str, circuit: Circuit, samples: np.ndarray, stop: float = 4e-9):
@@ -143,9 +138,7 @@ def test_pulse_arrives_after_exactly_the_delay(tmp_path: Path) -> None:
     t, far = vectors["time"], vectors["v(n0_0_b)"]
     assert np.max(np.abs(far[t <= start + DELAY])) < 1e-9, "nothing may arrive before the delay"
     full = t[np.argmax(np.abs(far - 0.5) < 1e-9)]
-    assert full - (start + rise) == pytest.approx(DELAY, abs=1e-15), (
-        "the ramp's end arrives exactly one delay later"
-    )
+    assert full - (start + rise) == pytest.approx(DELAY, abs=1e-15), "the ramp's end arrives exactly one delay later"
 
 
 @pytest.mark.parametrize("target", TARGETS)

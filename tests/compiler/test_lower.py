@@ -74,13 +74,10 @@ def test_default_pipeline_terminates_and_matches_every_line(net: Network) -> Non
 def test_match_impedances_fixes_a_mismatched_load(net: Network) -> None:
     circuit = terminate_ports(lower(net))
     bad = [
-        replace(e, resistance=100.0) if isinstance(e, Termination) and e.name == "tfl1" else e
-        for e in circuit.elements
+        replace(e, resistance=100.0) if isinstance(e, Termination) and e.name == "tfl1" else e for e in circuit.elements
     ]
     circuit = replace(circuit, elements=tuple(bad))
-    with pytest.raises(
-        CircuitError, match=r"line 'fl1': far end 's1r' is loaded by 100 ohm, expected z0 = 50 ohm"
-    ):
+    with pytest.raises(CircuitError, match=r"line 'fl1': far end 's1r' is loaded by 100 ohm, expected z0 = 50 ohm"):
         verify(circuit)
     assert impedance_problems(match_impedances(circuit)) == []
 

@@ -14,8 +14,7 @@ from wavetrain.errors import ModelFileError, NetworkError
 
 
 def test_mlp_contract():
-    net = Network.mlp([64, 128, 128, 10], activation="tanh", output_activation="identity", loss="cross_entropy",
-                      seed=0)
+    net = Network.mlp([64, 128, 128, 10], activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
     assert net.depth == 3 and net.sizes == [64, 128, 128, 10]
     assert net.layers[0].weight.shape == (128, 64) and net.layers[0].weight.dtype == np.float64
     assert net.layers[2].bias.shape == (10,)
@@ -41,8 +40,10 @@ def test_weights_are_assignable_but_keep_their_shape():
     "build, message",
     [
         (lambda: Network([]), r"expected at least 1 layer, got 0"),
-        (lambda: Network([Dense(np.ones((3, 2)), np.zeros(3)), Dense(np.ones((2, 4)), np.zeros(2))]),
-         r"layer 1 takes 4 inputs, expected 3 \(outputs of layer 0\)"),
+        (
+            lambda: Network([Dense(np.ones((3, 2)), np.zeros(3)), Dense(np.ones((2, 4)), np.zeros(2))]),
+            r"layer 1 takes 4 inputs, expected 3 \(outputs of layer 0\)",
+        ),
         (lambda: Network([Dense(np.ones((3, 2)), np.zeros(3))], loss="hinge"), r"unknown loss 'hinge'"),
         (lambda: Dense(np.ones((3, 2)), np.zeros(3), "gelu"), r"unknown activation 'gelu'; expected one of tanh"),
         (lambda: Dense(np.ones((3, 2)), np.zeros(2)), r"bias: has shape \(2,\), expected \(3,\)"),

@@ -76,11 +76,22 @@ def test_port_velocity_round_trips_and_matters(tmp_path, small):
     port.velocity = None
     state = ckpt.decode(header["state"], arrays)
     state["port"] = port
-    ckpt.write(tmp_path / "novel.npz", Network.load(path), {k: header[k] for k in
-               ("settings", "data", "epoch", "position", "wall_time")}, state)
+    ckpt.write(
+        tmp_path / "novel.npz",
+        Network.load(path),
+        {k: header[k] for k in ("settings", "data", "epoch", "position", "wall_time")},
+        state,
+    )
     dropped = fresh()
-    train(dropped, small, method=Mpc(h=1), port=InductorPort(m=20.0, r=2.0), epochs=3, seed=1,
-          resume=tmp_path / "novel.npz")
+    train(
+        dropped,
+        small,
+        method=Mpc(h=1),
+        port=InductorPort(m=20.0, r=2.0),
+        epochs=3,
+        seed=1,
+        resume=tmp_path / "novel.npz",
+    )
     assert not same_weights(whole, dropped)
 
 
@@ -98,8 +109,11 @@ def test_sigint_mid_epoch_writes_a_checkpoint_and_resume_is_exact(tmp_path, smal
 
     monkeypatch.setattr(Wave, "step", step)
     path = tmp_path / "c.npz"
-    with pytest.raises(TrainingInterrupted, match=r"SIGINT in epoch 2 after minibatch 2; checkpoint written to .*"
-                                                  r"resume with train\(\.\.\., resume="):
+    with pytest.raises(
+        TrainingInterrupted,
+        match=r"SIGINT in epoch 2 after minibatch 2; checkpoint written to .*"
+        r"resume with train\(\.\.\., resume=",
+    ):
         train(fresh(), small, method="wave", hold=3, epochs=3, seed=5, checkpoint=path, checkpoint_every=10)
     monkeypatch.setattr(Wave, "step", original)
     _, header, _ = ckpt.read(path)
@@ -138,13 +152,17 @@ def test_hostile_checkpoints_are_refused(tmp_path, small):
                 archive.writestr(key, data)
         return out
 
-    evil = dict(body, state={"$dict": dict(body["state"]["$dict"],
-                                           port={"$dataclass": "os:system", "fields": {}})})
+    evil = dict(body, state={"$dict": dict(body["state"]["$dict"], port={"$dataclass": "os:system", "fields": {}})})
     with pytest.raises(ModelFileError, match=r"class 'os:system', expected a dataclass of wavetrain"):
         train(fresh(), small, epochs=2, seed=3, resume=variant("evil.npz", **{"checkpoint.json": json.dumps(evil)}))
     with pytest.raises(ModelFileError, match=r"checkpoint version 9 is not supported"):
-        train(fresh(), small, epochs=2, seed=3,
-              resume=variant("v9.npz", **{"checkpoint.json": json.dumps(dict(body, version=9))}))
+        train(
+            fresh(),
+            small,
+            epochs=2,
+            seed=3,
+            resume=variant("v9.npz", **{"checkpoint.json": json.dumps(dict(body, version=9))}),
+        )
     with pytest.raises(ModelFileError, match=r"not a training checkpoint"):
         train(fresh(), small, epochs=2, seed=3, resume=fresh().save(tmp_path / "plain.npz"))
     header = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (2000000000000,), }"
@@ -158,8 +176,11 @@ def test_divergence_restores_the_last_finite_state_and_save_refuses_nan(small, t
     restore the float32 copy of it)."""
     net = Network.mlp([64, 12, 10], activation="identity", loss="mse", seed=0)
     before = net.copy()
-    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
-        ConfigError, match=r"diverged in epoch 1: minibatch \d+ has loss (inf|nan).*restored to its last finite"
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(
+            ConfigError, match=r"diverged in epoch 1: minibatch \d+ has loss (inf|nan).*restored to its last finite"
+        ),
     ):
         train(net, small, method="backprop", epochs=3, lr=1e5, momentum=0.9, dtype="float64")
     assert same_weights(net, before)
@@ -174,8 +195,10 @@ def test_a_second_writer_of_one_checkpoint_is_refused(tmp_path, small):
     from wavetrain.files import writer_lock
 
     path = tmp_path / "c.npz"
-    script = f"from wavetrain.files import writer_lock\nimport time\nwith writer_lock({str(path)!r}):\n" \
-             "    print('locked', flush=True)\n    time.sleep(30)\n"
+    script = (
+        f"from wavetrain.files import writer_lock\nimport time\nwith writer_lock({str(path)!r}):\n"
+        "    print('locked', flush=True)\n    time.sleep(30)\n"
+    )
     import subprocess
     import sys
 

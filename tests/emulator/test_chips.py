@@ -65,10 +65,17 @@ def test_a_run_is_reproducible_from_its_seed(digits):
 
 def test_chip_axis_equals_running_each_chip_alone(digits):
     # every random effect drawn per chip, none per read: the chip axis must compute chip c exactly as chip c alone
-    model = PRESETS["reram"].with_overrides({
-        "device.read_noise": 0.0, "device.prog_noise": 0.0, "device.dw_min_std": 0.0,
-        "device.rounding": "deterministic", "io.forward_noise": 0.0, "io.backward_noise": 0.0,
-        "device.stuck_on": 0.01})
+    model = PRESETS["reram"].with_overrides(
+        {
+            "device.read_noise": 0.0,
+            "device.prog_noise": 0.0,
+            "device.dw_min_std": 0.0,
+            "device.rounding": "deterministic",
+            "io.forward_noise": 0.0,
+            "io.backward_noise": 0.0,
+            "device.stuck_on": 0.01,
+        }
+    )
     together, alone = small_net(), small_net()
     both = train(together, small_data(digits), epochs=1, seed=2, lr=0.2, hardware=model, chips=3)
     one = train(alone, small_data(digits), epochs=1, seed=2, lr=0.2, hardware=model)
@@ -121,7 +128,6 @@ def test_bad_hardware_runs_are_refused(digits):
 
 
 def test_wave_training_on_a_lossy_board_of_chips(digits):
-    result = train(small_net(), small_data(digits), epochs=1, seed=1, hardware="lossy-board", chips=2,
-                   method="wave")
+    result = train(small_net(), small_data(digits), epochs=1, seed=1, hardware="lossy-board", chips=2, method="wave")
     assert len(result.chip_test_accuracy[0]) == 2 and result.chips == 2
     assert 0.0 < result.fidelity.cosine[0] < 1.0 and len(result.fidelity.layer_cosine[0]) == 3

@@ -20,8 +20,9 @@ def test_quantization_error_is_at_most_half_a_step_and_levels_are_counted(bits, 
     assert np.max(np.abs(q - v)) <= step / 2 * (1 + 1e-12)
     sweep = devices.quantize(np.linspace(-full_scale, full_scale, 20 * 2**bits), bits, full_scale)
     assert len(np.unique(np.round(sweep / step))) == 2**bits - 1
-    assert np.all(devices.quantize(np.array([-3 * full_scale, 3 * full_scale]), bits, full_scale)
-                  == [-full_scale, full_scale])
+    assert np.all(
+        devices.quantize(np.array([-3 * full_scale, 3 * full_scale]), bits, full_scale) == [-full_scale, full_scale]
+    )
 
 
 def test_one_bit_is_the_sign_and_none_only_clips():
@@ -38,8 +39,9 @@ def test_noise_managed_converter_error_scales_with_each_rows_magnitude():
     assert np.all(np.abs(out - v) <= bound * (1 + 1e-12))
     np.testing.assert_array_equal(out[3], 0.0)
     # without management the absolute full scale clips
-    np.testing.assert_array_equal(devices.convert(np.array([[20.0, -20.0]]), 8, 12.0, 0.0, False, None),
-                                  [[12.0, -12.0]])
+    np.testing.assert_array_equal(
+        devices.convert(np.array([[20.0, -20.0]]), 8, 12.0, 0.0, False, None), [[12.0, -12.0]]
+    )
 
 
 def test_converter_noise_has_the_given_std():
@@ -75,8 +77,13 @@ def test_sparse_pulses_are_the_dense_counts_unbiased(dtype, target):
     assert abs(n.var() - frac * (1 - frac)) < 0.01
     dense = devices.pulse_count(dw, 0.01, "stochastic", np.random.default_rng(2))
     assert np.mean(dense != n) <= (1e-5 if dtype == np.float32 else 0.0)
-    where, counts = devices.pulses(np.array([0.014, 0.016, -0.026, 1.0, -1.0, 0.0], dtype), 0.01, "deterministic",
-                                   np.random.default_rng(0), max_pulses=31)
+    where, counts = devices.pulses(
+        np.array([0.014, 0.016, -0.026, 1.0, -1.0, 0.0], dtype),
+        0.01,
+        "deterministic",
+        np.random.default_rng(0),
+        max_pulses=31,
+    )
     np.testing.assert_array_equal(where, [0, 1, 2, 3, 4])
     np.testing.assert_array_equal(counts, [1, 2, -3, 31, -31])
 
@@ -138,8 +145,9 @@ def test_noisy_pulses_in_closed_form_match_noisy_pulses_one_by_one(gamma_up, gam
         w = np.full(RNG_SAMPLES, w0)
         for _ in range(count):
             w = w + sign * dw * (1 - sign * gamma * w) + std * dw * rng.standard_normal(RNG_SAMPLES)
-        closed = devices.apply_pulses(np.full(RNG_SAMPLES, w0), np.full(RNG_SAMPLES, sign * count), dw, dw,
-                                      gamma_up, gamma_down, 1.0, std, rng)
+        closed = devices.apply_pulses(
+            np.full(RNG_SAMPLES, w0), np.full(RNG_SAMPLES, sign * count), dw, dw, gamma_up, gamma_down, 1.0, std, rng
+        )
         assert abs(closed.mean() - w.mean()) < 5 * std * dw * np.sqrt(count) * np.sqrt(2 / RNG_SAMPLES)
         assert abs(closed.std() / w.std() - 1) < 0.01
 
@@ -197,7 +205,7 @@ def test_gauss_draws_are_standard_normal(dtype):
     flat = z.astype(np.float64).ravel()
     assert stats.kstest(flat, "norm").pvalue > 1e-3  # scipy's normal CDF, an independent reference
     assert abs(flat.mean()) < 5 / np.sqrt(flat.size) and abs(flat.var() - 1) < 5 * np.sqrt(2 / flat.size)
-    assert abs(np.mean(flat ** 4) - 3) < 0.1  # the kurtosis of a normal, not of a uniform or a cut-off sum
+    assert abs(np.mean(flat**4) - 3) < 0.1  # the kurtosis of a normal, not of a uniform or a cut-off sum
     # the cosine and sine halves of each pair are uncorrelated, odd sizes work
     half = flat.size // 2
     assert abs(np.corrcoef(flat[:half], flat[half:])[0, 1]) < 5 / np.sqrt(half)

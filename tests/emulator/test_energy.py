@@ -67,9 +67,9 @@ def curvature(Ws, bs, x, y, direction):
 
     def loss(flat):
         out, at = torch.tensor(x), 0
-        for (ws, bsh) in shapes:
+        for ws, bsh in shapes:
             n, m = ws[0] * ws[1], bsh[0]
-            W, b = flat[at:at + n].reshape(ws), flat[at + n:at + n + m]
+            W, b = flat[at : at + n].reshape(ws), flat[at + n : at + n + m]
             at += n + m
             out = torch.tanh(out @ W.T + b)
         return (0.5 * ((out - torch.tensor(y)) ** 2).sum(dim=1)).mean()
@@ -112,8 +112,8 @@ def test_locked_residual_is_the_second_order_taylor_remainder(problem, eta: floa
         at = 0
         for layer in copy.layers:
             n, m = layer.weight.size, layer.bias.size
-            layer.weight -= eta * g[at:at + n].reshape(layer.weight.shape)
-            layer.bias -= eta * g[at + n:at + n + m]
+            layer.weight -= eta * g[at : at + n].reshape(layer.weight.shape)
+            layer.bias -= eta * g[at + n : at + n + m]
             at += n + m
 
 
@@ -186,7 +186,7 @@ def test_the_reports_finite_difference_curvature_matches_torch(problem) -> None:
     _, g = reference(Ws, bs, x, y)
     grads, at = [], 0
     for W, b in zip(Ws, bs):
-        grads.append((g[at:at + W.size].reshape(W.shape), g[at + W.size:at + W.size + b.size]))
+        grads.append((g[at : at + W.size].reshape(W.shape), g[at + W.size : at + W.size + b.size]))
         at += W.size + b.size
     before = [W.copy() for W in Ws]
     got = report_curvature(net, x, y, grads)
@@ -209,7 +209,7 @@ def test_locked_inductor_residual_is_the_taylor_remainder_of_its_step(problem) -
         assert abs(step / predicted - 1.0) < 0.05, (k, step, predicted)
         at = 0
         for i, (W, b) in enumerate(zip(Ws, bs)):
-            Ws[i] = W + velocity[at:at + W.size].reshape(W.shape)
-            bs[i] = b + velocity[at + W.size:at + W.size + b.size]
+            Ws[i] = W + velocity[at : at + W.size].reshape(W.shape)
+            bs[i] = b + velocity[at + W.size : at + W.size + b.size]
             at += W.size + b.size
     assert trace.stored[-1] > 0 and np.all(trace.stale == 0.0)

@@ -119,8 +119,9 @@ def test_chips_are_reproducible_and_independent_of_how_many_are_drawn():
 
 
 def test_stuck_devices_have_their_fraction_and_never_move():
-    model = PRESETS["reram"].with_overrides({"device.stuck_on": 0.05, "device.stuck_off": 0.1,
-                                             "device.dw_min_std": 0.0})
+    model = PRESETS["reram"].with_overrides(
+        {"device.stuck_on": 0.05, "device.stuck_off": 0.1, "device.dw_min_std": 0.0}
+    )
     sub = AnalogSubstrate(model, [400, 500, 2], seed=0)
     W = np.random.default_rng(0).normal(scale=0.1, size=(500, 400))
     sub.program(W, 0)
@@ -148,8 +149,9 @@ def test_read_noise_is_every_device_read_afresh_referred_to_the_output(different
     from scipy import stats
 
     sigma = 0.03 * 2.0 * factor
-    model = PRESETS["ideal"].with_overrides({"device.w_max": 2.0, "device.read_noise": 0.03,
-                                             "device.differential": differential})
+    model = PRESETS["ideal"].with_overrides(
+        {"device.w_max": 2.0, "device.read_noise": 0.03, "device.differential": differential}
+    )
     sub = AnalogSubstrate(model, [30, 20, 2], seed=1)
     rng = np.random.default_rng(7)
     W = rng.uniform(-1, 1, (20, 30))
@@ -193,8 +195,9 @@ def test_programmed_weights_sit_on_the_conductance_levels():
 
 
 def test_drift_at_evaluation_follows_the_power_law():
-    model = PRESETS["ideal"].with_overrides({"device.w_max": 1.0, "device.drift_nu": 0.05,
-                                             "device.t_inference": 3600.0})
+    model = PRESETS["ideal"].with_overrides(
+        {"device.w_max": 1.0, "device.drift_nu": 0.05, "device.t_inference": 3600.0}
+    )
     sub = AnalogSubstrate(model, SIZES, seed=0)
     W = _params(None)[0]
     assert sub.weight(W, 0) is W  # training reads right after programming
@@ -203,8 +206,15 @@ def test_drift_at_evaluation_follows_the_power_law():
 
 
 def test_pulsed_write_matches_the_device_closed_form():
-    model = PRESETS["ideal"].with_overrides({"device.w_max": 1.0, "device.dw_min": 0.01, "device.gamma_up": 1.0,
-                                             "device.gamma_down": 1.0, "device.rounding": "deterministic"})
+    model = PRESETS["ideal"].with_overrides(
+        {
+            "device.w_max": 1.0,
+            "device.dw_min": 0.01,
+            "device.gamma_up": 1.0,
+            "device.gamma_down": 1.0,
+            "device.rounding": "deterministic",
+        }
+    )
     sub = AnalogSubstrate(model, SIZES, seed=0)
     W = np.clip(_params(None)[0], -0.9, 0.9)
     step = np.random.default_rng(2).normal(scale=0.03, size=W.shape)
@@ -215,8 +225,9 @@ def test_pulsed_write_matches_the_device_closed_form():
 
 
 def test_converters_leak_and_lines_per_chip():
-    model = PRESETS["ideal"].with_overrides({"io.adc_bits": 6, "circuit.leak": 0.01, "circuit.line_loss": 0.1,
-                                             "circuit.mismatch": 0.2})
+    model = PRESETS["ideal"].with_overrides(
+        {"io.adc_bits": 6, "circuit.leak": 0.01, "circuit.line_loss": 0.1, "circuit.mismatch": 0.2}
+    )
     sub = AnalogSubstrate(model, SIZES, chips=3, seed=0)
     a = np.random.default_rng(3).normal(size=(3, 5, 40))
     expected = devices.convert(a, 6, 12.0, 0.0, True, None) * 0.99

@@ -14,8 +14,12 @@ torch = pytest.importorskip("torch")  # NOTE: torch is an optional extra; it is 
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 7), m=st.integers(1, 7), act=st.sampled_from(["tanh", "sigmoid", "identity"]),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    n=st.integers(1, 7),
+    m=st.integers(1, 7),
+    act=st.sampled_from(["tanh", "sigmoid", "identity"]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_junction_conserves_power_and_balances_three_ports(n: int, m: int, act: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     layer = Network.mlp([n, m], output_activation=act, seed=seed % 1000).layers[0]

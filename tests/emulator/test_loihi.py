@@ -34,7 +34,7 @@ def test_weight_grid_is_lava_dense_bit_accurate_grid(seed: int, bits: int) -> No
 
     rng = np.random.default_rng(seed)
     W_int = rng.integers(-300, 300, size=(5, 7))
-    W_int[0, :2] = -10**6, 10**6
+    W_int[0, :2] = -(10**6), 10**6
     lava = truncate_weights(clip_weights(W_int, SignMode.MIXED, num_bits=8), SignMode.MIXED, bits)
     # a mantissa k of `bits` bits at exponent 9 - bits is Lava's weight W_int = k 2^(9 - bits): the same grid and range
     sub = substrate(1, weight_bits=bits)
@@ -54,8 +54,11 @@ def test_overflow_rules() -> None:
     m = np.array([2**23 + 5, -(2**23) - 3, 17])
     np.testing.assert_array_equal(overflow(m, 24, "saturate", "x"), [2**23 - 1, -(2**23), 17])
     np.testing.assert_array_equal(overflow(m, 24, "wrap", "x"), [-(2**23) + 5, 2**23 - 3, 17])
-    with pytest.raises(FixedPointOverflow, match=r"layer 2 state: 2 of 3 values overflow the 24-bit range "
-                                                 r"\[-8388608, 8388607\], the largest \|value\| is 8388613"):
+    with pytest.raises(
+        FixedPointOverflow,
+        match=r"layer 2 state: 2 of 3 values overflow the 24-bit range "
+        r"\[-8388608, 8388607\], the largest \|value\| is 8388613",
+    ):
         overflow(m, 24, "raise", "layer 2 state")
 
 
@@ -117,8 +120,10 @@ def test_bad_settings_are_refused() -> None:
 
 
 def test_var_model_patch_rewrites_only_the_mutable_defaults() -> None:
-    source = ("from __future__ import annotations\nfrom dataclasses import dataclass, InitVar\n"
-              "@dataclass\nclass CoreEncoder:\n    x: ByteEncoder = ByteEncoder()\n    n: int = 0\n")
+    source = (
+        "from __future__ import annotations\nfrom dataclasses import dataclass, InitVar\n"
+        "@dataclass\nclass CoreEncoder:\n    x: ByteEncoder = ByteEncoder()\n    n: int = 0\n"
+    )
     fixed = _compat.patch_source(source)
     assert "    x: ByteEncoder = field(default_factory=ByteEncoder)" in fixed
     assert "from dataclasses import field, dataclass, InitVar" in fixed and "    n: int = 0" in fixed

@@ -22,8 +22,9 @@ def test_identity_quu_is_sgd_bit_for_bit() -> None:
     plain = [(W.copy(), b.copy()) for W, b in net.params()]
     for _ in range(8):
         # NOTE: reference gradients of the *plain* trajectory, so any drift between the two would compound
-        grads = reference_grads(Network([type(l)(W, b, l.activation) for (W, b), l in zip(plain, net.layers)],
-                                        loss="mse"), x, t)
+        grads = reference_grads(
+            Network([type(l)(W, b, l.activation) for (W, b), l in zip(plain, net.layers)], loss="mse"), x, t
+        )
         OCNOpt(alpha=0.1).step(net.params(), net, x, t)
         plain = [(W - 0.1 * dW, b - 0.1 * db) for (W, b), (dW, db) in zip(plain, grads)]
     for (W, b), (W0, b0) in zip(net.params(), plain):
@@ -63,8 +64,9 @@ def test_kfac_quu_is_newton_on_linear_least_squares() -> None:
     grad = (design @ np.hstack([W0, b0[:, None]]).T - y).T @ design / 40
     hessian = np.kron(design.T @ design / 40, np.eye(3))  # the exact Hessian of the mean mse in column-major vec
     newton = -np.linalg.solve(hessian, grad.reshape(-1, order="F")).reshape(3, 6, order="F")
-    np.testing.assert_allclose(np.hstack([net.layers[0].weight - W0, (net.layers[0].bias - b0)[:, None]]), newton,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        np.hstack([net.layers[0].weight - W0, (net.layers[0].bias - b0)[:, None]]), newton, atol=1e-12
+    )
     best = np.linalg.lstsq(design, y, rcond=None)[0]
     minimum = np.mean(0.5 * ((design @ best - y) ** 2).sum(axis=1))
     assert np.mean(net.loss_fn.value(net.forward(x), y)) == pytest.approx(minimum, abs=1e-12)

@@ -54,8 +54,9 @@ def test_inductor_resistor_port_is_heavy_ball(problem, dt: float) -> None:
     velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in theta]
     for _ in range(15):
         port.step(ported.params(), reference_grads(ported, x, t))
-        grads = reference_grads(Network([type(l)(W, b, l.activation) for (W, b), l in zip(theta, net.layers)],
-                                        loss="mse"), x, t)
+        grads = reference_grads(
+            Network([type(l)(W, b, l.activation) for (W, b), l in zip(theta, net.layers)], loss="mse"), x, t
+        )
         velocity = [(beta * vW - lr * dW, beta * vb - lr * db) for (vW, vb), (dW, db) in zip(velocity, grads)]
         theta = [(W + vW, b + vb) for (W, b), (vW, vb) in zip(theta, velocity)]
     for (W, b), (W0, b0) in zip(ported.params(), theta):

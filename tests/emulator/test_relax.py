@@ -72,8 +72,9 @@ def test_t1_generic_networks_are_inexact_one_tick_early():
 def test_t2_exactness_time_of_every_cell(spec_net):
     x, y = make_batch(spec_net, batch=4)
     depth = spec_net.depth
-    _, exact, _ = light_cone(spec_net.params(), [l.act for l in spec_net.layers], spec_net.loss_fn, x,
-                             spec_net.targets(y, 4))
+    _, exact, _ = light_cone(
+        spec_net.params(), [l.act for l in spec_net.layers], spec_net.loss_fn, x, spec_net.targets(y, 4)
+    )
     history = relax(spec_net, x, y, ticks=2 * depth + 3, history=True).history
     for l in range(1, depth + 1):
         s_err = [np.max(np.abs(h[l - 1] - exact.s[l - 1])) for h in history.s]
@@ -123,7 +124,7 @@ def test_relax_is_deterministic_and_leaves_weights_alone(spec_net):
     x, y = make_batch(spec_net)
     before = [layer.weight.copy() for layer in spec_net.layers]
     a, b = relax(spec_net, x, y, history=True), relax(spec_net, x, y, history=True)
-    for (ga, gb) in zip(a.grads, b.grads):
+    for ga, gb in zip(a.grads, b.grads):
         np.testing.assert_array_equal(ga[0], gb[0])
     for w, layer in zip(before, spec_net.layers):
         np.testing.assert_array_equal(w, layer.weight)

@@ -65,8 +65,9 @@ def test_relaxation_on_read_noise_reaches_the_noisy_gradient_at_tick_2l(spec_net
     dws, dbs, _ = net_backprop(noise.noisy(spec_net), x, spec_net.targets(y, 3))
     _assert_grads(got.grads, dws, dbs)
     assert _gap(got.grads, relax(spec_net, x, y).grads) > 1e-4
-    early = run_ticks(spec_net.params(), spec_net, x, spec_net.targets(y, 3), 2 * spec_net.depth - 1, 1.0,
-                      substrate=noise)
+    early = run_ticks(
+        spec_net.params(), spec_net, x, spec_net.targets(y, 3), 2 * spec_net.depth - 1, 1.0, substrate=noise
+    )
     assert _gap(early.grads, got.grads) > 1e-8  # T1 on the substrate: not one tick earlier
 
 
@@ -74,8 +75,9 @@ def test_one_tick_reads_the_substrate(spec_net) -> None:
     x, y = make_batch(spec_net, batch=3)
     t = spec_net.targets(y, 3)
     rng = np.random.default_rng(0)
-    state = WaveState([rng.normal(size=(3, n)) for n in spec_net.sizes[1:]],
-                      [rng.normal(size=(3, n)) for n in spec_net.sizes[1:]])
+    state = WaveState(
+        [rng.normal(size=(3, n)) for n in spec_net.sizes[1:]], [rng.normal(size=(3, n)) for n in spec_net.sizes[1:]]
+    )
     noise = ReadNoise(0.05)
     noisy_net = noise.noisy(spec_net)
     got_state, got = tick(spec_net.machine(noise), x, t, state, 0.5)
@@ -123,10 +125,21 @@ def test_training_on_read_noise_steps_with_the_noisy_gradient(method: str, sched
     dws, dbs, _ = net_backprop(noise.noisy(net), x, y)
     expected = [(layer.weight - 0.1 * dw, layer.bias - 0.1 * db) for layer, dw, db in zip(net.layers, dws, dbs)]
     ideal = net.copy()
-    train(net, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0,
-          substrate=noise, dtype="float64")
-    train(ideal, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0,
-          dtype="float64")
+    train(
+        net,
+        (x, y),
+        method=method,
+        schedule=schedule,
+        epochs=1,
+        batch_size=7,
+        lr=0.1,
+        momentum=0.0,
+        substrate=noise,
+        dtype="float64",
+    )
+    train(
+        ideal, (x, y), method=method, schedule=schedule, epochs=1, batch_size=7, lr=0.1, momentum=0.0, dtype="float64"
+    )
     for layer, (W, b) in zip(net.layers, expected):
         np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
         np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)
@@ -164,10 +177,20 @@ def test_port_updates_go_through_the_substrate_write() -> None:
     net = _net()
     x, y = make_batch(net, batch=7, seed=4)
     dws, dbs, _ = net_backprop(net, x, y)
-    expected = [(layer.weight - 1.25 * 0.1 * dw, layer.bias - 1.25 * 0.1 * db)
-                for layer, dw, db in zip(net.layers, dws, dbs)]
-    train(net, (x, y), method="dyadic", epochs=1, batch_size=7, lr=0.1, momentum=0.0, substrate=WriteGain(1.25),
-          dtype="float64")
+    expected = [
+        (layer.weight - 1.25 * 0.1 * dw, layer.bias - 1.25 * 0.1 * db) for layer, dw, db in zip(net.layers, dws, dbs)
+    ]
+    train(
+        net,
+        (x, y),
+        method="dyadic",
+        epochs=1,
+        batch_size=7,
+        lr=0.1,
+        momentum=0.0,
+        substrate=WriteGain(1.25),
+        dtype="float64",
+    )
     for layer, (W, b) in zip(net.layers, expected):
         np.testing.assert_allclose(layer.weight, W, rtol=0, atol=1e-12)
         np.testing.assert_allclose(layer.bias, b, rtol=0, atol=1e-12)

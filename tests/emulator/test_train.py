@@ -111,8 +111,11 @@ def test_checkpoint_and_callback(tmp_path, digits):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"method": "adam"}, r"method: expected one of backprop, dyadic, wave, pipelined, pipelined\+stash, "
-                             r"pipelined\+stash-forward, mpc, forward, ocnopt, curvature, got 'adam'"),
+        (
+            {"method": "adam"},
+            r"method: expected one of backprop, dyadic, wave, pipelined, pipelined\+stash, "
+            r"pipelined\+stash-forward, mpc, forward, ocnopt, curvature, got 'adam'",
+        ),
         ({"lr": -0.1}, r"lr: expected a number > 0, got -0.1"),
         ({"momentum": 1.0}, r"momentum: expected 0 <= momentum < 1 \(a passive port\), got 1.0"),
         ({"batch_size": 0}, r"batch_size: expected an integer > 0, got 0"),

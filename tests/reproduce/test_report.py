@@ -54,10 +54,17 @@ def test_k_claim_reproduced_not_reproduced_and_inconclusive() -> None:
 
 
 def test_render_labels_sources_columns_and_the_closing_note() -> None:
-    section = Section("T9", "W-perp", (Row("q", "1.0", "k ~ 10 (seed summary)", "ours", INCONCLUSIVE, "fail"),
-                                       Row("r", "2.0", "-", "ours", NOT_CLAIMED, "pass")), (), "a note")
-    digits = {"backprop": {"curves": np.array([[0.5, 0.9], [0.6, 0.8]]), "wall": np.array([1.0, 2.0]),
-                           "momentum": 0.9}}
+    section = Section(
+        "T9",
+        "W-perp",
+        (
+            Row("q", "1.0", "k ~ 10 (seed summary)", "ours", INCONCLUSIVE, "fail"),
+            Row("r", "2.0", "-", "ours", NOT_CLAIMED, "pass"),
+        ),
+        (),
+        "a note",
+    )
+    digits = {"backprop": {"curves": np.array([[0.5, 0.9], [0.6, 0.8]]), "wall": np.array([1.0, 2.0]), "momentum": 0.9}}
     text = reproduce.render(QUICK, [section], digits, 1.0)
     assert "| T9 | W-perp | inconclusive, not claimed | 1/2 pass |" in text
     assert "| quantity | measured | claim (source) | our derivation | verdict | check |" in text

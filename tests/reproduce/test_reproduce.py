@@ -13,11 +13,33 @@ from wavetrain.errors import StabilityError
 from wavetrain.reproduction.report_types import Scale
 from wavetrain.reproduction.reproduce import reproduce
 
-TINY = Scale("tiny", t3_ticks=300, t4_ticks=200, mc_draws=2000, widths=(32, 64), t9_draws=2, t11_depth=8,
-             t10_width=32, epochs=1, seeds=(0,), train_subset=200, t9_seeds=(0, 1), t9_epochs=1,
-             t9_train_subset=512, t9_ks=(1, 10), t9_widths=(16, 32), t9_width_samples=16, t11_depths=(8, 16),
-             t11_seeds=(0, 1), t7_ticks=200, t4_seeds=(0, 1), t7_seeds=(0, 1),
-             t7_etas=(0.01, 0.02), t7_depths=(2, 4), t7_depth_eta=0.01)
+TINY = Scale(
+    "tiny",
+    t3_ticks=300,
+    t4_ticks=200,
+    mc_draws=2000,
+    widths=(32, 64),
+    t9_draws=2,
+    t11_depth=8,
+    t10_width=32,
+    epochs=1,
+    seeds=(0,),
+    train_subset=200,
+    t9_seeds=(0, 1),
+    t9_epochs=1,
+    t9_train_subset=512,
+    t9_ks=(1, 10),
+    t9_widths=(16, 32),
+    t9_width_samples=16,
+    t11_depths=(8, 16),
+    t11_seeds=(0, 1),
+    t7_ticks=200,
+    t4_seeds=(0, 1),
+    t7_seeds=(0, 1),
+    t7_etas=(0.01, 0.02),
+    t7_depths=(2, 4),
+    t7_depth_eta=0.01,
+)
 
 
 def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
@@ -25,8 +47,15 @@ def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
     text = path.read_text()
     for target in [f"T{i}" for i in range(1, 14)]:
         assert f"## {target}:" in text, target
-    for plot in ("t3_error_vs_tick.png", "t9_mnist1d.png", "t9_cosine_vs_width.png", "t10_memory.png",
-                 "t11_exponent.png", "digits_accuracy.png", "t7_energy.png"):
+    for plot in (
+        "t3_error_vs_tick.png",
+        "t9_mnist1d.png",
+        "t9_cosine_vs_width.png",
+        "t10_memory.png",
+        "t11_exponent.png",
+        "digits_accuracy.png",
+        "t7_energy.png",
+    ):
         assert (tmp_path / plot).stat().st_size > 1000
     # NOTE: the targets with an exact answer must pass even at this size
     for line in ("max abs error at tick 2L = 10 | 0 |", "h = L: max |g^h - g_bp| | 0 |"):

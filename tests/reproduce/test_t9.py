@@ -90,16 +90,24 @@ def test_preconditioned_guess_has_the_covariance_of_the_authors_construction(n_n
     mask = rng.random(n) > 0.4
     J = W * mask
     U, S, Vt = np.linalg.svd(J, full_matrices=False)
-    W_prime = U @ np.diag(np.sqrt(S ** 2 + sigma)) @ Vt
+    W_prime = U @ np.diag(np.sqrt(S**2 + sigma)) @ Vt
     evals, Q = np.linalg.eigh(J.T @ J + sigma * np.eye(n))
-    C = Q @ np.diag(evals ** -0.5) @ Q.T
+    C = Q @ np.diag(evals**-0.5) @ Q.T
     authors = C @ W_prime.T @ W_prime @ C
     basis = t9.top_right_vectors(W, mask[None], n_next)[0] if n_next < n else np.eye(n)
     ours = basis.T @ basis
     assert np.max(np.abs(authors - ours)) <= 1e-4  # sigma's share: the two agree as sigma -> 0
-    draws = np.stack([t9.guesses([(np.zeros((n, 3)), None), (W, None), (np.zeros((2, n_next)), None)],
-                                 [(mask - 0.5)[None], np.zeros((1, n_next)), np.zeros((1, 2))],
-                                 "preconditioned", np.random.default_rng(i))[0][0] for i in range(2000)])
+    draws = np.stack(
+        [
+            t9.guesses(
+                [(np.zeros((n, 3)), None), (W, None), (np.zeros((2, n_next)), None)],
+                [(mask - 0.5)[None], np.zeros((1, n_next)), np.zeros((1, 2))],
+                "preconditioned",
+                np.random.default_rng(i),
+            )[0][0]
+            for i in range(2000)
+        ]
+    )
     assert np.max(np.abs(draws.T @ draws / len(draws) - ours)) < 0.15
 
 
@@ -108,8 +116,11 @@ def test_signed_cosine_and_intervals() -> None:
     b = np.array([[2.0, 0.0], [0.0, -1.0], [1.0, 1.0]])
     assert t9.signed_cosine(a, b) == 0.0  # +1 and -1; the zero estimate is skipped
     mean, low, high = t9.interval([0.1, 0.2, 0.3])
-    assert mean == pytest.approx(0.2) and low < 0.2 < high and high - low == pytest.approx(2 * 4.302653 * 0.1 / 3 ** .5,
-                                                                                          rel=1e-5)
+    assert (
+        mean == pytest.approx(0.2)
+        and low < 0.2 < high
+        and high - low == pytest.approx(2 * 4.302653 * 0.1 / 3**0.5, rel=1e-5)
+    )
     assert t9.interval([0.5])[1] == -np.inf
 
 
@@ -133,7 +144,7 @@ def test_float32_subspaces_equal_the_float64_subspaces(n_next: int) -> None:
     subspaces, compared as projectors (eigenvector signs are arbitrary), on samples whose k-th eigenvalue gap is
     not degenerate."""
     rng = np.random.default_rng(7)
-    W = rng.uniform(-128 ** -0.5, 128 ** -0.5, size=(n_next, 128))
+    W = rng.uniform(-(128**-0.5), 128**-0.5, size=(n_next, 128))
     mask = rng.random((48, 128)) > rng.uniform(0.3, 0.7, size=(48, 1))
     for k in t9.KS:
         exact, fast = t9.top_right_vectors(W, mask, k, precise=True), t9.top_right_vectors(W, mask, k, precise=False)

@@ -62,8 +62,9 @@ def test_paired_bootstrap_matches_the_normal_approximation() -> None:
     d = (a - b).astype(float)
     half = 1.959964 * d.std(ddof=1) / np.sqrt(len(d))
     assert diff == pytest.approx(d.mean(), abs=1e-15)
-    assert low == pytest.approx(d.mean() - half, abs=0.15 * half) and high == pytest.approx(d.mean() + half,
-                                                                                               abs=0.15 * half)
+    assert low == pytest.approx(d.mean() - half, abs=0.15 * half) and high == pytest.approx(
+        d.mean() + half, abs=0.15 * half
+    )
     with pytest.raises(ConfigError, match="shapes"):
         t9_paper.bootstrap_difference(a, b[:10])
 
@@ -74,14 +75,27 @@ def fake(method: str, seed: int, correct: int, cosine: float = 0.05) -> dict:
 
     bits = np.zeros(1000, dtype=np.uint8)
     bits[:correct] = 1
-    return {"method": method, "seed": seed, "schedule": json.loads(json.dumps(asdict(t9_paper.PAPER))),
-            "final_test_accuracy": correct / 1000, "test_accuracy": [0.1, correct / 1000], "cosine": [cosine] * 2,
-            "test_correct": bits}
+    return {
+        "method": method,
+        "seed": seed,
+        "schedule": json.loads(json.dumps(asdict(t9_paper.PAPER))),
+        "final_test_accuracy": correct / 1000,
+        "test_accuracy": [0.1, correct / 1000],
+        "cosine": [cosine] * 2,
+        "test_correct": bits,
+    }
 
 
 def test_paper_rows_decide_by_the_paired_t_interval_and_report_a_partial_sweep(tmp_path) -> None:
-    acc = {"backprop": (600, 620), "isotropic": (300, 320), "W^T": (350, 330), "preconditioned": (310, 330),
-           "W-perp k=1": (400, 420), "W-perp k=10": (500, 520), "W-perp k=50": (450, 480)}
+    acc = {
+        "backprop": (600, 620),
+        "isotropic": (300, 320),
+        "W^T": (350, 330),
+        "preconditioned": (310, 330),
+        "W-perp k=1": (400, 420),
+        "W-perp k=10": (500, 520),
+        "W-perp k=50": (450, 480),
+    }
     results = {m: {s: fake(m, s, c) for s, c in enumerate(v)} for m, v in acc.items()}
     rows, note = t9_paper.paper_rows(results, tmp_path / "t9.png")
     by = {r.quantity.split(" (")[0]: r for r in rows}
@@ -113,7 +127,8 @@ def test_paper_rows_decide_by_the_paired_t_interval_and_report_a_partial_sweep(t
     del results["W-perp k=10"]
     rows, _ = t9_paper.paper_rows(results, tmp_path / "t9.png")
     assert [r.measured for r in rows if r.quantity.startswith("k ~ 10")] == [
-        "sweep too small (or not finished) at this scale"]
+        "sweep too small (or not finished) at this scale"
+    ]
 
 
 def test_patch_replaces_one_section_and_its_summary_row() -> None:
@@ -123,12 +138,28 @@ def test_patch_replaces_one_section_and_its_summary_row() -> None:
         return Section(target, f"title {target}", (Row("q", value, "-", "-", "not claimed"),), ("p.png",), "note")
 
     old = [sec("T8", "1"), sec("T9", "2"), sec("T9b", "3")]
-    text = "\n".join(["# r", "", *[rep.summary_line(s) for s in old], *sum((rep.section_lines(s) for s in old), []),
-                      "", "## Closing"])
+    text = "\n".join(
+        [
+            "# r",
+            "",
+            *[rep.summary_line(s) for s in old],
+            *sum((rep.section_lines(s) for s in old), []),
+            "",
+            "## Closing",
+        ]
+    )
     new = Section("T9", "title T9", (Row("q", "42", "claim", "-", "reproduced", "pass"),), ("p.png",), "new note")
     patched = rep.patch(text, new)
-    expected = "\n".join(["# r", "", *[rep.summary_line(s) for s in (old[0], new, old[2])],
-                          *sum((rep.section_lines(s) for s in (old[0], new, old[2])), []), "", "## Closing"])
+    expected = "\n".join(
+        [
+            "# r",
+            "",
+            *[rep.summary_line(s) for s in (old[0], new, old[2])],
+            *sum((rep.section_lines(s) for s in (old[0], new, old[2])), []),
+            "",
+            "## Closing",
+        ]
+    )
     assert patched == expected and patched != text
     with pytest.raises(ConfigError, match="one '## T7:' section"):
         rep.patch(text, Section("T7", "x", ()))
@@ -140,9 +171,19 @@ def test_reproduce_only_patches_the_section_and_refreshes_the_closing_note(tmp_p
 
     old = Section("T9", "t", (Row("q", "old", "-", "-", "not claimed"),))
     other = Section("T10", "u", (Row("q", "kept", "-", "-", "not claimed"),))
-    (tmp_path / "report.md").write_text("\n".join(["# r", rep.summary_line(old), rep.summary_line(other),
-                                                   *rep.section_lines(old), *rep.section_lines(other), "",
-                                                   sources.CLOSING.replace("T9: paired", "T9: stale")]))
+    (tmp_path / "report.md").write_text(
+        "\n".join(
+            [
+                "# r",
+                rep.summary_line(old),
+                rep.summary_line(other),
+                *rep.section_lines(old),
+                *rep.section_lines(other),
+                "",
+                sources.CLOSING.replace("T9: paired", "T9: stale"),
+            ]
+        )
+    )
     new = Section("T9", "t", (Row("q", "new", "-", "-", "not claimed"),))
     monkeypatch.setitem(rep.SINGLE, "T9", lambda scale, out: new)
     text = rep.reproduce_only(tmp_path, ("T9",)).read_text()
@@ -151,8 +192,15 @@ def test_reproduce_only_patches_the_section_and_refreshes_the_closing_note(tmp_p
 
 
 def test_extra_seeds_of_the_family_comparisons_join_those_rows_only(tmp_path) -> None:
-    acc = {"backprop": (600, 620), "isotropic": (300, 320), "W^T": (350, 330), "preconditioned": (310, 330),
-           "W-perp k=1": (400, 420), "W-perp k=10": (500, 520), "W-perp k=50": (450, 480)}
+    acc = {
+        "backprop": (600, 620),
+        "isotropic": (300, 320),
+        "W^T": (350, 330),
+        "preconditioned": (310, 330),
+        "W-perp k=1": (400, 420),
+        "W-perp k=10": (500, 520),
+        "W-perp k=50": (450, 480),
+    }
     results = {m: {s: fake(m, s, c) for s, c in enumerate(v)} for m, v in acc.items()}
     for m, c in (("isotropic", 250), ("W^T", 260), ("preconditioned", 270), ("W-perp k=10", 400)):
         for seed in (2, 3):  # seeds 2 and 3 ran only the four estimators the family claims compare

@@ -18,8 +18,9 @@ from wavetrain.targets import get_target, target_names
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 # NOTE: every registered circuit target (spice needs ngspice); lava runs the network itself, not the circuit's
 # elements, and has its own tests (tests/targets/test_lava.py)
-TARGETS = [pytest.param(name, marks=needs_ngspice) if name == "spice" else name
-           for name in target_names() if name != "lava"]
+TARGETS = [
+    pytest.param(name, marks=needs_ngspice) if name == "spice" else name for name in target_names() if name != "lava"
+]
 RTOL = 1e-5  # relative to the largest entry of each reference array; ngspice runs with reltol 1e-6
 
 CASES = [
@@ -54,9 +55,7 @@ def test_every_tick_matches_the_emulator(target: str, sizes, activation: str, lo
     worst = 0.0
     for k in range(ref.ticks + 1):
         for l in range(net.depth):
-            worst = max(
-                worst, close(got.history.s[k][l], ref.history.s[k][l]) if np.any(ref.history.s[k][l]) else 0.0
-            )
+            worst = max(worst, close(got.history.s[k][l], ref.history.s[k][l]) if np.any(ref.history.s[k][l]) else 0.0)
             if np.any(ref.history.lam[k][l]):
                 worst = max(worst, close(got.history.lam[k][l], ref.history.lam[k][l]))
             for a, b in zip(got.history.grads[k][l], ref.history.grads[k][l]):
@@ -97,9 +96,7 @@ def test_light_cone_of_an_input_step(target: str) -> None:
             replace(e, values=values, start=n0 * tick) if isinstance(e, Source) else e for e in base.elements
         )
         samples = (np.arange(n0 + 2 * depth + 3) + 0.5) * tick
-        return get_target(target).run(
-            replace(base, elements=elements), Transient(stop=samples[-1] + tick), samples
-        )
+        return get_target(target).run(replace(base, elements=elements), Transient(stop=samples[-1] + tick), samples)
 
     on, off = run(np.asarray(x, dtype=float)), run(np.zeros_like(x, dtype=float))
     for l in range(1, depth + 1):

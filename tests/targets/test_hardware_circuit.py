@@ -21,11 +21,22 @@ from wavetrain.errors import CircuitError
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 TICKS = 8
 # every effect SPICE can express; read noise, converters and jitter stay in the emulator
-MODEL = PRESETS["reram"].with_overrides({
-    "device.read_noise": 0.0, "device.weight_bits": 5, "device.stuck_on": 0.1, "device.stuck_off": 0.1,
-    "io.dac_bits": None, "io.adc_bits": None, "io.forward_noise": 0.0, "io.backward_noise": 0.0,
-    "circuit.mismatch": 0.3, "circuit.mismatch_dtod": 0.1, "circuit.line_loss": 0.1, "circuit.leak": 0.05,
-})
+MODEL = PRESETS["reram"].with_overrides(
+    {
+        "device.read_noise": 0.0,
+        "device.weight_bits": 5,
+        "device.stuck_on": 0.1,
+        "device.stuck_off": 0.1,
+        "io.dac_bits": None,
+        "io.adc_bits": None,
+        "io.forward_noise": 0.0,
+        "io.backward_noise": 0.0,
+        "circuit.mismatch": 0.3,
+        "circuit.mismatch_dtod": 0.1,
+        "circuit.line_loss": 0.1,
+        "circuit.leak": 0.05,
+    }
+)
 
 
 def _case():
@@ -97,18 +108,26 @@ def test_a_bad_line_loss_or_leak_is_refused():
     with pytest.raises(CircuitError, match="loss must be a number >= 0 Np, got -1"):
         TransmissionLine(name="l", a="a", b="b", width=1, z0=50.0, delay=1e-9, loss=-1)
     with pytest.raises(CircuitError, match=r"leak must be a number in \[0, 1\), got 1.0"):
-        Junction(name="j", a="a", b="b", back_in="d", back_out=None, weight=np.ones((1, 1)), bias=np.zeros(1),
-                 leak=1.0)
+        Junction(name="j", a="a", b="b", back_in="d", back_out=None, weight=np.ones((1, 1)), bias=np.zeros(1), leak=1.0)
 
 
 def test_numpy_circuit_target_on_the_analog_substrate_is_the_emulator_tick_by_tick():
     # every hook of a deterministic chip: converters on every boundary, echoes, loss, jitter, leak
     model = PRESETS["lossy-board"].with_overrides({"io.adc_bits": 6, "io.dac_bits": 6, "circuit.mismatch": 0.3})
     net, x, y = _case()
-    run = wavetrain.simulate(net, x, y, ticks=TICKS, target="numpy", history=True,
-                             substrate=AnalogSubstrate(model, net.sizes, seed=0))
-    emulated = run_ticks(net.params(), net, x, net.targets(y, len(x)), TICKS, 1.0, history=True,
-                         substrate=AnalogSubstrate(model, net.sizes, seed=0))
+    run = wavetrain.simulate(
+        net, x, y, ticks=TICKS, target="numpy", history=True, substrate=AnalogSubstrate(model, net.sizes, seed=0)
+    )
+    emulated = run_ticks(
+        net.params(),
+        net,
+        x,
+        net.targets(y, len(x)),
+        TICKS,
+        1.0,
+        history=True,
+        substrate=AnalogSubstrate(model, net.sizes, seed=0),
+    )
     assert _max_error(run.history.grads, emulated.history.grads) < 1e-12
     ideal = wavetrain.relax(net, x, y, ticks=TICKS, history=True)
     assert _max_error(ideal.history.grads[-1:], emulated.history.grads[-1:]) > 1e-3

@@ -39,8 +39,12 @@ HOSTILE: dict[str, tuple[str, dict[str, str], int, str | None]] = {
     "control_prefix": (".title p\n" + BODY + ".controls\nshell touch {canary}\n.endc\n.end\n", {}, 5, "runs"),
     "control_tab": (".title t\n" + BODY + "\t.control\nshell touch {canary}\n.endc\n.end\n", {}, 5, "runs"),
     "control_cr": (".title r\n" + BODY + ".con\rtrol\nshell touch {canary}\n.endc\n.end\n", {}, 5, "runs"),
-    "control_first_line_of_include": (".title i\n" + BODY + ".include inner.cir\n.end\n",
-                                      {"inner.cir": ".control\nshell touch {canary}\n.endc\n"}, 1, "runs"),
+    "control_first_line_of_include": (
+        ".title i\n" + BODY + ".include inner.cir\n.end\n",
+        {"inner.cir": ".control\nshell touch {canary}\n.endc\n"},
+        1,
+        "runs",
+    ),
     "star_hash": (".title h\n" + BODY + "*# shell touch {canary}\n.end\n", {}, 5, "runs"),
     "star_hash_indented": (".title h\n" + BODY + "  *#shell touch {canary}\n.end\n", {}, 5, "runs"),
     "star_hash_after_end": (".title h\n" + BODY + ".end\n*# shell touch {canary}\n", {}, 6, "runs"),
@@ -58,45 +62,99 @@ HOSTILE: dict[str, tuple[str, dict[str, str], int, str | None]] = {
     "include_after_end": (".title i\n" + BODY + ".end\n.include {outside}/cmd.cir\n", {}, 6, "runs"),
     "include_reads_a_file": (".title i\n" + BODY + ".include {outside}/secret.txt\n.end\n", {}, 5, "reads"),
     "include_home": (".title i\n" + BODY + ".include ~/wavetrain-not-there.cir\n.end\n", {}, 5, None),
-    "include_nested": (".title n\n" + BODY + ".include sub/inner.cir\n.end\n",
-                       {"sub/inner.cir": "R9 a 0 1k\n*# shell touch {canary}\n"}, 2, "runs"),
-    "include_from_the_including_folder": (".title n\n" + BODY + ".include sub/inner.cir\n.end\n",
-                                          {"sub/inner.cir": ".include x.cir\n", "x.cir": "R8 a 0 1k\n",
-                                           "sub/x.cir": "->cmd.cir"}, 1, "runs"),
-    "include_through_a_linked_file": (".title n\n" + BODY + ".include a.cir\n.end\n",
-                                      {"sub/b.cir": ".include x.cir\n", "a.cir": "=>sub/b.cir",
-                                       "sub/x.cir": "R8 a 0 1k\n", "x.cir": "*# shell touch {canary}\n"}, 1, "runs"),
-    "library_section": (".title l\n" + BODY + ".lib parts.lib typ\n.end\n",
-                        {"parts.lib": ".lib typ\n*# shell touch {canary}\nR7 a 0 1k\n.endl typ\n"}, 2, "runs"),
+    "include_nested": (
+        ".title n\n" + BODY + ".include sub/inner.cir\n.end\n",
+        {"sub/inner.cir": "R9 a 0 1k\n*# shell touch {canary}\n"},
+        2,
+        "runs",
+    ),
+    "include_from_the_including_folder": (
+        ".title n\n" + BODY + ".include sub/inner.cir\n.end\n",
+        {"sub/inner.cir": ".include x.cir\n", "x.cir": "R8 a 0 1k\n", "sub/x.cir": "->cmd.cir"},
+        1,
+        "runs",
+    ),
+    "include_through_a_linked_file": (
+        ".title n\n" + BODY + ".include a.cir\n.end\n",
+        {
+            "sub/b.cir": ".include x.cir\n",
+            "a.cir": "=>sub/b.cir",
+            "sub/x.cir": "R8 a 0 1k\n",
+            "x.cir": "*# shell touch {canary}\n",
+        },
+        1,
+        "runs",
+    ),
+    "library_section": (
+        ".title l\n" + BODY + ".lib parts.lib typ\n.end\n",
+        {"parts.lib": ".lib typ\n*# shell touch {canary}\nR7 a 0 1k\n.endl typ\n"},
+        2,
+        "runs",
+    ),
     "library_outside": (".title l\n" + BODY + ".lib {outside}/cmd.cir typ\n.end\n", {}, 5, None),
-    "library_prefix": (".title l\n" + BODY + ".library parts.lib typ\n.end\n",
-                       {"parts.lib": ".lib typ\n*# shell touch {canary}\n.endl\n"}, 5, "runs"),
-    "filesource_absolute": (".title f\n" + FILESOURCE
-                            + '.model filesrc filesource (file="{outside}/numbers.txt" {scales})\n'
-                            + ".tran 1n 10n\n.save v(fs)\n.end\n", {}, 4, "reads"),
-    "filesource_parent": (".title f\n" + FILESOURCE
-                          + '.model filesrc filesource (file="../outside/numbers.txt" {scales})\n'
-                          + ".tran 1n 10n\n.save v(fs)\n.end\n", {}, 4, "reads"),
-    "filesource_param": (".title f\n" + '.param fn="../outside/numbers.txt"\n' + FILESOURCE
-                         + ".model filesrc filesource (file={{fn}} {scales})\n.tran 1n 10n\n.save v(fs)\n.end\n", {}, 5,
-                         "reads"),
-    "filesource_default_name": (".title f\n" + FILESOURCE + ".model filesrc filesource ({scales})\n"
-                                ".tran 1n 10n\n.save v(fs)\n.end\n", {"filesource.txt": "->numbers.txt"}, 4,
-                                "reads"),
-    "filesource_symlink": (".title f\n" + FILESOURCE + '.model filesrc filesource (file="data.txt" {scales})\n'
-                           ".tran 1n 10n\n.save v(fs)\n.end\n", {"data.txt": "->numbers.txt"}, 4, "reads"),
-    "filesource_continued": (".title f\n" + FILESOURCE + ".model filesrc filesource\n"
-                             '+ (file="{outside}/numbers.txt" {scales})\n.tran 1n 10n\n.save v(fs)\n.end\n', {}, 4,
-                             "reads"),
-    "d_source": (".title d\n" + BODY + '.model src d_source (input_file="{outside}/secret.txt")\n.end\n', {}, 5,
-                 None),
+    "library_prefix": (
+        ".title l\n" + BODY + ".library parts.lib typ\n.end\n",
+        {"parts.lib": ".lib typ\n*# shell touch {canary}\n.endl\n"},
+        5,
+        "runs",
+    ),
+    "filesource_absolute": (
+        ".title f\n"
+        + FILESOURCE
+        + '.model filesrc filesource (file="{outside}/numbers.txt" {scales})\n'
+        + ".tran 1n 10n\n.save v(fs)\n.end\n",
+        {},
+        4,
+        "reads",
+    ),
+    "filesource_parent": (
+        ".title f\n"
+        + FILESOURCE
+        + '.model filesrc filesource (file="../outside/numbers.txt" {scales})\n'
+        + ".tran 1n 10n\n.save v(fs)\n.end\n",
+        {},
+        4,
+        "reads",
+    ),
+    "filesource_param": (
+        ".title f\n"
+        + '.param fn="../outside/numbers.txt"\n'
+        + FILESOURCE
+        + ".model filesrc filesource (file={{fn}} {scales})\n.tran 1n 10n\n.save v(fs)\n.end\n",
+        {},
+        5,
+        "reads",
+    ),
+    "filesource_default_name": (
+        ".title f\n" + FILESOURCE + ".model filesrc filesource ({scales})\n.tran 1n 10n\n.save v(fs)\n.end\n",
+        {"filesource.txt": "->numbers.txt"},
+        4,
+        "reads",
+    ),
+    "filesource_symlink": (
+        ".title f\n" + FILESOURCE + '.model filesrc filesource (file="data.txt" {scales})\n'
+        ".tran 1n 10n\n.save v(fs)\n.end\n",
+        {"data.txt": "->numbers.txt"},
+        4,
+        "reads",
+    ),
+    "filesource_continued": (
+        ".title f\n" + FILESOURCE + ".model filesrc filesource\n"
+        '+ (file="{outside}/numbers.txt" {scales})\n.tran 1n 10n\n.save v(fs)\n.end\n',
+        {},
+        4,
+        "reads",
+    ),
+    "d_source": (".title d\n" + BODY + '.model src d_source (input_file="{outside}/secret.txt")\n.end\n', {}, 5, None),
     "table2d": (".title t\n" + BODY + '.model tab table2d (file="{outside}/secret.txt")\n.end\n', {}, 5, None),
-    "cider_model": (".title c\n" + BODY + ".model nd numd level=1\n+ output rootfile={canary}\n.end\n", {}, 5,
-                    None),
-    "cider_instance_file": (".title c\n" + BODY + "D1 a 0 dmod ic.file={outside}/secret.txt\n.model dmod d\n"
-                            ".end\n", {}, 5, None),
-    "measoutfile": (".title m\n" + BODY + ".options measoutfile={canary}\n.meas tran v1 max v(a)\n.end\n", {}, 5,
-                    None),
+    "cider_model": (".title c\n" + BODY + ".model nd numd level=1\n+ output rootfile={canary}\n.end\n", {}, 5, None),
+    "cider_instance_file": (
+        ".title c\n" + BODY + "D1 a 0 dmod ic.file={outside}/secret.txt\n.model dmod d\n.end\n",
+        {},
+        5,
+        None,
+    ),
+    "measoutfile": (".title m\n" + BODY + ".options measoutfile={canary}\n.meas tran v1 max v(a)\n.end\n", {}, 5, None),
     "backslash_continuation": (".title b\n" + BODY + "R5 a 0 1k \\\\\n.control\n.end\n", {}, 5, None),
     "semicolon_continuation": (".title b\n" + BODY + "; \\\\\nR5 a 0 1k\n.end\n", {}, 5, None),
     "nul_byte": (".title n\n" + BODY + "R5 a 0 1k\0 .control\n.end\n", {}, 5, None),
@@ -265,8 +323,10 @@ def test_an_include_of_a_fifo_inside_the_folder_is_refused(tmp_path):
 
 def test_the_check_is_linear_in_the_netlist_size(tmp_path):
     """A large netlist is checked at ngspice's own reading speed or better (the last round took 100 s on 300 MB)."""
-    lines = "".join(f"B{i}_j1 n{i}_a1 0 V=V(en)*(V(c0_p1) + V(w0_0_p1)*V(n0_0_x))\nT{i} a{i} 0 b{i} 0 Z0=50 TD=1n\n"
-                    for i in range(100_000))
+    lines = "".join(
+        f"B{i}_j1 n{i}_a1 0 V=V(en)*(V(c0_p1) + V(w0_0_p1)*V(n0_0_x))\nT{i} a{i} 0 b{i} 0 Z0=50 TD=1n\n"
+        for i in range(100_000)
+    )
     netlist = tmp_path / "big.cir"
     netlist.write_text(".title big\n" + lines + ".end\n")
     began = time.perf_counter()

@@ -69,8 +69,9 @@ def test_hostile_netlists_are_refused_before_ngspice_runs(tmp_path, name):
 def test_trust_netlist_runs_it_as_written(tmp_path):
     marker = tmp_path / "ran"
     netlist = tmp_path / "t.cir"
-    netlist.write_text(f".title t\nV1 a 0 1\nR1 a 0 1k\n.tran 1n 10n\n.control\nshell touch {marker}\nrun\n"
-                       ".endc\n.end\n")
+    netlist.write_text(
+        f".title t\nV1 a 0 1\nR1 a 0 1k\n.tran 1n 10n\n.control\nshell touch {marker}\nrun\n.endc\n.end\n"
+    )
     CliRunner().invoke(main, ["simulate", str(netlist), "--target", "spice", "--trust-netlist"])
     assert marker.exists(), "--trust-netlist runs the control block"
 
@@ -80,9 +81,13 @@ def start_simulate(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]
     temp.mkdir(exist_ok=True)
     netlist = tmp_path / "long.cir"
     netlist.write_text(LONG)
-    process = subprocess.Popen([sys.executable, "-m", "wavetrain", "simulate", str(netlist), "--target", "spice",
-                                *extra], env=dict(os.environ, TMPDIR=str(temp)), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wavetrain", "simulate", str(netlist), "--target", "spice", *extra],
+        env=dict(os.environ, TMPDIR=str(temp)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return process, temp
 
 
@@ -96,8 +101,9 @@ def wait_for_ngspice(netlist: Path, process: subprocess.Popen, limit: float = 60
 
 
 @needs_ngspice
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL],
-                         ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL], ids=lambda s: signal.Signals(s).name
+)
 def test_a_signal_to_simulate_leaves_no_ngspice_and_no_temp_folder(tmp_path, sig):
     process, temp = start_simulate(tmp_path)
     netlist = tmp_path / "long.cir"
@@ -155,8 +161,14 @@ def test_a_child_with_the_parent_death_signal_dies_with_its_parent(tmp_path):
     parent.wait()
     deadline = time.monotonic() + 10
     while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
-        state = next((line for line in Path(f"/proc/{child}/status").read_text().splitlines()
-                      if line.startswith("State")), "") if Path(f"/proc/{child}").exists() else ""
+        state = (
+            next(
+                (line for line in Path(f"/proc/{child}/status").read_text().splitlines() if line.startswith("State")),
+                "",
+            )
+            if Path(f"/proc/{child}").exists()
+            else ""
+        )
         if "zombie" in state:
             break
         time.sleep(0.02)
@@ -171,10 +183,27 @@ def test_a_signal_during_the_shared_runner_never_crashes_python(tmp_path, sig):
     from wavetrain import Network
 
     model = Network.mlp([8, 16, 16, 4], seed=0, name="m").save(tmp_path / "m.npz")
-    process = subprocess.Popen([sys.executable, "-m", "wavetrain", "simulate", str(model), "--target", "spice",
-                                "--runner", "shared", "--ticks", "3000", "--samples", "4"],
-                               env=dict(os.environ, TMPDIR=str(tmp_path)), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wavetrain",
+            "simulate",
+            str(model),
+            "--target",
+            "spice",
+            "--runner",
+            "shared",
+            "--ticks",
+            "3000",
+            "--samples",
+            "4",
+        ],
+        env=dict(os.environ, TMPDIR=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while "libngspice" not in Path(f"/proc/{process.pid}/maps").read_text():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -159,7 +159,8 @@ def test_a_timeout_stops_the_runtime() -> None:
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
 def test_killing_a_run_midway_leaves_no_child(how: int, tmp_path: Path) -> None:
     script = tmp_path / "long_run.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import numpy as np
         from wavetrain import Network
         from wavetrain.targets.lava.training import train_on_lava
@@ -170,9 +171,11 @@ def test_killing_a_run_midway_leaves_no_child(how: int, tmp_path: Path) -> None:
             print("epoch", epoch, flush=True)
         if __name__ == "__main__":
             train_on_lava(net, (x, y), method="wave", epochs=100000, batch_size=8, callback=started)
-    """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            cwd=ROOT, text=True)
+    """)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("epoch"), "the run did not start"
@@ -194,8 +197,9 @@ def test_missing_lava_names_the_install_command(monkeypatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name.startswith("lava") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("lava") else real(name, *a)
+    )
     with pytest.raises(TargetUnavailable, match=r"pip install --no-deps --ignore-requires-python lava-nc==0\.10\.0"):
         get_target("lava")
 
@@ -230,8 +234,23 @@ def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
 
     runner = CliRunner()
     model = tmp_path / "model.npz"
-    trained = runner.invoke(main, ["train", "--layers", "64,12,10", "--epochs", "1", "--target", "lava",
-                                   "--substrate", "loihi", "--save", str(model), "--json"])
+    trained = runner.invoke(
+        main,
+        [
+            "train",
+            "--layers",
+            "64,12,10",
+            "--epochs",
+            "1",
+            "--target",
+            "lava",
+            "--substrate",
+            "loihi",
+            "--save",
+            str(model),
+            "--json",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert json.loads(trained.output.strip().splitlines()[-1])["test_accuracy_final"] > 0.5
     out = runner.invoke(main, ["deploy", str(model), "--target", "lava", "--fixed-point", "--samples", "8", "--json"])

@@ -15,9 +15,7 @@ needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngsp
 X = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
 Y = np.array([[-1.0], [1.0], [1.0], [-1.0]])
 TICK = 1e-9
-CURVE_ATOL = (
-    1e-3  # |loss_spice - loss_emulator| at every sample; the emulator integrates with dt = tick / 8 (Euler)
-)
+CURVE_ATOL = 1e-3  # |loss_spice - loss_emulator| at every sample; the emulator integrates with dt = tick / 8 (Euler)
 
 
 def xor_curve(target: str, kind: str, eta: float, ticks: int, **options):
@@ -36,9 +34,7 @@ def test_xor_trains_in_ngspice_as_the_emulator_predicts() -> None:
     net, trace, loss = xor_curve("spice", "resistor", eta=5e7, ticks=1000)
     _, _, predicted = xor_curve("numpy", "resistor", eta=5e7, ticks=1000, steps_per_tick=8)
     np.testing.assert_allclose(loss, predicted, rtol=0, atol=CURVE_ATOL)
-    assert loss[-1] < 0.01 < loss[2] and np.all(np.diff(loss[2:]) < 0), (
-        f"loss did not fall: {np.round(loss, 4)}"
-    )
+    assert loss[-1] < 0.01 < loss[2] and np.all(np.diff(loss[2:]) < 0), f"loss did not fall: {np.round(loss, 4)}"
     trained = net.copy()
     for l, layer in enumerate(trained.layers, start=1):
         layer.weight = trace[f"p{l}.weight"][-1]  # the capacitor voltages

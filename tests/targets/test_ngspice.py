@@ -31,9 +31,7 @@ def test_batch_and_shared_runners_agree(net: Network) -> None:
     batch = simulate(net, x, y, target="spice", runner="batch", history=True)
     shared = simulate(net, x, y, target="spice", runner="shared", history=True)
     for k in range(batch.ticks + 1):
-        for a, b in zip(
-            batch.history.s[k] + batch.history.lam[k], shared.history.s[k] + shared.history.lam[k]
-        ):
+        for a, b in zip(batch.history.s[k] + batch.history.lam[k], shared.history.s[k] + shared.history.lam[k]):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     for (a, b), (c, d) in zip(batch.grads, shared.grads, strict=True):
         np.testing.assert_allclose(a, c, atol=1e-12)
@@ -42,9 +40,7 @@ def test_batch_and_shared_runners_agree(net: Network) -> None:
 
 def test_registry_is_lazy_and_names_the_choices() -> None:
     assert {"numpy", "spice"} <= set(TARGETS)
-    with pytest.raises(
-        UnknownTargetError, match=r"unknown target 'lava2'; choose one of: lava, ngspice, numpy, spice"
-    ):
+    with pytest.raises(UnknownTargetError, match=r"unknown target 'lava2'; choose one of: lava, ngspice, numpy, spice"):
         get_target("lava2")
     with pytest.raises(ConfigError, match=r"runner must be 'batch' or 'shared', got 'gpu'"):
         get_target("spice", runner="gpu")
@@ -96,9 +92,7 @@ def test_ngspice_errors_carry_its_message_and_the_kept_files(tmp_path: Path) -> 
 
     bad = tmp_path / "bad.cir"
     bad.write_text(".title bad\nB1 a 0 V=nosuchfunction(V(a))\nR1 a 0 1k\n.tran 1n 10n\n.end\n")
-    with pytest.raises(
-        SimulationError, match=r"ngspice failed: .*netlist kept at .*bad.cir, log at .*bad.log"
-    ):
+    with pytest.raises(SimulationError, match=r"ngspice failed: .*netlist kept at .*bad.cir, log at .*bad.log"):
         run_netlist(bad)
     assert (tmp_path / "bad.log").is_file()
 
@@ -119,9 +113,7 @@ def test_trace_is_one_shared_type(net: Network) -> None:
     trace = get_target("numpy").run(circuit, Transient(stop=5e-9))
     assert isinstance(trace, Trace) and trace.t.shape == (5,)
     assert (
-        trace["s2r"].shape == (5, 2, 3)
-        and trace["p1.grad_w"].shape == (5, 6, 4)
-        and trace["p2.grad_b"].shape == (5, 3)
+        trace["s2r"].shape == (5, 2, 3) and trace["p1.grad_w"].shape == (5, 6, 4) and trace["p2.grad_b"].shape == (5, 3)
     )
 
 

@@ -31,8 +31,10 @@ METHODS: dict[str, tuple[Callable[[int], Any], float]] = {
     "pipelined + delay lines": (lambda seed: Pipelined(True), MOMENTUM),
     "pipelined + delay lines, resistor port": (lambda seed: Pipelined(True), 0.0),
     "pipelined + delay lines carrying the forward pass": (lambda seed: Pipelined(True, recompute=False), MOMENTUM),
-    "pipelined + delay lines carrying the forward pass, resistor port":
-        (lambda seed: Pipelined(True, recompute=False), 0.0),
+    "pipelined + delay lines carrying the forward pass, resistor port": (
+        lambda seed: Pipelined(True, recompute=False),
+        0.0,
+    ),
     "mpc h = 1 (local)": (lambda seed: Mpc(1, seed=seed), MOMENTUM),
     "mpc h = 2": (lambda seed: Mpc(2, seed=seed), MOMENTUM),
     "forward isotropic": (lambda seed: ForwardGradient("isotropic", None, seed), MOMENTUM),
@@ -77,16 +79,19 @@ def run_all(epochs: int, seeds: tuple[int, ...], n_train: int, progress: Any = N
 
 
 def table(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = ["| method | port momentum | test accuracy (%), mean [95% CI] over seeds | min / max | wall time per run "
-             "(s) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| method | port momentum | test accuracy (%), mean [95% CI] over seeds | min / max | wall time per run (s) |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         if name.startswith("_"):
             continue
         final = r["curves"][:, -1] * 100
         mean, low, high = interval(final)
-        lines.append(f"| {name} | {r['momentum']} | {mean:.1f} [{low:.1f}, {high:.1f}] | "
-                     f"{np.min(final):.1f} / {np.max(final):.1f} | {np.mean(r['wall']):.2f} |")
+        lines.append(
+            f"| {name} | {r['momentum']} | {mean:.1f} [{low:.1f}, {high:.1f}] | "
+            f"{np.min(final):.1f} / {np.max(final):.1f} | {np.mean(r['wall']):.2f} |"
+        )
     return lines
 
 

@@ -10,34 +10,55 @@ from __future__ import annotations
 NONE = "not available to us (only the abstract / a summary was read)"
 
 SOURCES: dict[str, tuple[str, str, str]] = {
-    "T1": ("abstract of arXiv 2602.02281 via seed 001: unit-step Euler gives BP 'in exactly 2L steps'",
-           "seed 001 (a summary): 2L steps, no approximation error",
-           "spec 2.4: the Jacobi recursion is nilpotent; error 0.0 at step 2L, > 1e-3 at 2L - 1"),
+    "T1": (
+        "abstract of arXiv 2602.02281 via seed 001: unit-step Euler gives BP 'in exactly 2L steps'",
+        "seed 001 (a summary): 2L steps, no approximation error",
+        "spec 2.4: the Jacobi recursion is nilpotent; error 0.0 at step 2L, > 1e-3 at 2L - 1",
+    ),
     "T2": (NONE, "-", "spec 7: s_l exact from tick l, lam_l from tick 2L + 1 - l"),
-    "T3": (NONE, "-", "spec 2.4 / 7: geometric convergence below Courant 1, transient growth in (1, 2), "
-           "divergence above 2"),
-    "T4": ("abstract of Pehle & Slotine via seed 000: 'fully unlocked algorithms suitable for training neural "
-           "networks' (no numbers)", "seed 000 TL;DR: unlocked, local updates",
-           "spec 7 T4: trains under timescale separation; the spec's toy numbers are our own"),
+    "T3": (
+        NONE,
+        "-",
+        "spec 2.4 / 7: geometric convergence below Courant 1, transient growth in (1, 2), divergence above 2",
+    ),
+    "T4": (
+        "abstract of Pehle & Slotine via seed 000: 'fully unlocked algorithms suitable for training neural "
+        "networks' (no numbers)",
+        "seed 000 TL;DR: unlocked, local updates",
+        "spec 7 T4: trains under timescale separation; the spec's toy numbers are our own",
+    ),
     "T5": (NONE, "seed 000: impedance-matched junctions", "spec 1 / 7 T5: junction power balance to 1e-12"),
     "T6": ("abstract via seed 000: finite propagation speed", "-", "spec 7 T6: exact first-change ticks"),
-    "T7": ("abstract via seed 000: 'parameter dynamics, including gradient descent, ... at parameter ports'",
-           "seed 000 TL;DR: gradient descent, Newton and momentum as impedance matching and dissipation",
-           "spec 1.7: R port = gradient flow, L-R port = heavy-ball flow, first-order latency error; curvature port = "
-           "Newton; energy (emulator/energy.py): residual = stale-readout work + Taylor remainder, the first zero "
-           "when locked"),
+    "T7": (
+        "abstract via seed 000: 'parameter dynamics, including gradient descent, ... at parameter ports'",
+        "seed 000 TL;DR: gradient descent, Newton and momentum as impedance matching and dissipation",
+        "spec 1.7: R port = gradient flow, L-R port = heavy-ball flow, first-order latency error; curvature port = "
+        "Newton; energy (emulator/energy.py): residual = stale-readout work + Taylor remainder, the first zero "
+        "when locked",
+    ),
     "T8": (NONE, "-", "spec 3.3: E[g^] = P_k g, E|g^|^2 = (k+2)|P_k g|^2, closed-form E|cos|"),
-    "T9": ("abstract of arXiv 2511.03110 via seed 002: reduces bias and variance, 'performing better as the network "
-           "width is increased'; the authors' public code (setup, estimator, metric)",
-           "sciencestack TL;DR (spec 3.1): k ~ 10 often best; bias-free preconditioning underperforms",
-           "spec 3.3 + t9_mnist1d.py: the per-sample cosine's magnitude falls with k by construction"),
+    "T9": (
+        "abstract of arXiv 2511.03110 via seed 002: reduces bias and variance, 'performing better as the network "
+        "width is increased'; the authors' public code (setup, estimator, metric)",
+        "sciencestack TL;DR (spec 3.1): k ~ 10 often best; bias-free preconditioning underperforms",
+        "spec 3.3 + t9_mnist1d.py: the per-sample cosine's magnitude falls with k by construction",
+    ),
     "T9b": (NONE, "-", "spec 3.2-3.3 (our earlier construction)"),
-    "T10": (NONE, "seed 003: h = T is BP, h = 1 is FF, memory M(h) = a h + b",
-            "spec 4.2 + T10 note: the window costs 2 arrays per layer; the peak is a hinge"),
-    "T11": (NONE, "seed 003: 1 - cos^2 = O((1 - h/T)^3) on deep linear nets (theorem not retrieved)",
-            "t11_residual.py: exponent 3 for depth-smooth layers as T grows, 2 for i.i.d. layers"),
-    "T12": (NONE, "emergentmind summary (spec 5.1): Theorem 1, BP = first-order DP",
-            "spec 5.2: Q_uu = I/alpha, V_xx = 0 gives SGD and the backprop costate"),
+    "T10": (
+        NONE,
+        "seed 003: h = T is BP, h = 1 is FF, memory M(h) = a h + b",
+        "spec 4.2 + T10 note: the window costs 2 arrays per layer; the peak is a hinge",
+    ),
+    "T11": (
+        NONE,
+        "seed 003: 1 - cos^2 = O((1 - h/T)^3) on deep linear nets (theorem not retrieved)",
+        "t11_residual.py: exponent 3 for depth-smooth layers as T grows, 2 for i.i.d. layers",
+    ),
+    "T12": (
+        NONE,
+        "emergentmind summary (spec 5.1): Theorem 1, BP = first-order DP",
+        "spec 5.2: Q_uu = I/alpha, V_xx = 0 gives SGD and the backprop costate",
+    ),
     "T13": (NONE, "-", "spec 7 T13: exact Q_uu on linear least squares is Newton's step"),
 }
 

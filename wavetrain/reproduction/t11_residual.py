@@ -27,8 +27,9 @@ WIDTH, BATCH = 16, 32
 STATISTICS = ("smooth", "iid")
 
 
-def residual_net(depth: int, seed: int, statistics: str, width: int = WIDTH, batch: int = BATCH
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def residual_net(
+    depth: int, seed: int, statistics: str, width: int = WIDTH, batch: int = BATCH
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W (T, d, d), x0 (B, d), y (B, d)): residual branches W_t, smooth in depth or i.i.d., of comparable size."""
     rng = np.random.default_rng(seed)
     if statistics == "smooth":
@@ -127,36 +128,64 @@ def section(scale: Any, out: Any) -> Any:
         local = {T: [local_exponent(T, s, st) for s in seeds] for T in depths}
         local_ci = {T: interval(v) for T, v in local.items()}
         # e(T) = e_inf + b T^-1/2 per net (the order of both corrections at m = sqrt T); interval over nets
-        limits = ([np.polyfit(np.asarray(depths, dtype=float) ** -0.5, [local[T][i] for T in depths], 1)[1]
-                   for i in range(len(seeds))] if len(depths) > 1 else [local_ci[depths[0]][0]] * len(seeds))
+        limits = (
+            [
+                np.polyfit(np.asarray(depths, dtype=float) ** -0.5, [local[T][i] for T in depths], 1)[1]
+                for i in range(len(seeds))
+            ]
+            if len(depths) > 1
+            else [local_ci[depths[0]][0]] * len(seeds)
+        )
         limit = interval(limits)
         rising = all(per_t[a][0] < per_t[b][0] for a, b in zip(depths, depths[1:]))
         target = 3.0 if st == "smooth" else 2.0
-        rows.append(Row(f"exponent of 1 - cos^2 vs 1 - h/T, {st} layers, T = {list(depths)}, fit over h in "
-                        f"[T/2, T-1] (spec 4.3 protocol), mean [95% CI] over {len(seeds)} nets",
-                        ", ".join(f"{T}: {m:.2f} [{lo:.2f}, {hi:.2f}]" for T, (m, lo, hi) in per_t.items()),
-                        "-", "our discrete-sum exponent on the same grid: "
-                        + ", ".join(f"{predicted[T]:.2f}" for T in depths) + f" (limit {target:.0f})",
-                        NOT_CLAIMED, check(rising if st == "smooth" else
-                                           per_t[depths[-1]][1] <= 2.0 <= per_t[depths[-1]][2])))
-        rows.append(Row(f"local exponent log2 D(T-2m)/D(T-m), m = sqrt T, {st} layers",
-                        ", ".join(f"{T}: {m:.2f} [{lo:.2f}, {hi:.2f}]" for T, (m, lo, hi) in local_ci.items()),
-                        "-", f"tends to {target:.0f} with corrections O(T^-1/2)", NOT_CLAIMED,
-                        check(abs(local_ci[depths[-1]][0] - target) < 0.5)))
+        rows.append(
+            Row(
+                f"exponent of 1 - cos^2 vs 1 - h/T, {st} layers, T = {list(depths)}, fit over h in "
+                f"[T/2, T-1] (spec 4.3 protocol), mean [95% CI] over {len(seeds)} nets",
+                ", ".join(f"{T}: {m:.2f} [{lo:.2f}, {hi:.2f}]" for T, (m, lo, hi) in per_t.items()),
+                "-",
+                "our discrete-sum exponent on the same grid: "
+                + ", ".join(f"{predicted[T]:.2f}" for T in depths)
+                + f" (limit {target:.0f})",
+                NOT_CLAIMED,
+                check(rising if st == "smooth" else per_t[depths[-1]][1] <= 2.0 <= per_t[depths[-1]][2]),
+            )
+        )
+        rows.append(
+            Row(
+                f"local exponent log2 D(T-2m)/D(T-m), m = sqrt T, {st} layers",
+                ", ".join(f"{T}: {m:.2f} [{lo:.2f}, {hi:.2f}]" for T, (m, lo, hi) in local_ci.items()),
+                "-",
+                f"tends to {target:.0f} with corrections O(T^-1/2)",
+                NOT_CLAIMED,
+                check(abs(local_ci[depths[-1]][0] - target) < 0.5),
+            )
+        )
         tol = 0.1
-        rows.append(Row(f"limit exponent, {st} layers (fit e_inf + b T^-1/2 per net; model error allowance "
-                        f"+-{tol})", f"{limit[0]:.2f} [{limit[1]:.2f}, {limit[2]:.2f}]",
-                        "O((1 - h/T)^3) (seed summary; theorem not retrieved)",
-                        f"{target:.0f} ({'smooth' if st == 'smooth' else 'random-walk'} layers, our derivation)",
-                        verdict_ci(3 - tol <= limit[1] and limit[2] <= 3 + tol,
-                                   limit[2] < 3 - tol or limit[1] > 3 + tol),
-                        check(abs(limit[0] - target) <= tol or limit[1] <= target <= limit[2])))
+        rows.append(
+            Row(
+                f"limit exponent, {st} layers (fit e_inf + b T^-1/2 per net; model error allowance +-{tol})",
+                f"{limit[0]:.2f} [{limit[1]:.2f}, {limit[2]:.2f}]",
+                "O((1 - h/T)^3) (seed summary; theorem not retrieved)",
+                f"{target:.0f} ({'smooth' if st == 'smooth' else 'random-walk'} layers, our derivation)",
+                verdict_ci(3 - tol <= limit[1] and limit[2] <= 3 + tol, limit[2] < 3 - tol or limit[1] > 3 + tol),
+                check(abs(limit[0] - target) <= tol or limit[1] <= target <= limit[2]),
+            )
+        )
         T = max(depths)
         _, gap, d = exponent(T, seeds[0], st)
         axes[0].loglog(gap, d, "o-" if st == "smooth" else "s--", label=f"{st}, T = {T}")
-        axes[1].errorbar(depths, [per_t[T][0] for T in depths],
-                         yerr=[[per_t[T][0] - per_t[T][1] for T in depths], [per_t[T][2] - per_t[T][0] for T in depths]]
-                         if len(seeds) > 1 else None, fmt="o-", label=f"{st} (measured)", capsize=3)
+        axes[1].errorbar(
+            depths,
+            [per_t[T][0] for T in depths],
+            yerr=[[per_t[T][0] - per_t[T][1] for T in depths], [per_t[T][2] - per_t[T][0] for T in depths]]
+            if len(seeds) > 1
+            else None,
+            fmt="o-",
+            label=f"{st} (measured)",
+            capsize=3,
+        )
         axes[1].plot(depths, [predicted[T] for T in depths], ":", label=f"{st} (discrete sum)")
     ref_gap = np.array([gap[0], gap[-1]])
     axes[0].loglog(ref_gap, d[-1] * (ref_gap / ref_gap[-1]) ** 3, "k:", label="slope 3")
@@ -173,21 +202,36 @@ def section(scale: Any, out: Any) -> Any:
     for st in STATISTICS:  # spec 4.4's tolerance rule from one measurement at h = T/2, measured where it lands
         W, x0, y = residual_net(T, seeds[0], st)
         half = float(deviations(W, x0, y, [T // 2])[0])
-        model = HorizonModel(T, 0.0, 0.0, half / 0.5 ** 3)
+        model = HorizonModel(T, 0.0, 0.0, half / 0.5**3)
         h = select_horizon(model, tolerance=1e-3)
         measured = float(deviations(W, x0, y, [h])[0]) if h < T else 0.0
-        rows.append(Row(f"tolerance 1e-3 horizon from D(T/2) and the cubic model, {st} layers, T = {T}: "
-                        "D measured at the chosen h", f"h = {h}: {measured:.2e}", "a selection algorithm exists",
-                        "<= 1e-3 when the cubic model holds", NOT_CLAIMED, check(measured <= 1e-3)))
-    note = ("x(t+1) = (I + W_t) x(t), width 16, batch 32, L(x) = 1/2 |x - y|^2 at every depth (the seed's trajectory "
-            "loss L(x(t+1)) - L(x(t)) telescopes, so horizon h at block t is L read at depth min(t+h, T)). Smooth "
-            "layers: W_t = (A_0 + cos(pi t/T) A_1)/T; i.i.d. layers: W_t ~ N(0, 1/(16 T)). **What the theorem needs "
-            "(our derivation):** layers that vary smoothly with depth (a continuum limit), T large and h/T -> 1 with "
-            "T - h >> 1; then 1 - cos^2 ~ (1 - h/T)^3. With i.i.d. layers the state is a random walk in depth and the "
-            "exponent is 2, so the cubic law is not generic. At finite T the fitted exponent sits below its limit "
-            "(the discrete sum and O(1 - h/T) corrections), so asking a 95% interval at T = 32 to contain 3 fails "
-            "even where the law holds. **Not verified:** the paper's theorem statement, its assumptions and its "
-            "constants (not retrieved); the extrapolation assumes our O(T^-1/2) corrections, it is not a proof. "
-            "The earlier random chain with random linear heads is dropped (it was not the seed's setup).")
-    return Section("T11", "MPC deep-linear scaling, residual net with one loss (Ren & Li)", tuple(rows),
-                   ("t11_exponent.png",), note)
+        rows.append(
+            Row(
+                f"tolerance 1e-3 horizon from D(T/2) and the cubic model, {st} layers, T = {T}: "
+                "D measured at the chosen h",
+                f"h = {h}: {measured:.2e}",
+                "a selection algorithm exists",
+                "<= 1e-3 when the cubic model holds",
+                NOT_CLAIMED,
+                check(measured <= 1e-3),
+            )
+        )
+    note = (
+        "x(t+1) = (I + W_t) x(t), width 16, batch 32, L(x) = 1/2 |x - y|^2 at every depth (the seed's trajectory "
+        "loss L(x(t+1)) - L(x(t)) telescopes, so horizon h at block t is L read at depth min(t+h, T)). Smooth "
+        "layers: W_t = (A_0 + cos(pi t/T) A_1)/T; i.i.d. layers: W_t ~ N(0, 1/(16 T)). **What the theorem needs "
+        "(our derivation):** layers that vary smoothly with depth (a continuum limit), T large and h/T -> 1 with "
+        "T - h >> 1; then 1 - cos^2 ~ (1 - h/T)^3. With i.i.d. layers the state is a random walk in depth and the "
+        "exponent is 2, so the cubic law is not generic. At finite T the fitted exponent sits below its limit "
+        "(the discrete sum and O(1 - h/T) corrections), so asking a 95% interval at T = 32 to contain 3 fails "
+        "even where the law holds. **Not verified:** the paper's theorem statement, its assumptions and its "
+        "constants (not retrieved); the extrapolation assumes our O(T^-1/2) corrections, it is not a proof. "
+        "The earlier random chain with random linear heads is dropped (it was not the seed's setup)."
+    )
+    return Section(
+        "T11",
+        "MPC deep-linear scaling, residual net with one loss (Ren & Li)",
+        tuple(rows),
+        ("t11_exponent.png",),
+        note,
+    )

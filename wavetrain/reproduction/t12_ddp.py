@@ -48,7 +48,7 @@ def loss_hessian(net: Network, out: np.ndarray) -> np.ndarray:
         blocks = [np.eye(n)] * batch
     h = np.zeros((batch * n, batch * n))
     for b, block in enumerate(blocks):
-        h[b * n:(b + 1) * n, b * n:(b + 1) * n] = block
+        h[b * n : (b + 1) * n, b * n : (b + 1) * n] = block
     return h / batch
 
 

@@ -100,8 +100,11 @@ class _Runs:
         first = _window(SPLIT_ETA)[0]
         lock, free = self.trace(seed, 4, SPLIT_ETA, True), self.trace(seed, 4, SPLIT_ETA, False)
         rest, residual = float(free.remainder(first)[-1]), float(free.residual(first)[-1])
-        return (float(lock.residual(first)[-1]) / taylor_prediction(net, x, y, SPLIT_ETA, True),
-                rest / taylor_prediction(net, x, y, SPLIT_ETA, False), 1.0 - rest / residual)
+        return (
+            float(lock.residual(first)[-1]) / taylor_prediction(net, x, y, SPLIT_ETA, True),
+            rest / taylor_prediction(net, x, y, SPLIT_ETA, False),
+            1.0 - rest / residual,
+        )
 
 
 def _slope(xs: np.ndarray, ys: np.ndarray) -> float:
@@ -134,8 +137,12 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
     eta_d = scale.t7_depth_eta
     # NOTE: d = c_stale / (g^T H g / |g|^2), with the locked c = (1/2) g^T H g / |g|^2: the mean lag, in ticks, of
     # the parameters the readout saw, if every lag weighted the same curvature
-    lag = np.array([[runs.ratio(s, int(d), eta_d, False)[1] / (2.0 * runs.ratio(s, int(d), eta_d, True)[0])
-                     for d in depths] for s in seeds])
+    lag = np.array(
+        [
+            [runs.ratio(s, int(d), eta_d, False)[1] / (2.0 * runs.ratio(s, int(d), eta_d, True)[0]) for d in depths]
+            for s in seeds
+        ]
+    )
     lag_slope = interval([np.polyfit(depths, row, 1)[0] for row in lag])
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -145,14 +152,18 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
     left.loglog(etas, free[:, 0, 0].mean() * etas / etas[0], "k:", label="slope 1")
     left.set_xticks(etas, [f"{e:g}" for e in etas], minor=False)
     left.set_xticks([], minor=True)
-    left.set(xlabel="eta", ylabel="residual / dissipated",
-             title=f"T7: identity residual, flow time {WINDOW[0]:g}-{WINDOW[1]:g}")
+    left.set(
+        xlabel="eta",
+        ylabel="residual / dissipated",
+        title=f"T7: identity residual, flow time {WINDOW[0]:g}-{WINDOW[1]:g}",
+    )
     left.legend()
     for row in lag:
         right.plot(depths, row, "o-", color="C0", alpha=0.6)
     right.plot(depths, 2 * depths, "k:", label="2L (the oldest parameters a readout sees)")
-    right.set(xlabel="depth L", ylabel="effective readout lag d (ticks)",
-              title=f"stale work / curvature, eta {eta_d:g}")
+    right.set(
+        xlabel="depth L", ylabel="effective readout lag d (ticks)", title=f"stale work / curvature, eta {eta_d:g}"
+    )
     right.legend()
     fig.tight_layout()
     fig.savefig(out / "t7_energy.png", dpi=110)
@@ -164,30 +175,55 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
     split_ok = np.abs(splits[:, 1] - 1).max() < SPLIT_ETA
     lag_ok = lag_slope[1] > 0
     span = f"eta {small:g}-{etas[-1]:g}, flow time {WINDOW[0]:g}-{WINDOW[1]:g}, toy seeds {list(seeds)}"
-    return [
-        Row(f"LOCKED control (port moves after the waves relax: exact gradient), {span}: order in eta of residual / "
-            f"dissipated (95% interval); residual / (eta^2/2 sum g^T H g, finite differences) at eta {SPLIT_ETA}",
-            f"order {_fmt(order_lock)}; c = {lock[:, 0].mean() / small:.2f}; ratio {splits[:, 0].min():.4f}-"
-            f"{splits[:, 0].max():.4f}",
-            "energy identity with Theta fixed while waves move (note, spec 1.7 / 1.9; no numbers)",
-            f"Taylor remainder only: order 1 (interval in [0.9, 1.1]), ratio 1 within eta = {SPLIT_ETA:g}",
-            verdict(lock_ok, True), check(lock_ok)),
-        Row(f"UNLOCKED (ports move every tick), {span}: residual / dissipated at eta {small:g}; order in eta",
-            f"{free[:, 0, 0].mean():.4f} (c = {free[:, 0, 0].mean() / small:.2f}); order {_fmt(order_free)}",
-            "-", "c eta + O(eta^2): order 1, up to the O(eta) bend over the fitted range (interval in [0.8, 1.2]), at "
-            "EQUAL FLOW TIME (the earlier row compared "
-            "400 ticks at eta 0.02 and 0.1, flow times 8 and 40: order 0.70)", NOT_CLAIMED, check(free_ok)),
-        Row(f"UNLOCKED split at eta {SPLIT_ETA}: share of the residual that is stale-readout work (grad L(theta_k) - "
-            "g_k) . dtheta_k; the rest / (eta^2/2 sum g_k^T H g_k, finite differences)",
-            f"stale share {splits[:, 2].min():.3f}-{splits[:, 2].max():.3f}; rest / Taylor "
-            f"{splits[:, 1].min():.4f}-{splits[:, 1].max():.4f}; unlocked c / locked c {_fmt(gain, 1)}", "-",
-            f"the rest is the Taylor remainder: ratio 1 within eta = {SPLIT_ETA:g}", NOT_CLAIMED, check(split_ok)),
-        Row(f"latency law: effective readout lag d = c_stale / (g^T H g / |g|^2) at eta {eta_d:g} vs depth L = "
-            f"{list(depths)} (seeds {list(seeds)}; 2L = {list(2 * depths)})",
-            f"d = {', '.join(f'{v:.1f}' for v in lag.mean(axis=0))}; slope {_fmt(lag_slope)} ticks per layer", "-",
-            "the readout sees parameters 0..2L ticks old, so d grows with L: slope interval > 0 (d <= 2L if every "
-            "lag's curvature were positive; not checked)",
-            NOT_CLAIMED, check(lag_ok)),
-    ], "t7_energy.png", (f"At fixed eta the ratio also depends on the window (eta 0.02, seed 0, flow time "
-                         f"{WINDOW[0]:g} to 2 / 5 / 20: {' / '.join(f'{v:.3f}' for v in window_spread())}), so "
-                         "every comparison here is at equal flow time.")
+    return (
+        [
+            Row(
+                f"LOCKED control (port moves after the waves relax: exact gradient), {span}: order in eta of "
+                "residual / "
+                f"dissipated (95% interval); residual / (eta^2/2 sum g^T H g, finite differences) at eta {SPLIT_ETA}",
+                f"order {_fmt(order_lock)}; c = {lock[:, 0].mean() / small:.2f}; ratio {splits[:, 0].min():.4f}-"
+                f"{splits[:, 0].max():.4f}",
+                "energy identity with Theta fixed while waves move (note, spec 1.7 / 1.9; no numbers)",
+                f"Taylor remainder only: order 1 (interval in [0.9, 1.1]), ratio 1 within eta = {SPLIT_ETA:g}",
+                verdict(lock_ok, True),
+                check(lock_ok),
+            ),
+            Row(
+                f"UNLOCKED (ports move every tick), {span}: residual / dissipated at eta {small:g}; order in eta",
+                f"{free[:, 0, 0].mean():.4f} (c = {free[:, 0, 0].mean() / small:.2f}); order {_fmt(order_free)}",
+                "-",
+                "c eta + O(eta^2): order 1, up to the O(eta) bend over the fitted range (interval in [0.8, 1.2]), at "
+                "EQUAL FLOW TIME (the earlier row compared "
+                "400 ticks at eta 0.02 and 0.1, flow times 8 and 40: order 0.70)",
+                NOT_CLAIMED,
+                check(free_ok),
+            ),
+            Row(
+                f"UNLOCKED split at eta {SPLIT_ETA}: share of the residual that is stale-readout work "
+                "(grad L(theta_k) - "
+                "g_k) . dtheta_k; the rest / (eta^2/2 sum g_k^T H g_k, finite differences)",
+                f"stale share {splits[:, 2].min():.3f}-{splits[:, 2].max():.3f}; rest / Taylor "
+                f"{splits[:, 1].min():.4f}-{splits[:, 1].max():.4f}; unlocked c / locked c {_fmt(gain, 1)}",
+                "-",
+                f"the rest is the Taylor remainder: ratio 1 within eta = {SPLIT_ETA:g}",
+                NOT_CLAIMED,
+                check(split_ok),
+            ),
+            Row(
+                f"latency law: effective readout lag d = c_stale / (g^T H g / |g|^2) at eta {eta_d:g} vs depth L = "
+                f"{list(depths)} (seeds {list(seeds)}; 2L = {list(2 * depths)})",
+                f"d = {', '.join(f'{v:.1f}' for v in lag.mean(axis=0))}; slope {_fmt(lag_slope)} ticks per layer",
+                "-",
+                "the readout sees parameters 0..2L ticks old, so d grows with L: slope interval > 0 (d <= 2L if every "
+                "lag's curvature were positive; not checked)",
+                NOT_CLAIMED,
+                check(lag_ok),
+            ),
+        ],
+        "t7_energy.png",
+        (
+            f"At fixed eta the ratio also depends on the window (eta 0.02, seed 0, flow time "
+            f"{WINDOW[0]:g} to 2 / 5 / 20: {' / '.join(f'{v:.3f}' for v in window_spread())}), so "
+            "every comparison here is at equal flow time."
+        ),
+    )

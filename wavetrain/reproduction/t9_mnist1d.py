@@ -89,8 +89,9 @@ def top_eigenvectors(mats: np.ndarray, keep: int, precise: bool = False) -> np.n
 
         out = np.empty((len(mats), count, keep))
         for i, a in enumerate(single):
-            vectors = scipy.linalg.eigh(a, driver="evr", subset_by_index=(count - keep, count - 1),
-                                        check_finite=False)[1]
+            vectors = scipy.linalg.eigh(a, driver="evr", subset_by_index=(count - keep, count - 1), check_finite=False)[
+                1
+            ]
             out[i] = vectors[:, ::-1]
         return out
     try:
@@ -132,8 +133,7 @@ def top_right_vectors(W_next: np.ndarray, mask: np.ndarray, k: int, precise: boo
     return out
 
 
-def guesses(params: list, pre: list, method: str, rng: np.random.Generator, precise: bool = True
-            ) -> list[np.ndarray]:
+def guesses(params: list, pre: list, method: str, rng: np.random.Generator, precise: bool = True) -> list[np.ndarray]:
     """One guess per layer (B, n_l) for the given family; the output layer's is always N(0, I). ``precise``: the
     subspaces from float64 eigh; else float32 (:func:`top_eigenvectors`), what training uses."""
     batch, depth = pre[0].shape[0], len(params)
@@ -178,8 +178,9 @@ def joint_jvp(m: Machine, pre: list, states: list, t: np.ndarray, s: list) -> np
     return (cells.load(m, states[-1], t) * tangent).sum(axis=1)
 
 
-def estimate(net: Network, x: np.ndarray, t: np.ndarray, method: str, rng: np.random.Generator,
-             precise: bool = True) -> tuple[list[np.ndarray], list[np.ndarray], Machine, list, list]:
+def estimate(
+    net: Network, x: np.ndarray, t: np.ndarray, method: str, rng: np.random.Generator, precise: bool = True
+) -> tuple[list[np.ndarray], list[np.ndarray], Machine, list, list]:
     """Forward-gradient estimate: (weight gradients, per-layer activation estimates d * s_l, machine, pre, states)."""
     m, pre, states = sweep(net, x)
     s = guesses(m.params, pre, method, rng, precise)
@@ -225,9 +226,18 @@ def accuracy(net: Network, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(net.forward(x).argmax(axis=1) == y))
 
 
-def train(method: str, seed: int, data: dict[str, np.ndarray], epochs: int, lr: float,
-          sizes: tuple[int, ...] = SIZES, batch: int = 512, weight_decay: float = 0.01, precise: bool = False,
-          step: Callable[[], None] | None = None) -> Run:
+def train(
+    method: str,
+    seed: int,
+    data: dict[str, np.ndarray],
+    epochs: int,
+    lr: float,
+    sizes: tuple[int, ...] = SIZES,
+    batch: int = 512,
+    weight_decay: float = 0.01,
+    precise: bool = False,
+    step: Callable[[], None] | None = None,
+) -> Run:
     """Train one network with one estimator (or backprop), AdamW, batch 512; same init and batches per seed.
     ``precise``: float64 subspaces (else float32 eigensolvers, as the authors' float32 PyTorch); ``step`` is called
     after every AdamW step (a progress bar)."""
@@ -244,7 +254,7 @@ def train(method: str, seed: int, data: dict[str, np.ndarray], epochs: int, lr: 
     for _ in range(epochs):
         order = order_rng.permutation(len(x))
         for start in range(0, len(x), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             xb, tb = x[idx], onehot[y[idx]]
             if method == "backprop":
                 m, pre, states = sweep(net, xb)
@@ -256,8 +266,7 @@ def train(method: str, seed: int, data: dict[str, np.ndarray], epochs: int, lr: 
                 grads, act_est, m, pre, states = estimate(net, xb, tb, method, guess_rng, precise)
                 if start == 0:
                     true = backprop_act_grads(m, pre, states, tb)
-                    cosines.append(float(np.mean([signed_cosine(act_est[l], true[l])
-                                                  for l in range(net.depth - 1)])))
+                    cosines.append(float(np.mean([signed_cosine(act_est[l], true[l]) for l in range(net.depth - 1)])))
             for w, g in zip(weights, grads):
                 w.grad = torch.from_numpy(g)
             optimizer.step()
@@ -280,8 +289,9 @@ def fmt(m: tuple[float, float, float], scale: float = 100.0, digits: int = 1) ->
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def k_claim(final: dict[str, list[float]], ranks: list[str], k10: str, margin: float
-            ) -> tuple[str, str, tuple[float, float, float], tuple[float, float, float]]:
+def k_claim(
+    final: dict[str, list[float]], ranks: list[str], k10: str, margin: float
+) -> tuple[str, str, tuple[float, float, float], tuple[float, float, float]]:
     """Verdict on "k ~ 10 best or near-best": (verdict, best rank, best - k10, best - worst), paired over seeds.
     Inconclusive when no rank is distinguishable from another (nothing to rank); reproduced when best - k10 is below
     the margin with the interval; not reproduced when the interval puts it above the margin."""
@@ -295,8 +305,9 @@ def k_claim(final: dict[str, list[float]], ranks: list[str], k10: str, margin: f
     return verdict_ci(gap[2] <= margin, gap[1] > margin), best, gap, spread
 
 
-def width_cosines(widths: tuple[int, ...], seeds: tuple[int, ...], samples: int, data: dict[str, np.ndarray]
-                  ) -> dict[tuple[str, int], list[float]]:
+def width_cosines(
+    widths: tuple[int, ...], seeds: tuple[int, ...], samples: int, data: dict[str, np.ndarray]
+) -> dict[tuple[str, int], list[float]]:
     """Signed cosine (mean over hidden layers) at init on one batch, per family and width, one value per seed."""
     x, t = data["x"][:samples], np.eye(10)[data["y"][:samples]]
     out: dict[tuple[str, int], list[float]] = {}
@@ -324,8 +335,13 @@ def section(scale: Any, out: Path) -> Any:
     else:
         rows, note = _short_rows(scale, data, out / "t9_mnist1d.png")
     rows += _width_rows(scale, data)
-    return Section("T9", "W-perp guesses, the authors' setup (Wang, Markou & Campbell)", tuple(rows),
-                   ("t9_mnist1d.png",), note + " " + NOTE_COMMON)
+    return Section(
+        "T9",
+        "W-perp guesses, the authors' setup (Wang, Markou & Campbell)",
+        tuple(rows),
+        ("t9_mnist1d.png",),
+        note + " " + NOTE_COMMON,
+    )
 
 
 NOTE_COMMON = (
@@ -336,13 +352,15 @@ NOTE_COMMON = (
     "read from a file (newton_schulz/NS_coeffs.json) that is not in the public repository, so it is not run here; "
     "the emulator's wperp_ns uses the cubic X <- 1.5 X - 0.5 X X^T X, whose coefficients follow from asking "
     "p(s) = a s + b s^3 to fix s = 1 with p'(1) = 0 (a + b = 1, a + 3b = 0), the classical Newton-Schulz "
-    "polar iteration (Higham, Functions of Matrices, 2008, section 8.3).")
+    "polar iteration (Higham, Functions of Matrices, 2008, section 8.3)."
+)
 
 SETUP = (
     "**Setup (the authors' code, danielwang0452/backpropfreeASC):** MNIST-1D (mnist1d package, default arguments, "
     "4000/1000 samples), 40-128-128-128-10 ReLU without biases, per-sample subspace from the masked Jacobian "
     "W_{l+1} diag(1[a_l > 0]), one joint JVP over all layers, the signed cosine, AdamW (weight decay 0.01) at "
-    "batch 512.")
+    "batch 512."
+)
 
 
 def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[list, str]:
@@ -350,7 +368,7 @@ def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[li
     from wavetrain.reproduction.report_types import NOT_CLAIMED, Row
 
     if scale.t9_train_subset:
-        data = {**data, "x": data["x"][:scale.t9_train_subset], "y": data["y"][:scale.t9_train_subset]}
+        data = {**data, "x": data["x"][: scale.t9_train_subset], "y": data["y"][: scale.t9_train_subset]}
     ks = scale.t9_ks
     methods = ["backprop", "isotropic", "W^T", "preconditioned"] + [f"W-perp k={k}" for k in ks]
     runs = {m: [train(m, seed, data, scale.t9_epochs, scale.t9_lr) for seed in scale.t9_seeds] for m in methods}
@@ -358,13 +376,25 @@ def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[li
     cos = {m: [float(np.mean(r.cosine)) for r in rs] for m, rs in runs.items() if m != "backprop"}
     n_seeds, epochs = len(scale.t9_seeds), scale.t9_epochs
     steps = epochs * -(-len(data["x"]) // 512)
-    rows = [Row(f"test accuracy (%) after {epochs} epochs ({steps} AdamW steps, lr {scale.t9_lr}), {m}, "
-                f"mean [95% CI] over {n_seeds} seeds", fmt(interval(final[m])), "-", "-", NOT_CLAIMED)
-            for m in methods]
+    rows = [
+        Row(
+            f"test accuracy (%) after {epochs} epochs ({steps} AdamW steps, lr {scale.t9_lr}), {m}, "
+            f"mean [95% CI] over {n_seeds} seeds",
+            fmt(interval(final[m])),
+            "-",
+            "-",
+            NOT_CLAIMED,
+        )
+        for m in methods
+    ]
     rows += claim_rows(final, [f"W-perp k={k}" for k in ks], {})
     rows.append(cosine_row(cos))
-    plot_training({m: [r.test_accuracy for r in rs] for m, rs in runs.items()}, cos, plot,
-                  f"{n_seeds} seeds, mean, {epochs} epochs at lr {scale.t9_lr}")
+    plot_training(
+        {m: [r.test_accuracy for r in rs] for m, rs in runs.items()},
+        cos,
+        plot,
+        f"{n_seeds} seeds, mean, {epochs} epochs at lr {scale.t9_lr}",
+    )
     note = (
         f"{SETUP} **Shortened (no `{RESULTS_HINT}` results found):** {epochs} epochs on {len(data['x'])} samples at "
         f"lr {scale.t9_lr} instead of the authors' 300 epochs at lr 1e-4, {n_seeds} seeds instead of their one "
@@ -373,7 +403,8 @@ def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[li
         "float32 PyTorch outside the subspace's eigensolver (float32, as theirs); k capped at the Jacobian's rank; "
         "the authors' mask also used a (drifting, otherwise unused) bias. **Verdicts** use paired differences over "
         "seeds (same init and batch order per seed); 'inconclusive' when the interval neither supports nor rules out "
-        "the claim.")
+        "the claim."
+    )
     return rows, note
 
 
@@ -398,25 +429,49 @@ def claim_rows(final: dict[str, list[float]], perp: list[str] | None, boots: dic
         pass
     elif k10 in final and len(ranks) > 1:
         v, best, gap, spread = k_claim(final, ranks, k10, MARGIN)
-        rows.append(Row("k ~ 10 best or near-best among W-perp k (test accuracy): best k, best - k10, best - worst "
-                        f"(points, paired 95% t-CI over seeds; ranks run: {', '.join(r.split('=')[1] for r in ranks)})",
-                        f"best {best.split('=')[1]}; {fmt(gap)}; {fmt(spread)}{extra('k')}",
-                        "k ~ 10 often best (seed summary)",
-                        f"near-best: best - k10 < {MARGIN * 100:.0f} points with the CI; and some k must differ",
-                        v, check(v != INCONCLUSIVE and gap[2] <= MARGIN)))
+        rows.append(
+            Row(
+                "k ~ 10 best or near-best among W-perp k (test accuracy): best k, best - k10, best - worst "
+                f"(points, paired 95% t-CI over seeds; ranks run: {', '.join(r.split('=')[1] for r in ranks)})",
+                f"best {best.split('=')[1]}; {fmt(gap)}; {fmt(spread)}{extra('k')}",
+                "k ~ 10 often best (seed summary)",
+                f"near-best: best - k10 < {MARGIN * 100:.0f} points with the CI; and some k must differ",
+                v,
+                check(v != INCONCLUSIVE and gap[2] <= MARGIN),
+            )
+        )
     else:
-        rows.append(Row("k ~ 10 best or near-best among W-perp k", "sweep too small (or not finished) at this scale",
-                        "k ~ 10 often best", "-", INCONCLUSIVE))
+        rows.append(
+            Row(
+                "k ~ 10 best or near-best among W-perp k",
+                "sweep too small (or not finished) at this scale",
+                "k ~ 10 often best",
+                "-",
+                INCONCLUSIVE,
+            )
+        )
     if k10 in final and all(m in final for m in ("isotropic", "W^T", "preconditioned")):
         iso, wt, pre = (paired(final[k10], final[m]) for m in ("isotropic", "W^T", "preconditioned"))
-        rows.append(Row("W-perp k10 - isotropic / - W^T (test accuracy points, paired 95% t-CI over seeds)",
-                        f"{fmt(iso)}{extra('iso')} / {fmt(wt)}{extra('wt')}",
-                        "better than prior estimators (abstract: less bias and variance)",
-                        "both > 0", verdict_ci(iso[1] > 0 and wt[1] > 0, iso[2] < 0 or wt[2] < 0),
-                        check(iso[1] > 0 and wt[1] > 0)))
-        rows.append(Row("W-perp k10 - preconditioned (test accuracy points, paired 95% t-CI over seeds)",
-                        f"{fmt(pre)}{extra('pre')}", "bias-free preconditioning underperforms (seed summary)", "> 0",
-                        verdict_ci(pre[1] > 0, pre[2] < 0), check(pre[1] > 0)))
+        rows.append(
+            Row(
+                "W-perp k10 - isotropic / - W^T (test accuracy points, paired 95% t-CI over seeds)",
+                f"{fmt(iso)}{extra('iso')} / {fmt(wt)}{extra('wt')}",
+                "better than prior estimators (abstract: less bias and variance)",
+                "both > 0",
+                verdict_ci(iso[1] > 0 and wt[1] > 0, iso[2] < 0 or wt[2] < 0),
+                check(iso[1] > 0 and wt[1] > 0),
+            )
+        )
+        rows.append(
+            Row(
+                "W-perp k10 - preconditioned (test accuracy points, paired 95% t-CI over seeds)",
+                f"{fmt(pre)}{extra('pre')}",
+                "bias-free preconditioning underperforms (seed summary)",
+                "> 0",
+                verdict_ci(pre[1] > 0, pre[2] < 0),
+                check(pre[1] > 0),
+            )
+        )
     return rows
 
 
@@ -424,10 +479,14 @@ def cosine_row(cos: dict[str, list[float]]) -> Any:
     from wavetrain.reproduction.report_types import NOT_CLAIMED, Row, check
 
     cos_ci = {m: interval(v) for m, v in cos.items()}
-    return Row("signed per-sample cosine, batch mean over hidden layers, first batch of each epoch, mean "
-               "[95% CI] over seeds", ", ".join(f"{m}: {fmt(c, 1.0, 3)}" for m, c in cos_ci.items()),
-               "-", "every family > 0 (E[g^] . g = |P g|^2 >= 0)", NOT_CLAIMED,
-               check(all(c[1] > 0 for c in cos_ci.values())))
+    return Row(
+        "signed per-sample cosine, batch mean over hidden layers, first batch of each epoch, mean [95% CI] over seeds",
+        ", ".join(f"{m}: {fmt(c, 1.0, 3)}" for m, c in cos_ci.items()),
+        "-",
+        "every family > 0 (E[g^] . g = |P g|^2 >= 0)",
+        NOT_CLAIMED,
+        check(all(c[1] > 0 for c in cos_ci.values())),
+    )
 
 
 def plot_training(curves: dict[str, list[list[float]]], cos: dict[str, list[float]], path: Path, title: str) -> None:
@@ -443,9 +502,12 @@ def plot_training(curves: dict[str, list[list[float]]], cos: dict[str, list[floa
     names = list(cos)
     ci = {m: interval(v) for m, v in cos.items()}
     finite = all(np.isfinite(ci[m][1]) for m in names)
-    axes[1].errorbar(range(len(names)), [ci[m][0] for m in names],
-                     yerr=[[ci[m][0] - ci[m][1] for m in names], [ci[m][2] - ci[m][0] for m in names]]
-                     if finite else None, fmt="o")
+    axes[1].errorbar(
+        range(len(names)),
+        [ci[m][0] for m in names],
+        yerr=[[ci[m][0] - ci[m][1] for m in names], [ci[m][2] - ci[m][0] for m in names]] if finite else None,
+        fmt="o",
+    )
     axes[1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     axes[1].set(ylabel="signed cosine (hidden layers)", title="T9: guess quality during training")
     fig.tight_layout()
@@ -461,9 +523,15 @@ def _width_rows(scale: Any, data: dict[str, np.ndarray]) -> list:
     for method in ("isotropic", "W^T", "W-perp k=10"):
         values = [interval(widths[(method, w)]) for w in scale.t9_widths]
         falls = values[-1][0] < values[0][0]
-        rows.append(Row(f"signed cosine at init vs width {list(scale.t9_widths)}, {method} ({scale.t9_width_samples} "
-                        "samples, mean [95% CI] over seeds)", ", ".join(fmt(v, 1.0, 3) for v in values),
-                        "- (the abstract's 'better with width' is about training; this is a proxy)",
-                        "falls ~ n^-1/2" if method == "isotropic" else "-", NOT_CLAIMED,
-                        check(falls) if method == "isotropic" else ""))
+        rows.append(
+            Row(
+                f"signed cosine at init vs width {list(scale.t9_widths)}, {method} ({scale.t9_width_samples} "
+                "samples, mean [95% CI] over seeds)",
+                ", ".join(fmt(v, 1.0, 3) for v in values),
+                "- (the abstract's 'better with width' is about training; this is a proxy)",
+                "falls ~ n^-1/2" if method == "isotropic" else "-",
+                NOT_CLAIMED,
+                check(falls) if method == "isotropic" else "",
+            )
+        )
     return rows

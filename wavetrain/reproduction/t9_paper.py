@@ -38,8 +38,18 @@ class Schedule:
 PAPER = Schedule()
 # Cheap methods first, then W-perp k = 10 (the paper's headline rank), then the rest of the k sweep from the ends in:
 # a sweep cut short still answers the first claims.
-ORDER = ("backprop", "isotropic", "W^T", "preconditioned", "W-perp k=10", "W-perp k=1", "W-perp k=50", "W-perp k=5",
-         "W-perp k=20", "W-perp k=2")
+ORDER = (
+    "backprop",
+    "isotropic",
+    "W^T",
+    "preconditioned",
+    "W-perp k=10",
+    "W-perp k=1",
+    "W-perp k=50",
+    "W-perp k=5",
+    "W-perp k=20",
+    "W-perp k=2",
+)
 
 
 def slug(method: str) -> str:
@@ -59,8 +69,13 @@ def _matches(path: Path, schedule: Schedule) -> bool:
     return saved.get("schedule") == json.loads(json.dumps(asdict(schedule)))
 
 
-def run_paper(results: Path, seeds: tuple[int, ...], methods: tuple[str, ...] = ORDER,
-              schedule: Schedule = PAPER, progress: bool = True) -> list[Path]:
+def run_paper(
+    results: Path,
+    seeds: tuple[int, ...],
+    methods: tuple[str, ...] = ORDER,
+    schedule: Schedule = PAPER,
+    progress: bool = True,
+) -> list[Path]:
     """Train every (method, seed) not yet in ``results`` and write each one's JSON as it finishes; return the paths
     of every requested run (finished earlier or now)."""
     unknown = [m for m in methods if m not in t9.METHODS]
@@ -80,13 +95,28 @@ def run_paper(results: Path, seeds: tuple[int, ...], methods: tuple[str, ...] = 
         if bar is not None:
             bar.set_description(f"T9 {method} seed {seed}")
         start = time.perf_counter()
-        run = t9.train(method, seed, data, schedule.epochs, schedule.lr, schedule.sizes, schedule.batch,
-                       weight_decay=schedule.weight_decay, step=bar.update if bar is not None else None)
-        record = {"method": method, "seed": seed, "schedule": asdict(schedule),
-                  "final_test_accuracy": run.test_accuracy[-1], "test_accuracy": run.test_accuracy,
-                  "cosine": run.cosine, "test_correct": "".join(map(str, run.test_correct)),
-                  "seconds": round(time.perf_counter() - start, 1),
-                  "subspace": "float32 eigh (scipy evr for k <= 5, torch otherwise); float64 elsewhere"}
+        run = t9.train(
+            method,
+            seed,
+            data,
+            schedule.epochs,
+            schedule.lr,
+            schedule.sizes,
+            schedule.batch,
+            weight_decay=schedule.weight_decay,
+            step=bar.update if bar is not None else None,
+        )
+        record = {
+            "method": method,
+            "seed": seed,
+            "schedule": asdict(schedule),
+            "final_test_accuracy": run.test_accuracy[-1],
+            "test_accuracy": run.test_accuracy,
+            "cosine": run.cosine,
+            "test_correct": "".join(map(str, run.test_correct)),
+            "seconds": round(time.perf_counter() - start, 1),
+            "subspace": "float32 eigh (scipy evr for k <= 5, torch otherwise); float64 elsewhere",
+        }
         atomic_write(result_path(results, method, seed), json.dumps(record, indent=1) + "\n")
     if bar is not None:
         bar.close()
@@ -107,8 +137,9 @@ def load_results(results: Path, schedule: Schedule = PAPER) -> dict[str, dict[in
     return out
 
 
-def bootstrap_difference(a: np.ndarray, b: np.ndarray, draws: int = 10_000, seed: int = 0,
-                         level: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_difference(
+    a: np.ndarray, b: np.ndarray, draws: int = 10_000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """(difference, low, high): accuracy of a minus accuracy of b on the same test samples, with the percentile
     interval of a paired bootstrap over the test samples (one network pair: test-set noise only, not seed noise)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -132,8 +163,9 @@ def _bar(total: int, enabled: bool) -> Any:
 PAPER_SEEDS = (0, 1)  # the seeds of the committed sweep (docs/reproduction/t9_paper)
 
 
-def paper_rows(results: dict[str, dict[int, dict[str, Any]]], plot: Path,
-               expected_seeds: tuple[int, ...] = PAPER_SEEDS) -> tuple[list, str]:
+def paper_rows(
+    results: dict[str, dict[int, dict[str, Any]]], plot: Path, expected_seeds: tuple[int, ...] = PAPER_SEEDS
+) -> tuple[list, str]:
     """T9 rows and note from runs at the authors' schedule: accuracies, the three claims (paired t-intervals over
     the seeds every compared method finished, with a paired bootstrap over test samples per seed beside them), the
     signed cosine, and the training plot. Missing runs are listed: a partial sweep is reported as partial."""
@@ -163,9 +195,16 @@ def paper_rows(results: dict[str, dict[int, dict[str, Any]]], plot: Path,
     for m in methods:
         own = sorted(results[m])
         per = ", ".join(f"seed {s}: {results[m][s]['final_test_accuracy'] * 100:.1f}" for s in own)
-        rows.append(Row(f"test accuracy (%) after {schedule['epochs']} epochs ({steps} AdamW steps, lr "
-                        f"{schedule['lr']:g}; the authors' schedule), {m}, mean [95% t-CI] over seeds {own}",
-                        f"{t9.fmt(t9.interval(accs(m, own)))} ({per})", "-", "-", NOT_CLAIMED))
+        rows.append(
+            Row(
+                f"test accuracy (%) after {schedule['epochs']} epochs ({steps} AdamW steps, lr "
+                f"{schedule['lr']:g}; the authors' schedule), {m}, mean [95% t-CI] over seeds {own}",
+                f"{t9.fmt(t9.interval(accs(m, own)))} ({per})",
+                "-",
+                "-",
+                NOT_CLAIMED,
+            )
+        )
 
     def boot(a: str, b: str, use: list[int]) -> str:
         parts = []
@@ -180,38 +219,67 @@ def paper_rows(results: dict[str, dict[int, dict[str, Any]]], plot: Path,
         best = max(perp, key=lambda m: np.mean(final_k[m]))
         boots_k["k"] = f"best - k10: {boot(best, k10, k_seeds)}"
     final_pair = {m: accs(m, pair_seeds) for m in pair if m in results}
-    boots_pair = {key: boot(k10, other, pair_seeds) for key, other in (("iso", "isotropic"), ("wt", "W^T"),
-                                                                      ("pre", "preconditioned")) if pair_seeds}
+    boots_pair = {
+        key: boot(k10, other, pair_seeds)
+        for key, other in (("iso", "isotropic"), ("wt", "W^T"), ("pre", "preconditioned"))
+        if pair_seeds
+    }
     claims = [(row, k_seeds) for row in t9.claim_rows(final_k, perp, boots_k)]  # without k = 10: 'not finished'
     claims += [(row, pair_seeds) for row in t9.claim_rows(final_pair, None, boots_pair)]
     for row, use in claims:
-        rows.append(Row(row.quantity.replace("over seeds", f"over seeds {use}"), row.measured, row.claim,
-                        row.expected, row.verdict, row.check))
+        rows.append(
+            Row(
+                row.quantity.replace("over seeds", f"over seeds {use}"),
+                row.measured,
+                row.claim,
+                row.expected,
+                row.verdict,
+                row.check,
+            )
+        )
     both = sorted(done.get("backprop", set()) & done.get(k10, set()))
     if both:
-        rows.append(Row(f"backprop - W-perp k10 (test accuracy points, paired 95% t-CI over seeds {both})",
-                        f"{t9.fmt(t9.paired(accs('backprop', both), accs(k10, both)))}; per-seed test-sample "
-                        f"bootstrap: {boot('backprop', k10, both)}", "-", "-", NOT_CLAIMED))
-    cos = {m: [float(np.mean(results[m][s]["cosine"])) for s in sorted(results[m])] for m in methods
-           if m != "backprop"}
+        rows.append(
+            Row(
+                f"backprop - W-perp k10 (test accuracy points, paired 95% t-CI over seeds {both})",
+                f"{t9.fmt(t9.paired(accs('backprop', both), accs(k10, both)))}; per-seed test-sample "
+                f"bootstrap: {boot('backprop', k10, both)}",
+                "-",
+                "-",
+                NOT_CLAIMED,
+            )
+        )
+    cos = {m: [float(np.mean(results[m][s]["cosine"])) for s in sorted(results[m])] for m in methods if m != "backprop"}
     if cos:
         rows.append(t9.cosine_row(cos))
-    t9.plot_training({m: [results[m][s]["test_accuracy"] for s in sorted(results[m])] for m in methods}, cos, plot,
-                     "the authors' schedule, mean over finished seeds")
+    t9.plot_training(
+        {m: [results[m][s]["test_accuracy"] for s in sorted(results[m])] for m in methods},
+        cos,
+        plot,
+        "the authors' schedule, mean over finished seeds",
+    )
     total = len(expected_seeds) * len(ORDER)
-    status = (f"**Partial sweep:** {total - len(missing)} of {total} runs finished; missing: {', '.join(missing)}. "
-              "Rows use only finished runs; nothing is extrapolated. " if missing
-              else f"All {total} runs of seeds {list(expected_seeds)} finished. ")
+    status = (
+        f"**Partial sweep:** {total - len(missing)} of {total} runs finished; missing: {', '.join(missing)}. "
+        "Rows use only finished runs; nothing is extrapolated. "
+        if missing
+        else f"All {total} runs of seeds {list(expected_seeds)} finished. "
+    )
     if extra:
-        status += ("**Extra seeds** for the comparisons of W-perp k=10 with the other estimator families: " +
-                   "; ".join(f"seed {s}: {', '.join(ms)}" for s, ms in extra.items()) + ". ")
+        status += (
+            "**Extra seeds** for the comparisons of W-perp k=10 with the other estimator families: "
+            + "; ".join(f"seed {s}: {', '.join(ms)}" for s, ms in extra.items())
+            + ". "
+        )
     n_pair = max(len(pair_seeds), 2)
     from scipy import stats
 
-    width = (f"With {len(pair_seeds)} seeds for the family comparisons and {len(k_seeds)} for the k ranks, the "
-             f"t-interval's half-width is t(0.975, n - 1) (= {stats.t.ppf(0.975, n_pair - 1):.2f} at n = {n_pair}) "
-             "times the standard error of the per-seed differences, so 'inconclusive' means the seeds disagree "
-             "too much for that many of them to decide.")
+    width = (
+        f"With {len(pair_seeds)} seeds for the family comparisons and {len(k_seeds)} for the k ranks, the "
+        f"t-interval's half-width is t(0.975, n - 1) (= {stats.t.ppf(0.975, n_pair - 1):.2f} at n = {n_pair}) "
+        "times the standard error of the per-seed differences, so 'inconclusive' means the seeds disagree "
+        "too much for that many of them to decide."
+    )
     note = (
         f"{t9.SETUP} **Schedule: the authors'** ({schedule['epochs']} epochs at lr {schedule['lr']:g}, AdamW weight "
         f"decay {schedule['weight_decay']}, batch {schedule['batch']}, {steps} steps), run with `wavetrain "
@@ -228,5 +296,6 @@ def paper_rows(results: dict[str, dict[int, dict[str, Any]]], plot: Path,
         "paired bootstrap over the 1000 test samples (10,000 resamples, percentile 95% interval) of the accuracy "
         "difference of the two trained networks: it measures only test-set noise for that one pair, so it says "
         "whether a seed's difference is more than test-sample luck, not whether another init would repeat it; it "
-        "decides no verdict.")
+        "decides no verdict."
+    )
     return rows, note

@@ -261,10 +261,20 @@ class _LayerModel(_Schedule, PyLoihiProcessModel):
             self.forward_phase(p + 1)
             if mode == "dyadic" and p == params["window"] - 1:
                 self.update(1.0)
-        history = {"hist_s": self.hist_s, "hist_lam": self.hist_lam, "hist_gw": self.hist_gw,
-                   "hist_gb": self.hist_gb} if params["history"] else {}
-        self.save(weight=self.weight, bias=self.bias, s=self.s, lam=self.lam, grad_w=self.grad_w,
-                  grad_b=self.grad_b, **history)
+        history = (
+            {"hist_s": self.hist_s, "hist_lam": self.hist_lam, "hist_gw": self.hist_gw, "hist_gb": self.hist_gb}
+            if params["history"]
+            else {}
+        )
+        self.save(
+            weight=self.weight,
+            bias=self.bias,
+            s=self.s,
+            lam=self.lam,
+            grad_w=self.grad_w,
+            grad_b=self.grad_b,
+            **history,
+        )
 
     def forward_phase(self, tick: int) -> None:
         """Send s(k) right, receive s_{l-1}(k), then compute a(k), sigma, delta(k), the readout G(k) and the
@@ -409,7 +419,9 @@ class PyWaveLayerModelFixed(_LayerModel):
         gw = np.ldexp(self.grad_w.astype(np.float64), sub.g_exp[l])
         gb = np.ldexp(self.grad_b.astype(np.float64), sub.gb_exp[l])
         sW, sb = self.steps(gw, gb, scale)
-        self.weight = update_int(self.weight.astype(np.int64), sW, sub.w_exp[l], sub.weight_bits, sub.rounding,
-                                 sub.generators[(l, "W")])
-        self.bias = update_int(self.bias.astype(np.int64), sb, sub.b_exp[l], sub.bias_bits, sub.rounding,
-                               sub.generators[(l, "b")])
+        self.weight = update_int(
+            self.weight.astype(np.int64), sW, sub.w_exp[l], sub.weight_bits, sub.rounding, sub.generators[(l, "W")]
+        )
+        self.bias = update_int(
+            self.bias.astype(np.int64), sb, sub.b_exp[l], sub.bias_bits, sub.rounding, sub.generators[(l, "b")]
+        )
