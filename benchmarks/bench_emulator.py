@@ -162,13 +162,13 @@ def _make_stepper(method: str, sizes: tuple[int, ...], seed: int = 0):
     params = [(W.astype(np.float32), b.astype(np.float32)) for W, b in net.params()]
     targets = np.eye(sizes[-1], dtype=np.float32)[labels]
     port = HeavyBall(LR, MOMENTUM)
-    acts = [layer.act for layer in net.layers]
+    m = net.machine(params=params)
     if method == "light_cone_gen":
 
         def step() -> None:
             i = next(counter) % pool
-            grads, _, _ = light_cone(params, acts, net.loss_fn, xs[i], targets[i])
-            port.step(params, grads)
+            grads, _, _ = light_cone(m, xs[i], targets[i])
+            port.step(m, grads)
 
         return step
     if method in ("pipelined", "pipelined_fwd"):
@@ -176,14 +176,14 @@ def _make_stepper(method: str, sizes: tuple[int, ...], seed: int = 0):
 
         def step() -> None:
             i = next(counter) % pool
-            machine.step(params, net, xs[i], targets[i], port)
+            machine.step(m, xs[i], targets[i], port)
 
         return step
     dyadic = Dyadic(schedule="light_cone" if method == "light_cone" else "ticks")
 
     def step() -> None:
         i = next(counter) % pool
-        dyadic.step(params, net, xs[i], targets[i], port)
+        dyadic.step(m, xs[i], targets[i], port)
 
     return step
 
@@ -351,11 +351,11 @@ def relax_worker(network: str, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, sizes[0]), dtype=np.float32)
     t = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], BATCH)]
-    acts, depth = [layer.act for layer in net.layers], net.depth
+    m, depth = net.machine(params=params), net.depth
     return {
-        "light_cone": _time_repeats(lambda: light_cone(params, acts, net.loss_fn, x, t), repeats),
-        "ticks_2L": _time_repeats(lambda: run_ticks(params, net, x, t, 2 * depth, 1.0), repeats),
-        "ticks_L": _time_repeats(lambda: run_ticks(params, net, x, t, depth, 1.0), repeats),
+        "light_cone": _time_repeats(lambda: light_cone(m, x, t), repeats),
+        "ticks_2L": _time_repeats(lambda: run_ticks(m, x, t, 2 * depth, 1.0), repeats),
+        "ticks_L": _time_repeats(lambda: run_ticks(m, x, t, depth, 1.0), repeats),
     }
 
 

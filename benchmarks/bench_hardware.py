@@ -80,7 +80,7 @@ def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = 
     from wavetrain.emulator.analog import AnalogSubstrate
     from wavetrain.emulator.hardware import load_hardware
     from wavetrain.emulator.substrate import IDEAL
-    from wavetrain.emulator.train import Dyadic, HeavyBall, _method_step
+    from wavetrain.emulator.train import Dyadic, HeavyBall
 
     net = Network.mlp(list(sizes), activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
     rng = np.random.default_rng(0)
@@ -101,10 +101,10 @@ def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = 
         substrate = AnalogSubstrate(model, sizes, chips=chips, seed=0, dtype=np.float32)
         for l, (W, _) in enumerate(params):
             substrate.program(W, l)
-    method, port = Dyadic(), HeavyBall(LR, 0.0)
+    method, port, m = Dyadic(), HeavyBall(LR, 0.0), net.machine(substrate, params)
 
     def step() -> None:
-        _method_step(method, params, net, x, t, port, substrate)
+        method.step(m, x, t, port)
 
     return step
 

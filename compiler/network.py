@@ -192,12 +192,10 @@ class Network:
 
     def evaluate(self, x: Any, y: Any) -> tuple[float, float]:
         """(mean loss, accuracy) on a batch; accuracy is NaN for non-label targets."""
-        s = self.forward(x)
-        t = self.targets(y, len(s))
-        loss = float(np.mean(self.loss_fn.value(s, t)))
-        y = np.asarray(y)
-        accuracy = float(np.mean(np.argmax(s, axis=1) == y)) if y.ndim == 1 else float("nan")
-        return loss, accuracy
+        from wavetrain.emulator.evaluation import evaluate  # NOTE: lazily, as in machine()
+
+        scores = evaluate(self.machine(), self.check_input(x), y, fast=False)
+        return scores.loss, scores.accuracy
 
     def to_networkx(self) -> Any:
         """A networkx DiGraph: input -> layer1 -> ... -> layerL -> loss, with sizes and activations as attributes."""

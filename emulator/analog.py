@@ -6,8 +6,9 @@ own device-to-device variation, stuck devices, line mismatch and timing, drawn o
 converter noise, update noise, stochastic rounding) comes from one generator of the run, also from the seed.
 
 Where each effect enters (hooks of :class:`wavetrain.emulator.substrate.Substrate`):
-  weight      drift (evaluation at t_inference); the stored state already holds each device's bound, stuck
-              devices and conductance levels (weight_bits), written there by program and write
+  weight      the stored state already holds each device's bound, stuck devices and conductance levels
+              (weight_bits), written there by program and write; the inference view (:meth:`inference`) reads
+              it drifted to t_inference
   crossbar    read noise of every device on every product (forward and backward), referred to the output
   signal      input / forward / error: DAC (dac_bits, noise management); backward: ADC of the backward crossbar
               with backward_noise; output: identity (the forward ADC already digitised it in ``accumulate``)
@@ -33,7 +34,7 @@ import numpy as np
 from wavetrain.compiler.functions import Activation, Array
 from wavetrain.emulator import devices
 from wavetrain.emulator.hardware import HardwareModel, load_hardware
-from wavetrain.emulator.substrate import Substrate
+from wavetrain.emulator.substrate import Delegate, Substrate
 from wavetrain.errors import ConfigError
 
 _STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
@@ -63,10 +64,6 @@ class AnalogSubstrate(Substrate):
         self.sizes = [int(n) for n in sizes]
         self.seed = seed
         self.dtype = np.dtype(dtype)
-        self.evaluating = False  # True: reads happen t_inference after programming (drift), no recording
-        self.recording = False  # True: keep the last port readout and the stored weights it was read from
-        self.recorded: dict[tuple[int, str], Array] = {}  # the last port readout per (layer, kind)
-        self.read_from: dict[tuple[int, str], Array] = {}  # the stored parameters of the last read
         self._lines: dict[tuple[int, str], list[Array | None]] = {}
         self._lags: dict[tuple[int, str], Array] = {}
         self._steps: dict[tuple[int, str], Array | float] = {}
@@ -199,18 +196,10 @@ class AnalogSubstrate(Substrate):
             return value
         return value.reshape(-1, value.shape[-1])[rows]
 
-    def bias(self, b: Array, layer: int) -> Array:
-        if self.recording:
-            self.read_from[(layer, "b")] = b.copy()
-        return b
-
-    def weight(self, W: Array, layer: int) -> Array:
-        dev = self.model.device
-        if self.recording:
-            self.read_from[(layer, "W")] = W.copy()
-        if self.evaluating and dev.drift_nu and dev.t_inference > dev.drift_t0:
-            return W * devices.drift_factor(dev.t_inference, dev.drift_t0, self.nu_drift[layer]).astype(W.dtype)
-        return W
+    def inference(self) -> Substrate:
+        """This chip as it is read in use, ``t_inference`` after programming: its weights drifted (power law, each
+        device its own exponent); every other hook, the devices and the generators are this substrate's."""
+        return _Inference(self)
 
     def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
         """Read noise, referred to the output as aihwkit's w_noise is: every product is a fresh read of every device.
@@ -281,11 +270,6 @@ class AnalogSubstrate(Substrate):
             return values[0]
         return values.reshape((self.chips,) + (1,) * (ndim - 1))
 
-    def gradient(self, g: Array, layer: int, kind: str) -> Array:
-        if self.recording:
-            self.recorded[(layer, kind)] = g
-        return g
-
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
         self.write_scaled(p, step, 1.0, layer, kind)
 
@@ -355,6 +339,18 @@ class AnalogSubstrate(Substrate):
 
     def activate(self, act: Activation, a: Array, layer: int) -> Array:
         return act.f(a)
+
+
+class _Inference(Delegate):
+    """The inference view of an :class:`AnalogSubstrate` (see :meth:`AnalogSubstrate.inference`)."""
+
+    inner: AnalogSubstrate
+
+    def weight(self, W: Array, layer: int) -> Array:
+        dev = self.inner.model.device
+        if dev.drift_nu and dev.t_inference > dev.drift_t0:
+            return W * devices.drift_factor(dev.t_inference, dev.drift_t0, self.inner.nu_drift[layer]).astype(W.dtype)
+        return W
 
 
 def _row_blocks(shape: tuple[int, ...]) -> list[slice]:

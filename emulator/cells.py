@@ -29,10 +29,14 @@ by a layer's weights (the textbook ``backprop`` reference is written apart on pu
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from wavetrain.compiler.functions import Activation, Array, Loss
 from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wavetrain.compiler.network import Network
 
 Params = Sequence[tuple[Array, Array]]  # (W_l, b_l) per layer; W_l has shape (..., out, in)
 Grads = list[tuple[Array, Array]]  # (dC/dW_l, dC/db_l) per layer
@@ -43,31 +47,45 @@ class Machine:
     """One network as the kernel sees it: live parameters, nonlinearities, loss load and the substrate it runs on.
 
     Build it with :meth:`wavetrain.compiler.network.Network.machine` (or :meth:`of`). ``params`` are the live arrays
-    the ports write into (views of the network's, unless a dtype cast asked for copies).
+    the ports write into (views of the network's, unless a dtype cast asked for copies). Every schedule, learning
+    rule and port takes the Machine: the substrate travels with it, never beside it. ``net`` is the network whose
+    topology it runs (None for a bare stack of junctions, such as MPC's local heads).
     """
 
     params: Params
     acts: tuple[Activation, ...]
     loss: Loss
     substrate: Substrate = IDEAL
+    net: Network | None = None
 
     @classmethod
-    def of(cls, net: Any, params: Params | None = None, substrate: Substrate = IDEAL) -> Machine:
+    def of(cls, net: Network, params: Params | None = None, substrate: Substrate = IDEAL) -> Machine:
         """The machine of a :class:`~wavetrain.compiler.network.Network` (its own live parameters by default)."""
         return cls(
-            net.params() if params is None else params, tuple(layer.act for layer in net.layers), net.loss_fn, substrate
+            net.params() if params is None else params,
+            tuple(layer.act for layer in net.layers),
+            net.loss_fn,
+            substrate,
+            net,
         )
-
-    @classmethod
-    def coerce(cls, params: Params, acts: Sequence[Activation], loss: Loss, substrate: Substrate = IDEAL) -> Machine:
-        return cls(params, tuple(acts), loss, substrate)
 
     @property
     def depth(self) -> int:
         return len(self.params)
 
+    @property
+    def network(self) -> Network:
+        """The network this machine runs (refused for a bare stack of junctions)."""
+        if self.net is None:
+            raise ConfigError("this machine is a bare stack of junctions with no network; build it with Machine.of")
+        return self.net
+
     def with_params(self, params: Params) -> Machine:
         return replace(self, params=params)
+
+    def on(self, substrate: Substrate) -> Machine:
+        """The same network and parameters on another substrate."""
+        return replace(self, substrate=substrate)
 
 
 # --- the junction: reads, the three products, the integrator ------------------------------------------------------
@@ -213,30 +231,21 @@ def forward_sweep(m: Machine, x: Array, wb: Sequence[tuple[Array, Array]] | None
 # --- the port update -------------------------------------------------------------------------------------------------
 
 
-def update(params: Params, steps: Sequence[tuple[Array, Array]], substrate: Substrate = IDEAL) -> None:
+def update(m: Machine, steps: Sequence[tuple[Array, Array]]) -> None:
     """Apply one step per parameter to the device, in place: theta_l <- theta_l + step_l (through ``write``)."""
-    for l, (wb, step) in enumerate(zip(params, steps)):
-        update_layer(wb, step, l, substrate)
+    for l, step in enumerate(steps):
+        update_layer(m, l, step)
 
 
-def update_layer(wb: tuple[Array, Array], step: tuple[Array, Array], l: int, substrate: Substrate = IDEAL) -> None:
+def update_layer(m: Machine, l: int, step: tuple[Array, Array]) -> None:
     """Apply one step to layer l's devices: W_l += step_W, b_l += step_b (through ``write``)."""
-    substrate.write(wb[0], step[0], l, "W")
-    substrate.write(wb[1], step[1], l, "b")
+    W, b = m.params[l]
+    m.substrate.write(W, step[0], l, "W")
+    m.substrate.write(b, step[1], l, "b")
 
 
-def update_scaled(
-    params: Params, grads: Sequence[tuple[Array, Array]], scale: float, substrate: Substrate = IDEAL
-) -> None:
+def update_scaled(m: Machine, grads: Sequence[tuple[Array, Array]], scale: float) -> None:
     """theta_l <- theta_l + scale * g_l for every parameter (the resistor port: scale = -lr), via ``write_scaled``."""
-    for l, ((W, b), (gW, gb)) in enumerate(zip(params, grads)):
-        substrate.write_scaled(W, gW, scale, l, "W")
-        substrate.write_scaled(b, gb, scale, l, "b")
-
-
-def port_step(port: Any, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
-    """Hand the readout to a port; a port written before the seam (``step(params, grads)``) runs only ideally."""
-    if substrate.ideal:
-        port.step(params, grads)
-    else:
-        port.step(params, grads, substrate=substrate)
+    for l, ((W, b), (gW, gb)) in enumerate(zip(m.params, grads)):
+        m.substrate.write_scaled(W, gW, scale, l, "W")
+        m.substrate.write_scaled(b, gb, scale, l, "b")

@@ -8,13 +8,10 @@ A checkpoint is a wavetrain network file (:meth:`Network.save`'s npz + json, so 
   "wall_time": float, "state": TREE}``;
 - ``state/N.npy``: the arrays the TREE refers to.
 
-TREE encodes the live state: the training parameters, the minibatch RNG (its bit generator's state), the current
-epoch's minibatch order and losses when the run stopped mid-epoch, the history (loss and accuracy per epoch), and the
-port and method objects field by field (velocities, wave state, delay lines, heads, their own RNGs). JSON values stay
-JSON; an array is ``{"$array": "state/N"}``; a tuple, deque, dict, non-finite float, numpy Generator or a dataclass
-defined in wavetrain.emulator / wavetrain.compiler is tagged (``$tuple``, ``$deque``, ``$dict``, ``$float``, ``$rng``,
-``$dataclass``; a plain wavetrain.emulator object ``$object`` by its attributes). Floats go through ``repr``,
-so a resumed run continues bit for bit.
+TREE (:mod:`wavetrain.emulator.state_tree`) encodes the live state: the training parameters, the minibatch RNG (its
+bit generator's state), the current epoch's minibatch order and losses when the run stopped mid-epoch, the history
+(loss and accuracy per epoch), and the port and method objects field by field (velocities, wave state, delay lines,
+heads, their own RNGs), so a resumed run continues bit for bit.
 
 :class:`Session` is what ``train`` uses: it restores a checkpoint, keeps the last finite state in memory (divergence
 restores it), writes checkpoints every N epochs, and turns SIGINT / SIGTERM / SIGHUP into a checkpoint written at the
@@ -23,9 +20,7 @@ next minibatch boundary followed by :class:`~wavetrain.errors.TrainingInterrupte
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -33,8 +28,7 @@ import signal
 import sys
 import threading
 import zipfile
-from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -49,190 +43,13 @@ from wavetrain.compiler.storage import (
     read_npy,
     writer_lock,
 )
+from wavetrain.emulator.state_tree import assign, decode, encode, restore_into
 from wavetrain.errors import ConfigError, ModelFileError, TrainingInterrupted
 
 FORMAT_NAME = "wavetrain.checkpoint"
 FORMAT_VERSION = 1
 STATE_LIMIT = 64 * 2**20  # bytes of checkpoint.json read at most
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-_CLASS_PREFIXES = ("wavetrain.emulator.", "wavetrain.compiler.")
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
-
-
-# --- the pickle-free state tree -------------------------------------------------------------------------------------
-
-
-def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", strict: bool = True) -> Any:
-    """``value`` as a JSON-able tree; arrays are copied into ``arrays`` (keys ``state/N``) and referenced by key.
-
-    An object it cannot encode raises ConfigError, or with ``strict=False`` becomes ``{"$opaque": type}`` (kept out of
-    in-memory snapshots; a checkpoint file is always strict).
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else {"$float": repr(float(value))}
-    if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise ConfigError(f"checkpoint: {where} is an object array, expected numbers")
-        key = f"state/{len(arrays)}"
-        arrays[key] = np.array(value, copy=True)
-        return {"$array": key}
-    if isinstance(value, np.dtype):
-        return {"$dtype": value.str}
-    if isinstance(value, np.random.Generator):
-        return {"$rng": value.bit_generator.state}
-    if isinstance(value, deque):
-        return {
-            "$deque": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)],
-            "maxlen": value.maxlen,
-        }
-    if isinstance(value, tuple):
-        return {"$tuple": [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]}
-    if isinstance(value, list):
-        return [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"$dict": {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in value.items()}}
-    cls = type(value)
-    if dataclasses.is_dataclass(value) and cls.__module__.startswith(_CLASS_PREFIXES):
-        fields = {
-            f.name: encode(getattr(value, f.name), arrays, f"{where}.{f.name}", strict)
-            for f in dataclasses.fields(value)
-        }
-        return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
-    if cls.__module__.startswith(_CLASS_PREFIXES) and hasattr(value, "__dict__") and not isinstance(value, type):
-        # NOTE: a plain wavetrain object (e.g. the fused pipeline's buffers): its attributes, like a dataclass's
-        attrs = {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in vars(value).items()}
-        return {"$object": f"{cls.__module__}:{cls.__qualname__}", "attrs": attrs}
-    if not strict:
-        return {"$opaque": f"{cls.__module__}.{cls.__qualname__}"}
-    raise ConfigError(
-        f"checkpoint: {where} is a {cls.__module__}.{cls.__qualname__}, expected arrays, numbers, containers or a "
-        f"wavetrain dataclass (a custom method or port must keep its state in such fields to be checkpointed)"
-    )
-
-
-def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
-    """The value :func:`encode` encoded (fresh objects; arrays copied)."""
-    if tree is None or isinstance(tree, (bool, int, float, str)):
-        return tree
-    if isinstance(tree, list):
-        return [decode(v, arrays) for v in tree]
-    if not isinstance(tree, dict):
-        raise _corrupt(f"unexpected {type(tree).__name__} in the state tree")
-    if "$array" in tree:
-        key = tree["$array"]
-        if key not in arrays:
-            raise _corrupt(f"the state tree refers to a missing array {key!r}")
-        return np.array(arrays[key], copy=True)
-    if "$dtype" in tree:
-        try:
-            dtype = np.dtype(str(tree["$dtype"]))
-        except TypeError as err:
-            raise _corrupt(f"dtype {tree['$dtype']!r} is not a NumPy dtype") from err
-        if dtype.hasobject:
-            raise _corrupt(f"dtype {tree['$dtype']!r} is an object dtype")
-        return dtype
-    if "$opaque" in tree:
-        return Opaque(str(tree["$opaque"]))
-    if "$float" in tree:
-        if tree["$float"] not in ("nan", "inf", "-inf"):
-            raise _corrupt(f"non-finite float {tree['$float']!r}, expected nan, inf or -inf")
-        return float(tree["$float"])
-    if "$rng" in tree:
-        state = tree["$rng"]
-        name = state.get("bit_generator") if isinstance(state, dict) else None
-        if name not in _BIT_GENERATORS:
-            raise _corrupt(f"bit generator {name!r}, expected one of {', '.join(_BIT_GENERATORS)}")
-        bit_generator = getattr(np.random, name)()
-        try:
-            bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as err:
-            raise _corrupt(f"RNG state does not load: {err}") from err
-        return np.random.Generator(bit_generator)
-    if "$deque" in tree:
-        return deque((decode(v, arrays) for v in tree["$deque"]), maxlen=tree.get("maxlen"))
-    if "$tuple" in tree:
-        return tuple(decode(v, arrays) for v in tree["$tuple"])
-    if "$dict" in tree:
-        return {k: decode(v, arrays) for k, v in tree["$dict"].items()}
-    if "$object" in tree:
-        cls = _dataclass_type(tree["$object"], dataclass=False)
-        obj = object.__new__(cls)
-        attrs = tree.get("attrs")
-        if not isinstance(attrs, dict):
-            raise _corrupt(f"{cls.__qualname__} has no attributes in the state tree")
-        for name, value in attrs.items():
-            object.__setattr__(obj, str(name), decode(value, arrays))
-        return obj
-    if "$dataclass" in tree:
-        cls = _dataclass_type(tree["$dataclass"])
-        obj = object.__new__(cls)
-        names = {f.name for f in dataclasses.fields(cls)}
-        fields = tree.get("fields", {})
-        if set(fields) != names:
-            raise _corrupt(f"{cls.__qualname__} fields {sorted(fields)}, expected {sorted(names)}")
-        for name, value in fields.items():
-            object.__setattr__(obj, name, decode(value, arrays))
-        return obj
-    raise _corrupt(f"unknown tag in the state tree: {sorted(tree)[:3]}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Opaque:
-    """An object a non-strict snapshot could not encode (a user's own method or port): it is not restored."""
-
-    type: str
-
-
-def assign(target: Any, saved: Any) -> None:
-    """Set the fields of dataclass ``target`` from ``saved`` (same type); anything else is left as it is."""
-    if isinstance(saved, Opaque) or type(saved) is not type(target) or not dataclasses.is_dataclass(target):
-        return
-    for field in dataclasses.fields(target):
-        object.__setattr__(target, field.name, getattr(saved, field.name))
-
-
-def _dataclass_type(spec: Any, dataclass: bool = True) -> type:
-    module, _, name = str(spec).partition(":")
-    if not module.startswith(_CLASS_PREFIXES) or not name.isidentifier():
-        raise _corrupt(f"class {spec!r}, expected a dataclass of wavetrain.emulator or wavetrain.compiler")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as err:
-        raise _corrupt(f"class {spec!r} does not exist in this version of wavetrain") from err
-    if not isinstance(cls, type) or (dataclass and not dataclasses.is_dataclass(cls)):
-        raise _corrupt(f"{spec!r} is not a {'dataclass' if dataclass else 'class'}")
-    if not dataclass and (issubclass(cls, BaseException) or not hasattr(cls, "__dict__")):
-        raise _corrupt(f"{spec!r} is not a plain wavetrain class")
-    return cls
-
-
-def _corrupt(message: str) -> ModelFileError:
-    return ModelFileError(f"checkpoint: {message}")
-
-
-def restore_into(target: Any, tree: Any, arrays: dict[str, np.ndarray], what: str) -> None:
-    """Set every dataclass field of ``target`` (a port or method object) from its encoded tree.
-
-    Settings (fields whose current value is a number, string or bool) must equal the checkpoint's: a resumed run
-    with another setting would not continue the same trajectory.
-    """
-    saved = decode(tree, arrays)
-    if isinstance(saved, Opaque):
-        raise _corrupt(f"the {what} ({saved.type}) was not saved; it cannot be resumed")
-    if type(saved) is not type(target):
-        raise ConfigError(
-            f"resume: the {what} is {type(target).__qualname__}, expected {type(saved).__qualname__} as in the "
-            f"checkpoint"
-        )
-    for field in dataclasses.fields(target):
-        mine, theirs = getattr(target, field.name), getattr(saved, field.name)
-        if isinstance(mine, (bool, int, float, str)) and mine != theirs:
-            raise ConfigError(f"resume: {what} {field.name} is {mine!r}, expected {theirs!r} as in the checkpoint")
-    assign(target, saved)
 
 
 # --- the checkpoint file --------------------------------------------------------------------------------------------
@@ -319,6 +136,17 @@ STATE_KEYS = ("params", "rng", "port", "method", "order", "losses", "history")
 HISTORY = ("loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
+def live_state(m: Any, rng: np.random.Generator, port: Any, method: Any, history: dict[str, list]) -> dict[str, Any]:
+    """The live training state a session saves and restores: the machine's parameters (and its substrate's own
+    state, unless ideal), the minibatch RNG, the port and method objects, this epoch's order and losses, the history.
+    train() owns the objects; the session only reads them to save and writes them back to restore."""
+    state: dict[str, Any] = {"params": m.params, "rng": rng, "port": port, "method": method, "order": None,
+                             "losses": [], "history": history}  # fmt: skip
+    if not m.substrate.ideal:
+        state["substrate"] = m.substrate
+    return state
+
+
 def _set_params(live: Any, saved: Any) -> None:
     for (W, b), (sW, sb) in zip(live, saved):
         W[...] = sW
@@ -387,6 +215,29 @@ class Session:
             state["history"][key][:] = saved["history"][key]
         state["order"], state["losses"] = order, losses
         return header["epoch"], header["wall_time"]
+
+    def start(self, resume: str | os.PathLike[str] | None, net: Network, state: dict[str, Any], result: Any) -> int:
+        """Resume from ``resume`` (if given) into the live state and ``result``'s wall time, keep the first finite
+        snapshot; returns the number of epochs already done."""
+        done = 0
+        if resume is not None:
+            done, result.wall_time = self.resume(resume, net, state)
+        self.snapshot(state)
+        return done
+
+    def epoch_order(self, state: dict[str, Any], count: int) -> tuple[np.ndarray, list[float]]:
+        """This epoch's minibatch order and its losses so far: a fresh permutation from the run's RNG, unless a run
+        resumed mid-epoch continues the order it was drawing from."""
+        if state["order"] is None:
+            state["order"], state["losses"] = state["rng"].permutation(count), []
+        return state["order"], state["losses"]
+
+    def end_epoch(self, net: Network, state: dict[str, Any], done: int, epochs: int, wall_time: float) -> None:
+        """Close an epoch: forget its order, keep the finite snapshot, write the checkpoint when it is due."""
+        state["order"], state["losses"] = None, []
+        self.snapshot(state)
+        if self.due(done, epochs):
+            self.save(net, state, done, 0, wall_time)
 
     def check_finite(self, state: dict[str, Any], epoch: int, lr: float) -> None:
         """After an epoch: if a loss or a parameter is not finite, restore the last finite state and raise."""
@@ -474,7 +325,7 @@ class Session:
         A second signal of the same kind during the wait is not deferred: the previous handler runs (Ctrl-C twice
         stops at once; the checkpoint is written atomically, so a file is never torn).
         """
-        lock = writer_lock(self.path, "checkpoint") if self.path is not None else _nothing()
+        lock = writer_lock(self.path, "checkpoint") if self.path is not None else nullcontext()
         with lock:
             if threading.current_thread() is not threading.main_thread():
                 yield
@@ -525,8 +376,3 @@ class Session:
             signum,
             path,
         )
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from wavetrain.compiler.functions import Array
-from wavetrain.emulator import cells
 from wavetrain.emulator.analog import AnalogSubstrate
 from wavetrain.emulator.cells import Machine
+from wavetrain.emulator.evaluation import evaluate
 from wavetrain.emulator.hardware import HardwareModel, load_hardware
 from wavetrain.emulator.kernel import light_cone
-from wavetrain.emulator.substrate import IDEAL
+from wavetrain.emulator.substrate import IDEAL, Delegate, Substrate
 from wavetrain.errors import ConfigError
 
 
@@ -105,20 +105,35 @@ def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, fl
     ) else float("nan")
 
 
-class ChipRun:
-    """The state of a training run on emulated hardware (see the module docstring)."""
+class Recorder(Delegate):
+    """A view of a substrate that keeps what the ports read (the last readout per layer and kind) and the stored
+    parameters each junction read it from; every hook is the inner substrate's."""
 
-    def __init__(
-        self,
-        net: Any,
-        hardware: HardwareModel | str,
-        chips: int | None,
-        seed: int,
-        fidelity_every: int | None,
-        method_name: str,
-        schedule: str,
-        dtype: Any = np.float64,
-    ) -> None:
+    def __init__(self, inner: Substrate) -> None:
+        super().__init__(inner)
+        self.recorded: dict[tuple[int, str], Array] = {}
+        self.read_from: dict[tuple[int, str], Array] = {}
+
+    def weight(self, W: Array, layer: int) -> Array:
+        self.read_from[(layer, "W")] = W.copy()
+        return self.inner.weight(W, layer)
+
+    def bias(self, b: Array, layer: int) -> Array:
+        self.read_from[(layer, "b")] = b.copy()
+        return self.inner.bias(b, layer)
+
+    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+        g = self.inner.gradient(g, layer, kind)
+        self.recorded[(layer, kind)] = g
+        return g
+
+
+class ChipRun:
+    """A training run on emulated analog chips (see the module docstring): a :class:`~wavetrain.emulator.train.Run`."""
+
+    def __init__(self, net: Any, hardware: HardwareModel | str, chips: int | None, seed: int,
+                 fidelity_every: int | None, method_name: str, schedule: str, dtype: Any = np.float64,
+                 dataset: Any = None) -> None:  # fmt: skip
         self.model = load_hardware(hardware)
         # NOTE: the per-device arrays (bounds, steps) in the training dtype, so device writes stay in it
         self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed, dtype=dtype)
@@ -128,76 +143,71 @@ class ChipRun:
                 "light-cone schedule does not keep; train with schedule='ticks' or method='wave'"
             )
         if method_name not in ("dyadic", "wave"):
-            raise ConfigError(
-                f"hardware: expected method 'dyadic' or 'wave' (the wave machines the analog substrate "
-                f"runs), got {method_name!r}"
-            )
-        self.net, self.chips = net, chips
+            raise ConfigError(f"hardware: expected method 'dyadic' or 'wave' (the wave machines the analog substrate "
+                              f"runs), got {method_name!r}")  # fmt: skip
+        self.net, self.chips, self.dataset = net, chips, dataset
         lead = () if chips is None else (chips,)
         # NOTE: with no chip axis in float64 the devices hold the network's own arrays; otherwise a copy (per chip,
         # in the training dtype), written back into the network every epoch (chip 0)
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
-        self.params = (
-            net.params()
-            if not self.copied
-            else [
-                (
-                    np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
-                    np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"),
-                )
-                for W, b in net.params()
-            ]
-        )
-        for l, (W, _) in enumerate(self.params):
+        params = net.params() if not self.copied else [
+            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
+            for W, b in net.params()]  # fmt: skip
+        for l, (W, _) in enumerate(params):
             self.substrate.program(W, l)
+        self.chip = Machine.of(net, params, self.substrate)  # the chips as training writes them
+        self.machine = self.chip  # what the next step runs on (a recording view on fidelity steps)
         self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
         self.chip_test_accuracy: list[list[float]] = []
         self._step = 0
         self._before: list[Array] | None = None
 
+    @property
+    def params(self) -> list[tuple[Array, Array]]:
+        return list(self.chip.params)
+
     def before_step(self) -> None:
         due = self.fidelity is not None and self._step % self.fidelity.every == 0
-        self.substrate.recording = due
-        self._before = [W.copy() for W, _ in self.params] if due else None
+        self.machine = self.chip.on(Recorder(self.substrate)) if due else self.chip
+        self._before = [W.copy() for W, _ in self.chip.params] if due else None
 
     def after_step(self, x: Array, t: Array) -> None:
         """Compare the last port readout of the step with the exact gradient of the weights it was read from."""
         self._step += 1
-        sub = self.substrate
-        if self._before is None or self.fidelity is None:
+        recorder, self.machine = self.machine.substrate, self.chip
+        if self._before is None or self.fidelity is None or not isinstance(recorder, Recorder):
             return
-        sub.recording = False
-        depth = len(self.params)
-        hw = [(sub.recorded[(l, "W")], sub.recorded[(l, "b")]) for l in range(depth)]
-        read_from = [(sub.read_from[(l, "W")], sub.read_from[(l, "b")]) for l in range(depth)]
+        depth = self.chip.depth
+        hw = [(recorder.recorded[(l, "W")], recorder.recorded[(l, "b")]) for l in range(depth)]
+        read_from = [(recorder.read_from[(l, "W")], recorder.read_from[(l, "b")]) for l in range(depth)]
         exact, _, _ = light_cone(Machine.of(self.net, read_from, IDEAL), x, t)
-        moved = [W - W0 for (W, _), W0 in zip(self.params, self._before)]
+        moved = [W - W0 for (W, _), W0 in zip(self.chip.params, self._before)]
         self.fidelity.add(hw, exact, moved)
         self._before = None
-        sub.recorded.clear()
-        sub.read_from.clear()
 
     def evaluate(self, x: Array, y: Array) -> tuple[Array, Array]:
-        """Per-chip (mean loss, accuracy) of the chips as they are read at evaluation (drift at t_inference)."""
-        sub = self.substrate
-        sub.evaluating = True
-        sub.rest()
+        """Per-chip (mean loss, accuracy) of the chips as they are read in use (drift at t_inference)."""
+        self.substrate.rest()
         try:
-            machine = Machine.of(self.net, self.params, sub)
-            out = cells.output(machine, cells.forward_sweep(machine, x).s[-1])
-            t = self.net.targets(y, len(x))
-            loss = np.mean(self.net.loss_fn.value(out, t), axis=-1)
-            y = np.asarray(y)
-            acc = np.mean(np.argmax(out, axis=-1) == y, axis=-1) if y.ndim == 1 else np.full_like(loss, np.nan)
+            scores = evaluate(self.chip.on(self.substrate.inference()), x, y)
         finally:
-            sub.evaluating = False
-            sub.rest()
-        return np.atleast_1d(loss), np.atleast_1d(acc)
+            self.substrate.rest()
+        return scores.chip_loss, scores.chip_accuracy
 
-    def record(self, result: Any, dataset: Any, loss: float) -> None:
+    def sync(self) -> None:
+        """The network (and its checkpoint) holds chip 0."""
+        if self.copied:
+            for layer, (W, b) in zip(self.net.layers, self.chip.params):
+                layer.weight[...] = W if self.chips is None else W[0]
+                layer.bias[...] = b if self.chips is None else b[0]
+
+    def score(self, result: Any, loss: float) -> None:
         """One epoch's entries of ``result``: on-chip accuracies (mean over chips), per-chip test accuracy."""
+        dataset = self.dataset
         result.loss.append(loss)
+        # NOTE: the data as given (float64): the chips' float32 weights read float64 drives
         _, train_acc = self.evaluate(dataset.x_train, dataset.y_train)
         test_loss, test_acc = self.evaluate(dataset.x_test, dataset.y_test)
         result.train_accuracy.append(float(np.mean(train_acc)))
@@ -206,10 +216,6 @@ class ChipRun:
         self.chip_test_accuracy.append([float(a) for a in test_acc])
         if self.fidelity is not None:
             self.fidelity.close_epoch()
-        if self.copied:  # NOTE: the network (and its checkpoint) holds chip 0
-            for layer, (W, b) in zip(self.net.layers, self.params):
-                layer.weight[...] = W if self.chips is None else W[0]
-                layer.bias[...] = b if self.chips is None else b[0]
 
     def finish(self, result: Any) -> None:
         """The result gets the hardware, the chips and the fidelity."""
@@ -246,7 +252,7 @@ def fidelity_by_tick(
         substrate.program(W, l)
     x = net.check_input(x)
     t = net.targets(y, len(x))
-    relaxation = run_ticks(params, net, x, t, ticks, 1.0, history=True, substrate=substrate)
+    relaxation = run_ticks(Machine.of(net, params, substrate), x, t, ticks, 1.0, history=True)
     exact, _, _ = light_cone(Machine.of(net, params, IDEAL), x, t)
     out: dict[str, Any] = {"cosine": [], "relative_error": [], "layer_cosine": []}
     for grads in relaxation.history.grads:  # type: ignore[union-attr]

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from wavetrain.compiler.functions import Array, namespace, softmax
-from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells
-from wavetrain.emulator.kernel import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import Grads, Machine
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,27 +29,26 @@ class Kronecker:
     g: Array
 
 
-def output_factor(net: Network, s_last: Array) -> Array:
+def output_factor(loss: str, s_last: Array) -> Array:
     """Per-sample square root C (batch, n_L, r) of the loss Hessian with respect to s_L: C C^T = d^2 C / ds_L^2."""
     xp = namespace(s_last)
     batch, n = s_last.shape
-    if net.loss == "mse":
+    if loss == "mse":
         return xp.broadcast_to(xp.eye(n, dtype=s_last.dtype), (batch, n, n))
     p = softmax(s_last)
     root = xp.sqrt(p)
     return root[:, :, None] * xp.eye(n, dtype=s_last.dtype)[None] - p[:, :, None] * root[:, None, :]
 
 
-def kfac_blocks(params: Params, net: Network, x: Array, substrate: Substrate = IDEAL) -> list[Kronecker]:
+def kfac_blocks(m: Machine, x: Array) -> list[Kronecker]:
     """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep."""
     xp = namespace(x)
-    m = Machine.of(net, params, substrate)
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
     batch = x.shape[0]
-    factor = output_factor(net, cells.output(m, sweep.s[-1]))
-    blocks: list[Kronecker] = [None] * net.depth  # type: ignore[list-item]
-    for index in range(net.depth - 1, -1, -1):
+    factor = output_factor(m.loss.name, cells.output(m, sweep.s[-1]))
+    blocks: list[Kronecker] = [None] * m.depth  # type: ignore[list-item]
+    for index in range(m.depth - 1, -1, -1):
         d = cells.slope(m, index, sweep.pre[index], sweep.out[index])[:, :, None] * factor
         flat = xp.reshape(xp.transpose(d, (1, 0, 2)), (d.shape[1], -1))
         g = flat @ flat.T / batch

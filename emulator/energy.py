@@ -139,7 +139,7 @@ def _energy(
         else:
             state, grads = tick(m, x, t, state, 1.0)
         theta = _copy(params)
-        cells.port_step(port, params, grads, substrate)
+        port.step(m, grads)
         # NOTE: (exact - g) . Delta theta, as one difference of works: exact 0.0 when the port read the exact gradient
         stale.append(_work(exact, theta, params) - _work(grads, theta, params))
     rows = port.ledger[before:]

@@ -24,10 +24,8 @@ from typing import Any
 import numpy as np
 
 from wavetrain.compiler.functions import Array, namespace
-from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells
-from wavetrain.emulator.kernel import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import Grads, Machine
 from wavetrain.errors import ConfigError
 
 FAMILIES = ("isotropic", "wt", "wperp", "wperp_ns", "preconditioned")
@@ -72,19 +70,11 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
 
 
 def estimate(
-    params: Params,
-    net: Network,
-    x: Array,
-    t: Array,
-    family: str,
-    k: int | None,
-    rng: np.random.Generator,
-    substrate: Substrate = IDEAL,
+    m: Machine, x: Array, t: Array, family: str, k: int | None, rng: np.random.Generator
 ) -> tuple[Grads, Array]:
     """Forward-gradient estimate of every layer's gradient (mean batch loss) and the per-sample loss."""
     xp = namespace(x)
-    m = Machine.of(net, params, substrate)
-    depth, batch = net.depth, x.shape[0]
+    depth, batch = m.depth, x.shape[0]
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
     slopes = [cells.slope(m, i, sweep.pre[i], sweep.out[i]) for i in range(depth)]
@@ -124,10 +114,10 @@ class ForwardGradient:
             self.name = f"forward:{self.family}{rank}"
         self.rng = np.random.default_rng(self.seed)
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
+    def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Estimate the gradient by forward-mode guesses, step the port, return the per-sample loss."""
-        grads, loss = estimate(params, net, x, t, self.family, self.k, self.rng, substrate)
-        cells.port_step(port, params, grads, substrate)
+        grads, loss = estimate(m, x, t, self.family, self.k, self.rng)
+        port.step(m, grads)
         return loss
 
 
@@ -138,21 +128,10 @@ def expected_abs_cos(k: int, captured: float = 1.0) -> float:
     return captured * exp(lgamma(k / 2) - lgamma((k + 1) / 2)) / sqrt(pi)
 
 
-def cosine_by_layer(
-    params: Params,
-    net: Network,
-    x: Array,
-    t: Array,
-    family: str,
-    k: int | None,
-    draws: int,
-    seed: int = 0,
-    substrate: Substrate = IDEAL,
-) -> float:
+def cosine_by_layer(m: Machine, x: Array, t: Array, family: str, k: int | None, draws: int, seed: int = 0) -> float:
     """Mean |cos| between a single-sample guess estimate and the true per-sample delta, over hidden layers and draws."""
     rng = np.random.default_rng(seed)
-    m = Machine.of(net, params, substrate)
-    depth = net.depth
+    depth = m.depth
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
     y = cells.output(m, sweep.s[-1])

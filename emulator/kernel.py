@@ -14,24 +14,20 @@ One tick (spec sections 1.8 and 2.4), every cell from the previous tick's values
 and the parameter port of layer l reads the gradient G_l = (sigma'(a_l) * lam_l)^T s_{l-1} (summed over the batch),
 the same delta_l = sigma'(a_l) * lam_l that drives the backward wave one layer down.
 
-Every schedule takes a Machine first. The older form ``(params, acts[, loss], ...)`` with a ``substrate=`` keyword is
-still accepted (it builds the Machine), for callers written before the substrate seam.
+Every schedule takes a :class:`~wavetrain.emulator.cells.Machine` first (parameters, nonlinearities, loss load and
+the substrate they run on).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Sequence
 
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.emulator import cells
 from wavetrain.emulator.cells import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
 
 __all__ = ["Grads", "Machine", "Params", "WaveState", "forward_sweep", "light_cone", "readout", "tick"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -55,28 +51,6 @@ class WaveState:
         return WaveState([a.copy() for a in self.s], [a.copy() for a in self.lam])
 
 
-def _machine_first(with_loss: bool) -> Callable[[F], F]:
-    """Accept (params, acts[, loss], *rest, substrate=S) as well as (machine, *rest)."""
-
-    def wrap(schedule: F) -> F:
-        @functools.wraps(schedule)
-        def call(first: Any, *args: Any, substrate: Substrate | None = None, **kwargs: Any) -> Any:
-            if isinstance(first, Machine):
-                if substrate is not None and substrate is not first.substrate:
-                    raise TypeError(f"{schedule.__name__}: the substrate is the machine's; got substrate= as well")
-                return schedule(first, *args, **kwargs)
-            count = 2 if with_loss else 1
-            rest, args = args[:count], args[count:]
-            acts, loss = rest[0], (rest[1] if with_loss else None)
-            machine = Machine(first, tuple(acts), loss, IDEAL if substrate is None else substrate)  # type: ignore[arg-type]
-            return schedule(machine, *args, **kwargs)
-
-        return call  # type: ignore[return-value]
-
-    return wrap
-
-
-@_machine_first(with_loss=True)
 def tick(
     m: Machine, x: Array, t: Array, state: WaveState, nu: float = 1.0, want_grads: bool = True
 ) -> tuple[WaveState, Grads | None]:
@@ -100,7 +74,6 @@ def tick(
     return new, grads
 
 
-@_machine_first(with_loss=False)
 def readout(m: Machine, x: Array, state: WaveState) -> Grads:
     """The gradient the parameter ports see at the current tick: G_l = (sigma'(a_l) * lam_l)^T s_{l-1}."""
     wb = cells.read(m)
@@ -113,7 +86,6 @@ def readout(m: Machine, x: Array, state: WaveState) -> Grads:
     return grads
 
 
-@_machine_first(with_loss=False)
 def forward_sweep(m: Machine, x: Array) -> tuple[list[Array], list[Array]]:
     """The forward wave once through every layer: (pre-activations a_1..a_L, states [x, s_1, ..., s_L]).
 
@@ -123,7 +95,6 @@ def forward_sweep(m: Machine, x: Array) -> tuple[list[Array], list[Array]]:
     return sweep.pre, [*sweep.ins, sweep.s[-1]]
 
 
-@_machine_first(with_loss=True)
 def light_cone(m: Machine, x: Array, t: Array) -> tuple[Grads, WaveState, Array]:
     """The tick-2L readout at Courant number 1, computing only the cells on the light cone.
 

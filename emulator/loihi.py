@@ -424,7 +424,7 @@ def calibrate(
         raise ConfigError(f"calibrate: batch must be an integer in [1, {len(x)}] (the calibration rows), got {batch!r}")
     params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params()]
     acts = [layer.act for layer in net.layers]
-    machine = Machine(params, tuple(acts), net.loss_fn)
+    machine = Machine.of(net, params)
     chunks = [light_cone(machine, x[i : i + size], t[i : i + size]) for i in range(0, len(x) - size + 1, size)]
     grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks])) for l in range(net.depth)]
     s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]

@@ -22,8 +22,8 @@ import numpy as np
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells
-from wavetrain.emulator.kernel import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import Grads, Machine
+from wavetrain.emulator.substrate import IDEAL
 from wavetrain.errors import ConfigError
 
 Heads = list[tuple[Array, Array]]  # (V_e, c_e) for depths e = 1..L-1; V_e has shape (n_out, n_e)
@@ -45,27 +45,25 @@ def random_heads(net: Network, seed: int = 0) -> Heads:
     return [(rng.normal(0.0, np.sqrt(2.0 / (n + n_out)), size=(n_out, n)), np.zeros(n_out)) for n in net.sizes[1:-1]]
 
 
+def head_machine(m: Machine, heads: Sequence[tuple[Array, Array]]) -> Machine:
+    """The local heads as a bare stack of ideal linear junctions beside the chip, with the network's loss."""
+    return Machine(heads, (), m.loss, IDEAL)
+
+
 def mpc_gradients(
-    params: Params,
-    net: Network,
-    heads: Sequence[tuple[Array, Array]],
-    x: Array,
-    t: Array,
-    h: int,
-    substrate: Substrate = IDEAL,
+    m: Machine, heads: Sequence[tuple[Array, Array]], x: Array, t: Array, h: int
 ) -> tuple[Grads, Grads, Array]:
     """(layer grads g^h, head grads, per-sample output loss) for horizon h, streaming with an h-layer window.
 
-    A local head is an ideal linear junction beside the chip; the layers run on ``substrate``.
+    A local head is an ideal linear junction beside the chip; the layers run on the machine's substrate.
     """
-    depth = net.depth
+    depth = m.depth
     h = check_horizon(h, depth)
     if len(heads) != depth - 1:
         raise ConfigError(f"mpc: expected {depth - 1} heads (one per hidden depth), got {len(heads)}")
     xp = namespace(x)
-    m = Machine.of(net, params, substrate)
     # NOTE: the local heads are training scaffolding beside the chip, not devices on it: ideal linear junctions
-    head = Machine(heads, (), m.loss, IDEAL)
+    head = head_machine(m, heads)
     reads = cells.read(m)
     grads: Grads = [None] * depth  # type: ignore[list-item]
     head_grads: Grads = [None] * (depth - 1)  # type: ignore[list-item]
@@ -116,12 +114,12 @@ def deviation(grads: Grads, reference: Grads) -> float:
 
 def measure_memory(net: Network, heads: Heads, x: Array, t: Array, h: int) -> int:
     """Peak bytes allocated (tracemalloc) while computing the horizon-h gradients of one batch."""
-    params = net.params()
+    m = Machine.of(net)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        mpc_gradients(params, net, heads, x, t, h)
+        mpc_gradients(m, heads, x, t, h)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -191,12 +189,12 @@ class Mpc:
             raise ConfigError(f"Mpc: horizon h must be an integer >= 1, got {self.h!r}")
         self.name = self.name or f"mpc(h={self.h})"
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
+    def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Truncated-horizon gradients into the port, SGD on the heads; returns the per-sample output loss."""
-        check_horizon(self.h, net.depth)
+        check_horizon(self.h, m.depth)
         if self.heads is None:
-            self.heads = random_heads(net, self.seed)
-        grads, head_grads, loss = mpc_gradients(params, net, self.heads, x, t, self.h, substrate)
-        cells.port_step(port, params, grads, substrate)
-        cells.update(self.heads, [(-self.head_lr * dV, -self.head_lr * dc) for dV, dc in head_grads])
+            self.heads = random_heads(m.network, self.seed)
+        grads, head_grads, loss = mpc_gradients(m, self.heads, x, t, self.h)
+        port.step(m, grads)
+        cells.update(head_machine(m, self.heads), [(-self.head_lr * dV, -self.head_lr * dc) for dV, dc in head_grads])
         return loss

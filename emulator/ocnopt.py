@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from wavetrain.compiler.functions import Array
-from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells
 from wavetrain.emulator.curvature import kfac_blocks, newton_direction
-from wavetrain.emulator.kernel import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import Grads, Machine
 from wavetrain.errors import ConfigError
 
 QUU = ("identity", "kfac")
@@ -41,25 +39,15 @@ class Sweep:
     loss: Array
 
 
-def backward_sweep(
-    params: Params,
-    net: Network,
-    x: Array,
-    t: Array,
-    quu: str,
-    alpha: float,
-    damping: float,
-    substrate: Substrate = IDEAL,
-) -> Sweep:
+def backward_sweep(m: Machine, x: Array, t: Array, quu: str, alpha: float, damping: float) -> Sweep:
     """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""
-    m = Machine.of(net, params, substrate)
     wb = cells.read(m)
     forward = cells.forward_sweep(m, x, wb)
     y = cells.output(m, forward.s[-1])
-    v_x = cells.carry(m, net.depth - 1, cells.load(m, y, t), "backward")
+    v_x = cells.carry(m, m.depth - 1, cells.load(m, y, t), "backward")
     costate = [v_x]
     q_u: Grads = []
-    for index in range(net.depth - 1, -1, -1):
+    for index in range(m.depth - 1, -1, -1):
         delta = cells.sensitivity(m, index, forward.pre[index], forward.out[index], v_x)
         q_u.append(cells.readout(m, index, delta, forward.ins[index]))
         # NOTE: V_x = Q_x - Q_ux^T Q_uu^-1 Q_u; with the outer-product model that correction is rank one along Q_x
@@ -72,7 +60,7 @@ def backward_sweep(
     if quu == "identity":
         k = [(-(alpha * gW), -(alpha * gb)) for gW, gb in q_u]
     else:
-        blocks = kfac_blocks(params, net, x, substrate)
+        blocks = kfac_blocks(m, x)
         k = [(alpha * sW, alpha * sb) for sW, sb in newton_direction(blocks, q_u, damping)]
     return Sweep(k, costate, [*forward.ins, forward.s[-1]], cells.cost(m, y, t))
 
@@ -98,20 +86,17 @@ class OCNOpt:
             raise ConfigError(f"OCNOpt: feedback gain must be >= 0, got {self.feedback!r}")
         self.name = self.name or f"ocnopt({self.quu}{', feedback' if self.feedback else ''})"
 
-    def step(
-        self, params: Params, net: Network, x: Array, t: Array, port: Any = None, substrate: Substrate = IDEAL
-    ) -> Array:
+    def step(self, m: Machine, x: Array, t: Array, port: Any = None) -> Array:
         """One DDP iteration in place (backward sweep, then the feedback forward pass); returns per-sample loss."""
-        sweep = backward_sweep(params, net, x, t, self.quu, self.alpha, self.damping, substrate)
+        sweep = backward_sweep(m, x, t, self.quu, self.alpha, self.damping)
         if self.feedback == 0.0:
-            cells.update(params, sweep.k, substrate)
+            cells.update(m, sweep.k)
             return sweep.loss
-        m = Machine.of(net, params, substrate)
         state = cells.clamp(m, x)
         for index, (kW, kb) in enumerate(sweep.k):
             # NOTE: K dx = k (Q_x . dx): the outer-product value Hessian makes the feedback gain a scalar per layer
             gain = 1.0 + self.feedback * float((sweep.costate[index] * (state - sweep.states[index])).sum())
-            cells.update_layer(params[index], (gain * kW, gain * kb), index, substrate)
+            cells.update_layer(m, index, (gain * kW, gain * kb))
             out = cells.nonlinearity(m, index, cells.junction(m, index, state, cells.read_layer(m, index)))
-            state = cells.send(m, index, cells.carry(m, index, out, "forward")) if index < net.depth - 1 else out
+            state = cells.send(m, index, cells.carry(m, index, out, "forward")) if index < m.depth - 1 else out
         return sweep.loss

@@ -31,8 +31,7 @@ from typing import Any
 from wavetrain.compiler.functions import Array, namespace
 from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells, pipeline_fused
-from wavetrain.emulator.kernel import Grads, Machine, Params
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import Grads, Machine
 from wavetrain.errors import ConfigError
 
 
@@ -79,49 +78,46 @@ class Pipelined:
         held = [n_in + (0 if self.recompute else n_out) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:])]
         return sum(d * batch * n for d, n in zip(delays(net.depth), held))
 
-    def _reset(self, net: Network, x: Array, t: Array, chips: int | None) -> None:
+    def _reset(self, m: Machine, x: Array, t: Array) -> None:
         xp = namespace(x)
-        shape = (x.shape[-2],) if chips is None else (chips, x.shape[-2])
-        self.s = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
-        self.lam = [xp.zeros((*shape, n), dtype=x.dtype) for n in net.sizes[1:]]
-        self.lines = [deque(maxlen=d + 1) for d in delays(net.depth)]
-        self.targets = deque([t] * net.depth)
+        shape = (x.shape[-2],) if m.substrate.chips is None else (m.substrate.chips, x.shape[-2])
+        sizes = m.network.sizes
+        self.s = [xp.zeros((*shape, n), dtype=x.dtype) for n in sizes[1:]]
+        self.lam = [xp.zeros((*shape, n), dtype=x.dtype) for n in sizes[1:]]
+        self.lines = [deque(maxlen=d + 1) for d in delays(m.depth)]
+        self.targets = deque([t] * m.depth)
 
-    def step(self, params: Params, net: Network, x: Array, t: Array, port: Any, substrate: Substrate = IDEAL) -> Array:
+    def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
-        from wavetrain.emulator.train import HeavyBall
-
-        if substrate.ideal and type(port) is HeavyBall:
-            velocity = port.velocity if port.momentum != 0.0 else None
-            acts = [layer.act for layer in net.layers]
-            if pipeline_fused.supports(params, acts, x, t, velocity):
-                return self._fused_step(params, net, acts, x, t, port)
+        plain = getattr(port, "fused", None) if m.substrate.ideal else None
+        if plain is not None:
+            velocity = port.velocity if plain[1] != 0.0 else None
+            if pipeline_fused.supports(m.params, list(m.acts), x, t, velocity):
+                return self._fused_step(m, x, t, port, plain)
         self.fused = None
         if self.s is None or self.s[0].shape[-2] != x.shape[-2]:
-            self._reset(net, x, t, substrate.chips)
+            self._reset(m, x, t)
         self.targets.append(t)
         delayed = self.targets.popleft()  # the label of the minibatch now at the output
-        machine = Machine.of(net, params, substrate)
-        self.last_grads = self.tick(machine, x, delayed)
-        cells.port_step(port, params, self.last_grads, substrate)
-        return cells.cost(machine, cells.output(machine, self.s[-1]), self.targets[0])
+        self.last_grads = self.tick(m, x, delayed)
+        port.step(m, self.last_grads)
+        return cells.cost(m, cells.output(m, self.s[-1]), self.targets[0])
 
-    def _fused_step(self, params: Params, net: Network, acts: list, x: Any, t: Any, port: Any) -> Any:
+    def _fused_step(self, m: Machine, x: Any, t: Any, port: Any, plain: tuple[float, float]) -> Any:
         """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
-        if self.fused is None or not self.fused.matches(net.sizes, x.shape[0], x.dtype, self.stash, self.recompute):
+        lr, momentum = plain
+        sizes = m.network.sizes
+        if self.fused is None or not self.fused.matches(sizes, x.shape[0], x.dtype, self.stash, self.recompute):
             threads = pipeline_fused.default_threads() if self.threads is None else self.threads
-            self.fused = pipeline_fused.FusedPipeline(
-                net.sizes, x.shape[0], x.dtype, self.stash, threads, self.recompute
-            )
-            self.targets = deque([t] * net.depth)
+            self.fused = pipeline_fused.FusedPipeline(sizes, x.shape[0], x.dtype, self.stash, threads, self.recompute)
+            self.targets = deque([t] * m.depth)
             self.s = None  # NOTE: the generic path's waves restart if it is taken again
-        if port.momentum != 0.0 and port.velocity is None:
-            port.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in params]
+        velocity = port.zero_velocity(m) if momentum != 0.0 else None
         self.targets.append(t)
         delayed = self.targets.popleft()
-        self.fused.step(params, acts, net.loss_fn, x, delayed, port.lr, port.momentum, port.velocity)
+        self.fused.step(m.params, list(m.acts), m.loss, x, delayed, lr, momentum, velocity)
         self.last_grads = None
-        return net.loss_fn.value(self.fused.s_last, self.targets[0])
+        return m.loss.value(self.fused.s_last, self.targets[0])
 
     def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""

@@ -4,8 +4,8 @@ At port l the incident effort is the gradient g_l and the flow into the terminat
 Reflection picks the flow that a matched load of impedance Z_theta would draw, q = Z_theta^-1 g:
 
   ResistorPort   Z = 1/eta            theta <- theta - eta g                         gradient descent (SGD)
-  InductorPort   Z(s) = m s + r       v <- beta v - lr g, theta <- theta + v         heavy ball, beta = 1 - r dt / m,
-                                                                                     lr = dt^2 / m
+  HeavyBall      Z(s) = m s + r       v <- beta v - lr g, theta <- theta + v         heavy ball, beta = 1 - r dt / m,
+  (InductorPort)                                                                     lr = dt^2 / m (momentum 0: SGD)
   CurvaturePort  Z = H_l (KFAC block) theta <- theta - lr (H_l + damping)^-1 g        damped Newton, per layer
 
 Every port keeps an energy ledger per step (``PortPower``): the power it absorbed from the waves, -g . d theta, split
@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from wavetrain.compiler.functions import namespace
-from wavetrain.compiler.network import Network
+from wavetrain.compiler.functions import Array, namespace
+from wavetrain.compiler.validate import number
 from wavetrain.emulator import cells
+from wavetrain.emulator.cells import Grads, Machine
 from wavetrain.emulator.curvature import Kronecker, kfac_blocks, newton_direction
-from wavetrain.emulator.kernel import Grads, Machine, Params, light_cone
-from wavetrain.emulator.substrate import IDEAL, Substrate
+from wavetrain.emulator.kernel import light_cone
 from wavetrain.errors import ConfigError
 
 
@@ -39,11 +39,11 @@ class PortPower:
 
 
 def _positive(owner: str, name: str, value: Any, allow_zero: bool = False, unit: str = "") -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{owner}: {name} must be {bound}{unit}, got {value!r}")
-    return float(value)
+    """``value`` checked by :func:`~wavetrain.compiler.validate.number`, refused in the ports' own words."""
+    try:
+        return number(value, name, low=0, low_open=not allow_zero)
+    except ConfigError:
+        raise ConfigError(f"{owner}: {name} must be {'>= 0' if allow_zero else '> 0'}{unit}, got {value!r}") from None
 
 
 def _dot(grads: Grads, motion: Grads) -> float:
@@ -74,80 +74,102 @@ class ResistorPort:
     def impedance(self) -> float:
         return 1.0 / self.eta
 
-    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
+    @property
+    def fused(self) -> tuple[float, float] | None:
+        """None: this port applies its step through the substrate's ``write`` (no fused schedule takes it)."""
+        return None
+
+    def step(self, m: Machine, grads: Grads) -> None:
         """Move every parameter by -eta g in place."""
-        cells.update(params, [(-self.eta * dW, -self.eta * db) for dW, db in grads], substrate)
+        cells.update(m, [(-self.eta * dW, -self.eta * db) for dW, db in grads])
         if self.record:
             power = self.eta * _dot(grads, grads)
             self.ledger.append(PortPower(power, power, 0.0))
 
 
 @dataclass
-class InductorPort:
-    """An inductor m in series with a resistor r: m theta'' + r theta' = -g, stepped with dt (heavy ball).
+class HeavyBall:
+    """The parameter-port termination of train(): an inductor m in series with a resistor r, stepped with dt.
 
-    The velocity is kept in heavy-ball units v = dt theta' so that the update is literally v <- beta v - lr g,
-    theta <- theta + v with beta = 1 - r dt / m and lr = dt^2 / m. Stored energy m/2 |theta'|^2 = |v|^2 / (2 lr); the
-    discrete dissipation (|v' - beta v|^2 + (1 - beta^2) |v|^2) / (2 lr) is >= 0 whenever |beta| <= 1.
+    m theta'' + r theta' = -g becomes v <- beta v - lr g, theta <- theta + v with ``momentum`` beta = 1 - r dt / m and
+    ``lr`` = dt^2 / m (the velocity is kept in heavy-ball units v = dt theta'). momentum 0 is the resistor alone (SGD).
+    Stored energy m/2 |theta'|^2 = |v|^2 / (2 lr); the discrete dissipation (|v' - beta v|^2 + (1 - beta^2) |v|^2) /
+    (2 lr) is >= 0 whenever |beta| <= 1. :func:`InductorPort` builds one from its physical values (m, r, dt).
     """
 
-    m: float  # inductance (parameter inertia)
-    r: float  # series resistance (friction)
-    dt: float = 1.0  # port time step
+    lr: float
+    momentum: float = 0.0
+    dt: float = 1.0  # port time step (only the physical view m, r depends on it)
     record: bool = False
     velocity: list[tuple[Any, Any]] | None = field(default=None, repr=False)
     ledger: list[PortPower] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.m, (int, float, np.integer, np.floating)) or not np.isfinite(self.m) or self.m <= 0:
-            raise ConfigError(
-                f"InductorPort: inductance m must be > 0 (a negative or zero inductance has no inertia "
-                f"and is not a physical heavy-ball port), got {self.m!r}"
-            )
-        self.r = _positive(
-            "InductorPort",
-            "resistance r",
-            self.r,
-            allow_zero=True,
-            unit=" (a negative resistance pumps energy into the parameters)",
-        )
-        self.dt = _positive("InductorPort", "dt", self.dt)
-        if self.r * self.dt / self.m > 2.0:
-            raise ConfigError(
-                f"InductorPort: r dt / m must be <= 2 so that |beta| <= 1 (passive), got {self.r * self.dt / self.m}"
-            )
+        self.lr = number(self.lr, "HeavyBall: lr", low=0)
+        self.momentum = number(self.momentum, "HeavyBall: momentum (|beta| <= 1 is passive)", low=-1, high=1)
+        self.dt = number(self.dt, "HeavyBall: dt", low=0, low_open=True)
 
     @property
     def beta(self) -> float:
-        return 1.0 - self.r * self.dt / self.m
+        return self.momentum
 
     @property
-    def lr(self) -> float:
-        return self.dt**2 / self.m
+    def m(self) -> float:
+        """The inductance dt^2 / lr (parameter inertia)."""
+        return self.dt**2 / self.lr
 
-    @classmethod
-    def from_heavy_ball(cls, lr: float, momentum: float, dt: float = 1.0, record: bool = False) -> InductorPort:
-        """The L-R port equal to heavy ball (lr, momentum): m = dt^2 / lr, r = (1 - momentum) m / dt."""
-        lr = _positive("InductorPort.from_heavy_ball", "lr", lr)
-        m = dt**2 / lr
-        return cls(m, (1.0 - momentum) * m / dt, dt, record)
+    @property
+    def r(self) -> float:
+        """The series resistance (1 - beta) m / dt (friction)."""
+        return (1.0 - self.momentum) * self.m / self.dt
 
-    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
-        """One heavy-ball step of every parameter in place."""
+    @property
+    def fused(self) -> tuple[float, float] | None:
+        """(lr, momentum) when this port is a plain heavy-ball step that a fused schedule may fold into its BLAS calls
+        (emulator/fused.py, pipeline_fused.py); None when it keeps an energy ledger."""
+        return None if self.record else (self.lr, self.momentum)
+
+    def zero_velocity(self, m: Machine) -> list[tuple[Any, Any]]:
+        """The velocity, created at rest (zeros like the parameters) on first use."""
         if self.velocity is None:
-            self.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in params]
-        beta, lr = self.beta, self.lr
-        before = _dot(self.velocity, self.velocity) if self.record else 0.0
-        cross = 0.0
-        heavy_ball(self.velocity, grads, lr, beta)
-        cells.update(params, self.velocity, substrate)
+            self.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in m.params]
+        return self.velocity
+
+    def step(self, m: Machine, grads: Grads) -> None:
+        """One heavy-ball step of every parameter in place (momentum 0: theta <- theta - lr g)."""
+        if self.momentum == 0.0 and not self.record:
+            cells.update_scaled(m, grads, -self.lr)
+            return
+        velocity = self.zero_velocity(m)
+        before = _dot(velocity, velocity) if self.record else 0.0
+        heavy_ball(velocity, grads, self.lr, self.momentum)
+        cells.update(m, velocity)
         if self.record:
-            after = _dot(self.velocity, self.velocity)
-            absorbed = -_dot(grads, self.velocity)
+            beta, lr = self.momentum, self.lr
+            after = _dot(velocity, velocity)
+            absorbed = -_dot(grads, velocity)
             # NOTE: v' - beta v = -lr g, so |v' - beta v|^2 = lr^2 |g|^2 and the split needs no stored copy of v
             cross = lr * lr * _dot(grads, grads)
             dissipated = (cross + (1.0 - beta * beta) * before) / (2.0 * lr)
             self.ledger.append(PortPower(absorbed, dissipated, after / (2.0 * lr)))
+
+
+def InductorPort(m: float, r: float, dt: float = 1.0, record: bool = False) -> HeavyBall:  # noqa: N802
+    """The heavy-ball port from its physical values: inductance m, series resistance r, time step dt.
+
+    beta = 1 - r dt / m and lr = dt^2 / m; refused unless m > 0, r >= 0 and r dt / m <= 2 (|beta| <= 1, passive).
+    """
+    if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not 0 < m < np.inf:
+        raise ConfigError(
+            f"InductorPort: inductance m must be > 0 (a negative or zero inductance has no inertia "
+            f"and is not a physical heavy-ball port), got {m!r}"
+        )
+    unit = " (a negative resistance pumps energy into the parameters)"
+    r = _positive("InductorPort", "resistance r", r, allow_zero=True, unit=unit)
+    dt = _positive("InductorPort", "dt", dt)
+    if r * dt / m > 2.0:
+        raise ConfigError(f"InductorPort: r dt / m must be <= 2 so that |beta| <= 1 (passive), got {r * dt / m}")
+    return HeavyBall(dt**2 / m, 1.0 - r * dt / m, dt, record)
 
 
 @dataclass
@@ -171,24 +193,28 @@ class CurvaturePort:
         if not 0.0 <= self.decay < 1.0:
             raise ConfigError(f"CurvaturePort: decay must be in [0, 1), got {self.decay!r}")
 
-    def observe(self, params: Params, net: Network, x: Any, substrate: Substrate = IDEAL) -> None:
+    @property
+    def fused(self) -> tuple[float, float] | None:
+        return None
+
+    def observe(self, m: Machine, x: Array) -> None:
         """Measure the local curvature model on the batch x (call before :meth:`step`)."""
-        fresh = kfac_blocks(params, net, x, substrate)
+        fresh = kfac_blocks(m, x)
         if self.blocks is None or self.decay == 0.0:
             self.blocks = fresh
             return
         d = self.decay
         self.blocks = [Kronecker(d * o.a + (1 - d) * n.a, d * o.g + (1 - d) * n.g) for o, n in zip(self.blocks, fresh)]
 
-    def step(self, params: Params, grads: Grads, substrate: Substrate = IDEAL) -> None:
+    def step(self, m: Machine, grads: Grads) -> None:
         """One damped Newton step per layer in place."""
         if self.blocks is None:
             raise ConfigError(
-                "CurvaturePort: no curvature observed yet; call port.observe(params, net, x) first or train with "
+                "CurvaturePort: no curvature observed yet; call port.observe(machine, x) first or train with "
                 "method='curvature', which feeds the port every minibatch"
             )
         steps = newton_direction(self.blocks, grads, self.damping)
-        cells.update(params, [(self.lr * sW, self.lr * sb) for sW, sb in steps], substrate)
+        cells.update(m, [(self.lr * sW, self.lr * sb) for sW, sb in steps])
         if self.record:
             absorbed = -self.lr * _dot(grads, steps)
             self.ledger.append(PortPower(absorbed, absorbed, 0.0))
@@ -205,13 +231,10 @@ class CurvatureMatched:
     port: CurvaturePort = field(default_factory=lambda: CurvaturePort(lr=0.5, damping=1e-2, decay=0.9))
     name: str = "curvature"
 
-    def step(self, params: Params, net: Network, x: Any, t: Any, port: Any, substrate: Substrate = IDEAL) -> Any:
+    def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Read the tick-2L gradient, let the port observe the curvature, step it; return the per-sample loss."""
-        grads, _, loss = light_cone(Machine.of(net, params, substrate), x, t)
-        load = port if hasattr(port, "observe") else self.port
-        if substrate.ideal:
-            load.observe(params, net, x)
-        else:
-            load.observe(params, net, x, substrate=substrate)
-        cells.port_step(load, params, grads, substrate)
+        grads, _, loss = light_cone(m, x, t)
+        load = port if isinstance(port, CurvaturePort) else self.port
+        load.observe(m, x)
+        load.step(m, grads)
         return loss

@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, network_bytes, waves_bytes
+from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Machine, Params, WaveState, readout, tick
+from wavetrain.emulator.kernel import Grads, Machine, WaveState, readout, tick
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import BudgetError, ConfigError, StabilityError, StabilityWarning
 
@@ -117,7 +118,7 @@ def relax(
     t = net.targets(y, len(x))
     if history:
         check_history_memory(net.sizes, len(x), ticks)
-    return run_ticks(net.params(), net, x, t, ticks, nu, history, state, substrate)
+    return run_ticks(Machine.of(net, substrate=substrate), x, t, ticks, nu, history, state)
 
 
 def check_history_memory(sizes: list[int], batch: int, ticks: int) -> None:
@@ -145,28 +146,25 @@ def check_ticks(ticks: Any, depth: int, nu: float) -> int:
 
 
 def run_ticks(
-    params: Params,
-    net: Network,
-    x: np.ndarray,
-    t: np.ndarray,
+    m: Machine,
+    x: Array,
+    t: Array,
     ticks: int,
     nu: float,
     history: bool = False,
     state: WaveState | None = None,
-    substrate: Substrate = IDEAL,
 ) -> Relaxation:
     """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
-    machine = Machine.of(net, params, substrate)
-    state = state.copy() if state is not None else WaveState.zeros(net.sizes, x.shape[-2], x, substrate.chips)
+    state = state.copy() if state is not None else WaveState.zeros(m.network.sizes, x.shape[-2], x, m.substrate.chips)
     if state is None:
-        substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
+        m.substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
     log = History() if history else None
     for _ in range(ticks):
-        new, grads = tick(machine, x, t, state, nu, want_grads=history)
+        new, grads = tick(m, x, t, state, nu, want_grads=history)
         if log is not None:
             log.record(state, grads)
         state = new
-    final = readout(machine, x, state)
+    final = readout(m, x, state)
     if log is not None:
         log.record(state, final)
     return Relaxation(final, state.s, state.lam, ticks, nu, log)

@@ -112,3 +112,60 @@ class Substrate:
 
 Ideal = Substrate
 IDEAL = Substrate()
+
+
+class Delegate(Substrate):
+    """A substrate that hands every hook to ``inner``: the base of views that change one or two hooks of another
+    substrate while sharing its state (its devices, generators, line history), e.g. a recording or an inference view.
+    """
+
+    def __init__(self, inner: Substrate) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.chips = inner.chips
+
+    @property
+    def ideal(self) -> bool:
+        return False  # NOTE: a view always runs the cells through its hooks
+
+    def weight(self, W: Array, layer: int) -> Array:
+        return self.inner.weight(W, layer)
+
+    def bias(self, b: Array, layer: int) -> Array:
+        return self.inner.bias(b, layer)
+
+    def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
+        return self.inner.crossbar(y, x, layer, direction)
+
+    def accumulate(self, a: Array, layer: int) -> Array:
+        return self.inner.accumulate(a, layer)
+
+    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+        return self.inner.activate(act, a, layer)
+
+    def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
+        return self.inner.derivative(act, a, s, layer)
+
+    def signal(self, v: Array, where: str, layer: int) -> Array:
+        return self.inner.signal(v, where, layer)
+
+    def line(self, wave: Array, layer: int, direction: str) -> Array:
+        return self.inner.line(wave, layer, direction)
+
+    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+        return self.inner.gradient(g, layer, kind)
+
+    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+        self.inner.write(p, step, layer, kind)
+
+    def write_scaled(self, p: Array, g: Array, scale: float, layer: int, kind: str) -> None:
+        self.inner.write_scaled(p, g, scale, layer, kind)
+
+    def rest(self) -> None:
+        self.inner.rest()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"

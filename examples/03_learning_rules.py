@@ -19,13 +19,13 @@ from wavetrain.emulator.forward_gradient import ForwardGradient  # noqa: E402
 from wavetrain.emulator.mpc import Mpc  # noqa: E402
 from wavetrain.emulator.ocnopt import OCNOpt  # noqa: E402
 from wavetrain.emulator.pipeline import Pipelined  # noqa: E402
-from wavetrain.emulator.ports import InductorPort, ResistorPort  # noqa: E402
+from wavetrain.emulator.ports import HeavyBall, ResistorPort  # noqa: E402
 
 RULES = {  # name -> (method, port): the port is the parameter termination (spec section 1.7)
-    "backprop, L-R port (heavy ball)": ("backprop", InductorPort.from_heavy_ball(0.05, 0.9)),
+    "backprop, L-R port (heavy ball)": ("backprop", HeavyBall(0.05, 0.9)),
     "pipelined + delay lines, R port": (Pipelined(stash=True), ResistorPort(0.05)),
-    "mpc h = 1 (local heads)": (Mpc(1), InductorPort.from_heavy_ball(0.05, 0.9)),
-    "forward W-perp k = 10": (ForwardGradient("wperp", 10), InductorPort.from_heavy_ball(0.05, 0.9)),
+    "mpc h = 1 (local heads)": (Mpc(1), HeavyBall(0.05, 0.9)),
+    "forward W-perp k = 10": (ForwardGradient("wperp", 10), HeavyBall(0.05, 0.9)),
     "ocnopt (KFAC Q_uu)": (OCNOpt(alpha=0.5, quu="kfac", damping=1e-2), None),
 }
 

@@ -211,7 +211,7 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
             else:
                 current[k] = grads[k] / e.resistance
         steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
-        cells.update_layer(params, (steps[0], steps[1]), l, m.substrate)
+        cells.update_layer(m, l, (steps[0], steps[1]))
 
     p.updates.append(update)
 

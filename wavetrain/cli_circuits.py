@@ -200,13 +200,7 @@ def simulate_command(
     x, y = _batch(net, data, samples, seed)
     options = {"runner": runner, "timeout": timeout, "keep": keep} if canonical(target) == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
-    exact, _, _ = light_cone(
-        net.params(),
-        [layer.act for layer in net.layers],
-        net.loss_fn,
-        net.check_input(x),
-        net.targets(y, len(x)),
-    )
+    exact, _, _ = light_cone(net.machine(), net.check_input(x), net.targets(y, len(x)))
     errors = result.error_by_tick(exact)
     click.echo(
         f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}) on {target}, batch {len(x)}, courant {courant}"

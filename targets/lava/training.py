@@ -18,9 +18,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from wavetrain.compiler.budget import MAX_HOLD, check_count
 from wavetrain.compiler.network import Network
+from wavetrain.emulator.evaluation import evaluate as score
 from wavetrain.emulator.loihi import LoihiFixedPoint
-from wavetrain.emulator.train import TrainResult, _as_dataset, _check_positive, check_schedule_options
+from wavetrain.emulator.train import TrainConfig, TrainResult, dataset_for
 from wavetrain.errors import ConfigError
 from wavetrain.targets.lava.runner import TIMEOUT, build, check_network, outbox, read_params, session
 
@@ -50,10 +52,9 @@ def train_on_lava(
         raise ConfigError(f"target 'lava': method must be one of {', '.join(LAVA_METHODS)}, got {method!r}")
     if method != "wave" and hold is not None:
         raise ConfigError(f"hold: only the 'wave' method holds inputs for ticks, got hold={hold} with {method!r}")
-    check_schedule_options(epochs, batch_size, lr, momentum)
-    window = 2 * net.depth if method == "dyadic" or hold is None else hold
-    _check_positive("hold", window, integer=True)
-    dataset = _as_dataset(data, net)
+    TrainConfig(epochs, batch_size, lr, momentum, seed)  # NOTE: train()'s checks of the schedule, once
+    window = 2 * net.depth if method == "dyadic" or hold is None else check_count(hold, "hold", MAX_HOLD, minimum=1)
+    dataset = dataset_for(net, data)
     x_all = dataset.x_train.astype(np.float64)
     t_all = net.targets(dataset.y_train, len(x_all)).astype(np.float64)
     windows = len(x_all) // batch_size
@@ -109,19 +110,8 @@ def train_on_lava(
 
 def evaluate(net: Network, x: Any, y: Any, substrate: Any = None) -> tuple[float, float]:
     """(mean loss, accuracy) of net's forward wave on a substrate (default ideal: Network.evaluate's numbers)."""
-    if substrate is None:
-        return net.evaluate(x, y)
-    from wavetrain.emulator import cells
-
-    x = net.check_input(x)
-    t = net.targets(y, len(x))
-    machine = net.machine(substrate)
-    sweep = cells.forward_sweep(machine, x)
-    out = cells.output(machine, sweep.s[-1])
-    loss = float(np.mean(cells.cost(machine, out, t)))
-    y = np.asarray(y)
-    accuracy = float(np.mean(np.argmax(out, axis=1) == y)) if y.ndim == 1 else float("nan")
-    return loss, accuracy
+    scores = score(net.machine(substrate), net.check_input(x), y, fast=False)
+    return scores.loss, scores.accuracy
 
 
 def _record(result: TrainResult, net: Network, dataset: Any, loss: float, fixed: LoihiFixedPoint | None) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from wavetrain import Network, train
-from wavetrain.emulator import InductorPort, Mpc
+from wavetrain.emulator import HeavyBall, InductorPort, Mpc
 from wavetrain.emulator import checkpoint as ckpt
 from wavetrain.emulator.train import Wave
 from wavetrain.errors import ConfigError, ModelFileError, NetworkError, TrainingInterrupted
@@ -65,7 +65,7 @@ def test_port_velocity_round_trips_and_matters(tmp_path, small):
     train(net, small, method=Mpc(h=1), port=InductorPort(m=20.0, r=2.0), epochs=2, seed=1, checkpoint=path)
     _, header, arrays = ckpt.read(path)
     port = ckpt.decode(header["state"]["$dict"]["port"], arrays)
-    assert isinstance(port, InductorPort) and port.m == 20.0
+    assert isinstance(port, HeavyBall) and port.m == 20.0
     assert all(np.any(vW != 0) for vW, _ in port.velocity), "the inductor carries momentum at the checkpoint"
     whole = fresh()
     train(whole, small, method=Mpc(h=1), port=InductorPort(m=20.0, r=2.0), epochs=3, seed=1)

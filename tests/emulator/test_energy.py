@@ -13,7 +13,7 @@ import pytest
 from tests.reference import backprop
 from wavetrain import Network
 from wavetrain.emulator.energy import identity_ratio, locked_energy, unlocked_energy
-from wavetrain.emulator.ports import InductorPort, ResistorPort
+from wavetrain.emulator.ports import HeavyBall, ResistorPort
 from wavetrain.errors import ConfigError
 
 
@@ -151,7 +151,7 @@ def test_residual_over_dissipated_is_first_order_in_eta_at_equal_flow_time(probl
 def test_inductor_ledger_keeps_the_energy_a_reused_port_already_holds(problem) -> None:
     """A port that already moved holds kinetic energy: stored(0) of the next trace is that energy, not 0."""
     net, x, y = problem
-    port = InductorPort.from_heavy_ball(0.02, 0.9, record=True)
+    port = HeavyBall(0.02, 0.9, record=True)
     first = unlocked_energy(net.copy(), x, y, 20, port)
     again = unlocked_energy(net.copy(), x, y, 5, port)
     velocity = sum(float((vW * vW).sum() + (vb * vb).sum()) for vW, vb in port.velocity)
@@ -198,7 +198,7 @@ def test_locked_inductor_residual_is_the_taylor_remainder_of_its_step(problem) -
     """Heavy ball, locked: loss + stored + dissipated moves by (1/2) dtheta^T H dtheta per step (dtheta = v_{k+1})."""
     net, x, y = problem
     lr, beta = 0.02, 0.9
-    trace = locked_energy(net.copy(), x, y, 12, InductorPort.from_heavy_ball(lr, beta, record=True))
+    trace = locked_energy(net.copy(), x, y, 12, HeavyBall(lr, beta, record=True))
     steps = np.diff(trace.residual())
     Ws, bs = [layer.weight.copy() for layer in net.layers], [layer.bias.copy() for layer in net.layers]
     velocity = None

@@ -21,10 +21,10 @@ def _copy(params):
 
 
 def _generic_steps(net, params, x, t, port, steps):
-    acts = [layer.act for layer in net.layers]
+    m = net.machine(params=params)
     for _ in range(steps):
-        grads, _, loss = light_cone(params, acts, net.loss_fn, x, t)
-        port.step(params, grads)
+        grads, _, loss = light_cone(m, x, t)
+        port.step(m, grads)
     return loss
 
 
@@ -50,7 +50,7 @@ def test_fused_step_matches_reference_sgd_and_generic_path(widths, activation, o
     params = net.params()
     assert fused.supports(params, [l.act for l in net.layers], x, t, None)
     port = HeavyBall(0.1, momentum)
-    per_sample = Dyadic().step(params, net, x, t, port)
+    per_sample = Dyadic().step(net.machine(params=params), x, t, port)
     assert abs(float(np.mean(per_sample)) - mean_loss) <= EXACT
     for (W, b), (w_ref, b_ref) in zip(params, expected):  # the first heavy-ball step is an SGD step
         np.testing.assert_allclose(W, w_ref, rtol=0, atol=EXACT)
@@ -60,7 +60,7 @@ def test_fused_step_matches_reference_sgd_and_generic_path(widths, activation, o
     with np.errstate(all="ignore"):
         _generic_steps(net, generic, x, t, generic_port, 1)
         for _ in range(3):
-            Dyadic().step(params, net, x, t, port)
+            Dyadic().step(net.machine(params=params), x, t, port)
         _generic_steps(net, generic, x, t, generic_port, 3)
     # NOTE: lr 0.1 can blow a linear net up (to overflow in 4 steps for widths 2-1-1-1-1-1, to |W| ~ 1e12 for
     # 9-8-7-9-1); there each step multiplies rounding by the growth, so 1e-12 would measure the blow-up, not the
@@ -78,7 +78,7 @@ def test_fused_step_updates_the_arrays_in_place():
     addresses = [(W.ctypes.data, b.ctypes.data) for W, b in params]
     before = [W.copy() for W, _ in params]
     port = HeavyBall(0.1, 0.9)
-    Dyadic().step(params, net, x, net.targets(y, 4), port)
+    Dyadic().step(net.machine(params=params), x, net.targets(y, 4), port)
     assert [(W.ctypes.data, b.ctypes.data) for W, b in net.params()] == addresses
     assert all(not np.array_equal(W, w0) for (W, _), w0 in zip(net.params(), before))
     assert all(vW.ctypes.data != W.ctypes.data for (vW, _), (W, _) in zip(port.velocity, params))
@@ -90,8 +90,8 @@ def test_float32_fused_step_is_close_to_float64():
     t = net.targets(y, 16)
     single = [(W.astype(np.float32), b.astype(np.float32)) for W, b in net.params()]
     assert fused.supports(single, [l.act for l in net.layers], x.astype(np.float32), t.astype(np.float32), None)
-    Dyadic().step(single, net, x.astype(np.float32), t.astype(np.float32), HeavyBall(0.1))
-    Dyadic().step(net.params(), net, x, t, HeavyBall(0.1))
+    Dyadic().step(net.machine(params=single), x.astype(np.float32), t.astype(np.float32), HeavyBall(0.1))
+    Dyadic().step(net.machine(), x, t, HeavyBall(0.1))
     for (W32, _), (W64, _) in zip(single, net.params()):
         assert W32.dtype == np.float32
         np.testing.assert_allclose(W32, W64, rtol=0, atol=1e-5)
@@ -118,7 +118,7 @@ def test_unsupported_calls_take_the_generic_path(change):
     if change == "read_only":
         return
     generic = _copy(params)
-    Dyadic().step(params, net, x, t, HeavyBall(0.1))
+    Dyadic().step(net.machine(params=params), x, t, HeavyBall(0.1))
     _generic_steps(net, generic, x, t, HeavyBall(0.1), 1)
     for (W, b), (Wg, bg) in zip(params, generic):
         np.testing.assert_array_equal(W, Wg)
@@ -130,8 +130,8 @@ def test_fused_forward_and_the_evaluation_match_the_cells(activation: str, outpu
     """train()'s evaluation takes fused.forward on the ideal substrate: the same s_L as the cells' forward sweep
     (float64, 1e-12), and the same (loss, accuracy) as the generic path it replaces."""
     from wavetrain.emulator import cells
+    from wavetrain.emulator.evaluation import evaluate
     from wavetrain.emulator.substrate import Substrate
-    from wavetrain.emulator.train import _evaluate
 
     net = Network.mlp([7, 11, 9, 4], activation=activation, output_activation=output, loss="cross_entropy", seed=3)
     x, y = make_batch(net, batch=37, seed=8)
@@ -142,6 +142,5 @@ def test_fused_forward_and_the_evaluation_match_the_cells(activation: str, outpu
     class Plain(Substrate):  # NOTE: identity hooks but not IDEAL: the generic path
         pass
 
-    t = net.targets(y, len(x))
-    got, ref = _evaluate(m, x, t, y, chunk=10), _evaluate(net.machine(Plain()), x, t, y, chunk=10)
-    assert abs(got[0] - ref[0]) < 1e-12 and got[1] == ref[1]
+    got, ref = evaluate(m, x, y, chunk=10), evaluate(net.machine(Plain()), x, y, chunk=10)
+    assert abs(got.loss - ref.loss) < 1e-12 and got.accuracy == ref.accuracy

@@ -201,8 +201,7 @@ def test_drift_at_evaluation_follows_the_power_law():
     sub = AnalogSubstrate(model, SIZES, seed=0)
     W = _params(None)[0]
     assert sub.weight(W, 0) is W  # training reads right after programming
-    sub.evaluating = True
-    np.testing.assert_allclose(sub.weight(W, 0), W * (3600 / 20.0) ** -0.05, rtol=1e-14)
+    np.testing.assert_allclose(sub.inference().weight(W, 0), W * (3600 / 20.0) ** -0.05, rtol=1e-14)
 
 
 def test_pulsed_write_matches_the_device_closed_form():

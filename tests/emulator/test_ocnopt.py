@@ -25,7 +25,7 @@ def test_identity_quu_is_sgd_bit_for_bit() -> None:
         grads = reference_grads(
             Network([type(l)(W, b, l.activation) for (W, b), l in zip(plain, net.layers)], loss="mse"), x, t
         )
-        OCNOpt(alpha=0.1).step(net.params(), net, x, t)
+        OCNOpt(alpha=0.1).step(net.machine(), x, t)
         plain = [(W - 0.1 * dW, b - 0.1 * db) for (W, b), (dW, db) in zip(plain, grads)]
     for (W, b), (W0, b0) in zip(net.params(), plain):
         np.testing.assert_allclose(W, W0, rtol=0, atol=1e-15)
@@ -43,7 +43,7 @@ def test_identity_quu_step_equals_train_sgd_exactly(digits) -> None:
 def test_value_gradient_is_the_backprop_costate() -> None:
     net = Network.mlp([4, 6, 5, 3], loss="cross_entropy", seed=6)
     x, y = make_batch(net, 8, seed=6)
-    sweep = backward_sweep(net.params(), net, x, net.targets(y), "identity", 0.1, 0.0)
+    sweep = backward_sweep(net.machine(), x, net.targets(y), "identity", 0.1, 0.0)
     states = [torch.tensor(x, requires_grad=True)]
     for index, layer in enumerate(net.layers):
         a = states[-1] @ torch.tensor(layer.weight).T + torch.tensor(layer.bias)
@@ -59,7 +59,7 @@ def test_kfac_quu_is_newton_on_linear_least_squares() -> None:
     x, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 3))
     net = Network.mlp([5, 3], output_activation="identity", seed=13)
     W0, b0 = net.layers[0].weight.copy(), net.layers[0].bias.copy()
-    OCNOpt(alpha=1.0, quu="kfac", damping=0.0).step(net.params(), net, x, y)
+    OCNOpt(alpha=1.0, quu="kfac", damping=0.0).step(net.machine(), x, y)
     design = np.hstack([x, np.ones((40, 1))])
     grad = (design @ np.hstack([W0, b0[:, None]]).T - y).T @ design / 40
     hessian = np.kron(design.T @ design / 40, np.eye(3))  # the exact Hessian of the mean mse in column-major vec

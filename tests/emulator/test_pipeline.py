@@ -12,11 +12,15 @@ from wavetrain.emulator.train import HeavyBall
 
 
 class _Plain(HeavyBall):
-    """A HeavyBall subclass, so Pipelined takes the generic cells path (and keeps last_grads)."""
+    """A HeavyBall that declares no fused form, so Pipelined takes the generic cells path (and keeps last_grads)."""
+
+    @property
+    def fused(self) -> None:
+        return None
 
 
 class Frozen:
-    def step(self, params, grads) -> None:  # noqa: ANN001 - a port that never moves
+    def step(self, m, grads) -> None:  # noqa: ANN001 - a port that never moves
         return None
 
 
@@ -26,7 +30,7 @@ def stream(stash: bool, recompute: bool = True) -> list[float]:
     xs, ts = rng.normal(size=(24, 4, 3)), rng.normal(size=(24, 4, 2))
     method, L, errors = Pipelined(stash, recompute=recompute), net.depth, []
     for k in range(24):
-        method.step(net.params(), net, xs[k], ts[k], Frozen())
+        method.step(net.machine(), xs[k], ts[k], Frozen())
         if k > 2 * L:
             for i, (gW, gb) in enumerate(method.last_grads):
                 rW, rb = reference_grads(net, xs[k - 2 * L + i], ts[k - 2 * L + i])[i]
@@ -79,7 +83,7 @@ def test_forward_stash_reads_out_what_the_forward_wave_saw(momentum: float) -> N
         history, worst = [], 0.0
         for k in range(ticks):
             history.append([(W.copy(), b.copy()) for W, b in live.params()])
-            method.step(live.params(), live, xs[k], ts[k], port)
+            method.step(live.machine(), xs[k], ts[k], port)
             if k >= 2 * live.depth:
                 for i, (gW, gb) in enumerate(method.last_grads):
                     rW, rb = _forward_stash_reference(history, live, xs, ts, k, i)
@@ -124,8 +128,8 @@ def test_fused_pipelined_tick_matches_the_cells(stash: bool, recompute: bool, mo
     cells_machine = Pipelined(stash=stash, recompute=recompute)
     fused_port, cells_port = HeavyBall(0.1, momentum), _Plain(0.1, momentum)
     for k in range(20):
-        a = fused_machine.step(fast.params(), fast, xs[k], ts[k], fused_port)
-        b = cells_machine.step(slow.params(), slow, xs[k], ts[k], cells_port)
+        a = fused_machine.step(fast.machine(), xs[k], ts[k], fused_port)
+        b = cells_machine.step(slow.machine(), xs[k], ts[k], cells_port)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     assert fused_machine.fused is not None and cells_machine.fused is None
     for p, q in zip(fast.layers, slow.layers):

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import make_batch
 from wavetrain import Network
-from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort, InductorPort, ResistorPort
+from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort, HeavyBall, InductorPort, ResistorPort
 from wavetrain.emulator.train import train
 from wavetrain.errors import ConfigError
 
@@ -38,7 +38,7 @@ def test_resistor_port_is_sgd_bit_for_bit(problem) -> None:
     port = ResistorPort(0.1)
     for _ in range(15):
         grads = reference_grads(ported, x, t)
-        port.step(ported.params(), grads)
+        port.step(ported.machine(), grads)
         plain = [(W - 0.1 * dW, b - 0.1 * db) for (W, b), (dW, db) in zip(plain, grads)]
     for (W, b), (W0, b0) in zip(ported.params(), plain):
         assert np.array_equal(W, W0) and np.array_equal(b, b0)
@@ -53,7 +53,7 @@ def test_inductor_resistor_port_is_heavy_ball(problem, dt: float) -> None:
     ported, theta = net.copy(), [(W.copy(), b.copy()) for W, b in net.params()]
     velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in theta]
     for _ in range(15):
-        port.step(ported.params(), reference_grads(ported, x, t))
+        port.step(ported.machine(), reference_grads(ported, x, t))
         grads = reference_grads(
             Network([type(l)(W, b, l.activation) for (W, b), l in zip(theta, net.layers)], loss="mse"), x, t
         )
@@ -69,8 +69,8 @@ def test_curvature_port_solves_a_quadratic_in_one_step() -> None:
     x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 2))
     net = Network.mlp([4, 2], output_activation="identity", seed=0)
     port = CurvaturePort(lr=1.0, damping=0.0)
-    port.observe(net.params(), net, x)
-    port.step(net.params(), reference_grads(net, x, y))
+    port.observe(net.machine(), x)
+    port.step(net.machine(), reference_grads(net, x, y))
     solution = np.linalg.lstsq(np.hstack([x, np.ones((30, 1))]), y, rcond=None)[0]
     np.testing.assert_allclose(net.layers[0].weight, solution[:-1].T, atol=1e-12)
     np.testing.assert_allclose(net.layers[0].bias, solution[-1], atol=1e-12)
@@ -78,9 +78,9 @@ def test_curvature_port_solves_a_quadratic_in_one_step() -> None:
 
 def test_inductor_ledger_is_passive_and_balanced(problem) -> None:
     net, x, t = problem
-    port = InductorPort.from_heavy_ball(0.05, 0.9, record=True)
+    port = HeavyBall(0.05, 0.9, record=True)
     for _ in range(30):
-        port.step(net.params(), reference_grads(net, x, t))
+        port.step(net.machine(), reference_grads(net, x, t))
     stored = [0.0] + [row.stored for row in port.ledger]
     for before, row in zip(stored, port.ledger):
         assert row.dissipated >= 0

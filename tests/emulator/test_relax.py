@@ -53,7 +53,7 @@ def test_t1_property_exact_at_2L_for_random_networks(widths, activation, output,
     assert errors[2 * net.depth] <= EXACT
     assert np.all(errors[2 * net.depth :] <= EXACT)
     # the light-cone schedule computes the same tick-2L state
-    grads, state, _ = light_cone(net.params(), [l.act for l in net.layers], net.loss_fn, x, net.targets(y, batch))
+    grads, state, _ = light_cone(net.machine(), x, net.targets(y, batch))
     assert result.gradient_error(grads) == 0.0
     for a, b in zip(state.s + state.lam, result.s + result.lam):
         np.testing.assert_array_equal(a, b)
@@ -72,9 +72,7 @@ def test_t1_generic_networks_are_inexact_one_tick_early():
 def test_t2_exactness_time_of_every_cell(spec_net):
     x, y = make_batch(spec_net, batch=4)
     depth = spec_net.depth
-    _, exact, _ = light_cone(
-        spec_net.params(), [l.act for l in spec_net.layers], spec_net.loss_fn, x, spec_net.targets(y, 4)
-    )
+    _, exact, _ = light_cone(spec_net.machine(), x, spec_net.targets(y, 4))
     history = relax(spec_net, x, y, ticks=2 * depth + 3, history=True).history
     for l in range(1, depth + 1):
         s_err = [np.max(np.abs(h[l - 1] - exact.s[l - 1])) for h in history.s]
@@ -86,7 +84,7 @@ def test_t2_exactness_time_of_every_cell(spec_net):
 
 def _errors(net, x, y, nu, ticks):
     reference = reference_grads(net, x, y)
-    run = run_ticks(net.params(), net, x, net.targets(y, len(x)), ticks, nu, history=True)
+    run = run_ticks(net.machine(), x, net.targets(y, len(x)), ticks, nu, history=True)
     return run.error_by_tick(reference)
 
 

@@ -65,9 +65,7 @@ def test_relaxation_on_read_noise_reaches_the_noisy_gradient_at_tick_2l(spec_net
     dws, dbs, _ = net_backprop(noise.noisy(spec_net), x, spec_net.targets(y, 3))
     _assert_grads(got.grads, dws, dbs)
     assert _gap(got.grads, relax(spec_net, x, y).grads) > 1e-4
-    early = run_ticks(
-        spec_net.params(), spec_net, x, spec_net.targets(y, 3), 2 * spec_net.depth - 1, 1.0, substrate=noise
-    )
+    early = run_ticks(spec_net.machine(noise), x, spec_net.targets(y, 3), 2 * spec_net.depth - 1, 1.0)
     assert _gap(early.grads, got.grads) > 1e-8  # T1 on the substrate: not one tick earlier
 
 
@@ -89,16 +87,11 @@ def test_one_tick_reads_the_substrate(spec_net) -> None:
     assert _gap(got, ideal) > 1e-4
 
 
-def test_legacy_and_machine_forms_agree_bit_for_bit(spec_net) -> None:
+def test_the_machine_carries_its_substrate(spec_net) -> None:
     x, y = make_batch(spec_net, batch=3)
     t = spec_net.targets(y, 3)
-    acts = [layer.act for layer in spec_net.layers]
-    a = light_cone(spec_net.params(), acts, spec_net.loss_fn, x, t)
-    b = light_cone(spec_net.machine(IDEAL), x, t)
-    for (aW, ab), (bW, bb) in zip(a[0], b[0]):
-        np.testing.assert_array_equal(aW, bW)
-        np.testing.assert_array_equal(ab, bb)
-    c = light_cone(spec_net.params(), acts, spec_net.loss_fn, x, t, substrate=ReadNoise())
+    a = light_cone(spec_net.machine(IDEAL), x, t)
+    c = light_cone(spec_net.machine(ReadNoise()), x, t)
     assert _gap(a[0], c[0]) > 1e-4
 
 

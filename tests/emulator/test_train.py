@@ -64,10 +64,10 @@ def test_t4_unlocked_with_frozen_ports_is_the_t1_relaxation(spec_net):
     t = spec_net.targets(y, 3)
     frozen = HeavyBall(lr=0.0)
     state = WaveState.zeros(spec_net.sizes, 3, x)
-    acts = [layer.act for layer in spec_net.layers]
+    m = spec_net.machine()
     for _ in range(2 * spec_net.depth):
-        state, grads = tick(spec_net.params(), acts, spec_net.loss_fn, x, t, state, 1.0)
-        frozen.step(spec_net.params(), grads)
+        state, grads = tick(m, x, t, state, 1.0)
+        frozen.step(m, grads)
     reference = relax(spec_net, x, y)
     for a, b in zip(state.s + state.lam, reference.s + reference.lam):
         np.testing.assert_array_equal(a, b)
@@ -86,7 +86,7 @@ def test_t4_unlocked_training_on_the_spec_toy():
     first, _ = net.evaluate(x, y)
     hold = 4000
     method = Wave(hold=hold)
-    method.step(net.params(), net, x, net.targets(y), HeavyBall(lr=0.1 * hold))
+    method.step(net.machine(), x, net.targets(y), HeavyBall(lr=0.1 * hold))
     last, _ = net.evaluate(x, y)
     assert last < 0.01 * first, (first, last)
 

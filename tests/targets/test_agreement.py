@@ -37,9 +37,7 @@ def close(got: np.ndarray, want: np.ndarray) -> float:
 
 
 def exact(net: Network, x, y):
-    return light_cone(
-        net.params(), [l.act for l in net.layers], net.loss_fn, net.check_input(x), net.targets(y, len(x))
-    )[0]
+    return light_cone(net.machine(), net.check_input(x), net.targets(y, len(x)))[0]
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -51,7 +51,7 @@ def _emulated(net, circuit, x, y):
     for layer, junction in zip(chip.layers, (e for e in circuit.elements if isinstance(e, Junction))):
         layer.weight = np.array(junction.weight)
     substrate = AnalogSubstrate(MODEL, net.sizes, chips=None, seed=0)
-    return run_ticks(chip.params(), chip, x, chip.targets(y, len(x)), TICKS, 1.0, history=True, substrate=substrate)
+    return run_ticks(chip.machine(substrate), x, chip.targets(y, len(x)), TICKS, 1.0, history=True)
 
 
 def _max_error(a, b):
@@ -119,14 +119,7 @@ def test_numpy_circuit_target_on_the_analog_substrate_is_the_emulator_tick_by_ti
         net, x, y, ticks=TICKS, target="numpy", history=True, substrate=AnalogSubstrate(model, net.sizes, seed=0)
     )
     emulated = run_ticks(
-        net.params(),
-        net,
-        x,
-        net.targets(y, len(x)),
-        TICKS,
-        1.0,
-        history=True,
-        substrate=AnalogSubstrate(model, net.sizes, seed=0),
+        net.machine(AnalogSubstrate(model, net.sizes, seed=0)), x, net.targets(y, len(x)), TICKS, 1.0, history=True
     )
     assert _max_error(run.history.grads, emulated.history.grads) < 1e-12
     ideal = wavetrain.relax(net, x, y, ticks=TICKS, history=True)

@@ -52,7 +52,7 @@ def worst(a, b) -> float:
 def backprop(net: Network, x, y):
     from wavetrain.emulator.train import backprop as reference
 
-    return reference(net.params(), net, net.check_input(x), net.targets(y, len(x)))[0]
+    return reference(net.machine(), net.check_input(x), net.targets(y, len(x)))[0]
 
 
 @pytest.mark.parametrize("case", NETS, ids=IDS)

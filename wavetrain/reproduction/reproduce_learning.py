@@ -106,11 +106,11 @@ def t9(scale: Scale, out: Path) -> Section:
         net, x, t = probe_net(width, 2)
         for family, k in CURVES:
             if k is None or k <= width:
-                table[(family, k, width)] = cosine_by_layer(net.params(), net, x, t, family, k, scale.t9_draws)
+                table[(family, k, width)] = cosine_by_layer(net.machine(), x, t, family, k, scale.t9_draws)
     wide = max(scale.widths)
     net, x, t = probe_net(wide, 2)
     ks = [k for k in (1, 2, 5, 10, 20, 50, 100) if k <= wide]
-    sweep = {k: cosine_by_layer(net.params(), net, x, t, "wperp", k, scale.t9_draws) for k in ks}
+    sweep = {k: cosine_by_layer(net.machine(), x, t, "wperp", k, scale.t9_draws) for k in ks}
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for family, k in CURVES:
         xs = [w for w in scale.widths if (family, k, w) in table]
@@ -214,10 +214,10 @@ def t10(scale: Scale, out: Path) -> Section:
     rng = np.random.default_rng(10)
     x, t = rng.normal(size=(batch, 64)), net.targets(rng.integers(0, 10, batch))
     heads = random_heads(net, 10)
-    ref, _ = backprop(net.params(), net, x, t)
-    full, _, _ = mpc_gradients(net.params(), net, heads, x, t, depth)
+    ref, _ = backprop(net.machine(), x, t)
+    full, _, _ = mpc_gradients(net.machine(), heads, x, t, depth)
     err = max(float(np.abs(a - b).max()) for p, q in zip(full, ref) for a, b in zip(p, q))
-    one, _, _ = mpc_gradients(net.params(), net, heads, x, t, 1)
+    one, _, _ = mpc_gradients(net.machine(), heads, x, t, 1)
     local_ref = local_reference(net, heads, x, t)
     local = max(float(np.abs(a - b).max()) for p, q in zip(one, local_ref) for a, b in zip(p, q))
     # memory on a deeper net of the same width (12 layers), over h = 1..L-1 (the step to h = L adds the 10-wide
@@ -232,7 +232,7 @@ def t10(scale: Scale, out: Path) -> Section:
     unit, grad = batch * width * 8, width * width * 8  # one (batch, width) activation, one (width, width) gradient
     want_lo = 2.0 - grad / unit
     hinge_ok = abs(lo[0] / unit - want_lo) < 0.15 and abs(hi[0] / unit - 2.0) < 0.15 and r2 > 0.99
-    dev = {h: deviation(mpc_gradients(net.params(), net, heads, x, t, h)[0], ref) for h in range(1, depth + 1)}
+    dev = {h: deviation(mpc_gradients(net.machine(), heads, x, t, h)[0], ref) for h in range(1, depth + 1)}
     falls = all(b <= a for a, b in zip(list(dev.values()), list(dev.values())[1:]))
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.plot(hs, mem / 1024, "o", label="measured peak (tracemalloc)")
@@ -313,14 +313,14 @@ def t12_t13(scale: Scale, out: Path) -> list[Section]:
     for _ in range(10):
         ddp_step(full, x, t, 0.1, terminal_hessian=False)
         sgd_step(ref, x, t, 0.1)
-        OCNOpt(alpha=0.1).step(lib.params(), lib, x, t)
+        OCNOpt(alpha=0.1).step(lib.machine(), x, t)
     ddp_step(gn, x, t, 0.1, terminal_hessian=True)
     one = net.copy()
     sgd_step(one, x, t, 0.1)
     sgd = max_param_diff(full, ref)
     library = max_param_diff(lib, full)
     sensitivity = max_param_diff(gn, one)
-    sweep = backward_sweep(net.params(), net, x, t, "identity", 0.1, 0.0)
+    sweep = backward_sweep(net.machine(), x, t, "identity", 0.1, 0.0)
     states = [torch.tensor(x, requires_grad=True)]
     for layer in net.layers:
         a_t = states[-1] @ torch.tensor(layer.weight).T + torch.tensor(layer.bias)
@@ -331,7 +331,7 @@ def t12_t13(scale: Scale, out: Path) -> list[Section]:
     X, Y = rng.normal(size=(50, 5)), rng.normal(size=(50, 3))
     lin = Network.mlp([5, 3], output_activation="identity", seed=13)
     before = [p.copy() for pair in lin.params() for p in pair]
-    OCNOpt(alpha=1.0, quu="kfac", damping=0.0).step(lin.params(), lin, X, Y)
+    OCNOpt(alpha=1.0, quu="kfac", damping=0.0).step(lin.machine(), X, Y)
     design = np.hstack([X, np.ones((50, 1))])
     grad = (design @ np.hstack([before[0], before[1][:, None]]).T - Y).T @ design / 50
     hessian = np.kron(design.T @ design / 50, np.eye(3))  # column-major vec of the (3, 6) parameter matrix

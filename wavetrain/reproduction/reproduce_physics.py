@@ -36,11 +36,11 @@ def spec_net(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
 
 
 def error_curve(net: Network, x: np.ndarray, t: np.ndarray, courant: float, ticks: int) -> np.ndarray:
-    reference, _ = backprop(net.params(), net, x, t)
+    reference, _ = backprop(net.machine(), x, t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with np.errstate(over="ignore", invalid="ignore"):
-            run = run_ticks(net.params(), net, x, t, ticks, courant, history=True)
+            run = run_ticks(net.machine(), x, t, ticks, courant, history=True)
             return run.error_by_tick(reference)
 
 
@@ -48,7 +48,7 @@ def t1_t2(scale: Scale, out: Path) -> list[Section]:
     net, x, t = spec_net()
     L = net.depth
     errors = error_curve(net, x, t, 1.0, 2 * L + 2)
-    run = run_ticks(net.params(), net, x, t, 2 * L + 2, 1.0, history=True)
+    run = run_ticks(net.machine(), x, t, 2 * L + 2, 1.0, history=True)
     s_exact = [
         min(
             k
@@ -174,12 +174,12 @@ def toy(seed: int = 0) -> tuple[Network, np.ndarray, np.ndarray]:
 
 def unlocked_loss(ticks: int, courant: float, eta: float, seed: int = 0) -> tuple[float, float]:
     net, x, y = toy(seed)
-    params, acts = net.params(), [layer.act for layer in net.layers]
+    m = net.machine()
     start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
     state, port = WaveState.zeros(net.sizes, len(x), x), ResistorPort(eta)
     for _ in range(ticks):
-        state, grads = tick(params, acts, net.loss_fn, x, y, state, courant)
-        port.step(params, grads)
+        state, grads = tick(m, x, y, state, courant)
+        port.step(m, grads)
     return start, float(np.mean(net.loss_fn.value(net.forward(x), y)))
 
 
@@ -193,18 +193,18 @@ def pipeline_mismatch(ticks: int = 40) -> dict[str, float]:
     L, result = net.depth, {}
 
     class Frozen:
-        def step(self, params, grads):  # noqa: ANN001 - a port that never moves: frozen weights
+        def step(self, m, grads):  # noqa: ANN001 - a port that never moves: frozen weights
             return None
 
     variants = {"none": Pipelined(False), "recompute": Pipelined(True), "forward": Pipelined(True, recompute=False)}
     for name, method in variants.items():
         cosines = []
         for k in range(ticks):
-            method.step(net.params(), net, xs[k], ts[k], Frozen())
+            method.step(net.machine(), xs[k], ts[k], Frozen())
             if k < 2 * L + 1:
                 continue
             for i, (gW, _) in enumerate(method.last_grads):
-                ref, _ = backprop(net.params(), net, xs[k - 2 * L + i], ts[k - 2 * L + i])
+                ref, _ = backprop(net.machine(), xs[k - 2 * L + i], ts[k - 2 * L + i])
                 cosines.append(float((gW * ref[i][0]).sum() / (np.linalg.norm(gW) * np.linalg.norm(ref[i][0]))))
         result[name] = float(np.mean(cosines))
     return result
@@ -223,10 +223,10 @@ def t4(scale: Scale, out: Path) -> Section:
     for seed in seeds:
         net, x, y = toy(seed)
         start = float(np.mean(net.loss_fn.value(net.forward(x), y)))
-        port, params = HeavyBall(0.2), net.params()
+        port, m = HeavyBall(0.2), net.machine()
         for _ in range(n // 8):
-            grads, _ = backprop(params, net, x, net.targets(y))
-            port.step(params, grads)
+            grads, _ = backprop(m, x, net.targets(y))
+            port.step(m, grads)
         locked.append(float(np.mean(net.loss_fn.value(net.forward(x), y))) / start)
     ci_one, ci_half, ci_locked = interval(one), interval(half), interval(locked)
 
@@ -351,11 +351,11 @@ def t6(scale: Scale, out: Path) -> Section:
     runs = []
     for change in (False, True):
         copy, state, port = net.copy(), WaveState.zeros(net.sizes, len(x), x), ResistorPort(0.01)
-        params, acts, trace = copy.params(), [layer.act for layer in copy.layers], []
+        m, params, trace = copy.machine(), copy.params(), []
         for k in range(ticks):
             target = y + (1.0 if change and k >= n0 else 0.0)
-            state, grads = tick(params, acts, copy.loss_fn, x, target, state, 1.0)
-            port.step(params, grads)
+            state, grads = tick(m, x, target, state, 1.0)
+            port.step(m, grads)
             trace.append(([m.copy() for m in state.lam], [W.copy() for W, _ in params]))
         runs.append(trace)
     # NOTE: trace[k] is the state after tick k, i.e. at tick k + 1
@@ -434,7 +434,7 @@ def reference_flow(net: Network, kind: str, eta: float, tau_m: float, samples: n
     n = len(theta0)
 
     def grad(v: np.ndarray) -> np.ndarray:
-        return _flat(backprop(_unflat(net, v), net, XOR_X, XOR_Y)[0])
+        return _flat(backprop(net.machine(params=_unflat(net, v)), XOR_X, XOR_Y)[0])
 
     if kind == "resistor":
         rhs, start = (lambda t, v: -eta * grad(v)), theta0
@@ -509,8 +509,8 @@ def t7(scale: Scale, out: Path) -> Section:
     X, Y = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
     lin = Network.mlp([6, 2], output_activation="identity", seed=3)
     port = CurvaturePort(lr=1.0, damping=0.0)
-    port.observe(lin.params(), lin, X)
-    port.step(lin.params(), backprop(lin.params(), lin, X, Y)[0])
+    port.observe(lin.machine(), X)
+    port.step(lin.machine(), backprop(lin.machine(), X, Y)[0])
     design = np.hstack([X, np.ones((40, 1))])
     best = np.linalg.lstsq(design, Y, rcond=None)[0]
     best_loss = float(np.mean(0.5 * ((design @ best - Y) ** 2).sum(axis=1)))
