@@ -1,6 +1,6 @@
 """Pointwise math every backend shares: activations with their derivatives, and losses with their gradients.
 
-Convention (spec/algorithms.md section 2.2): a_l = W_l s_{l-1} + b_l, s_l = sigma(a_l). Batches are rows.
+Convention (docs/physics.md section 2.2): a_l = W_l s_{l-1} + b_l, s_l = sigma(a_l). Batches are rows.
 Each function works on any array library with NumPy's names (numpy, cupy): nothing here calls ``np.`` on data.
 
 Losses are per sample; a batch loss is the mean over samples, so the wave a loss load reflects is
