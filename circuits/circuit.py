@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar, Union
 
 from wavetrain.circuits.elements import (
-    Integrator,
+    InductivePort,
     Junction,
+    LeakyIntegrator,
     LossLoad,
     Net,
     Nonlinearity,
     ParameterPort,
+    ProbePort,
+    ResistivePort,
+    SampleHold,
     Source,
     Termination,
     TransmissionLine,
@@ -27,7 +31,19 @@ from wavetrain.circuits.elements import (
 )
 from wavetrain.errors import CircuitError
 
-Element = Union[TransmissionLine, Junction, Nonlinearity, Integrator, Termination, Source, LossLoad, ParameterPort]
+Element = Union[
+    TransmissionLine,
+    Junction,
+    Nonlinearity,
+    SampleHold,
+    LeakyIntegrator,
+    Termination,
+    Source,
+    LossLoad,
+    ProbePort,
+    ResistivePort,
+    InductivePort,
+]  # the closed union of circuit elements: each has its terminals here, a SPICE card and a numpy kernel
 E = TypeVar("E")
 
 # (net, width, role) per terminal; role: "drive" (ideal or Thevenin output), "read" (high-impedance input),
@@ -41,11 +57,6 @@ def _junction_terminals(e: Junction) -> list[Terminal]:
     return terms + ([(e.back_out, inp, "drive")] if e.back_out is not None else [])
 
 
-def _integrator_terminals(e: Integrator) -> list[Terminal]:
-    terms = [(e.a, e.width, "read"), (e.b, e.width, "drive")]
-    return terms + ([(e.held, e.width, "read")] if e.kind == "sample_hold" and e.held is not None else [])
-
-
 TERMINALS: dict[type, Callable[..., list[Terminal]]] = {
     TransmissionLine: lambda e: [(e.a, e.width, "line_a"), (e.b, e.width, "line_b")],
     Junction: _junction_terminals,
@@ -55,11 +66,14 @@ TERMINALS: dict[type, Callable[..., list[Terminal]]] = {
         (e.lam, e.width, "read"),
         (e.delta, e.width, "drive"),
     ],
-    Integrator: _integrator_terminals,
+    SampleHold: lambda e: [(e.a, e.width, "read"), (e.b, e.width, "drive"), (e.held, e.width, "read")],
+    LeakyIntegrator: lambda e: [(e.a, e.width, "read"), (e.b, e.width, "drive")],
     Termination: lambda e: [(e.a, e.width, "load")],
     Source: lambda e: [(e.b, e.width, "drive")],
     LossLoad: lambda e: [(e.a, e.width, "read"), (e.b, e.width, "drive")],
-    ParameterPort: lambda e: [],
+    ProbePort: lambda e: [],
+    ResistivePort: lambda e: [],
+    InductivePort: lambda e: [],
 }
 
 
@@ -109,6 +123,10 @@ class Circuit:
     def of_type(self, kind: type[E]) -> tuple[E, ...]:
         """The elements of one type, in order."""
         return tuple(e for e in self.elements if isinstance(e, kind))
+
+    def ports(self) -> tuple[ParameterPort, ...]:
+        """The parameter ports (probes and learning ports), in order."""
+        return tuple(e for e in self.elements if isinstance(e, (ProbePort, ResistivePort, InductivePort)))
 
     def element(self, name: str) -> Element:
         """The element with this name, or CircuitError."""

@@ -20,8 +20,6 @@ from wavetrain.errors import CircuitError
 Net = str
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME = 64
-INTEGRATOR_KINDS = ("sample_hold", "leaky")
-PORT_KINDS = ("probe", "resistor", "momentum")
 
 
 def check_name(name: Any, what: str = "name") -> str:
@@ -94,6 +92,8 @@ class TransmissionLine:
     z0: float  # characteristic impedance [ohm]
     delay: float  # one-way propagation delay [s]
     loss: float = 0.0  # attenuation per traversal alpha [Np]
+    node: str | None = None  # the network node whose wave this line carries
+    wave: str | None = None  # which wave: "forward" (s) or "backward" (lam)
 
     def __post_init__(self) -> None:
         _names(self, "a", "b")
@@ -102,6 +102,8 @@ class TransmissionLine:
         check_positive(self, "delay", self.delay, "s")
         if not (isinstance(self.loss, (int, float)) and 0.0 <= self.loss < np.inf):
             raise CircuitError(f"line {self.name!r}: loss must be a number >= 0 Np, got {self.loss!r}")
+        if self.wave is not None:
+            check_choice(self, "wave", self.wave, ("forward", "backward"))
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -124,6 +126,7 @@ class Junction:
     weight: np.ndarray  # W, shape (out, in) [V/V]
     bias: np.ndarray  # beta, shape (out,) [V]
     leak: float = 0.0  # fraction of the held a_l lost per tick [1]
+    node: str | None = None  # the network node this junction computes
 
     def __post_init__(self) -> None:
         _names(self, "a", "b", "back_in", "back_out", optional=("back_out",))
@@ -156,6 +159,7 @@ class Nonlinearity:
     delta: Net  # gated sensitivity out
     width: int
     activation: str
+    node: str | None = None
 
     def __post_init__(self) -> None:
         _names(self, "a", "b", "lam", "delta")
@@ -166,12 +170,34 @@ class Nonlinearity:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Integrator:
-    r"""A wave cell's memory: a clocked sample-and-hold with gain nu, or a leaky RC integrator.
+class SampleHold:
+    r"""A wave cell's memory below Courant number 1: a clocked sample-and-hold with gain nu.
 
-    sample_hold (Courant number nu; ``held`` is the far end of the line this cell drives, one tick old):
+    ``held`` is the far end of the line this cell drives, one tick old:
+
     .. math:: v_b(t) = (1 - \nu) v_{\mathrm{held}}(t) + \nu v_a(t)
-    leaky (continuous time, tau = RC):
+    """
+
+    name: str
+    a: Net
+    b: Net
+    width: int
+    held: Net | None = None  # one-tick-old copy of b
+    gain: float = 1.0  # Courant number nu [1]
+    node: str | None = None  # the network node whose cell this is
+
+    def __post_init__(self) -> None:
+        _names(self, "a", "b", "held", optional=("held",))
+        check_width(self, "width", self.width)
+        check_positive(self, "gain", self.gain, "(Courant number)")
+        if self.held is None:
+            raise CircuitError(f"sample-hold {self.name!r}: needs the net 'held' (its line's far end), got None")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeakyIntegrator:
+    r"""A continuous-time RC integrator (tau = RC) buffered onto its output net.
+
     .. math:: \tau \dot v_b = v_a - v_b
     """
 
@@ -179,19 +205,13 @@ class Integrator:
     a: Net
     b: Net
     width: int
-    kind: str = "sample_hold"
-    gain: float = 1.0  # Courant number nu (sample_hold) [1]
-    held: Net | None = None  # one-tick-old copy of b (sample_hold)
-    tau: float = 1e-9  # time constant RC (leaky) [s]
+    tau: float = 1e-9  # time constant RC [s]
+    node: str | None = None
 
     def __post_init__(self) -> None:
-        _names(self, "a", "b", "held", optional=("held",))
+        _names(self, "a", "b")
         check_width(self, "width", self.width)
-        check_choice(self, "kind", self.kind, INTEGRATOR_KINDS)
-        check_positive(self, "gain", self.gain, "(Courant number)")
         check_positive(self, "tau", self.tau, "s")
-        if self.kind == "sample_hold" and self.held is None:
-            raise CircuitError(f"integrator {self.name!r}: a sample_hold integrator needs the net 'held', got None")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,33 +300,38 @@ class LossLoad:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ParameterPort:
-    r"""The third port of a junction: its effort is the gradient g = delta^T s (summed over the batch).
+class ProbePort:
+    r"""The third port of a junction with its weights frozen: the effort g = delta^T s (summed over the batch) is only
+    measured.
 
-    probe: weights frozen, g only measured. resistor (gradient flow), momentum (inductor + resistor); the weight is the
-    voltage on capacitor C charged by the port current i:
-    .. math:: L \dot i + R i = -g, \qquad C \dot\theta = i
-        \quad(\text{resistor: } L = 0 \Rightarrow \dot\theta = -g/(RC))
+    .. math:: g_W = \sum_b \delta_b s_b^{\top}, \qquad g_\beta = \sum_b \delta_b
+    """
+
+    name: str
+    junction: str  # the Junction whose gradient this port reads
+    node: str | None = None
+
+    def __post_init__(self) -> None:
+        _names(self, "junction")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResistivePort:
+    r"""A junction's parameter port terminated by a resistor R into the weight capacitors C (gradient flow).
+
+    .. math:: R\, i = g, \qquad C \dot\theta = -i \quad\Rightarrow\quad \dot\theta = -\eta g,\ \eta = 1/(RC)
     """
 
     name: str
     junction: str  # the Junction whose weight and bias this port holds
-    kind: str = "probe"
     resistance: float = 1.0  # R [ohm]; learning rate eta = 1 / (R C) [1/s]
     capacitance: float = 1e-9  # C [F]
-    inductance: float | None = None  # L [H] (momentum only)
+    node: str | None = None
 
     def __post_init__(self) -> None:
         _names(self, "junction")
-        check_choice(self, "kind", self.kind, PORT_KINDS)
         check_positive(self, "resistance", self.resistance, "ohm")
         check_positive(self, "capacitance", self.capacitance, "F")
-        if self.kind == "momentum":
-            check_positive(self, "inductance", self.inductance, "H")
-        elif self.inductance is not None:
-            raise CircuitError(
-                f"parameter port {self.name!r}: inductance is only for kind 'momentum', got kind {self.kind!r}"
-            )
 
     @property
     def eta(self) -> float:
@@ -314,13 +339,43 @@ class ParameterPort:
         return 1.0 / (self.resistance * self.capacitance)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InductivePort:
+    r"""A junction's parameter port terminated by an inductor L in series with R into the weight capacitors C
+    (heavy ball: the inductor's current is the parameters' momentum).
+
+    .. math:: L \dot i + R i = g, \qquad C \dot\theta = -i
+    """
+
+    name: str
+    junction: str
+    resistance: float = 1.0  # R [ohm]
+    capacitance: float = 1e-9  # C [F]
+    inductance: float | None = None  # L [H]
+    node: str | None = None
+
+    def __post_init__(self) -> None:
+        _names(self, "junction")
+        check_positive(self, "resistance", self.resistance, "ohm")
+        check_positive(self, "capacitance", self.capacitance, "F")
+        check_positive(self, "inductance", self.inductance, "H")
+
+
+Integrator = SampleHold | LeakyIntegrator  # a wave cell's memory
+ParameterPort = ProbePort | ResistivePort | InductivePort  # a junction's third port
+LearningPort = ResistivePort | InductivePort  # a port whose current moves the weights
+
+
 KIND_NAMES: dict[type, str] = {
     TransmissionLine: "line",
     Junction: "junction",
     Nonlinearity: "nonlinearity",
-    Integrator: "integrator",
+    SampleHold: "sample-hold",
+    LeakyIntegrator: "leaky integrator",
     Termination: "termination",
     Source: "source",
     LossLoad: "loss load",
-    ParameterPort: "parameter port",
+    ProbePort: "parameter port",
+    ResistivePort: "parameter port",
+    InductivePort: "parameter port",
 }

@@ -9,11 +9,14 @@ Cards per element (bundles expand to one card per wire and sample):
   TransmissionLine  T-line, TD = delay
   Junction          B-sources W v + b forward, W^T delta backward
   Nonlinearity      B-sources sigma(a), sigma'(a)*lam
-  Integrator        B-source (sample-hold) or R-C + buffer (leaky)
+  SampleHold        B-source (1 - nu) held + nu a
+  LeakyIntegrator   R-C + buffer
   Termination       R to ground
   Source            PWL voltage source (+ series R)
   LossLoad          B-source dC/ds / batch (cross-entropy: softmax shifted by a per-sample max node mx{b}_{name})
-  ParameterPort     B-source effort g; learning: R (+L) -> ammeter, F copies the current into the weight capacitor
+  ProbePort         B-source effort g
+  ResistivePort     the effort g, R -> ammeter, F copies the current into the weight capacitor
+  InductivePort     the same with L in series with R
 
 Breakpoints: ``.options minbreak`` is a tenth of the fastest edge (:func:`min_break`), not ngspice's default
 (1e-10 of the maximum step), and ``.tran`` runs one minbreak past the analysis stop.
@@ -26,11 +29,16 @@ from typing import Any, Callable, Iterable, Sequence
 
 from wavetrain.circuits.circuit import Circuit, Transient, structural_problems
 from wavetrain.circuits.elements import (
-    Integrator,
+    InductivePort,
     Junction,
+    LeakyIntegrator,
+    LearningPort,
     LossLoad,
     Nonlinearity,
     ParameterPort,
+    ProbePort,
+    ResistivePort,
+    SampleHold,
     Source,
     Termination,
     TransmissionLine,
@@ -110,7 +118,7 @@ class _Context:
 
     def __init__(self, circuit: Circuit) -> None:
         self.batch = circuit.batch
-        self.ports = {p.junction: p for p in circuit.of_type(ParameterPort) if p.kind != "probe"}
+        self.ports = {p.junction: p for p in circuit.elements if isinstance(p, LearningPort)}
         self.junctions = {j.name: j for j in circuit.of_type(Junction)}
 
 
@@ -174,22 +182,27 @@ def _nonlinearity(e: Nonlinearity, ctx: _Context) -> list[str]:
     return cards
 
 
-def _integrator(e: Integrator, ctx: _Context) -> list[str]:
+def _sample_hold(e: SampleHold, ctx: _Context) -> list[str]:
+    cards = []
+    for b in range(ctx.batch):
+        for i in range(e.width):
+            expr = f"{_num(1.0 - e.gain)}*{_v(e.held, b, i)} + {_num(e.gain)}*{_v(e.a, b, i)}"  # type: ignore[arg-type]
+            cards.append(f"Bh{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*({expr})")
+    return cards
+
+
+def _leaky_integrator(e: LeakyIntegrator, ctx: _Context) -> list[str]:
+    capacitance = 1e-12
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
             out, tag = node(e.b, b, i), f"{b}_{i}_{e.name}"
-            if e.kind == "sample_hold":
-                expr = f"{_num(1.0 - e.gain)}*{_v(e.held, b, i)} + {_num(e.gain)}*{_v(e.a, b, i)}"
-                cards.append(f"Bh{tag} {out} 0 V=V(en)*({expr})")
-            else:
-                capacitance = 1e-12
-                cards += [
-                    f"Bi{tag} s{tag} 0 V={_v(e.a, b, i)}",
-                    f"Rh{tag} s{tag} q{tag} {si(e.tau / capacitance)}",
-                    f"Ch{tag} q{tag} 0 {si(capacitance)}",
-                    f"Bh{tag} {out} 0 V=V(en)*V(q{tag})",
-                ]
+            cards += [
+                f"Bi{tag} s{tag} 0 V={_v(e.a, b, i)}",
+                f"Rh{tag} s{tag} q{tag} {si(e.tau / capacitance)}",
+                f"Ch{tag} q{tag} 0 {si(capacitance)}",
+                f"Bh{tag} {out} 0 V=V(en)*V(q{tag})",
+            ]
     return cards
 
 
@@ -250,27 +263,39 @@ def port_parameters(port: ParameterPort, junction: Junction, batch: int) -> list
     return rows
 
 
-def _parameter_port(e: ParameterPort, ctx: _Context) -> list[str]:
+def _port_efforts(e: ParameterPort, ctx: _Context) -> list[tuple[str, list[str]]]:
+    """(parameter tag, [its effort card g = delta^T s]) for every weight and bias the port reads."""
     junction = ctx.junctions.get(e.junction)
     if junction is None:
         raise NetlistError(f"parameter port {e.name!r}: junction {e.junction!r} is not in the circuit")
-    cards = []
+    rows = []
     for tag, _, gradient in port_parameters(e, junction, ctx.batch):
         p = f"{tag}_{e.name}"
-        cards.append(_wrap(f"Bg{p} g{p} 0 V={gradient}"))
-        if e.kind == "probe":
-            continue
-        if e.kind == "momentum":
-            cards += [f"Rg{p} g{p} m{p} {si(e.resistance)}", f"Lg{p} m{p} z{p} {si(e.inductance)}"]
-        else:
-            cards.append(f"Rg{p} g{p} z{p} {si(e.resistance)}")
-        # NOTE: the port current i = I(Vz) flows g -> ground; F draws it out of the weight node: C dtheta/dt = -i
-        cards += [
-            f"Vz{p} z{p} 0 0",
-            f"F{p} {p} 0 Vz{p} 1",
-            f"C{p} {p} 0 {si(e.capacitance)}",
-            f"Rl{p} {p} 0 {si(LEAK_OHMS)}",
-        ]
+        rows.append((p, [_wrap(f"Bg{p} g{p} 0 V={gradient}")]))
+    return rows
+
+
+def _probe_port(e: ProbePort, ctx: _Context) -> list[str]:
+    return [card for _, cards in _port_efforts(e, ctx) for card in cards]
+
+
+def _weight_capacitor(p: str, capacitance: float) -> list[str]:
+    # NOTE: the port current i = I(Vz) flows g -> ground; F draws it out of the weight node: C dtheta/dt = -i
+    return [f"Vz{p} z{p} 0 0", f"F{p} {p} 0 Vz{p} 1", f"C{p} {p} 0 {si(capacitance)}", f"Rl{p} {p} 0 {si(LEAK_OHMS)}"]
+
+
+def _resistive_port(e: ResistivePort, ctx: _Context) -> list[str]:
+    cards = []
+    for p, effort in _port_efforts(e, ctx):
+        cards += [*effort, f"Rg{p} g{p} z{p} {si(e.resistance)}", *_weight_capacitor(p, e.capacitance)]
+    return cards
+
+
+def _inductive_port(e: InductivePort, ctx: _Context) -> list[str]:
+    cards = []
+    for p, effort in _port_efforts(e, ctx):
+        cards += [*effort, f"Rg{p} g{p} m{p} {si(e.resistance)}", f"Lg{p} m{p} z{p} {si(e.inductance)}"]  # type: ignore[arg-type]
+        cards += _weight_capacitor(p, e.capacitance)
     return cards
 
 
@@ -278,18 +303,21 @@ CARDS: dict[type, Callable[[Any, _Context], list[str]]] = {
     TransmissionLine: _line,
     Junction: _junction,
     Nonlinearity: _nonlinearity,
-    Integrator: _integrator,
+    SampleHold: _sample_hold,
+    LeakyIntegrator: _leaky_integrator,
     Termination: _termination,
     Source: _source,
     LossLoad: _loss_load,
-    ParameterPort: _parameter_port,
+    ProbePort: _probe_port,
+    ResistivePort: _resistive_port,
+    InductivePort: _inductive_port,
 }
 
 
 def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
     """IR probe name -> the ngspice vector names it reads (nets: per sample and wire; ports: per parameter)."""
     widths = circuit.widths()
-    ports = {p.name: p for p in circuit.of_type(ParameterPort)}
+    ports = {p.name: p for p in circuit.elements if isinstance(p, ParameterPort)}
     names = list(widths) + list(ports) if probes is None else list(probes)
     table: dict[str, list[str]] = {}
     for name in names:
@@ -300,7 +328,7 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
             junction = circuit.element(port.junction)
             tags = [tag for tag, _, _ in port_parameters(port, junction, circuit.batch)]
             table[name + ".grad"] = [f"v(g{tag}_{name})" for tag in tags]
-            if port.kind != "probe":
+            if isinstance(port, LearningPort):
                 table[name + ".param"] = [f"v({tag}_{name})" for tag in tags]
         else:
             raise NetlistError(f"circuit {circuit.name!r}: no net or parameter port named {name!r} to probe")
@@ -341,8 +369,8 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
                 f"no SPICE card for {type(element).__name__} {element.name!r}; add one to CARDS in circuits/spice.py"
             )
         cards += card(element, ctx)
-    for port in circuit.of_type(ParameterPort):
-        if port.kind != "probe":
+    for port in circuit.elements:
+        if isinstance(port, LearningPort):
             for tag, value, _ in port_parameters(port, ctx.junctions[port.junction], circuit.batch):
                 cards.append(f".ic V({tag}_{port.name})={_num(value)}")
     step = analysis.step if analysis.step is not None else analysis.stop / 1000

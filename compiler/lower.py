@@ -19,11 +19,14 @@ import numpy as np
 from wavetrain.circuits import (
     Circuit,
     Element,
-    Integrator,
+    InductivePort,
     Junction,
     LossLoad,
     Nonlinearity,
     ParameterPort,
+    ProbePort,
+    ResistivePort,
+    SampleHold,
     Source,
     TransmissionLine,
 )
@@ -35,71 +38,69 @@ LEARNING_KINDS = ("resistor", "momentum")
 PORT_CAPACITANCE = 1e-9  # [F]; the learning rate sets the port resistance R = 1 / (eta C)
 
 
-def _lower_dense(layer: Dense, l: int, depth: int, nu: float, z0: float, tick: float) -> list[Element]:
+def _lower_dense(layer: Dense, n: str, before: str | None, nu: float, z0: float, tick: float) -> list[Element]:
+    """Node ``n`` (its input node ``before``, None for the first layer): junction, cell, holds, the two lines."""
     n_out = layer.out_features
-    forward_out = names.s(l) if nu == 1.0 else names.drive(l)
-    back_out = None if l == 1 else (names.lam(l - 1) if nu == 1.0 else names.back_drive(l - 1))
+    forward_out = names.s(n) if nu == 1.0 else names.drive(n)
+    back_out = None if before is None else (names.lam(before) if nu == 1.0 else names.back_drive(before))
     elements: list[Element] = [
         Junction(
-            name=names.junction(l),
-            a=names.s_far(l - 1),
-            b=names.pre(l),
-            back_in=names.delta(l),
+            name=names.junction(n),
+            a=names.X if before is None else names.s_far(before),
+            b=names.pre(n),
+            back_in=names.delta(n),
             back_out=back_out,
             weight=layer.weight,
             bias=layer.bias,
+            node=n,
         ),
         Nonlinearity(
-            name=names.nonlinearity(l),
-            a=names.pre(l),
+            name=names.nonlinearity(n),
+            a=names.pre(n),
             b=forward_out,
-            lam=names.lam_far(l),
-            delta=names.delta(l),
+            lam=names.lam_far(n),
+            delta=names.delta(n),
             width=n_out,
             activation=layer.activation,
+            node=n,
         ),
     ]
     if nu != 1.0:
         elements.append(
-            Integrator(name=names.hold_s(l), a=names.drive(l), b=names.s(l), held=names.s_far(l), width=n_out, gain=nu)
-        )
-        elements.append(
-            Integrator(
-                name=names.hold_lam(l),
-                a=names.back_drive(l),
-                b=names.lam(l),
-                held=names.lam_far(l),
-                width=n_out,
-                gain=nu,
+            SampleHold(
+                name=names.hold_s(n), a=names.drive(n), b=names.s(n), held=names.s_far(n), width=n_out, gain=nu, node=n
             )
         )
-    elements.append(
-        TransmissionLine(name=names.forward_line(l), a=names.s(l), b=names.s_far(l), width=n_out, z0=z0, delay=tick)
-    )
-    elements.append(
-        TransmissionLine(
-            name=names.backward_line(l), a=names.lam(l), b=names.lam_far(l), width=n_out, z0=z0, delay=tick
+        elements.append(
+            SampleHold(
+                name=names.hold_lam(n),
+                a=names.back_drive(n),
+                b=names.lam(n),
+                held=names.lam_far(n),
+                width=n_out,
+                gain=nu,
+                node=n,
+            )
         )
-    )
+    for line, a, b, wave in (
+        (names.forward_line(n), names.s(n), names.s_far(n), "forward"),
+        (names.backward_line(n), names.lam(n), names.lam_far(n), "backward"),
+    ):
+        elements.append(TransmissionLine(name=line, a=a, b=b, width=n_out, z0=z0, delay=tick, node=n, wave=wave))
     return elements
 
 
 LOWERINGS: dict[type, Callable[..., list[Element]]] = {Dense: _lower_dense}
 
 
-def _port(l: int, learning: str | None, eta: float, tau_m: float) -> ParameterPort:
+def _port(n: str, learning: str | None, eta: float, tau_m: float) -> ParameterPort:
+    ids = {"name": names.port(n), "junction": names.junction(n), "node": n}
     if learning is None:
-        return ParameterPort(name=names.port(l), junction=names.junction(l), kind="probe")
+        return ProbePort(**ids)
     resistance = 1.0 / (eta * PORT_CAPACITANCE)
-    inductance = tau_m * resistance if learning == "momentum" else None
-    return ParameterPort(
-        name=names.port(l),
-        junction=names.junction(l),
-        kind=learning,
-        resistance=resistance,
-        capacitance=PORT_CAPACITANCE,
-        inductance=inductance,
-    )
+    if learning == "momentum":
+        return InductivePort(**ids, resistance=resistance, capacitance=PORT_CAPACITANCE, inductance=tau_m * resistance)
+    return ResistivePort(**ids, resistance=resistance, capacitance=PORT_CAPACITANCE)
 
 
 def lower(
@@ -136,22 +137,25 @@ def lower(
             raise ConfigError(f"lower: {what} must be a positive number, got {value!r}")
     x = np.zeros((1, network.sizes[0])) if x is None else network.check_input(x)
     t = np.zeros((len(x), network.sizes[-1])) if y is None else network.targets(y, len(x))
-    nu, depth = float(courant), network.depth
-    elements: list[Element] = [Source(name=names.INPUT, b=names.s(0), values=x, rise=tick * 1e-2)]
-    for l, layer in enumerate(network.layers, start=1):
-        elements += LOWERINGS[type(layer)](layer, l, depth, nu, z0, tick)
-    loss_out = names.lam(depth) if nu == 1.0 else names.back_drive(depth)
-    elements.append(LossLoad(name=names.LOSS, a=names.s_far(depth), b=loss_out, target=t, loss=network.loss))
+    nu, ids = float(courant), network.ids
+    elements: list[Element] = [Source(name=names.INPUT, b=names.X, values=x, rise=tick * 1e-2)]
+    for k, (n, layer) in enumerate(zip(ids, network.layers)):
+        elements += LOWERINGS[type(layer)](layer, n, ids[k - 1] if k else None, nu, z0, tick)
+    last = ids[-1]
+    loss_out = names.lam(last) if nu == 1.0 else names.back_drive(last)
+    elements.append(LossLoad(name=names.LOSS, a=names.s_far(last), b=loss_out, target=t, loss=network.loss))
     if gradients or learning is not None:
-        elements += [_port(l, learning, eta, tau_m) for l in range(1, depth + 1)]
-    meta = {"sizes": network.sizes, "loss": network.loss, "courant": nu, "depth": depth, "learning": learning}
+        elements += [_port(n, learning, eta, tau_m) for n in ids]
+    # NOTE: "nodes" is the network's node order: a target maps an element's node id to its place in the machine
+    meta = {"sizes": network.sizes, "nodes": ids, "loss": network.loss, "courant": nu, "depth": network.depth,
+            "learning": learning}  # fmt: skip
     return Circuit(
         name=_circuit_name(network.name),
         elements=tuple(elements),
         batch=len(x),
         tick=tick,
-        inputs=(names.s(0),),
-        outputs=(names.s_far(depth),),
+        inputs=(names.X,),
+        outputs=(names.s_far(last),),
         meta=meta,
     )
 

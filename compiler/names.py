@@ -1,89 +1,86 @@
-"""The net and element names of a lowered network: one definition that lowering, the targets and the readers share.
+"""The net and element names of a lowered network: one definition that lowering, the passes and the targets share.
 
-Layer l is 1-based (spec numbering); l = 0 is the input.
+Every name is a role prefix followed by the id of the network node it belongs to (a node id is a word,
+``[A-Za-z0-9_]+``; the layers of a chain are "1".."L", so layer l's junction is ``j1``... ``jL``). ``x`` is the
+input net; ``INPUT`` and ``LOSS`` are the clamp and the loss load elements.
 
-  net      s(l)  s_l leaving layer l (x at l = 0)       s_far(l)    s_l at the far end of its forward line
-           pre(l)  a_l at the junction output           lam(l)      lam_l leaving layer l+1 for layer l
-           lam_far(l)  lam_l at layer l                 delta(l)    sigma'(a_l) * lam_l
-           drive(l) / back_drive(l)  the sample-and-hold inputs below Courant number 1
-  element  junction(l) j{l}, nonlinearity(l) act{l}, forward_line(l) fl{l}, backward_line(l) bl{l},
-           port(l) p{l}, hold_s(l) hs{l}, hold_lam(l) hl{l}; INPUT and LOSS are the clamp and the loss load
+  net      s(n)  s_n leaving node n                  s_far(n)    s_n at the far end of its forward line
+           pre(n)  a_n at the junction output        lam(n)      lam_n arriving from downstream (driven into n's
+           lam_far(n)  lam_n at node n               backward line)   delta(n)  sigma'(a_n) * lam_n
+           drive(n) / back_drive(n)  the sample-and-hold inputs below Courant number 1
+  element  junction(n) j{n}, nonlinearity(n) act{n}, forward_line(n) fl{n}, backward_line(n) bl{n},
+           port(n) p{n}, hold_s(n) hs{n}, hold_lam(n) hl{n}, termination(line) t{line}
 """
 
 from __future__ import annotations
 
-import re
-
-INPUT = "input"  # the input clamp element; it drives the net s(0) = "x"
+INPUT = "input"  # the input clamp element; it drives the input net X
 LOSS = "loss"  # the loss load element
+X = "x"  # the input net (s_0)
+
+Node = str | int  # a node id, or a chain layer's 1-based number (its id is str(l))
 
 
-def s(l: int) -> str:
-    return "x" if l == 0 else f"s{l}"
+def s(n: Node) -> str:
+    return X if n in (0, "0") else f"s{n}"
 
 
-def s_far(l: int) -> str:
-    return "x" if l == 0 else f"s{l}r"
+def s_far(n: Node) -> str:
+    return X if n in (0, "0") else f"s{n}r"
 
 
-def pre(l: int) -> str:
-    return f"a{l}"
+def pre(n: Node) -> str:
+    return f"a{n}"
 
 
-def lam(l: int) -> str:
-    return f"lam{l}"
+def lam(n: Node) -> str:
+    return f"lam{n}"
 
 
-def lam_far(l: int) -> str:
-    return f"lam{l}r"
+def lam_far(n: Node) -> str:
+    return f"lam{n}r"
 
 
-def delta(l: int) -> str:
-    return f"d{l}"
+def delta(n: Node) -> str:
+    return f"d{n}"
 
 
-def drive(l: int) -> str:
-    return f"f{l}"
+def drive(n: Node) -> str:
+    return f"f{n}"
 
 
-def back_drive(l: int) -> str:
-    return f"k{l}"
+def back_drive(n: Node) -> str:
+    return f"k{n}"
 
 
-def junction(l: int) -> str:
-    return f"j{l}"
+def junction(n: Node) -> str:
+    return f"j{n}"
 
 
-def nonlinearity(l: int) -> str:
-    return f"act{l}"
+def nonlinearity(n: Node) -> str:
+    return f"act{n}"
 
 
-def forward_line(l: int) -> str:
-    return f"fl{l}"
+def forward_line(n: Node) -> str:
+    return f"fl{n}"
 
 
-def backward_line(l: int) -> str:
-    return f"bl{l}"
+def backward_line(n: Node) -> str:
+    return f"bl{n}"
 
 
-def port(l: int) -> str:
-    return f"p{l}"
+def port(n: Node) -> str:
+    return f"p{n}"
 
 
-def hold_s(l: int) -> str:
-    return f"hs{l}"
+def hold_s(n: Node) -> str:
+    return f"hs{n}"
 
 
-def hold_lam(l: int) -> str:
-    return f"hl{l}"
+def hold_lam(n: Node) -> str:
+    return f"hl{n}"
 
 
-_LINE = re.compile(r"^(fl|bl)([1-9][0-9]*)$")
-
-
-def line_layer(name: str) -> tuple[int, str] | None:
-    """(0-based layer, "forward" | "backward") of a line named by :func:`forward_line` / :func:`backward_line`."""
-    match = _LINE.match(name)
-    if match is None:
-        return None
-    return int(match.group(2)) - 1, "forward" if match.group(1) == "fl" else "backward"
+def termination(line: str) -> str:
+    """The matched load terminate_ports puts at the far end of ``line``."""
+    return f"t{line}"

@@ -145,6 +145,11 @@ class Network:
         return len(self.layers)
 
     @property
+    def ids(self) -> tuple[str, ...]:
+        """The node id of every layer, in order: "1".."L" (every net and element name ends in its node's id)."""
+        return tuple(str(l) for l in range(1, self.depth + 1))
+
+    @property
     def sizes(self) -> list[int]:
         return [self.layers[0].in_features] + [layer.out_features for layer in self.layers]
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from wavetrain.circuits import Circuit, Junction, Source, Termination, TransmissionLine, verify
 from wavetrain.circuits.circuit import impedance_problems, structural_problems
+from wavetrain.compiler import names
 from wavetrain.errors import CircuitError
 
 __all__ = ["impedance_problems", "match_impedances", "terminate_ports", "verify", "with_hardware"]
@@ -42,7 +43,7 @@ def terminate_ports(circuit: Circuit) -> Circuit:
     for line in circuit.of_type(TransmissionLine):
         roles = [role for _, role in terminals[line.b]]
         if "load" not in roles and "drive" not in roles:
-            added.append(Termination(name=f"t{line.name}", a=line.b, width=line.width, resistance=line.z0))
+            added.append(Termination(name=names.termination(line.name), a=line.b, width=line.width, resistance=line.z0))
     return replace(circuit, elements=circuit.elements + tuple(added)) if added else circuit
 
 
@@ -66,15 +67,18 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
 
     def apply(circuit: Circuit) -> Circuit:
         sizes = list(circuit.meta["sizes"])
+        order = {n: k for k, n in enumerate(circuit.meta["nodes"])}  # node id -> its layer on the chip
         substrate = AnalogSubstrate(model, sizes, chips=chip + 1, seed=seed)
-        depth = len(sizes) - 1
-        junctions = {f"j{l}": l - 1 for l in range(1, depth + 1)}
-        lines = {f"{kind}{l}": (l - 1, side) for l in range(1, depth + 1) for kind, side in (("fl", 0), ("bl", 1))}
-        mismatch = {f"t{name}": _mismatch(substrate.gamma[chip, layer, side]) for name, (layer, side) in lines.items()}
+        sides = {"forward": 0, "backward": 1}
+        mismatch = {
+            names.termination(line.name): _mismatch(substrate.gamma[chip, order[line.node], sides[line.wave]])
+            for line in circuit.of_type(TransmissionLine)
+            if line.node in order and line.wave is not None
+        }
         elements = []
         for e in circuit.elements:
-            if isinstance(e, Junction) and e.name in junctions:
-                layer = junctions[e.name]
+            if isinstance(e, Junction) and e.node in order:
+                layer = order[e.node]
                 stored = np.broadcast_to(e.weight, (chip + 1, *e.weight.shape)).copy()
                 substrate.program(stored, layer)
                 dev = model.device

@@ -40,7 +40,7 @@ values each format clips.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -118,23 +118,46 @@ class Tables:
     d: np.ndarray | None  # sigma' on the 2^-derivative_bits grid, one per bin
 
 
+@dataclass(frozen=True)
+class LayerFormat:
+    """The exponents of one layer's quantities: every value of a quantity is a mantissa times 2^exponent."""
+
+    w: int  # weight W_l
+    b: int  # bias b_l (>= a: the bias joins the state by a left shift)
+    a: int  # neuron state a_l = W s + b
+    s: int  # forward message s_l
+    lam: int  # backward message lam_l
+    g: int  # port readout G_l
+    gb: int  # bias readout g_l
+
+    def __post_init__(self) -> None:
+        for name in ("w", "b", "a", "s", "lam", "g", "gb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not -64 <= value <= 64:
+                raise ConfigError(f"LayerFormat: exponent {name} must be an integer in [-64, 64], got {value!r}")
+            object.__setattr__(self, name, int(value))
+
+    @classmethod
+    def coerce(cls, value: Any, layer: int) -> LayerFormat:
+        if isinstance(value, LayerFormat):
+            return value
+        if isinstance(value, dict) and set(value) == {f.name for f in fields(cls)}:
+            return cls(**value)
+        raise ConfigError(f"LoihiFixedPoint: layer {layer + 1}: expected a LayerFormat or a dict of its exponents "
+                          f"w, b, a, s, lam, g, gb, got {value!r}")  # fmt: skip
+
+
 @dataclass
 class LoihiFixedPoint(Substrate):
     """Loihi 2 fixed-point arithmetic as a substrate (see the module docstring for every width and its source).
 
-    The exponent lists hold one entry per layer; :func:`calibrate` fills them from data. ``stats`` counts values
-    that saturated, per format, so a run can report its clipping.
+    ``formats`` holds one :class:`LayerFormat` per layer and ``x_exp`` the input's exponent; :func:`calibrate` picks
+    them from data. ``stats`` counts values that saturated, per format, so a run can report its clipping.
     """
 
     # NOTE: the integer grids are exact only in float64 (every intermediate below 2^52, see check_exact)
     needs_dtype: ClassVar[str | None] = "float64"
-    w_exp: list[int]
-    a_exp: list[int]
-    s_exp: list[int]
-    lam_exp: list[int]
-    g_exp: list[int]
-    gb_exp: list[int]
-    b_exp: list[int]
+    formats: list[LayerFormat]
     x_exp: int
     weight_bits: int = 8
     bias_bits: int = 16
@@ -150,10 +173,9 @@ class LoihiFixedPoint(Substrate):
     stats: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        depth = len(self.w_exp)
-        for key in ("a_exp", "s_exp", "lam_exp", "g_exp", "gb_exp", "b_exp"):
-            if len(getattr(self, key)) != depth:
-                raise ConfigError(f"LoihiFixedPoint: {key} has {len(getattr(self, key))} layers, expected {depth}")
+        if isinstance(self.formats, (str, bytes, dict)) or not hasattr(self.formats, "__len__") or not self.formats:
+            raise ConfigError(f"LoihiFixedPoint: formats must be a non-empty list, one per layer, got {self.formats!r}")
+        self.formats = [LayerFormat.coerce(f, l) for l, f in enumerate(self.formats)]
         # NOTE: Loihi's synapses hold at most 8 weight bits; wider weights are for fidelity studies only
         bounds = {
             "weight_bits": (2, 16),
@@ -170,11 +192,12 @@ class LoihiFixedPoint(Substrate):
                 raise ConfigError(f"LoihiFixedPoint: {key} must be an integer in [{lo}, {hi}], got {value!r}")
         if self.overflow not in OVERFLOW:
             raise ConfigError(f"LoihiFixedPoint: overflow must be one of {', '.join(OVERFLOW)}, got {self.overflow!r}")
-        below = [l + 1 for l in range(depth) if self.b_exp[l] < self.a_exp[l]]
+        below = [l + 1 for l, f in enumerate(self.formats) if f.b < f.a]
         if below:
+            f = self.formats[below[0] - 1]
             raise ConfigError(
                 f"LoihiFixedPoint: layer {below[0]}: the bias exponent must be >= the state exponent "
-                f"(the bias is added to the state by a left shift), got {self.b_exp} < {self.a_exp}"
+                f"(the bias is added to the state by a left shift), got {f.b} < {f.a}"
             )
         if self.rounding not in ROUNDING:
             raise ConfigError(f"LoihiFixedPoint: rounding must be one of {', '.join(ROUNDING)}, got {self.rounding!r}")
@@ -183,7 +206,7 @@ class LoihiFixedPoint(Substrate):
 
     @property
     def depth(self) -> int:
-        return len(self.w_exp)
+        return len(self.formats)
 
     def reset(self) -> None:
         """Restart the stochastic-rounding generators (one per layer and kind) and the clipping counts."""
@@ -209,19 +232,20 @@ class LoihiFixedPoint(Substrate):
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def weight(self, W: Array, layer: int) -> Array:
-        k = self._quantize(W, self.w_exp[layer], self.weight_bits, "nearest", f"layer {layer + 1} weight")
-        return np.ldexp(k, self.w_exp[layer])
+        exp = self.formats[layer].w
+        return np.ldexp(self._quantize(W, exp, self.weight_bits, "nearest", f"layer {layer + 1} weight"), exp)
 
     def bias(self, b: Array, layer: int) -> Array:
-        m = self._quantize(b, self.b_exp[layer], self.bias_bits, "nearest", f"layer {layer + 1} bias")
-        return np.ldexp(m, self.b_exp[layer])
+        exp = self.formats[layer].b
+        return np.ldexp(self._quantize(b, exp, self.bias_bits, "nearest", f"layer {layer + 1} bias"), exp)
 
     def accumulate(self, a: Array, layer: int) -> Array:
-        m = np.floor(np.ldexp(np.asarray(a, dtype=np.float64), -self.a_exp[layer])).astype(np.int64)
+        exp = self.formats[layer].a
+        m = np.floor(np.ldexp(np.asarray(a, dtype=np.float64), -exp)).astype(np.int64)
         lo, hi = limits(self.state_bits)
         self._count(f"layer {layer + 1} state", m, lo, hi)
         m = overflow(m, self.state_bits, self.overflow, f"layer {layer + 1} state a = W s + b")
-        return to_float(m, self.a_exp[layer])
+        return to_float(m, exp)
 
     # -- nonlinearity ----------------------------------------------------------------------------------------------
     def tables(self, act: Activation, layer: int) -> Tables:
@@ -229,7 +253,7 @@ class LoihiFixedPoint(Substrate):
         key = (act.name, layer)
         if key not in self._tables:
             self._tables[key] = build_tables(
-                act.name, self.s_exp[layer], self.message_bits, self.derivative_bits, self.lut_bits
+                act.name, self.formats[layer].s, self.message_bits, self.derivative_bits, self.lut_bits
             )
         return self._tables[key]
 
@@ -237,13 +261,14 @@ class LoihiFixedPoint(Substrate):
         """The table bin of state mantissas a_int: floor(a / bin) + 2^(lut_bits - 1), clipped to the table."""
         half = 1 << (self.lut_bits - 1)
         bin_exp = int(math.log2(LUT_RANGE)) + 1 - self.lut_bits  # bin width 2^bin_exp
-        return np.clip(shift_floor(a_int, self.a_exp[layer] - bin_exp) + half, 0, 2 * half - 1)
+        return np.clip(shift_floor(a_int, self.formats[layer].a - bin_exp) + half, 0, 2 * half - 1)
 
     def activate(self, act: Activation, a: Array, layer: int) -> Array:
-        return to_float(activate_int(self, act.name, to_int(a, self.a_exp[layer]), layer), self.s_exp[layer])
+        f = self.formats[layer]
+        return to_float(activate_int(self, act.name, to_int(a, f.a), layer), f.s)
 
     def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
-        d = derivative_int(self, act.name, to_int(a, self.a_exp[layer]), layer)
+        d = derivative_int(self, act.name, to_int(a, self.formats[layer].a), layer)
         return to_float(d, -self.derivative_bits)
 
     # -- messages and ports ----------------------------------------------------------------------------------------
@@ -253,21 +278,22 @@ class LoihiFixedPoint(Substrate):
         if where == "input":
             exp, rounding = self.x_exp, "nearest"
         elif where == "error":
-            exp, rounding = self.lam_exp[layer], "nearest"
+            exp, rounding = self.formats[layer].lam, "nearest"
         elif where == "backward":
-            exp, rounding = self.lam_exp[layer], "floor"
+            exp, rounding = self.formats[layer].lam, "floor"
         else:  # forward, output: s_l, already on its grid when it came out of the table
-            exp, rounding = self.s_exp[layer], "floor"
+            exp, rounding = self.formats[layer].s, "floor"
         m = self._quantize(v, exp, self.message_bits, rounding, f"layer {layer + 1} {where} message")
         return np.ldexp(m, exp)
 
     def gradient(self, g: Array, layer: int, kind: str) -> Array:
-        exp = self.g_exp[layer] if kind == "W" else self.gb_exp[layer]
+        exp = self.formats[layer].g if kind == "W" else self.formats[layer].gb
         m = self._quantize(g, exp, self.grad_bits, "floor", f"layer {layer + 1} gradient {kind}")
         return np.ldexp(m, exp)
 
     def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
-        exp, bits = (self.w_exp[layer], self.weight_bits) if kind == "W" else (self.b_exp[layer], self.bias_bits)
+        f = self.formats[layer]
+        exp, bits = (f.w, self.weight_bits) if kind == "W" else (f.b, self.bias_bits)
         rng = self.generators[(layer, kind)]
         m = update_int(quantize(p, exp, bits, "nearest"), step, exp, bits, self.rounding, rng)
         p[...] = to_float(m, exp)
@@ -278,9 +304,9 @@ class LoihiFixedPoint(Substrate):
         w, m, d, g = self.weight_bits, self.message_bits, self.derivative_bits + 1, self.grad_bits
         for l in range(len(sizes) - 1):
             n_in, n_out = sizes[l], sizes[l + 1]
-            in_exp = self.x_exp if l == 0 else self.s_exp[l - 1]
+            in_exp = self.x_exp if l == 0 else self.formats[l - 1].s
             # NOTE: the bias joins W s on the finer of the two grids; its bits count from there
-            bias_span = self.bias_bits + max(0, self.b_exp[l] - (self.w_exp[l] + in_exp))
+            bias_span = self.bias_bits + max(0, self.formats[l].b - (self.formats[l].w + in_exp))
             need = {
                 "forward sum W s + b": max(w + m + math.ceil(math.log2(n_in + 1)), bias_span) + 1,
                 "backward sum W^T delta": w + d + m + math.ceil(math.log2(n_out + 1)),
@@ -307,16 +333,10 @@ class LoihiFixedPoint(Substrate):
             "overflow",
             "rounding",
             "seed",
-            "w_exp",
-            "a_exp",
-            "b_exp",
-            "s_exp",
-            "lam_exp",
-            "g_exp",
-            "gb_exp",
             "x_exp",
         )
-        return {"name": self.name, **{key: getattr(self, key) for key in keys}}
+        formats = [asdict(f) for f in self.formats]
+        return {"name": self.name, **{key: getattr(self, key) for key in keys}, "formats": formats}
 
     def __repr__(self) -> str:
         return (
@@ -359,7 +379,7 @@ def activate_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: int)
     tables = sub.tables(ACTIVATIONS[name], layer)
     if tables.s is not None:
         return tables.s[sub.lut_index(a_int, layer)]
-    m = shift_floor(a_int, sub.a_exp[layer] - sub.s_exp[layer])
+    m = shift_floor(a_int, sub.formats[layer].a - sub.formats[layer].s)
     if name == "relu":
         m = np.maximum(m, 0)
     return np.clip(m, *limits(sub.message_bits))
@@ -454,40 +474,26 @@ def calibrate(
         return exp
 
     x_exp = pick(0, "input", x, probe.message_bits, 0)
-    out: dict[str, list[int]] = {key: [] for key in ("w_exp", "a_exp", "b_exp", "s_exp", "lam_exp", "g_exp", "gb_exp")}
+    formats = []
     for l, ((W, b), act) in enumerate(zip(params, acts)):
         n = l + 1
-        out["w_exp"].append(pick(n, "weight", W, probe.weight_bits, headroom))
+        w_exp = pick(n, "weight", W, probe.weight_bits, headroom)
         a_exp = pick(n, "state", np.concatenate([pre[l].ravel(), b.ravel()]), probe.state_bits, headroom + 3)
-        out["a_exp"].append(a_exp)
         # NOTE: biases start at zero; their format spans the state's peak so that training can move them
         b_peak = max(float(np.max(np.abs(b), initial=0.0)), float(np.max(np.abs(pre[l]), initial=0.0)))
-        b_exp = max(a_exp, exponent_for(b_peak, probe.bias_bits) + headroom)
-        out["b_exp"].append(pick(n, "bias", b, probe.bias_bits, 0, fixed=b_exp))
-        bounded = 0.0 if act.name == "tanh" else (1.0 if act.name == "sigmoid" else None)
-        if bounded is not None:
-            out["s_exp"].append(pick(n, "s", s_all[l], probe.message_bits, 0, fixed=1 - probe.message_bits))
+        b_fixed = max(a_exp, exponent_for(b_peak, probe.bias_bits) + headroom)
+        b_exp = pick(n, "bias", b, probe.bias_bits, 0, fixed=b_fixed)
+        if act.name in ("tanh", "sigmoid"):  # NOTE: bounded outputs: a fixed full-scale format
+            s_exp = pick(n, "s", s_all[l], probe.message_bits, 0, fixed=1 - probe.message_bits)
         else:
-            out["s_exp"].append(pick(n, "s", s_all[l], probe.message_bits, headroom + 3))
-        out["lam_exp"].append(pick(n, "lam", lam_all[l], probe.message_bits, headroom))
-        out["g_exp"].append(pick(n, "grad W", grads[l][0], probe.grad_bits, headroom))
-        out["gb_exp"].append(pick(n, "grad b", grads[l][1], probe.grad_bits, headroom))
-    sub = LoihiFixedPoint(
-        out["w_exp"],
-        out["a_exp"],
-        out["s_exp"],
-        out["lam_exp"],
-        out["g_exp"],
-        out["gb_exp"],
-        out["b_exp"],
-        x_exp,
-        **settings,
-    )
-    return sub, Calibration(rows)
+            s_exp = pick(n, "s", s_all[l], probe.message_bits, headroom + 3)
+        lam_exp = pick(n, "lam", lam_all[l], probe.message_bits, headroom)
+        g_exp = pick(n, "grad W", grads[l][0], probe.grad_bits, headroom)
+        gb_exp = pick(n, "grad b", grads[l][1], probe.grad_bits, headroom)
+        formats.append(LayerFormat(w=w_exp, b=b_exp, a=a_exp, s=s_exp, lam=lam_exp, g=g_exp, gb=gb_exp))
+    return LoihiFixedPoint(formats, x_exp, **settings), Calibration(rows)
 
 
 def zero_exponents(depth: int, **settings: Any) -> LoihiFixedPoint:
     """A LoihiFixedPoint with every exponent 0 (a probe of the settings, or a start for hand-set exponents)."""
-    return LoihiFixedPoint(
-        [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, [0] * depth, 0, **settings
-    )
+    return LoihiFixedPoint([LayerFormat(0, 0, 0, 0, 0, 0, 0) for _ in range(depth)], 0, **settings)

@@ -35,9 +35,10 @@ class Trace:
 
 
 class Target(Protocol):
-    """A backend that simulates a Circuit and returns the probed waveforms at the sample times."""
+    """A circuit target: simulates a Circuit and returns the probed waveforms at the sample times (numpy, spice)."""
 
     name: ClassVar[str]
+    kind: ClassVar[str]  # "circuit"
 
     def run(
         self,
@@ -47,6 +48,18 @@ class Target(Protocol):
         probes: Sequence[str] | None = None,
     ) -> Trace:
         """Simulate circuit under analysis; sample every probe (default: all nets and ports) at ``samples`` [s]."""
+        ...
+
+
+class MachineTarget(Protocol):
+    """A machine target: runs the network itself, not a lowered circuit (lava), and returns the Relaxation."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "machine"
+
+    def relax(self, net: Any, x: np.ndarray, t: np.ndarray, ticks: int, courant: float = 1.0,
+              history: bool = False) -> Any:  # fmt: skip
+        """Relax ``net`` on (x, t) for ``ticks`` ticks with frozen weights."""
         ...
 
 
@@ -97,9 +110,7 @@ def default_samples(circuit: Any, analysis: Any) -> np.ndarray:
 
 def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dict[str, np.ndarray]:
     """Split a port's flat per-parameter columns (weights row-major, then biases) into (n, out, in) and (n, out)."""
-    from wavetrain.circuits import ParameterPort
-
-    port = next(p for p in circuit.of_type(ParameterPort) if p.name == name)
+    port = next(p for p in circuit.ports() if p.name == name)
     out, inp = circuit.element(port.junction).shape
     n = values.shape[0]
     names = ("grad_w", "grad_b") if suffix == "grad" else ("weight", "bias")
@@ -112,6 +123,7 @@ def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dic
 __all__ = [
     "ALIASES",
     "TARGETS",
+    "MachineTarget",
     "Target",
     "Trace",
     "canonical",

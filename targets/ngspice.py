@@ -43,6 +43,7 @@ class SpiceTarget:
     """ngspice (39+). ``runner``: "batch" (``ngspice -b``, streams to disk) or "shared" (libngspice via PySpice)."""
 
     name: ClassVar[str] = "spice"
+    kind: ClassVar[str] = "circuit"
 
     def __init__(
         self,

@@ -20,17 +20,21 @@ import numpy as np
 
 from wavetrain.circuits import (
     Circuit,
-    Integrator,
+    InductivePort,
     Junction,
+    LeakyIntegrator,
+    LearningPort,
     LossLoad,
     Nonlinearity,
     ParameterPort,
+    ProbePort,
+    ResistivePort,
+    SampleHold,
     Source,
     Termination,
     Transient,
     TransmissionLine,
 )
-from wavetrain.compiler import names
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.emulator import cells
 from wavetrain.emulator.cells import Machine
@@ -62,9 +66,9 @@ class Program:
     updates: list[Callable[[dict[str, np.ndarray]], None]] = field(default_factory=list)
     params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
-    # NOTE: the cells run on one Machine: junction l is the l-th Junction, its nonlinearity the l-th Nonlinearity
+    # NOTE: the cells run on one Machine, whose layer k is the k-th node of the network the circuit was lowered from
     machine: Machine = field(default_factory=lambda: Machine([], (), None))  # type: ignore[arg-type]
-    layer: dict[str, int] = field(default_factory=dict)  # element name -> 0-based layer of the machine
+    layer: dict[str, int] = field(default_factory=dict)  # element name -> its node's place in the machine
     reads: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # this step's junction reads
 
     def read(self, l: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +113,7 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             "steps": steps,
             "fwd": np.zeros(shape),
             "bwd": np.zeros(shape),
-            "wave": names.line_layer(e.name),
+            "wave": (p.layer[e.name], e.wave) if e.name in p.layer and e.wave is not None else None,
             "keep": keep,
         }
     )
@@ -156,14 +160,15 @@ def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     )
 
 
-def _kernel_integrator(e: Integrator, p: Program) -> None:
-    """sample_hold: v_b = v_held + nu (v_a - v_held) (the cells' blend);
-    leaky: tau dv_b/dt = v_a - v_b (exact for a held input)."""
-    if e.kind == "sample_hold":
-        held = e.held
-        assert held is not None  # NOTE: Integrator checks that a sample_hold names its held net
-        p.ops.append(Op((e.a, held), (e.b,), lambda v, t: {e.b: cells.blend(v[held], v[e.a], e.gain)}))
-        return
+def _kernel_sample_hold(e: SampleHold, p: Program) -> None:
+    """v_b = v_held + nu (v_a - v_held) (the cells' blend)."""
+    held = e.held
+    assert held is not None  # NOTE: SampleHold checks that it names its held net
+    p.ops.append(Op((e.a, held), (e.b,), lambda v, t: {e.b: cells.blend(v[held], v[e.a], e.gain)}))
+
+
+def _kernel_leaky_integrator(e: LeakyIntegrator, p: Program) -> None:
+    """tau dv_b/dt = v_a - v_b (exact for a held input)."""
     state = [p.zeros(e.b)]
     decay = float(np.exp(-p.dt / e.tau))
     p.ops.append(Op((), (e.b,), lambda v, t: {e.b: state[0]}))
@@ -180,9 +185,8 @@ def _kernel_loss_load(e: LossLoad, p: Program) -> None:
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.load(m, cells.output(m, v[e.a]), e.target)}))
 
 
-def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
-    """g = delta^T s (summed over the batch); resistor: C dtheta/dt = -g/R;
-    momentum: L di/dt = g - R i, C dtheta/dt = -i."""
+def _kernel_port_readout(e: ParameterPort, p: Program) -> tuple[list[np.ndarray], Any, int]:
+    """g = delta^T s (summed over the batch), read every step: (g, the junction's live [W, b], its layer)."""
     junction = p.circuit.element(e.junction)
     if not isinstance(junction, Junction):
         raise SimulationError(
@@ -200,18 +204,28 @@ def _kernel_parameter_port(e: ParameterPort, p: Program) -> None:
         return {}
 
     p.ops.append(Op((junction.a, junction.b, junction.back_in), (), read))
-    if e.kind == "probe":
-        return
+    return grads, params, l
+
+
+def _kernel_probe_port(e: ProbePort, p: Program) -> None:
+    """The effort g, measured; the weights stay."""
+    _kernel_port_readout(e, p)
+
+
+def _kernel_learning_port(e: LearningPort, p: Program) -> None:
+    """ResistivePort: i = g / R; InductivePort: L di/dt = g - R i; both C dtheta/dt = -i, through the cells' update."""
+    grads, params, l = _kernel_port_readout(e, p)
     current = [np.zeros_like(params[0]), np.zeros_like(params[1])]
+    inductance = e.inductance if isinstance(e, InductivePort) else None
 
     def update(v: dict[str, np.ndarray]) -> None:
         for k in range(2):
-            if e.kind == "momentum":
-                current[k] = current[k] + p.dt * (grads[k] - e.resistance * current[k]) / e.inductance
+            if inductance is not None:
+                current[k] = current[k] + p.dt * (grads[k] - e.resistance * current[k]) / inductance
             else:
                 current[k] = grads[k] / e.resistance
         steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
-        cells.update_layer(m, l, (steps[0], steps[1]))
+        cells.update_layer(p.machine, l, (steps[0], steps[1]))
 
     p.updates.append(update)
 
@@ -220,20 +234,21 @@ KERNELS: dict[type, Callable[[Any, Program], None]] = {
     TransmissionLine: _kernel_line,
     Junction: _kernel_junction,
     Nonlinearity: _kernel_nonlinearity,
-    Integrator: _kernel_integrator,
+    SampleHold: _kernel_sample_hold,
+    LeakyIntegrator: _kernel_leaky_integrator,
     Termination: _kernel_termination,
     Source: _kernel_source,
     LossLoad: _kernel_loss_load,
-    ParameterPort: _kernel_parameter_port,
+    ProbePort: _kernel_probe_port,
+    ResistivePort: _kernel_learning_port,
+    InductivePort: _kernel_learning_port,
 }
 
 
 def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substrate = IDEAL) -> Program:
     """Turn a circuit into a Program: kernels registered, line-end settling ops added, ops sorted by dependency."""
     program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
-    junctions, nonlinearities = circuit.of_type(Junction), circuit.of_type(Nonlinearity)
-    program.layer = {e.name: l for l, e in enumerate(junctions)}
-    program.layer.update({e.name: l for l, e in enumerate(nonlinearities)})
+    junctions, nonlinearities, program.layer = _machine_layers(circuit)
     loads = circuit.of_type(LossLoad)
     program.machine = Machine(
         [[j.weight.copy(), j.bias.copy()] for j in junctions],  # type: ignore[misc]
@@ -254,6 +269,37 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substr
         program.ops.append(_settle(program, net, ends.get(net, [])))
     program.ops = _sort(program.ops, circuit.name)
     return program
+
+
+def _machine_layers(circuit: Circuit) -> tuple[list[Junction], list[Nonlinearity], dict[str, int]]:
+    """The junctions and cells in machine order, and every element's place in it (by the node id it carries).
+
+    A circuit lowered from a network lists its node order in ``meta["nodes"]``; a hand-made circuit's junctions and
+    cells carry no node, and each is its own layer in the order it appears.
+    """
+    order = {n: k for k, n in enumerate(circuit.meta.get("nodes", ()))}
+    if not order:
+        junctions, cells_ = list(circuit.of_type(Junction)), list(circuit.of_type(Nonlinearity))
+        places = {e.name: k for k, e in enumerate(junctions)}
+        places.update({e.name: k for k, e in enumerate(cells_)})
+        return junctions, cells_, places
+    layer: dict[str, int] = {}
+    for e in circuit.elements:
+        node = getattr(e, "node", None)
+        if node is not None:
+            if node not in order:
+                raise SimulationError(f"numpy target: element {e.name!r} belongs to node {node!r}, which the circuit's "
+                                      f"network does not have (nodes {list(order)})")  # fmt: skip
+            layer[e.name] = order[node]
+    junction_of = {e.node: e for e in circuit.of_type(Junction)}
+    cell_of = {e.node: e for e in circuit.of_type(Nonlinearity)}
+    missing = [
+        (kind, n) for n in order for kind, table in (("junction", junction_of), ("cell", cell_of)) if n not in table
+    ]
+    if missing:
+        raise SimulationError(f"numpy target: circuit {circuit.name!r} lacks the {missing[0][0]} of node "
+                              f"{missing[0][1]!r}")  # fmt: skip
+    return [junction_of[n] for n in order], [cell_of[n] for n in order], layer
 
 
 def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:
@@ -302,6 +348,7 @@ class NumpyTarget:
     """Runs a Circuit with the discrete-time element kernels; ``steps_per_tick`` sub-steps per line delay."""
 
     name: ClassVar[str] = "numpy"
+    kind: ClassVar[str] = "circuit"
 
     def __init__(self, steps_per_tick: int = 1, substrate: Substrate = IDEAL) -> None:
         if isinstance(steps_per_tick, bool) or not isinstance(steps_per_tick, int) or steps_per_tick < 1:
@@ -324,7 +371,7 @@ class NumpyTarget:
         dt = program.dt
         record_at = np.floor(samples / dt + 1e-9).astype(int)
         nets = list(program.widths) if probes is None else [n for n in probes if n in program.widths]
-        ports = [p for p in circuit.of_type(ParameterPort) if probes is None or p.name in probes]
+        ports = [p for p in circuit.ports() if probes is None or p.name in probes]
         rows: dict[str, list[np.ndarray]] = {}
         wanted: dict[int, list[int]] = {}
         for k, step in enumerate(record_at):
@@ -338,7 +385,7 @@ class NumpyTarget:
                     gw, gb = program.grads[port.name]
                     rows.setdefault(f"{port.name}.grad_w", []).append(gw.copy())
                     rows.setdefault(f"{port.name}.grad_b", []).append(gb.copy())
-                    if port.kind != "probe":
+                    if isinstance(port, LearningPort):
                         w, b = program.params[port.junction]
                         rows.setdefault(f"{port.name}.weight", []).append(w.copy())
                         rows.setdefault(f"{port.name}.bias", []).append(b.copy())

@@ -42,10 +42,17 @@ def simulate(
             f"simulate: courant must be <= 1 for a circuit (a sample-and-hold gain above 1), got {courant}"
         )
     ticks = check_ticks(ticks, net.depth, nu)
+    runner = get_target(target, **target_options)
+    if getattr(runner, "kind", "circuit") == "machine":
+        # NOTE: a machine target (Lava) runs the network itself, not a netlist; the circuit options do not apply
+        if hardware is not None:
+            raise ConfigError(f"simulate: hardware= puts a chip into a circuit; target {target!r} runs the network")
+        xs = net.check_input(x)
+        return runner.relax(net, xs, net.targets(y, len(xs)), ticks, nu, history)
     circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed)
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
-    trace = get_target(target, **target_options).run(circuit, analysis, samples)
+    trace = runner.run(circuit, analysis, samples)
     return relaxation_from_trace(trace, net, ticks, nu, history, target)
 
 

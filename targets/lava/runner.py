@@ -232,8 +232,8 @@ def build(
     for l, layer in enumerate(net.layers):
         W, b = layer.weight.astype(np.float64), layer.bias.astype(np.float64)
         if fixed is not None:
-            W = quantize(W, fixed.w_exp[l], fixed.weight_bits, "nearest")
-            b = quantize(b, fixed.b_exp[l], fixed.bias_bits, "nearest")
+            W = quantize(W, fixed.formats[l].w, fixed.weight_bits, "nearest")
+            b = quantize(b, fixed.formats[l].b, fixed.bias_bits, "nearest")
         layers.append(WaveLayer(weight=W, bias=b, ticks=ticks, index=l, name=f"layer{l + 1}", **common))
     load = LossLoad(t=t, name="loss", **common)
     clamp.s_out.connect(layers[0].s_in)
@@ -270,7 +270,7 @@ def read_params(layers: Sequence[Any], fixed: LoihiFixedPoint | None) -> list[tu
         saved = outbox(proc)
         W, b = saved["weight"].astype(np.float64), saved["bias"].astype(np.float64)
         if fixed is not None:
-            W, b = np.ldexp(W, fixed.w_exp[l]), np.ldexp(b, fixed.b_exp[l])
+            W, b = np.ldexp(W, fixed.formats[l].w), np.ldexp(b, fixed.formats[l].b)
         out.append((W, b))
     return out
 
@@ -317,7 +317,8 @@ def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: 
     def exps(l: int) -> tuple[int, int, int, int]:
         if fixed is None:
             return 0, 0, 0, 0
-        return fixed.s_exp[l], fixed.lam_exp[l], fixed.g_exp[l], fixed.gb_exp[l]
+        f = fixed.formats[l]
+        return f.s, f.lam, f.g, f.gb
 
     saved = [outbox(p) for p in layers]
     s = [scale(v["s"], exps(l)[0]) for l, v in enumerate(saved)]

@@ -12,10 +12,10 @@ from wavetrain.circuits import (
     CARDS,
     Circuit,
     Element,
-    Integrator,
+    InductivePort,
     Junction,
     LossLoad,
-    ParameterPort,
+    SampleHold,
     Source,
     Termination,
     TransmissionLine,
@@ -70,10 +70,10 @@ def test_non_finite_values_and_bad_choices_are_refused() -> None:
         Source(name="x", b="x", values=np.array([[np.nan]]))
     with pytest.raises(CircuitError, match=r"loss load 'loss': loss must be one of"):
         LossLoad(name="loss", a="a", b="b", target=np.zeros((1, 2)), loss="hinge")
-    with pytest.raises(CircuitError, match=r"integrator 'h': a sample_hold integrator needs the net 'held'"):
-        Integrator(name="h", a="a", b="b", width=1)
+    with pytest.raises(CircuitError, match=r"sample-hold 'h': needs the net 'held'"):
+        SampleHold(name="h", a="a", b="b", width=1)
     with pytest.raises(CircuitError, match=r"parameter port 'p': inductance must be > 0 H, got None"):
-        ParameterPort(name="p", junction="j", kind="momentum")
+        InductivePort(name="p", junction="j")
     with pytest.raises(CircuitError, match=r"termination 't': width must be an integer >= 1, got 0"):
         Termination(name="t", a="a", width=0, resistance=50.0)
 

@@ -10,8 +10,8 @@ import pytest
 
 from wavetrain.circuits import (
     Circuit,
-    Integrator,
     Junction,
+    LeakyIntegrator,
     Source,
     Termination,
     Transient,
@@ -168,7 +168,7 @@ def test_leaky_integrator_charges_with_its_time_constant(target: str) -> None:
     tau = 2e-9
     elements = (
         Source(name="step", b="a", values=np.array([[1.0]]), rise=1e-12),
-        Integrator(name="rc", a="a", b="b", width=1, kind="leaky", tau=tau),
+        LeakyIntegrator(name="rc", a="a", b="b", width=1, tau=tau),
         Termination(name="load", a="b", width=1, resistance=Z0),
     )
     samples = np.array([1e-9, 2e-9, 4e-9])

@@ -14,6 +14,8 @@ from wavetrain.circuits import (
     LossLoad,
     Nonlinearity,
     ParameterPort,
+    ResistivePort,
+    SampleHold,
     Source,
     Termination,
     TransmissionLine,
@@ -60,7 +62,7 @@ def test_a_784_by_1024_layer_stays_one_element() -> None:
 def test_below_courant_one_cells_get_sample_and_hold_integrators(net: Network) -> None:
     circuit = lower(net, courant=0.5)
     hold = circuit.of_type(Integrator)
-    assert len(hold) == 4 and {h.gain for h in hold} == {0.5} and {h.kind for h in hold} == {"sample_hold"}
+    assert len(hold) == 4 and {h.gain for h in hold} == {0.5} and {type(h) for h in hold} == {SampleHold}
 
 
 def test_default_pipeline_terminates_and_matches_every_line(net: Network) -> None:
@@ -134,6 +136,6 @@ def test_bad_lowering_options(net: Network, options: dict, message: str) -> None
 
 def test_learning_ports_set_the_learning_rate(net: Network) -> None:
     circuit = compile_network(net, learning="resistor", eta=2e7)
-    ports = circuit.of_type(ParameterPort)
-    assert {p.kind for p in ports} == {"resistor"}
+    ports = circuit.ports()
+    assert {type(p) for p in ports} == {ResistivePort}
     assert all(p.eta == pytest.approx(2e7) for p in ports)

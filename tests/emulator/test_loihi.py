@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,6 +13,7 @@ from tests.conftest import make_batch
 from wavetrain import Network
 from wavetrain.emulator import relax, train
 from wavetrain.emulator.loihi import (
+    LayerFormat,
     LoihiFixedPoint,
     calibrate,
     overflow,
@@ -38,7 +41,7 @@ def test_weight_grid_is_lava_dense_bit_accurate_grid(seed: int, bits: int) -> No
     lava = truncate_weights(clip_weights(W_int, SignMode.MIXED, num_bits=8), SignMode.MIXED, bits)
     # a mantissa k of `bits` bits at exponent 9 - bits is Lava's weight W_int = k 2^(9 - bits): the same grid and range
     sub = substrate(1, weight_bits=bits)
-    sub.w_exp[0] = 9 - bits
+    sub.formats[0] = replace(sub.formats[0], w=9 - bits)
     np.testing.assert_array_equal(sub.weight(lava.astype(np.float64), 0), lava)
     np.testing.assert_array_equal(sub.weight(np.array([-1e6, 1e6]), 0), lava[0, :2])
     if bits == 8:
@@ -77,7 +80,7 @@ def test_rounding_nearest_and_stochastic() -> None:
 
 def test_hooks_keep_values_on_their_grids() -> None:
     sub = substrate()
-    sub.w_exp[0], sub.a_exp[0], sub.b_exp[0] = -6, -18, -12
+    sub.formats[0] = replace(sub.formats[0], w=-6, a=-18, b=-12)
     W = np.array([[0.51, -0.2], [3.0, -5.0]])
     Wq = sub.weight(W, 0)
     np.testing.assert_array_equal(Wq, np.array([[33 / 64, -13 / 64], [127 / 64, -2.0]]))
@@ -112,10 +115,10 @@ def test_bad_settings_are_refused() -> None:
         substrate(weight_bits=1)
     with pytest.raises(ConfigError, match="overflow must be one of saturate, wrap, raise, got 'clip'"):
         substrate(overflow="clip")
-    with pytest.raises(ConfigError, match="a_exp has 1 layers, expected 2"):
-        LoihiFixedPoint([0, 0], [0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], 0)
+    with pytest.raises(ConfigError, match="layer 2: expected a LayerFormat or a dict of its exponents"):
+        LoihiFixedPoint([LayerFormat(0, 0, 0, 0, 0, 0, 0), {"w": 0}], 0)
     with pytest.raises(ConfigError, match="bias exponent must be >= the state exponent"):
-        LoihiFixedPoint([0], [0], [0], [0], [0], [0], [-1], 0)
+        LoihiFixedPoint([LayerFormat(w=0, b=-1, a=0, s=0, lam=0, g=0, gb=0)], 0)
     assert quantize(np.array([1e9]), 0, 8, "nearest")[0] == 127
 
 

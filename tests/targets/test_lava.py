@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from tests.procs import alive, live_children
 from wavetrain import Network, simulate
 from wavetrain.emulator import relax, train
 from wavetrain.emulator.loihi import LoihiFixedPoint, calibrate
-from wavetrain.errors import ConfigError, LoweringError, SimulationError, TargetUnavailable
+from wavetrain.errors import ConfigError, SimulationError, TargetUnavailable
 from wavetrain.targets import get_target
 from wavetrain.targets.lava import _compat
 
@@ -135,8 +136,8 @@ def test_a_crashing_process_raises_and_leaves_no_worker() -> None:
     net = make(NETS[1])
     x, y = make_batch(net, batch=3)
     sub, _ = calibrate(net, x, y, overflow="raise")
-    sub.a_exp[0] += -12  # the state format of layer 1 is now far too fine: a = W s + b overflows 24 bits
-    sub.b_exp[0] = max(sub.b_exp[0], sub.a_exp[0])
+    first = sub.formats[0]  # the state format of layer 1 made far too fine: a = W s + b overflows 24 bits
+    sub.formats[0] = replace(first, a=first.a - 12, b=max(first.b, first.a - 12))
     before = set(multiprocessing.active_children())
     with pytest.raises(SimulationError, match=r"layer 1 state .* overflow the 24-bit range"):
         simulate(net, x, y, target="lava", fixed_point=sub)
@@ -205,7 +206,6 @@ def test_missing_lava_names_the_install_command(monkeypatch) -> None:
 
 
 def test_bad_input_is_refused_before_lava_starts() -> None:
-    from wavetrain.compiler import compile_network
     from wavetrain.targets.lava.training import train_on_lava
 
     net = make(NETS[1])
@@ -220,9 +220,10 @@ def test_bad_input_is_refused_before_lava_starts() -> None:
         train_on_lava(net, (x, y), method="backprop")
     with pytest.raises(ConfigError, match="fixed_point must be True, False or a LoihiFixedPoint"):
         get_target("lava", fixed_point="yes")
-    with pytest.raises(LoweringError, match="frozen weights"):
-        circuit = compile_network(net, x=x, y=y, learning="resistor")
-        get_target("lava").run(circuit, None)
+    # NOTE: Lava runs the network itself (a machine target), so circuit-only options are refused, naming why
+    assert get_target("lava").kind == "machine"
+    with pytest.raises(ConfigError, match="hardware= puts a chip into a circuit"):
+        simulate(net, x, y, target="lava", hardware="reram")
 
 
 def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:

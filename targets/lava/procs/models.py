@@ -213,12 +213,12 @@ class PyLossLoadModelFixed(_LossModel):
     loss: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _float(self, y: np.ndarray) -> np.ndarray:
-        return np.ldexp(np.asarray(y, dtype=np.float64), self.fixed().s_exp[-1])
+        return np.ldexp(np.asarray(y, dtype=np.float64), self.fixed().formats[-1].s)
 
     def error(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         sub = self.fixed()
         grad = LOSSES[self.proc_params["loss"]].grad(self._float(y), t) / y.shape[-2]
-        return quantize(grad, sub.lam_exp[-1], sub.message_bits, "nearest")
+        return quantize(grad, sub.formats[-1].lam, sub.message_bits, "nearest")
 
     def cost(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         return LOSSES[self.proc_params["loss"]].value(self._float(y), t)
@@ -396,16 +396,17 @@ class PyWaveLayerModelFixed(_LayerModel):
         name = self.proc_params["acts"][l]
         ins = np.asarray(ins, dtype=np.int64)
         k, b = self.weight.astype(np.int64), self.bias.astype(np.int64)
-        in_exp = sub.x_exp if l == 0 else sub.s_exp[l - 1]
-        a = shift_floor(ins @ k.T, sub.w_exp[l] + in_exp - sub.a_exp[l]) + shift_floor(b, sub.b_exp[l] - sub.a_exp[l])
+        f = sub.formats[l]
+        in_exp = sub.x_exp if l == 0 else sub.formats[l - 1].s
+        a = shift_floor(ins @ k.T, f.w + in_exp - f.a) + shift_floor(b, f.b - f.a)
         a = overflow(a, sub.state_bits, sub.overflow, f"layer {l + 1} state a = W s + b")
         out = activate_int(sub, name, a, l)
         delta = derivative_int(sub, name, a, l) * self.lam.astype(np.int64)
-        delta_exp = sub.lam_exp[l] - sub.derivative_bits
-        gw = np.clip(shift_floor(delta.T @ ins, delta_exp + in_exp - sub.g_exp[l]), *limits(sub.grad_bits))
-        gb = np.clip(shift_floor(delta.sum(axis=0), delta_exp - sub.gb_exp[l]), *limits(sub.grad_bits))
+        delta_exp = f.lam - sub.derivative_bits
+        gw = np.clip(shift_floor(delta.T @ ins, delta_exp + in_exp - f.g), *limits(sub.grad_bits))
+        gb = np.clip(shift_floor(delta.sum(axis=0), delta_exp - f.gb), *limits(sub.grad_bits))
         if l > 0:
-            back = shift_floor(delta @ k, delta_exp + sub.w_exp[l] - sub.lam_exp[l - 1])
+            back = shift_floor(delta @ k, delta_exp + f.w - sub.formats[l - 1].lam)
             back = np.clip(back, *limits(sub.message_bits))
         else:
             back = np.zeros(ins.shape, dtype=np.int64)
@@ -416,12 +417,12 @@ class PyWaveLayerModelFixed(_LayerModel):
 
     def update(self, scale: float) -> None:
         sub, l = self.fixed(), self.proc_params["index"]
-        gw = np.ldexp(self.grad_w.astype(np.float64), sub.g_exp[l])
-        gb = np.ldexp(self.grad_b.astype(np.float64), sub.gb_exp[l])
+        gw = np.ldexp(self.grad_w.astype(np.float64), sub.formats[l].g)
+        gb = np.ldexp(self.grad_b.astype(np.float64), sub.formats[l].gb)
         sW, sb = self.steps(gw, gb, scale)
         self.weight = update_int(
-            self.weight.astype(np.int64), sW, sub.w_exp[l], sub.weight_bits, sub.rounding, sub.generators[(l, "W")]
+            self.weight.astype(np.int64), sW, sub.formats[l].w, sub.weight_bits, sub.rounding, sub.generators[(l, "W")]
         )
         self.bias = update_int(
-            self.bias.astype(np.int64), sb, sub.b_exp[l], sub.bias_bits, sub.rounding, sub.generators[(l, "b")]
+            self.bias.astype(np.int64), sb, sub.formats[l].b, sub.bias_bits, sub.rounding, sub.generators[(l, "b")]
         )
