@@ -196,9 +196,10 @@ def structural_problems(circuit: Circuit) -> list[str]:
             names = ", ".join(_label(e) for e, role in terms if role == "drive")
             problems.append(f"net {net!r} is driven by more than one element: {names}")
     for e in circuit.elements:
-        batch = getattr(e, "values", getattr(e, "target", None))
-        if isinstance(e, (Source, LossLoad)) and batch.shape[0] != circuit.batch:
-            problems.append(f"{_label(e)}: has {batch.shape[0]} samples, expected the circuit batch {circuit.batch}")
+        if isinstance(e, (Source, LossLoad)):
+            rows = (e.values if isinstance(e, Source) else e.target).shape[0]
+            if rows != circuit.batch:
+                problems.append(f"{_label(e)}: has {rows} samples, expected the circuit batch {circuit.batch}")
         if isinstance(e, ParameterPort) and not any(
             isinstance(j, Junction) and j.name == e.junction for j in circuit.elements
         ):

@@ -89,7 +89,7 @@ def _v(net: str, b: int, i: int) -> str:
     return f"V({node(net, b, i)})"
 
 
-def _linear(coefficients: Iterable[float], variables: Iterable[str], constant: float | str = 0.0) -> str:
+def _linear(coefficients: Iterable[float | str], variables: Iterable[str], constant: float | str = 0.0) -> str:
     terms = [constant if isinstance(constant, str) else _num(constant)]
     for c, v in zip(coefficients, variables):
         if isinstance(c, str):
@@ -149,6 +149,8 @@ def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
 def _junction(e: Junction, ctx: _Context) -> list[str]:
     out, inp = e.shape
     port = ctx.ports.get(e.name)
+    weight: Callable[[int, int], float | str]
+    bias: Callable[[int], float | str]
     if port is None:
         weight = lambda i, j: float(e.weight[i, j])  # noqa: E731
         bias = lambda i: float(e.bias[i])  # noqa: E731
@@ -326,6 +328,8 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
         elif name in ports:
             port = ports[name]
             junction = circuit.element(port.junction)
+            if not isinstance(junction, Junction):
+                raise NetlistError(f"parameter port {name!r}: {port.junction!r} is not a junction")
             tags = [tag for tag, _, _ in port_parameters(port, junction, circuit.batch)]
             table[name + ".grad"] = [f"v(g{tag}_{name})" for tag in tags]
             if isinstance(port, LearningPort):

@@ -5,25 +5,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from wavetrain.circuits import Circuit
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from wavetrain.emulator.hardware import HardwareModel
 
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.compiler.lower import lower  # noqa: I001  (needs network imported first)
 from wavetrain.compiler.network import Dense, Network
 from wavetrain.compiler.passes import match_impedances, terminate_ports, verify, with_hardware
 
-Pass = Callable[[Any], Any]
+Pass = Callable[[Circuit], Circuit]  # a pass: a valid circuit in, a valid circuit out
 DEFAULT_PASSES: tuple[Pass, ...] = (match_impedances, terminate_ports, verify)
 
 
 def compile_network(
     network: Network,
     passes: Sequence[Pass] = DEFAULT_PASSES,
-    hardware: Any = None,
+    hardware: HardwareModel | str | Path | None = None,
     hardware_seed: int = 0,
     chip: int = 0,
     **options: Any,
-) -> Any:
+) -> Circuit:
     """Lower network (options go to :func:`lower`: x, y, courant, tick, learning, ...) and run the passes in order.
 
     ``hardware`` (a preset, .json file or HardwareModel) appends :func:`with_hardware` (chip ``chip`` of

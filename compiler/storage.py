@@ -165,8 +165,7 @@ def read_npy(archive: Any, member: str, what: str, max_bytes: int | None = None)
         if len(data) != nbytes:
             raise NpyError(f"{what}: holds {len(data)} data bytes, expected {nbytes} from its header")
     array = np.frombuffer(data, dtype=dtype, count=count)
-    order = "F" if fortran else "C"
-    return array.reshape(shape, order=order).copy(order="K")  # NOTE: a Fortran-ordered array stays so
+    return array.reshape(shape, order="F" if fortran else "C").copy(order="K")  # NOTE: a Fortran-ordered array stays so
 
 
 class NpyError(ValueError):

@@ -305,6 +305,7 @@ class AnalogSubstrate(Substrate):
         step on 784-512-512-10.)"""
         dev = self.model.device
         # NOTE: pulses of scale * step in units of dw_min: step / (dw_min / scale), a block at a time
+        assert dev.dw_min is not None  # NOTE: write_scaled pulses only a device with a pulse step
         unit, width = dev.dw_min * dev.scale / scale, steps.shape[-1]
         found, counts = [], []
         for block in _row_blocks(steps.shape):
@@ -333,6 +334,7 @@ class AnalogSubstrate(Substrate):
         if key not in self._steps:
             dev = self.model.device
             scale = self.dw_scale[layer]
+            assert dev.dw_min is not None
             unit = dev.dw_min * dev.scale
             self._steps[key] = np.asarray(unit * scale, dtype=dtype) if np.ndim(scale) else unit
         return self._steps[key]

@@ -247,6 +247,7 @@ class Session:
             return
         what = f"minibatch {bad[0]} has loss {losses[bad[0]]}" if bad else "a parameter left the finite range"
         saved = self.rollback()
+        assert saved is not None  # NOTE: start() keeps the first snapshot before any step
         _set_params(state["params"], saved["params"])
         for key in ("port", "method"):
             assign(state[key], saved[key])

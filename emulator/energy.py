@@ -137,7 +137,9 @@ def _energy(
         if locked:
             grads = exact
         else:
-            state, grads = tick(m, x, t, state, 1.0)
+            state, ticked = tick(m, x, t, state, 1.0)
+            assert ticked is not None  # NOTE: want_grads defaults to True
+            grads = ticked
         theta = _copy(params)
         port.step(m, grads)
         # NOTE: (exact - g) . Delta theta, as one difference of works: exact 0.0 when the port read the exact gradient

@@ -63,7 +63,7 @@ def guess_basis(W_next: Array, family: str, k: int | None, rng: np.random.Genera
         _, _, vt = xp.linalg.svd(W_next, full_matrices=False)
         return vt[:k].T, None
     gram = W_next.T @ W_next
-    block = xp.asarray(rng.standard_normal((width, k)))
+    block = xp.asarray(rng.standard_normal((width, int(k))))  # type: ignore[arg-type]  # NOTE: k checked above
     for _ in range(POWER_STEPS):
         block = gram @ block
     return newton_schulz(block), None
@@ -116,6 +116,7 @@ class ForwardGradient:
 
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Estimate the gradient by forward-mode guesses, step the port, return the per-sample loss."""
+        assert self.rng is not None  # NOTE: made in __post_init__ (or restored from a checkpoint)
         grads, loss = estimate(m, x, t, self.family, self.k, self.rng)
         port.step(m, grads)
         return loss

@@ -17,7 +17,7 @@ import json
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from wavetrain.errors import ConfigError
 
@@ -59,7 +59,7 @@ def _f(
     return field(default=default, metadata=meta)
 
 
-def _range_text(meta: dict[str, Any]) -> str:
+def _range_text(meta: Mapping[str, Any]) -> str:
     if meta["choices"]:
         text = "one of " + ", ".join(repr(c) for c in meta["choices"])
     else:

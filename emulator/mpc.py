@@ -171,7 +171,8 @@ def select_horizon(
         return max(fits)
     if tolerance is not None:
         return min(h for h in hs if model.deviation(h) <= tolerance)
-    return min(hs, key=lambda h: model.deviation(h) + weight * model.memory(h))
+    cost = float(weight)  # type: ignore[arg-type]  # NOTE: exactly one objective was given; it is the weight
+    return min(hs, key=lambda h: model.deviation(h) + cost * model.memory(h))
 
 
 @dataclass

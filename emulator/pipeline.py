@@ -101,6 +101,7 @@ class Pipelined:
         delayed = self.targets.popleft()  # the label of the minibatch now at the output
         self.last_grads = self.tick(m, x, delayed)
         port.step(m, self.last_grads)
+        assert self.s is not None  # NOTE: set by tick
         return cells.cost(m, cells.output(m, self.s[-1]), self.targets[0])
 
     def _fused_step(self, m: Machine, x: Any, t: Any, port: Any, plain: tuple[float, float]) -> Any:
@@ -121,6 +122,9 @@ class Pipelined:
 
     def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""
+        if self.s is None or self.lam is None:
+            self._reset(m, x, target)
+        assert self.s is not None and self.lam is not None
         depth = m.depth
         wb = cells.read(m)
         ins = cells.inputs(m, x, self.s)

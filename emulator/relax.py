@@ -161,7 +161,7 @@ def run_ticks(
     log = History() if history else None
     for _ in range(ticks):
         new, grads = tick(m, x, t, state, nu, want_grads=history)
-        if log is not None:
+        if log is not None and grads is not None:
             log.record(state, grads)
         state = new
     final = readout(m, x, state)

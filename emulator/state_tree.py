@@ -121,7 +121,7 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         return {k: decode(v, arrays) for k, v in tree["$dict"].items()}
     if "$object" in tree:
         cls = _dataclass_type(tree["$object"], dataclass=False)
-        obj = object.__new__(cls)
+        obj: Any = object.__new__(cls)
         attrs = tree.get("attrs")
         if not isinstance(attrs, dict):
             raise _corrupt(f"{cls.__qualname__} has no attributes in the state tree")

@@ -95,7 +95,7 @@ def canonical(name: str) -> str:
     return ALIASES.get(name, name)
 
 
-def get_target(name: str, **options: Any) -> Target:
+def get_target(name: str, **options: Any) -> Target | MachineTarget:
     """The target called name, built with options; UnknownTargetError lists the choices."""
     if name not in TARGETS:
         raise UnknownTargetError(f"unknown target {name!r}; choose one of: {', '.join(sorted(TARGETS))}")

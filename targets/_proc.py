@@ -131,7 +131,7 @@ def run_supervised(
             preexec_fn=lambda: child_setup(parent, signal.SIGTERM),
         )
     finally:
-        if stderr_path is not None:
+        if not isinstance(err, int):
             err.close()
     deadline = time.monotonic() + timeout
     try:

@@ -283,7 +283,7 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
             card = None
             if first == ord("."):
                 text = _strip_comments(body.decode("ascii"))
-                card = _Card(_WORD.match(text).group(0).lower(), text, where)
+                card = _Card(text.split(None, 1)[0].split("(", 1)[0].lower(), text, where)
                 _check_dot(card, is_main)
             else:
                 _element_line(body, where)

@@ -6,7 +6,7 @@ the far end of forward line l, lam_l(k) at the far end of backward line l, G_l(k
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from wavetrain.compiler import compile_network, names
 from wavetrain.compiler.network import Network
 from wavetrain.emulator.relax import History, Relaxation, check_courant, check_ticks
 from wavetrain.errors import ConfigError
-from wavetrain.targets import Trace, get_target
+from wavetrain.targets import MachineTarget, Target, Trace, get_target
 
 
 def simulate(
@@ -43,16 +43,17 @@ def simulate(
         )
     ticks = check_ticks(ticks, net.depth, nu)
     runner = get_target(target, **target_options)
-    if getattr(runner, "kind", "circuit") == "machine":
+    if runner.kind == "machine":
         # NOTE: a machine target (Lava) runs the network itself, not a netlist; the circuit options do not apply
         if hardware is not None:
             raise ConfigError(f"simulate: hardware= puts a chip into a circuit; target {target!r} runs the network")
         xs = net.check_input(x)
-        return runner.relax(net, xs, net.targets(y, len(xs)), ticks, nu, history)
+        machine = cast(MachineTarget, runner)
+        return machine.relax(net, xs, net.targets(y, len(xs)), ticks, nu, history)
     circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed)
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
-    trace = runner.run(circuit, analysis, samples)
+    trace = cast(Target, runner).run(circuit, analysis, samples)
     return relaxation_from_trace(trace, net, ticks, nu, history, target)
 
 

@@ -62,7 +62,7 @@ class _Schedule:
         epoch, rest = divmod(k, params["windows"] * window)
         m, p = divmod(rest, window)
         self._epoch_end = rest == params["windows"] * window - 1
-        if not hasattr(self, "_order") or (rest == 0 and self._drawn != epoch):
+        if not hasattr(self, "_order") or (rest == 0 and getattr(self, "_drawn", None) != epoch):
             self._order = self.order(epoch)
             self._drawn = epoch
         return mode, k, m, p
