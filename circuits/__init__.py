@@ -3,48 +3,29 @@
 Data flows one way: Network -> (compiler.lower) -> Circuit -> (passes) -> Circuit -> to_spice / a target.
 """
 
-from wavetrain.circuits.circuit import Circuit, Element, Transient, verify
-from wavetrain.circuits.elements import (
-    InductivePort,
-    Integrator,
-    Junction,
-    LeakyIntegrator,
-    LearningPort,
-    LossLoad,
-    Nonlinearity,
-    ParameterPort,
-    ProbePort,
-    ResistivePort,
-    SampleHold,
-    Source,
-    Termination,
-    TransmissionLine,
-    check_name,
-)
-from wavetrain.circuits.spice import CARDS, si, to_pyspice, to_spice
+from wavetrain import _lazy
 
-__all__ = [
-    "CARDS",
-    "Circuit",
-    "Element",
-    "InductivePort",
-    "Integrator",
-    "Junction",
-    "LeakyIntegrator",
-    "LearningPort",
-    "LossLoad",
-    "Nonlinearity",
-    "ParameterPort",
-    "ProbePort",
-    "ResistivePort",
-    "SampleHold",
-    "Source",
-    "Termination",
-    "Transient",
-    "TransmissionLine",
-    "check_name",
-    "si",
-    "to_pyspice",
-    "to_spice",
-    "verify",
-]
+__getattr__, __dir__, __all__ = _lazy.exports(
+    __name__,
+    {
+        "wavetrain.circuits.circuit": ["Circuit", "Element", "Transient", "verify"],
+        "wavetrain.circuits.elements": [
+            "InductivePort",
+            "Integrator",
+            "Junction",
+            "LeakyIntegrator",
+            "LearningPort",
+            "LossLoad",
+            "Nonlinearity",
+            "ParameterPort",
+            "ProbePort",
+            "ResistivePort",
+            "SampleHold",
+            "Source",
+            "Termination",
+            "TransmissionLine",
+            "check_name",
+        ],
+        "wavetrain.circuits.spice": ["CARDS", "si", "to_pyspice", "to_spice"],
+    },
+)

@@ -1,25 +1,34 @@
 """The compiler: the input graph (:class:`Network`), its lowering to a Circuit, and the passes over circuits.
 
-``compile_network(net)`` = :func:`lower`, then the visible pipeline DEFAULT_PASSES, in order.
+``compile_network(net)`` = :func:`lower`, then the visible pipeline DEFAULT_PASSES, in order. The names from the
+other modules load on first use (:mod:`wavetrain._lazy`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from wavetrain.circuits import Circuit
+from wavetrain import _lazy
+from wavetrain.compiler.passes import match_impedances, terminate_ports, verify
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from wavetrain.circuits.circuit import Circuit
+    from wavetrain.compiler.network import Network
     from wavetrain.emulator.hardware import HardwareModel
 
-from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
-from wavetrain.compiler.lower import lower  # noqa: I001  (needs network imported first)
-from wavetrain.compiler.network import Dense, Network
-from wavetrain.compiler.passes import match_impedances, terminate_ports, verify, with_hardware
+__getattr__, __dir__, _exported = _lazy.exports(
+    __name__,
+    {
+        "wavetrain.compiler.functions": ["ACTIVATIONS", "LOSSES"],
+        "wavetrain.compiler.lower": ["lower"],
+        "wavetrain.compiler.network": ["Dense", "Network"],
+        "wavetrain.compiler.passes": ["with_hardware"],
+    },
+)
 
-Pass = Callable[[Circuit], Circuit]  # a pass: a valid circuit in, a valid circuit out
+Pass = Callable[["Circuit"], "Circuit"]  # a pass: a valid circuit in, a valid circuit out
 DEFAULT_PASSES: tuple[Pass, ...] = (match_impedances, terminate_ports, verify)
 
 
@@ -36,6 +45,9 @@ def compile_network(
     ``hardware`` (a preset, .json file or HardwareModel) appends :func:`with_hardware` (chip ``chip`` of
     ``hardware_seed``): the circuit then carries that chip's stored weights, line loss and mismatch, and leak.
     """
+    from wavetrain.compiler.lower import lower
+    from wavetrain.compiler.passes import with_hardware
+
     if hardware is not None:
         passes = (*passes, with_hardware(hardware, hardware_seed, chip))
     circuit = lower(network, **options)
@@ -44,17 +56,6 @@ def compile_network(
     return circuit
 
 
-__all__ = [
-    "ACTIVATIONS",
-    "DEFAULT_PASSES",
-    "LOSSES",
-    "Dense",
-    "Network",
-    "Pass",
-    "compile_network",
-    "lower",
-    "match_impedances",
-    "terminate_ports",
-    "verify",
-    "with_hardware",
-]
+__all__ = sorted(
+    [*_exported, "DEFAULT_PASSES", "Pass", "compile_network", "match_impedances", "terminate_ports", "verify"]
+)

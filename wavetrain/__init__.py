@@ -1,32 +1,22 @@
 """wavetrain: compile neural networks into wave circuits and train them as physical systems.
 
 Data flows one way: Network -> (compiler) -> Circuit -> (target) -> Trace / trained Network.
+Every name below loads on first use (:mod:`wavetrain._lazy`): importing one low module costs only that module.
 """
 
-from wavetrain import datasets
-from wavetrain.circuits import Circuit, to_spice
-from wavetrain.compiler import Dense, Network, compile_network
-from wavetrain.emulator import Relaxation, TrainResult, relax, train
-from wavetrain.errors import WavetrainError
-from wavetrain.simulation import simulate
-from wavetrain.targets import TARGETS, Trace, get_target
+from wavetrain import _lazy
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "TARGETS",
-    "Circuit",
-    "Dense",
-    "Network",
-    "Relaxation",
-    "Trace",
-    "TrainResult",
-    "WavetrainError",
-    "compile_network",
-    "datasets",
-    "get_target",
-    "relax",
-    "simulate",
-    "to_spice",
-    "train",
-]
+__getattr__, __dir__, __all__ = _lazy.exports(
+    __name__,
+    {
+        "wavetrain": ["datasets"],
+        "wavetrain.circuits": ["Circuit", "to_pyspice", "to_spice"],
+        "wavetrain.compiler": ["Dense", "Network", "compile_network"],
+        "wavetrain.emulator": ["Relaxation", "TrainResult", "relax", "train"],
+        "wavetrain.errors": ["WavetrainError"],
+        "wavetrain.simulation": ["simulate"],
+        "wavetrain.targets": ["TARGETS", "Trace", "get_target"],
+    },
+)
