@@ -16,6 +16,9 @@ LIBRARY = ("compiler", "circuits", "emulator", "targets")
 API_MODULES = (
     "wavetrain.simulation",
     "wavetrain.errors",
+    "wavetrain._lazy",  # the lazy exports
+    "wavetrain.cli",  # the CLI group
+    "wavetrain.runs",  # the train run
 )
 SUBPACKAGES = ("compiler", "circuits", "emulator", "targets")
 

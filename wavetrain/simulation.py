@@ -6,6 +6,8 @@ the far end of forward line l, lam_l(k) at the far end of backward line l, G_l(k
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -80,3 +82,46 @@ def relaxation_from_trace(
             log.grads.append(grads)
     s, lam, grads = at(len(trace.t) - 1)
     return Relaxation(grads, s, lam, ticks, courant, log, target=target)
+
+
+def simulate_netlist(
+    path: str | os.PathLike[str], timeout: float = 300.0, keep: bool = False, trust: bool = False
+) -> tuple[dict[str, np.ndarray], str]:
+    """Run a netlist file on ngspice: its vectors (``time`` among them) and the work folder, removed unless ``keep``.
+
+    An untrusted netlist is read first and refused unless every card is inert (targets.deck); ngspice runs in an
+    empty folder of its own, and nothing is left behind on any exit path without ``keep``.
+    """
+    import shutil
+    import tempfile
+
+    from wavetrain.errors import SimulationError
+    from wavetrain.targets.ngspice import check_netlist, run_netlist
+
+    path = Path(path)
+    if not trust:
+        check_netlist(path)
+    # NOTE: the raw file and log go to a temp dir (kept only with keep), never beside the netlist;
+    # it is removed on every other exit path, and by the supervisor if wavetrain itself is killed
+    work = tempfile.mkdtemp(prefix="wavetrain-spice-")
+    empty = Path(work) / "cwd"  # NOTE: ngspice looks up an include in its working folder first: an empty one
+    empty.mkdir()
+    try:
+        try:
+            vectors = run_netlist(path, timeout=timeout, outdir=work, workdir=work, keep=keep, cwd=empty)
+        finally:
+            if keep and not any(empty.iterdir()):
+                empty.rmdir()  # NOTE: keep keeps what ngspice wrote; an empty working folder is not that
+    except SimulationError as err:
+        if keep:
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+        message = str(err).split("; netlist kept at")[0]
+        raise SimulationError(f"{message} (rerun with --keep to keep ngspice's log and raw file)") from None
+    except BaseException:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return vectors, work

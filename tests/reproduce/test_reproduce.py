@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from wavetrain import Network, relax
-from wavetrain.cli_reproduce import reproduce_command
+from wavetrain.cli.reproduce import reproduce_command
 from wavetrain.errors import StabilityError
 from wavetrain.reproduction.report_types import Scale
 from wavetrain.reproduction.reproduce import reproduce
@@ -82,8 +82,7 @@ def test_courant_two_or_more_is_refused(courant: float) -> None:
 
 
 def test_the_cli_offers_exactly_the_sections_that_can_be_regenerated_alone():
-    from wavetrain.cli import main
     from wavetrain.reproduction.reproduce import ONLY
 
-    option = next(p for p in main.commands["reproduce"].params if p.name == "only")
+    option = next(p for p in reproduce_command.params if p.name == "only")
     assert list(option.type.choices) == list(ONLY)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from wavetrain.cli_reproduce import reproduce_command, reproduce_t9_command
+from wavetrain.cli.reproduce import reproduce_command, reproduce_t9_command
 from wavetrain.errors import ConfigError
 from wavetrain.reproduction import t9_mnist1d as t9
 from wavetrain.reproduction import t9_paper

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from wavetrain.cli_support import friendly
+from wavetrain.cli.support import friendly
 
 COMPARED = (
     "test_accuracy",
@@ -148,8 +148,3 @@ def _short(value: Any) -> str:
     if isinstance(value, list):
         return f"[{len(value)} values]"
     return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def register(main: click.Group) -> None:
-    """Add ``sweep`` to the wavetrain command group."""
-    main.add_command(sweep_group)

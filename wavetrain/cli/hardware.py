@@ -1,6 +1,6 @@
-"""CLI commands for emulated analog hardware: ``wavetrain hardware list|show|save``.
+"""CLI commands for emulated analog hardware: ``wavetrain hardware list|show|save|fidelity``.
 
-Registered on the main group by :func:`register`; thin: parse arguments, call the public API, print.
+Listed in :data:`wavetrain.cli.COMMANDS`; thin: parse arguments, call the public API, print.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from wavetrain.cli_support import friendly
+from wavetrain.cli.support import friendly
 
 
 @click.group("hardware")
@@ -101,7 +101,7 @@ def fidelity(
     """Gradient fidelity tick by tick: one relaxation on MODEL against the exact gradient of the same weights."""
     import wavetrain
     from wavetrain import plots
-    from wavetrain.cli_support import parse_layers
+    from wavetrain.cli.support import parse_layers
     from wavetrain.emulator.chips import fidelity_by_tick
 
     data = wavetrain.datasets.load(dataset)
@@ -118,7 +118,3 @@ def fidelity(
             {}, plot_path, title=f"{model}: gradient fidelity", by_tick={model: out["relative_error"]}
         )
         click.echo(f"plot written to {plot_path}")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(hardware)

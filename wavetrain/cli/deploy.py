@@ -1,17 +1,16 @@
 """CLI command ``wavetrain deploy``: run a saved network on Lava (floating or Loihi fixed point) against the emulator.
 
-Registered on the main group by :func:`register`; thin: parse arguments, call wavetrain.deploy, print.
+Listed in :data:`wavetrain.cli.COMMANDS`; thin: parse arguments, call wavetrain.deploy, print.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from wavetrain.cli_support import friendly
+from wavetrain.cli.support import friendly
 from wavetrain.errors import ConfigError
 
 
@@ -62,20 +61,3 @@ def deploy_command(
         mark = "  <- 2L" if k == report.ticks else ""
         click.echo(f"  {k:4d}  {a:24.3e}  {b:24.3e}{mark}")
     click.echo(f"  {report.lava_seconds:.2f} s on Lava (startup included), {report.timesteps_per_s:.1f} timesteps/s")
-
-
-def train_elsewhere(net: Any, data: Any, target: str, substrate: str, **options: Any) -> Any:
-    """``wavetrain train --target lava`` / ``--substrate loihi``: wavetrain.deploy.train_on, and the weights saved
-    once at the end on Lava (the emulator checkpoints every epoch)."""
-    from wavetrain.deploy import train_on
-
-    checkpoint = options.get("checkpoint")
-    result, _ = train_on(net, data, target=target, substrate=substrate, **options)
-    if target == "lava" and checkpoint is not None:
-        net.save(checkpoint)
-    return result
-
-
-def register(group: click.Group) -> None:
-    """Add the deploy command to the main CLI group."""
-    group.add_command(deploy_command)

@@ -1,4 +1,4 @@
-"""The ``wavetrain reproduce`` command, registered on the lead's click group by :func:`register`."""
+"""The ``wavetrain reproduce`` and ``wavetrain reproduce-t9`` commands (listed in :data:`wavetrain.cli.COMMANDS`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from wavetrain.cli_support import friendly
+from wavetrain.cli.support import friendly
 
 
 @click.command("reproduce")
@@ -95,11 +95,5 @@ def reproduce_t9_command(
     click.echo(f"{len(paths)} T9 runs in {results}")
 
 
-def register(main: click.Group) -> None:
-    """Add ``reproduce`` and ``reproduce-t9`` to the wavetrain command group."""
-    main.add_command(reproduce_command)
-    main.add_command(reproduce_t9_command)
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m wavetrain.cli_reproduce --out DIR`
+if __name__ == "__main__":  # pragma: no cover - `python -m wavetrain.cli.reproduce --out DIR`
     sys.exit(reproduce_command())

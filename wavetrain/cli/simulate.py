@@ -1,0 +1,119 @@
+"""``wavetrain simulate``: relax a saved network on a target, or run a netlist on ngspice, and print the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from wavetrain import plots
+from wavetrain.cli.support import DATA_OPTIONS, drive_batch, friendly, with_options
+from wavetrain.errors import ConfigError
+from wavetrain.targets import TARGETS, canonical
+
+
+@click.command("simulate")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", type=click.Choice(list(TARGETS)), default="numpy", show_default=True)
+@click.option(
+    "--runner",
+    type=click.Choice(["batch", "shared"]),
+    default="batch",
+    show_default=True,
+    help="spice runner.",
+)
+@click.option("--ticks", type=click.IntRange(min=0), default=None, help="Ticks to relax (default 2L).")
+@click.option("--courant", type=float, default=1.0, show_default=True)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG of the forward and backward waves crossing the layers.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    default=300.0,
+    show_default=True,
+    help="spice target: seconds before ngspice is stopped.",
+)
+@click.option("--keep", is_flag=True, help="spice target: keep ngspice's work folder (netlist, raw file, log).")
+@click.option(
+    "--trust-netlist",
+    is_flag=True,
+    help="Run a .cir netlist as written even if it has .control blocks, shell commands or includes outside "
+    "its folder (refused by default: a netlist can run commands).",
+)
+@with_options(DATA_OPTIONS)
+@friendly
+def simulate_command(
+    source: Path,
+    target: str,
+    runner: str,
+    ticks: int | None,
+    courant: float,
+    plot_path: Path | None,
+    timeout: float,
+    keep: bool,
+    trust_netlist: bool,
+    data: str | None,
+    samples: int,
+    seed: int,
+) -> None:
+    """Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes."""
+    context = click.get_current_context()
+
+    def given(*names: str) -> list[str]:
+        return [name for name in names if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+
+    if source.suffix.lower() in (".cir", ".sp", ".spice"):
+        flags = given("runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
+        if flags:
+            flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in flags)
+            raise ConfigError(f"{source}: {flags} apply to a network file; a netlist runs as it is written")
+        _netlist(source, target, timeout, keep, trust_netlist)
+        return
+    if trust_netlist:
+        raise ConfigError(f"{source}: --trust-netlist applies to a .cir netlist, got a network file")
+    if canonical(target) != "spice" and given("timeout", "keep"):
+        raise ConfigError(f"--timeout and --keep apply to the spice target, got --target {target}")
+    from wavetrain.compiler import Network
+    from wavetrain.emulator import light_cone
+    from wavetrain.files import check_writable
+    from wavetrain.simulation import simulate
+
+    if plot_path is not None:
+        check_writable(plot_path, "--plot")
+    net = Network.load(source)
+    x, y = drive_batch(net, data, samples, seed)
+    options = {"runner": runner, "timeout": timeout, "keep": keep} if canonical(target) == "spice" else {}
+    result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
+    exact, _, _ = light_cone(net.machine(), net.check_input(x), net.targets(y, len(x)))
+    errors = result.error_by_tick(exact)
+    click.echo(
+        f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}) on {target}, batch {len(x)}, courant {courant}"
+    )
+    click.echo("tick  max|G - G_bp|")
+    for k, err in enumerate(errors):
+        click.echo(f"{k:4d}  {err:12.3e}" + ("  <- 2L" if k == 2 * net.depth else ""))
+    for l, (dw, db) in enumerate(result.grads, start=1):
+        click.echo(f"layer {l}: |dW| = {np.linalg.norm(dw):.6e}  |db| = {np.linalg.norm(db):.6e}")
+    if plot_path is not None:
+        plots.waves(result, net.depth, plot_path, title=f"{'-'.join(map(str, net.sizes))} on {target}")
+        click.echo(f"plot written to {plot_path}")
+
+
+def _netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool) -> None:
+    if canonical(target) != "spice":
+        raise ConfigError(f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}")
+    from wavetrain.simulation import simulate_netlist
+
+    vectors, work = simulate_netlist(path, timeout=timeout, keep=keep, trust=trust)
+    time = vectors.pop("time")
+    click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
+    for name in sorted(vectors):
+        click.echo(f"{name:24s} {vectors[name][-1]: .9g}")
+    if keep:
+        click.echo(f"work folder kept at {work}")

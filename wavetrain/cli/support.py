@@ -1,0 +1,104 @@
+"""What every CLI module shares: turning WavetrainError into one line, parsing layer widths, the data options."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from wavetrain.errors import ConfigError, WavetrainError
+
+FILE = click.Path(dir_okay=False, path_type=Path)  # an output or input file (not a folder)
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback).
+
+    SIGINT, SIGTERM and SIGHUP end the command through ``finally`` clauses (children killed, temp folders removed)
+    with one line on stderr and exit code 128 + the signal number.
+    """
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wavetrain.targets._proc import Terminated, signals_raise
+
+        try:
+            with signals_raise():
+                return command(*args, **kwargs)
+        except WavetrainError as err:
+            raise click.ClickException(f"{type(err).__name__}: {err}") from err
+        except (KeyboardInterrupt, Terminated) as err:
+            signum = getattr(err, "signum", signal.SIGINT)
+            click.echo(f"wavetrain: stopped by {signal.Signals(signum).name}", err=True)
+            sys.exit(128 + signum)
+
+    return wrapper
+
+
+def parse_layers(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError as err:
+        raise click.BadParameter(f"expected comma-separated widths like 64,128,10, got {text!r}") from err
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise click.BadParameter(f"expected at least 2 positive widths (input first), got {text!r}")
+    return sizes
+
+
+def resumed(given: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+    """The saved settings, overridden by the options given on this command line (not left at their default)."""
+    context = click.get_current_context()
+    settings = dict(given)
+    for key, value in saved.items():
+        if key in settings and context.get_parameter_source(key) == click.core.ParameterSource.DEFAULT:
+            settings[key] = value
+    return settings
+
+
+def drive_batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[Any, Any]:
+    """The first ``samples`` training rows of a dataset, or seeded random inputs with zero targets."""
+    import numpy as np
+
+    if samples < 1:
+        raise ConfigError(f"--samples must be >= 1, got {samples}")
+    if data is None:
+        x = np.random.default_rng(seed).normal(size=(samples, net.sizes[0]))
+        return x, np.zeros((samples, net.sizes[-1]))
+    from wavetrain import datasets
+
+    dataset = datasets.load(data)
+    return dataset.x_train[:samples], dataset.y_train[:samples]
+
+
+DATA_OPTIONS = [
+    click.option("--data", default=None, help="Dataset ('digits' or an .npz) whose first samples drive the circuit."),
+    click.option(
+        "--samples",
+        type=click.IntRange(min=1, max=10**6),
+        default=1,
+        show_default=True,
+        help="Batch size (one circuit copy per sample).",
+    ),
+    click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed of the random inputs when no --data.",
+    ),
+]
+
+
+def with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """Apply a list of click options, in order, to a command."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
