@@ -20,7 +20,7 @@ API_MODULES = (
     "wavetrain.cli",  # the CLI group
     "wavetrain.runs",  # the train run
 )
-SUBPACKAGES = ("compiler", "circuits", "emulator", "targets")
+SUBPACKAGES = ("compiler", "circuits", "emulator", "targets", "reproduction")
 
 
 def main() -> int:

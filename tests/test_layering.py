@@ -37,3 +37,17 @@ def test_the_check_sees_an_offence(tmp_path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from wavetrain.datasets import check_features\n    import wavetrain.files\n")
     assert _wavetrain_imports(probe) == ["wavetrain.datasets", "wavetrain.files"]
+
+
+def test_only_the_reproduction_and_its_tests_import_it() -> None:
+    """The reproduction report is no API: the CLI names its commands by string (wavetrain.cli.COMMANDS)."""
+    inside = (ROOT / "reproduction", ROOT / "tests" / "reproduce")
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in ("wavetrain", *LOWER, "reproduction", "tests", "benchmarks", "examples", "scripts")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if not any(path.is_relative_to(allowed) for allowed in inside)
+        for name in _wavetrain_imports(path)
+        if name.startswith("wavetrain.reproduction")
+    ]
+    assert not offences, "imports of the reproduction outside it:\n" + "\n".join(offences)

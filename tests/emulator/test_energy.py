@@ -177,23 +177,6 @@ def test_bad_settings_are_refused(problem, call, match: str) -> None:
         call(net, x, y)
 
 
-def test_the_reports_finite_difference_curvature_matches_torch(problem) -> None:
-    """T7's report predicts the Taylor remainder with a second difference of Network.forward: torch agrees."""
-    from wavetrain.reproduction.t7_energy import curvature as report_curvature
-
-    net, x, y = problem
-    Ws, bs = [layer.weight for layer in net.layers], [layer.bias for layer in net.layers]
-    _, g = reference(Ws, bs, x, y)
-    grads, at = [], 0
-    for W, b in zip(Ws, bs):
-        grads.append((g[at : at + W.size].reshape(W.shape), g[at + W.size : at + W.size + b.size]))
-        at += W.size + b.size
-    before = [W.copy() for W in Ws]
-    got = report_curvature(net, x, y, grads)
-    assert got == pytest.approx(curvature(Ws, bs, x, y, g), rel=1e-6)
-    assert all(np.array_equal(W, W0) for W, W0 in zip(Ws, before))  # the network is restored
-
-
 def test_locked_inductor_residual_is_the_taylor_remainder_of_its_step(problem) -> None:
     """Heavy ball, locked: loss + stored + dissipated moves by (1/2) dtheta^T H dtheta per step (dtheta = v_{k+1})."""
     net, x, y = problem

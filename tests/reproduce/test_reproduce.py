@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from wavetrain import Network, relax
-from wavetrain.cli.reproduce import reproduce_command
 from wavetrain.errors import StabilityError
+from wavetrain.reproduction.cli import reproduce_command
 from wavetrain.reproduction.report_types import Scale
 from wavetrain.reproduction.reproduce import reproduce
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from wavetrain.cli.reproduce import reproduce_command, reproduce_t9_command
 from wavetrain.errors import ConfigError
 from wavetrain.reproduction import t9_mnist1d as t9
 from wavetrain.reproduction import t9_paper
+from wavetrain.reproduction.cli import reproduce_command, reproduce_t9_command
 from wavetrain.reproduction.report_types import Row, Section
 
 pytest.importorskip("torch")

@@ -31,11 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Analog hardware models: presets and their parameters (train on one with `wavetrain train --hardware`).",
     ),
     "reproduce": (
-        "wavetrain.cli.reproduce:reproduce_command",
+        "wavetrain.reproduction.cli:reproduce_command",
         "Run the reproduction targets T1-T13 and write OUT/report.md.",
     ),
     "reproduce-t9": (
-        "wavetrain.cli.reproduce:reproduce_t9_command",
+        "wavetrain.reproduction.cli:reproduce_t9_command",
         "T9 at the authors' schedule (MNIST-1D, AdamW, batch 512, 300 epochs at lr 1e-4): every estimator, resumable.",
     ),
     "simulate": (

@@ -1,4 +1,7 @@
-"""The ``wavetrain reproduce`` and ``wavetrain reproduce-t9`` commands (listed in :data:`wavetrain.cli.COMMANDS`)."""
+"""The ``wavetrain reproduce`` and ``wavetrain reproduce-t9`` commands.
+
+The main CLI lists them by name in :data:`wavetrain.cli.COMMANDS` and imports this module only to run one.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from wavetrain.cli.support import friendly
     "patch it into the existing OUT/report.md.",
 )
 @friendly
-def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> None:
+def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> Path:
     """Run the reproduction targets T1-T13 and write OUT/report.md."""
     from wavetrain.reproduction.reproduce import reproduce, reproduce_only
 
@@ -38,6 +41,7 @@ def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str
     else:
         path = reproduce(out, quick=quick, progress=not no_progress)
     click.echo(f"report written to {path}")
+    return path  # NOTE: what `main(..., standalone_mode=False)` returns: the demo reads the report there
 
 
 @click.command("reproduce-t9")
@@ -95,5 +99,5 @@ def reproduce_t9_command(
     click.echo(f"{len(paths)} T9 runs in {results}")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m wavetrain.cli.reproduce --out DIR`
+if __name__ == "__main__":  # pragma: no cover - `python -m wavetrain.reproduction.cli --out DIR`
     sys.exit(reproduce_command())
