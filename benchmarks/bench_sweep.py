@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULT = ROOT / "benchmarks" / "results" / "sweep.md"
 
-from wavetrain import sweep  # noqa: E402
 from wavetrain.files import atomic_write  # noqa: E402
-from wavetrain.sweep_spec import load_spec, tasks  # noqa: E402
+from wavetrain.sweep import run as sweep  # noqa: E402
+from wavetrain.sweep.spec import load_spec, tasks  # noqa: E402
 
 WORK = "digits 64-128-128-10, dyadic, 5 epochs, batch 32"
 SPEC = """

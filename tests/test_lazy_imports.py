@@ -10,7 +10,14 @@ import types
 
 import pytest
 
-PACKAGES = ("wavetrain", "wavetrain.compiler", "wavetrain.circuits", "wavetrain.emulator", "wavetrain.targets")
+PACKAGES = (
+    "wavetrain",
+    "wavetrain.compiler",
+    "wavetrain.circuits",
+    "wavetrain.emulator",
+    "wavetrain.targets",
+    "wavetrain.sweep",
+)
 # what `import wavetrain.emulator.cells` must not load: the API package beyond __init__, errors and the lazy helper
 API_ALLOWED = {"wavetrain", "wavetrain._lazy", "wavetrain.errors"}
 LOWER = ("wavetrain.compiler", "wavetrain.circuits", "wavetrain.emulator", "wavetrain.targets")
@@ -19,6 +26,9 @@ HEAVY = ("scipy", "click", "matplotlib", "torch")
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_name_in_all_resolves(package: str) -> None:
+    if package == "wavetrain.sweep":
+        pytest.importorskip("pyarrow")
+        pytest.importorskip("yaml")
     module = importlib.import_module(package)
     for name in module.__all__:
         assert getattr(module, name) is not None, f"{package}.{name}"

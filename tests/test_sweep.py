@@ -9,11 +9,11 @@ import re
 import numpy as np
 import pytest
 
-from wavetrain import sweep
 from wavetrain.errors import SweepError
-from wavetrain.sweep_report import report
-from wavetrain.sweep_spec import load_spec, run_seed, tasks
-from wavetrain.sweep_table import SweepTable, read_table
+from wavetrain.sweep import run as sweep
+from wavetrain.sweep.report import report
+from wavetrain.sweep.spec import load_spec, run_seed, tasks
+from wavetrain.sweep.table import SweepTable, read_table
 
 TINY = """
 name: tiny

@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from wavetrain import sweep
 from wavetrain.cli import main
-from wavetrain.sweep_spec import load_spec, tasks
-from wavetrain.sweep_table import part_files, read_table
+from wavetrain.sweep import run as sweep
+from wavetrain.sweep.spec import load_spec, tasks
+from wavetrain.sweep.table import part_files, read_table
 
 pytest.importorskip("distributed")
 

@@ -56,7 +56,7 @@ def run_command(
     sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool, no_progress: bool
 ) -> None:
     """Run every task of SWEEP_FILE that --out has no row for, one Dask task per (setting, seed)."""
-    from wavetrain.sweep import run_sweep
+    from wavetrain.sweep.run import run_sweep
 
     # NOTE: SIGTERM closes the cluster as Ctrl-C does; SIGINT too when a shell started us with it ignored (a
     # background job of a script), so `kill -INT` always stops a sweep cleanly
@@ -103,7 +103,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 @friendly
 def report_command(out: Path, dest: Path | None) -> None:
     """Summarise the sweep table in OUT: mean and spread over seeds and chips; accuracy and fidelity plots."""
-    from wavetrain.sweep_report import report
+    from wavetrain.sweep.report import report
 
     written = report(out, dest)
     click.echo(written.text)
@@ -116,7 +116,7 @@ def report_command(out: Path, dest: Path | None) -> None:
 @friendly
 def rerun_command(out: Path, task_id: str) -> None:
     """Rerun one task of the table in OUT alone (here, without Dask) and compare its numbers with its row."""
-    from wavetrain.sweep import rerun
+    from wavetrain.sweep.run import rerun
 
     stored, new = rerun(out, task_id)
     if new["status"] != "ok":

@@ -18,7 +18,7 @@ import numpy as np
 
 from wavetrain.files import atomic_write
 from wavetrain.plots import _figure, save_figure
-from wavetrain.sweep_table import read_manifest, read_table
+from wavetrain.sweep.table import read_manifest, read_table
 
 MAX_LINES = 8  # more combinations of the other axes than this are pooled into one line per plot
 

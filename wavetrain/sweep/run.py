@@ -1,8 +1,8 @@
 """Sweeps on Dask distributed: one task per (setting, seed), results appended to a Parquet table as tasks finish.
 
-``run_sweep("sweep.yaml", "runs/x")`` validates the sweep file (:mod:`wavetrain.sweep_spec`) and every setting
+``run_sweep("sweep.yaml", "runs/x")`` validates the sweep file (:mod:`wavetrain.sweep.spec`) and every setting
 against ``train()`` before any task starts, skips the tasks that already have a row in ``runs/x``
-(:mod:`wavetrain.sweep_table`), and submits the rest to a Dask cluster: a ``LocalCluster`` of process workers
+(:mod:`wavetrain.sweep.table`), and submits the rest to a Dask cluster: a ``LocalCluster`` of process workers
 (its dashboard address is printed) or an existing scheduler (``scheduler="tcp://host:8786"``). The command writes
 each row as its task finishes, so an interrupted sweep (a worker or the command killed, Ctrl-C, a reboot) loses
 only the tasks in flight, and the same command resumes it. A task that raises is recorded with its error and does
@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterator
 import pyarrow.compute as pc
 
 from wavetrain.errors import SweepError, WavetrainError
-from wavetrain.sweep_spec import HARDWARE_PREFIX, SweepSpec, Task, load_spec, tasks
-from wavetrain.sweep_table import SweepTable, read_table
+from wavetrain.sweep.spec import HARDWARE_PREFIX, SweepSpec, Task, load_spec, tasks
+from wavetrain.sweep.table import SweepTable, read_table
 
 __all__ = ["SweepOutcome", "plan", "rerun", "run_sweep", "run_task"]
 
@@ -330,8 +330,8 @@ def _record(future: Any, table: SweepTable, outcome: SweepOutcome, bar: Any) -> 
 
 def rerun(out: str | os.PathLike[str], task_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Rerun one recorded task alone, in this process, from its row: (the stored row, the new row)."""
-    from wavetrain.sweep_spec import task_digest
-    from wavetrain.sweep_table import read_manifest
+    from wavetrain.sweep.spec import task_digest
+    from wavetrain.sweep.table import read_manifest
 
     root_seed = read_manifest(out)["spec"]["root_seed"]
     stored = read_table(out).filter(pc.equal(pc.field("task_id"), task_id)).to_pylist()

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from wavetrain.errors import SweepError
 from wavetrain.files import atomic_path, atomic_write
-from wavetrain.sweep_spec import METRICS, SweepSpec
+from wavetrain.sweep.spec import METRICS, SweepSpec
 
 MANIFEST = "sweep.json"
 RESULTS = "results"
