@@ -28,13 +28,14 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) scripts/check_types.py
 
-# The core (network, emulator, training, CLI) must also work on numpy 2.x; the main venv has numpy 1.26
+# The core (network, emulator, training, CLI, lazy imports) must also work on numpy 2.x; the main venv has numpy 1.26
 # because lava-nc pins it.
 test-core-numpy2: setup
 	bash scripts/setup_numpy2.sh $(NP2)
 	$(NP2)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/test_relax.py tests/emulator/test_train.py \
 		tests/emulator/test_devices.py tests/emulator/test_hardware.py \
-		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py
+		tests/compiler/test_network.py tests/test_datasets.py tests/test_cli.py tests/test_cli_lazy.py tests/test_runs.py \
+		tests/test_lazy_imports.py
 
 # Speed and memory against a reference run in the same session (PyTorch CPU autograd, ngspice, a plain loop for
 # sweeps on Dask); writes BENCHMARKS.md.
