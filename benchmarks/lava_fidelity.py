@@ -45,7 +45,7 @@ def gradient_cosine(net: Network, x: np.ndarray, y: np.ndarray, batch: int, **se
     values = []
     for first in range(0, len(x) - batch + 1, batch):
         xb, yb = x[first : first + batch], y[first : first + batch]
-        exact, _ = backprop(net.machine(), xb, net.targets(yb, len(xb)))
+        exact = list(backprop(net.machine(), xb, net.targets(yb, len(xb)))[0].values())
         values.append(cosine(relax(net, xb, yb, substrate=sub).grads, exact))
     return float(np.mean(values))
 

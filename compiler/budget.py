@@ -76,3 +76,16 @@ def check_count(value: Any, name: str, cap: int, minimum: int = 0) -> int:
     if value > cap:
         raise BudgetError(f"{name}: expected at most {cap:,}, got {int(value):,}")
     return int(value)
+
+
+def graph_params_bytes(graph: Any, itemsize: int = 8) -> int:
+    """Weights and biases of every parametric node of a graph."""
+    shapes = graph.param_shapes().values()
+    return itemsize * sum(int(np.prod(w)) + int(np.prod(b)) for w, b in shapes)
+
+
+def graph_waves_bytes(graph: Any, batch: int, itemsize: int = 8) -> int:
+    """One snapshot of every node's forward and backward wave for a batch (the delay lines' contents too)."""
+    nodes = sum(int(np.prod(graph.shape[n])) for n in graph.order)
+    lines = sum(d * int(np.prod(graph.shape[u])) for (u, _), d in graph.delay.items())
+    return itemsize * 2 * batch * (nodes + lines)

@@ -60,6 +60,25 @@ def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarra
     return array
 
 
+def check_inputs(x: Any, shape: tuple[int, ...], what: str = "x") -> np.ndarray:
+    """x as a finite float array (samples, *shape); a single sample of ``shape`` is a batch of one. A vector shape
+    (n,) is :func:`check_features`'s (samples, features) check."""
+    if len(shape) == 1:
+        return check_features(x, shape[0], what)
+    array = x if _is_float_array(x) else real_array(x, what, DataError)
+    if array.ndim == len(shape):
+        array = array[None]
+    if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != tuple(shape):
+        raise DataError(
+            f"{what}: samples have shape {tuple(array.shape[1:]) if array.ndim > 1 else array.shape}, expected "
+            f"{tuple(shape)} (the network's input); an array of shape (samples, {', '.join(map(str, shape))})"
+        )
+    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise DataError(f"{what}: sample {index[0]} has {array[index]} at {index[1:]}, expected a finite number")
+    return array
+
+
 def _is_float_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
 

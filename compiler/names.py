@@ -22,11 +22,12 @@ Node = str | int  # a node id, or a chain layer's 1-based number (its id is str(
 
 
 def s(n: Node) -> str:
-    return X if n in (0, "0") else f"s{n}"
+    """s_n leaving node n (the integer 0 is the input: a chain's layer 0)."""
+    return X if isinstance(n, int) and n == 0 else f"s{n}"
 
 
 def s_far(n: Node) -> str:
-    return X if n in (0, "0") else f"s{n}r"
+    return X if isinstance(n, int) and n == 0 else f"s{n}r"
 
 
 def pre(n: Node) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from wavetrain.circuits import Circuit, Junction, Source, Termination, TransmissionLine, verify
 from wavetrain.circuits.circuit import impedance_problems, structural_problems
 from wavetrain.compiler import names
+from wavetrain.compiler.graph import Graph, Linear
 from wavetrain.errors import CircuitError
 
 __all__ = ["impedance_problems", "match_impedances", "terminate_ports", "verify", "with_hardware"]
@@ -66,9 +67,11 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
     model = load_hardware(hardware)
 
     def apply(circuit: Circuit) -> Circuit:
-        sizes = list(circuit.meta["sizes"])
-        order = {n: k for k, n in enumerate(circuit.meta["nodes"])}  # node id -> its layer on the chip
-        substrate = AnalogSubstrate(model, sizes, chips=chip + 1, seed=seed)
+        sizes, ids = list(circuit.meta["sizes"]), list(circuit.meta["nodes"])
+        order = {n: k for k, n in enumerate(ids)}  # node id -> its layer on the chip
+        # NOTE: the chip of the network's own node ids (the devices a train(hardware=) run draws for it)
+        chain = Graph.chain((sizes[0],), [Linear(id=n, features=w) for n, w in zip(ids, sizes[1:])])
+        substrate = AnalogSubstrate(model, chain, chips=chip + 1, seed=seed)
         sides = {"forward": 0, "backward": 1}
         mismatch = {
             names.termination(line.name): _mismatch(substrate.gamma[chip, order[line.node], sides[line.wave]])
@@ -78,7 +81,7 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
         elements = []
         for e in circuit.elements:
             if isinstance(e, Junction) and e.node in order:
-                layer = order[e.node]
+                layer = e.node
                 stored = np.broadcast_to(e.weight, (chip + 1, *e.weight.shape)).copy()
                 substrate.program(stored, layer)
                 dev = model.device

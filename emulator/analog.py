@@ -26,12 +26,12 @@ previous value: both need the waves' history, so they act only in tick-based sch
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from wavetrain.compiler.functions import Activation, Array
+from wavetrain.compiler.graph import as_graph
 from wavetrain.emulator import devices
 from wavetrain.emulator.hardware import HardwareModel, load_hardware
 from wavetrain.emulator.substrate import Delegate, Substrate
@@ -42,16 +42,19 @@ _BLOCK = 1 << 16  # elements per block of the elementwise device physics (writes
 
 
 class AnalogSubstrate(Substrate):
-    """A hardware model on the seam: ``AnalogSubstrate("reram", sizes=[64, 128, 10], chips=16, seed=0)``.
+    """A hardware model on the seam: ``AnalogSubstrate("reram", net.graph, chips=16, seed=0)``.
 
-    ``sizes`` are the layer widths (input first), needed to draw each chip's devices. ``chips`` None: no chip axis
-    (params (out, in)); an integer N: params (N, out, in). ``dtype`` is the dtype of the drawn device arrays.
+    ``network``: the graph (or the Network, or a chain's widths input first, as [64, 128, 10]) whose junctions the
+    chip holds: every parametric node gets its devices, one per weight (a convolution's kernel is one crossbar of
+    out_channels x in_channels x kernel, read at every position), every node its lines. ``chips`` None: no chip axis
+    (params (*shape)); an integer N: params (N, *shape). ``dtype`` is the dtype of the drawn device arrays. Hooks are
+    keyed by node id.
     """
 
     def __init__(
         self,
         hardware: HardwareModel | str,
-        sizes: Sequence[int],
+        network: Any,
         chips: int | None = None,
         seed: int = 0,
         dtype: Any = np.float64,
@@ -61,13 +64,14 @@ class AnalogSubstrate(Substrate):
         if chips is not None and (isinstance(chips, bool) or not isinstance(chips, (int, np.integer)) or chips < 1):
             raise ConfigError(f"chips: expected an integer >= 1 or None, got {chips!r}")
         self.chips = None if chips is None else int(chips)
-        self.sizes = [int(n) for n in sizes]
+        self.graph = as_graph(network)
+        self.index = {n: k for k, n in enumerate(self.graph.order)}  # node id -> its row of the line arrays
         self.seed = seed
         self.dtype = np.dtype(dtype)
-        self._lines: dict[tuple[int, str], list[Array | None]] = {}
-        self._lags: dict[tuple[int, str], Array] = {}
-        self._steps: dict[tuple[int, str], Array | float] = {}
-        self._stuck_at: dict[int, tuple[Array, Any, Array]] = {}  # flat indices of stuck-on / -off devices, per layer
+        self._lines: dict[tuple[str, str], list[Array | None]] = {}
+        self._lags: dict[tuple[str, str], Array] = {}
+        self._steps: dict[tuple[str, str], Array | float] = {}
+        self._stuck_at: dict[str, tuple[Array, Any, Array]] = {}  # flat indices of stuck-on / -off devices, per node
         root = np.random.SeedSequence(seed)
         chip_seeds, run_seed = root.spawn(2)
         # NOTE: PCG64DXSM (numpy's recommended successor of PCG64): its raw words make float32 draws 1.6x faster
@@ -78,19 +82,18 @@ class AnalogSubstrate(Substrate):
     # NOTE: per-chip draws are stacked so that chip c is identical whatever the number of chips
     def _draw(self, chip_rngs: list[np.random.Generator]) -> None:
         dev, circ = self.model.device, self.model.circuit
-        depth = len(self.sizes) - 1
-        shapes = [(self.sizes[l + 1], self.sizes[l]) for l in range(depth)]
-        self.bound: list[Array | float] = []
-        self.dw_scale: list[Array | float] = []
-        self.stuck: list[Array | None] = []
-        self.nu_drift: list[Array | float] = []
-        for shape in shapes:
+        depth = len(self.graph.order)  # NOTE: every node drives lines; a chain's nodes are its layers
+        self.bound: dict[str, Array | float] = {}
+        self.dw_scale: dict[str, Array | float] = {}
+        self.stuck: dict[str, Array | None] = {}
+        self.nu_drift: dict[str, Array | float] = {}
+        for n, (shape, _) in self.graph.param_shapes().items():
             per_chip = [self._draw_layer(rng, shape) for rng in chip_rngs]
             bound, dw_scale, stuck, nu = (self._stack([p[i] for p in per_chip]) for i in range(4))
-            self.bound.append(dev.w_max if bound is None else bound)
-            self.dw_scale.append(1.0 if dw_scale is None else dw_scale)
-            self.stuck.append(stuck)
-            self.nu_drift.append(dev.drift_nu if nu is None else nu)
+            self.bound[n] = dev.w_max if bound is None else bound
+            self.dw_scale[n] = 1.0 if dw_scale is None else dw_scale
+            self.stuck[n] = stuck
+            self.nu_drift[n] = dev.drift_nu if nu is None else nu
         gammas, courants = [], []
         for rng in chip_rngs:
             m = circ.mismatch + circ.mismatch_dtod * rng.standard_normal((depth, 2))
@@ -99,7 +102,7 @@ class AnalogSubstrate(Substrate):
         self.gamma = np.stack(gammas)  # (chips, depth, direction)
         self.courant = np.stack(courants)  # (chips, depth)
 
-    def _draw_layer(self, rng: np.random.Generator, shape: tuple[int, int]) -> tuple[Any, Any, Any, Any]:
+    def _draw_layer(self, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[Any, Any, Any, Any]:
         dev = self.model.device
         bound = dw_scale = stuck = nu = None
         if dev.w_max_dtod and np.isfinite(dev.w_max):
@@ -139,9 +142,9 @@ class AnalogSubstrate(Substrate):
         return {"name": self.name, "chips": self.chips, "seed": self.seed, "hardware": self.model.to_dict()}
 
     def __repr__(self) -> str:
-        return f"AnalogSubstrate({self.name!r}, sizes={self.sizes}, chips={self.chips}, seed={self.seed})"
+        return f"AnalogSubstrate({self.name!r}, {len(self.bound)} junctions, chips={self.chips}, seed={self.seed})"
 
-    def program(self, W: Array, layer: int) -> None:
+    def program(self, W: Array, layer: str) -> None:
         """Write a whole weight array onto the devices at once (the initial transfer), in place: programming noise,
         clip to each device's bound, stuck devices, conductance levels."""
         dev = self.model.device
@@ -158,7 +161,7 @@ class AnalogSubstrate(Substrate):
         reference = dev.g_min + span / 2
         return reference + span / 2 * unit, np.full_like(W, reference)
 
-    def _settle(self, W: Array, layer: int, rows: slice | None = None) -> None:
+    def _settle(self, W: Array, layer: str, rows: slice | None = None) -> None:
         """Clip to each device's bound, snap to the conductance levels, pin the stuck devices (``rows``: a block of
         the rows of W flattened to (-1, in), see :meth:`write`: then the caller pins)."""
         dev = self.model.device
@@ -170,7 +173,7 @@ class AnalogSubstrate(Substrate):
         if rows is None:
             self._pin(W, layer)
 
-    def _pin(self, W: Array, layer: int) -> None:
+    def _pin(self, W: Array, layer: str) -> None:
         """Stuck-on devices read their bound (the scale if unbounded), stuck-off devices 0."""
         stuck = self.stuck[layer]
         if stuck is None:
@@ -201,7 +204,7 @@ class AnalogSubstrate(Substrate):
         device its own exponent); every other hook, the devices and the generators are this substrate's."""
         return _Inference(self)
 
-    def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
+    def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
         """Read noise, referred to the output as aihwkit's w_noise is: every product is a fresh read of every device.
 
         A device read with independent noise xi_jk ~ N(0, sigma^2) gives output j of sample x the extra sum_k xi_jk
@@ -219,7 +222,7 @@ class AnalogSubstrate(Substrate):
         noisy += y
         return noisy
 
-    def signal(self, v: Array, where: str, layer: int) -> Array:
+    def signal(self, v: Array, where: str, layer: str) -> Array:
         io = self.model.io
         manage = io.noise_management == "abs_max"
         if where in ("input", "forward", "error"):
@@ -232,7 +235,9 @@ class AnalogSubstrate(Substrate):
             return devices.convert(v, io.adc_bits, io.adc_range, io.backward_noise, manage, self.rng)
         return v
 
-    def accumulate(self, a: Array, layer: int) -> Array:
+    def accumulate(self, a: Array, layer: str) -> Array:
+        if layer not in self.bound:
+            return a  # NOTE: a junction without devices (a sum, a pooling, a reshape) has no crossbar to read
         io, leak = self.model.io, self.model.circuit.leak
         if io.adc_bits is not None or io.forward_noise:
             a = devices.convert(
@@ -240,19 +245,19 @@ class AnalogSubstrate(Substrate):
             )
         return a * (1.0 - leak) if leak else a
 
-    def line(self, wave: Array, layer: int, direction: str) -> Array:
+    def line(self, wave: Array, layer: str, direction: str) -> Array:
         circ = self.model.circuit
         out = wave
         key = (layer, direction)
         if circ.jitter:
-            nu = self._per_chip(self.courant[:, layer], wave.ndim)
+            nu = self._per_chip(self.courant[:, self.index[layer]], wave.ndim)
             prev = self._lags.get(key)
             if prev is not None and prev.shape != wave.shape:
                 prev = None
             out = devices.courant_lag(prev, out, nu.astype(wave.dtype))
             self._lags[key] = out
         if circ.mismatch or circ.mismatch_dtod or circ.line_loss:
-            gamma = self._per_chip(self.gamma[:, layer, 0 if direction == "forward" else 1], wave.ndim)
+            gamma = self._per_chip(self.gamma[:, self.index[layer], 0 if direction == "forward" else 1], wave.ndim)
             history = self._lines.get(key)
             if history is None or (history[0] is not None and history[0].shape != out.shape):
                 history = [None, None]
@@ -270,10 +275,10 @@ class AnalogSubstrate(Substrate):
             return values[0]
         return values.reshape((self.chips,) + (1,) * (ndim - 1))
 
-    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+    def write(self, p: Array, step: Array, layer: str, kind: str) -> None:
         self.write_scaled(p, step, 1.0, layer, kind)
 
-    def write_scaled(self, p: Array, step: Array, scale: float, layer: int, kind: str) -> None:
+    def write_scaled(self, p: Array, step: Array, scale: float, layer: str, kind: str) -> None:
         """p += scale step as device physics (see the module docstring); the scaled step is formed a block of rows at
         a time, never as a whole temporary."""
         if kind != "W":
@@ -297,7 +302,7 @@ class AnalogSubstrate(Substrate):
             self._pulse(p, steps, scale, layer)
         self._pin(p, layer)
 
-    def _pulse(self, p: Array, steps: Array, scale: float, layer: int) -> None:
+    def _pulse(self, p: Array, steps: Array, scale: float, layer: str) -> None:
         """The update as pulses: each device's continuous step becomes a pulse count (rounded over blocks of rows),
         then the pulse physics runs once on the devices that got a pulse (about 1 % per step of SGD at lr 0.01 on
         reram); the others hold their settled state (clipped, on a level) from before. (A worker thread rounding
@@ -328,7 +333,7 @@ class AnalogSubstrate(Substrate):
             new = devices.quantize(new, dev.weight_bits, dev.scale)
         flat[moved] = new
 
-    def _step_size(self, layer: int, dtype: Any) -> Array | float:
+    def _step_size(self, layer: str, dtype: Any) -> Array | float:
         """Each device's pulse step dw_min * scale * (its d2d factor), kept per layer and dtype."""
         key = (layer, np.dtype(dtype).str)
         if key not in self._steps:
@@ -339,7 +344,7 @@ class AnalogSubstrate(Substrate):
             self._steps[key] = np.asarray(unit * scale, dtype=dtype) if np.ndim(scale) else unit
         return self._steps[key]
 
-    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+    def activate(self, act: Activation, a: Array, layer: str) -> Array:
         return act.f(a)
 
 
@@ -348,7 +353,7 @@ class _Inference(Delegate):
 
     inner: AnalogSubstrate
 
-    def weight(self, W: Array, layer: int) -> Array:
+    def weight(self, W: Array, layer: str) -> Array:
         dev = self.inner.model.device
         if dev.drift_nu and dev.t_inference > dev.drift_t0:
             return W * devices.drift_factor(dev.t_inference, dev.drift_t0, self.inner.nu_drift[layer]).astype(W.dtype)

@@ -1,77 +1,88 @@
 """The cells of the wave machine, written once: every schedule, learning rule and the NumPy circuit target compose them.
 
 A cell does its math through the hooks of the machine's :class:`~wavetrain.emulator.substrate.Substrate`, so the
-arithmetic it runs on (ideal float, Loihi fixed point, an analog device) is a value, never a code path. Layers ``l``
-are 0-based (layer l+1 of the spec). Every cell broadcasts over leading axes: with a Monte-Carlo axis of chip instances
-waves are (chips, batch, n) and parameters (chips, out, in), so transposes are ``swapaxes(-1, -2)`` and batch sums run
-over axis -2. With identity hooks (``IDEAL``) each cell is the plain equation, bit for bit.
+arithmetic it runs on (ideal float, Loihi fixed point, an analog device) is a value, never a code path. Cells are
+keyed by node id (:mod:`wavetrain.compiler.graph`): node n reads its inputs (the clamped input or the waves its
+predecessors send), its junction's operator is the node type's entry in :data:`wavetrain.emulator.ops.OPS`. Every
+cell broadcasts over leading axes: with a Monte-Carlo axis of chip instances waves are (chips, batch, ...) and
+parameters (chips, *shape). With identity hooks (``IDEAL``) each cell is the plain equation, bit for bit.
 
   cell           equation                                        substrate hooks
-  read           W~_l, b~_l = weight(W_l), bias(b_l)             weight, bias (once per tick; both waves see it)
-  clamp          s_0 = x                                         signal "input"
-  send           s_l leaves layer l for layer l+1                signal "forward" (l: the sending layer)
-  junction       a_l = W_l s_{l-1} + b_l                         crossbar "forward", accumulate
-  nonlinearity   s_l = sigma(a_l)                                activate
-  sensitivity    delta_l = sigma'(a_l) * lam_l                   derivative
-  back           lam_{l-1} = W_l^T delta_l                       crossbar "backward", signal "backward" (l-1: the
-                                                                 receiving layer)
-  readout        G_l = delta_l^T s_{l-1}, g_l = sum_batch delta  gradient "W", "b"
-  output         y = s_L at the loss load                        signal "output"
-  load           lam_L = dC/dy (y, t) / batch                    signal "error"
+  read           W~_n, b~_n = weight(W_n), bias(b_n)             weight, bias (once per tick; both waves see it)
+  clamp          s_input = x                                     signal "input"
+  send           s_n leaves n for its consumers                  signal "forward" (n: the sending node)
+  junction       a_n = A_n(inputs) (+ b_n)                       crossbar "forward" (parametric nodes), accumulate
+  nonlinearity   s_n = sigma(a_n)                                activate
+  sensitivity    delta_n = sigma'(a_n) * lam_n                   derivative
+  back           lam_p += A_n^T(delta_n) for each input p        crossbar "backward", signal "backward" (p: the
+                                                                 receiving node); fan-out sums (Kirchhoff)
+  readout        G_n = the port's correlation of delta_n with    gradient "W", "b"
+                 its input, g_n = sum delta_n
+  output         y = s_out at the loss load                      signal "output"
+  load           lam_out = dC/ds_out (y, t) / batch              signal "error"
   line / carry   w <- w + nu (w_new - w)  (w_new at nu = 1)      line "forward" / "backward"
-  update         theta_l <- theta_l + step_l                     write "W", "b" (write_scaled: step = scale g)
+  update         theta_n <- theta_n + step_n                     write "W", "b" (write_scaled: step = scale g)
 
-The three products of the junction (forward W s, backward W^T delta, port readout delta^T s) are
-:func:`forward_product`, :func:`backward_product` and :func:`outer_product`; nothing else in library code multiplies
-by a layer's weights (the textbook ``backprop`` reference is written apart on purpose).
+The three products of a junction with devices (forward A, backward A^T, port readout) are the OPS entry's, through
+the ``crossbar`` hook; nothing else in library code multiplies by a node's weights (the textbook ``backprop``
+reference is written apart on purpose).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from wavetrain.compiler.functions import Activation, Array, Loss
+from wavetrain.compiler.functions import ACTIVATIONS, Activation, Array, Loss
+from wavetrain.compiler.graph import INPUT, Graph
+from wavetrain.emulator import ops
+from wavetrain.emulator.ops import backward_product, forward_product, outer_product
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 if TYPE_CHECKING:
     from wavetrain.compiler.network import Network
 
-Params = Sequence[tuple[Array, Array]]  # (W_l, b_l) per layer; W_l has shape (..., out, in)
-Grads = list[tuple[Array, Array]]  # (dC/dW_l, dC/db_l) per layer
+Pair = tuple[Array, Array]
+Params = Mapping[str, Pair]  # (W_n, b_n) per parametric node id; W_n has shape (..., *weight shape)
+Grads = dict[str, Pair]  # (dC/dW_n, dC/db_n) per parametric node id
 
 
 @dataclass(frozen=True, eq=False)
 class Machine:
-    """One network as the kernel sees it: live parameters, nonlinearities, loss load and the substrate it runs on.
+    """One network as the kernel sees it: its graph, live parameters, nonlinearities, loss load and substrate.
 
     Build it with :meth:`wavetrain.compiler.network.Network.machine` (or :meth:`of`). ``params`` are the live arrays
-    the ports write into (views of the network's, unless a dtype cast asked for copies). Every schedule, learning
-    rule and port takes the Machine: the substrate travels with it, never beside it. ``net`` is the network whose
-    topology it runs (None for a bare stack of junctions, such as MPC's local heads).
+    the ports write into, keyed by node id (views of the network's, unless a dtype cast asked for copies). Every
+    schedule, learning rule and port takes the Machine: the substrate travels with it, never beside it. ``net`` is
+    the network it runs (None for a bare stack of junctions, such as MPC's local heads).
     """
 
+    graph: Graph
     params: Params
-    acts: tuple[Activation, ...]
     loss: Loss
     substrate: Substrate = IDEAL
     net: Network | None = None
+    acts: Mapping[str, Activation] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "acts", {n: ACTIVATIONS[self.graph.activation(n)] for n in self.graph.order})
 
     @classmethod
-    def of(cls, net: Network, params: Params | None = None, substrate: Substrate = IDEAL) -> Machine:
-        """The machine of a :class:`~wavetrain.compiler.network.Network` (its own live parameters by default)."""
-        return cls(
-            net.params() if params is None else params,
-            tuple(layer.act for layer in net.layers),
-            net.loss_fn,
-            substrate,
-            net,
-        )
+    def of(cls, net: Network, params: Params | Sequence[Pair] | None = None, substrate: Substrate = IDEAL) -> Machine:
+        """The machine of a :class:`~wavetrain.compiler.network.Network` (its own live parameters by default;
+        ``params`` keyed by node id, or a list in the order of ``net.graph.parametric``)."""
+        keyed = net.param_dict() if params is None else keyed_params(net.graph, params)
+        return cls(net.graph, keyed, net.loss_fn, substrate, net)
 
     @property
     def depth(self) -> int:
-        return len(self.params)
+        """D, the longest path from the input to the loss in ticks (L for a chain of L layers)."""
+        return self.graph.depth
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return self.graph.order
 
     @property
     def network(self) -> Network:
@@ -80,105 +91,182 @@ class Machine:
             raise ConfigError("this machine is a bare stack of junctions with no network; build it with Machine.of")
         return self.net
 
-    def with_params(self, params: Params) -> Machine:
-        return replace(self, params=params)
+    def with_params(self, params: Params | Sequence[Pair]) -> Machine:
+        return replace(self, params=keyed_params(self.graph, params))
 
     def on(self, substrate: Substrate) -> Machine:
         """The same network and parameters on another substrate."""
         return replace(self, substrate=substrate)
 
-
-# --- the junction: reads, the three products, the integrator ------------------------------------------------------
-
-
-def read(m: Machine) -> list[tuple[Array, Array]]:
-    """Every junction reads its parameters once (a tick's forward and backward waves see the same read)."""
-    return [read_layer(m, l) for l in range(m.depth)]
+    def chain(self) -> tuple[list[Pair], list[Activation]]:
+        """(params, activations) as lists, for the verified chain-only fast paths (a dense chain)."""
+        return [self.params[n] for n in self.graph.parametric], [self.acts[n] for n in self.graph.order]
 
 
-def read_layer(m: Machine, l: int) -> tuple[Array, Array]:
-    """Junction l reads (W_l, b_l) from its devices."""
-    W, b = m.params[l]
-    return m.substrate.weight(W, l), m.substrate.bias(b, l)
+def dense_chain(m: Machine, what: str) -> list[str]:
+    """The node ids of a chain of dense junctions, for the algorithms defined on one (``what`` names the caller);
+    any other graph is refused naming the first node that is not (or a fan-out / fan-in)."""
+    g = m.graph
+    for n in g.order:
+        from wavetrain.compiler.graph import Linear
+
+        if not isinstance(g.node(n), Linear):
+            raise ConfigError(
+                f"{what} is defined on a chain of dense layers; node {n!r} is a {type(g.node(n)).__name__}"
+            )
+        if len(g.preds[n]) != 1 or len(g.succs[n]) > 1:
+            raise ConfigError(f"{what} is defined on a chain of dense layers; node {n!r} joins or splits waves "
+                              f"(inputs {list(g.preds[n])}, consumers {list(g.succs[n])})")  # fmt: skip
+    return list(g.order)
 
 
-def forward_product(W: Array, s: Array) -> Array:
-    """W s for batch rows: s (.., batch, in) @ W^T (.., in, out)."""
-    return s @ W.swapaxes(-1, -2)
+__all__ = ["backward_product", "forward_product", "outer_product"]
 
 
-def backward_product(W: Array, delta: Array) -> Array:
-    """W^T delta for batch rows: delta (.., batch, out) @ W (.., out, in)."""
-    return delta @ W
+def keyed_params(graph: Graph, params: Params | Sequence[Pair]) -> dict[str, Pair]:
+    """``params`` keyed by node id: a mapping as it is, or a list in the order of ``graph.parametric``."""
+    ids = graph.parametric
+    if isinstance(params, Mapping):
+        if list(params) != list(ids):
+            raise ConfigError(f"params: expected the nodes {list(ids)} in this order, got {list(params)}")
+        return dict(params)
+    if len(params) != len(ids):
+        raise ConfigError(f"params: expected {len(ids)} (W, b) pairs (nodes {list(ids)}), got {len(params)}")
+    return {n: (pair[0], pair[1]) for n, pair in zip(ids, params)}
 
 
-def outer_product(delta: Array, s: Array) -> Array:
-    """delta^T s summed over the batch: (.., out, batch) @ (.., batch, in)."""
-    return delta.swapaxes(-1, -2) @ s
+def keyed_grads(m: Machine, grads: Mapping[str, Pair] | Sequence[Pair]) -> dict[str, Pair]:
+    """Port readouts keyed by node id (a list is read in the order of the machine's parametric nodes)."""
+    if isinstance(grads, Mapping):
+        return grads  # type: ignore[return-value]
+    return dict(zip(m.params, grads))
 
 
-def junction(m: Machine, l: int, s: Array, wb: tuple[Array, Array]) -> Array:
-    """The integrator of layer l: a_l = W_l s_{l-1} + b_l (wb: this tick's read of (W_l, b_l))."""
-    W, b = wb
-    return m.substrate.accumulate(m.substrate.crossbar(forward_product(W, s), s, l, "forward") + b[..., None, :], l)
+def bare(
+    params: Sequence[Pair], acts: Sequence[Activation], loss: Loss | None, substrate: Substrate = IDEAL
+) -> Machine:
+    """A chain of dense junctions with no network behind it (MPC's local heads, a single layer of the energy
+    ledger): node ids "1".."L", widths read off the weights."""
+    from wavetrain.compiler.graph import Linear
+
+    if not params:
+        raise ConfigError("bare machine: expected at least one (W, b) pair")
+    nodes = [Linear(id=str(k + 1), features=W.shape[-2], activation=act.name) for k, ((W, _), act) in
+             enumerate(zip(params, acts))]  # fmt: skip
+    graph = Graph.chain((params[0][0].shape[-1],), nodes)
+    return Machine(graph, keyed_params(graph, params), loss, substrate)  # type: ignore[arg-type]
 
 
-def back(m: Machine, l: int, delta: Array, W: Array) -> Array:
-    """The backward wave leaving layer l's junction for layer l-1: lam_{l-1} = W_l^T delta_l."""
-    y = m.substrate.crossbar(backward_product(W, delta), delta, l, "backward")
-    return m.substrate.signal(y, "backward", l - 1)
+# --- the junction: reads, the products, the integrator ------------------------------------------------------------
 
 
-def readout(m: Machine, l: int, delta: Array, s: Array) -> tuple[Array, Array]:
-    """The port of layer l reads (G_l, g_l) = (delta_l^T s_{l-1}, delta_l summed over the batch)."""
-    sub = m.substrate
-    return sub.gradient(outer_product(delta, s), l, "W"), sub.gradient(delta.sum(axis=-2), l, "b")
+def read(m: Machine) -> dict[str, Pair]:
+    """Every junction with devices reads its parameters once (a tick's forward and backward waves see one read)."""
+    return {n: read_node(m, n) for n in m.params}
+
+
+def read_node(m: Machine, n: str) -> Pair:
+    """Junction n reads (W_n, b_n) from its devices."""
+    W, b = m.params[n]
+    return m.substrate.weight(W, n), m.substrate.bias(b, n)
+
+
+def _crossbar(m: Machine, n: str) -> ops.Crossbar:
+    return lambda y, x, direction: m.substrate.crossbar(y, x, n, direction)
+
+
+def junction(m: Machine, n: str, ins: Sequence[Array], wb: Mapping[str, Pair]) -> Array:
+    """The integrator of node n: a_n = A_n(inputs) (+ b_n): its operator on this tick's inputs and read."""
+    node = m.graph.node(n)
+    op = ops.OPS[type(node)]
+    if op is not None and op.parametric:
+        W, b = wb[n]
+        return m.substrate.accumulate(op.add_bias(op.forward(node, ins, W, _crossbar(m, n)), b), n)
+    shapes = [m.graph.shape[p] for p in m.graph.preds[n]]
+    return m.substrate.accumulate(ops.linear(node, ins, shapes), n)
+
+
+def back(
+    m: Machine, n: str, delta: Array, wb: Mapping[str, Pair], ins: Sequence[Array], to_input: bool = False
+) -> dict[str, Array]:
+    """The backward waves leaving node n's junction for each of its inputs p: A_n^T delta_n.
+
+    None goes to the input unless ``to_input`` (a circuit whose first junction drives a back port: the wave the
+    clamp absorbs, with no message boundary to cross)."""
+    node = m.graph.node(n)
+    preds = m.graph.preds[n]
+    op = ops.OPS[type(node)]
+    if op is not None and op.parametric:
+        waves = op.backward(node, delta, wb[n][0], ins, _crossbar(m, n))
+    else:
+        waves = ops.transpose(node, delta, ins, [m.graph.shape[p] for p in preds])
+    return {
+        p: y if p == INPUT else m.substrate.signal(y, "backward", p)
+        for p, y in zip(preds, waves)
+        if to_input or p != INPUT
+    }
+
+
+def readout(m: Machine, n: str, delta: Array, ins: Sequence[Array]) -> Pair:
+    """The port of node n reads (G_n, g_n): its input correlated with delta_n, and delta_n summed."""
+    node = m.graph.node(n)
+    gW, gb = ops.OPS[type(node)].readout(node, delta, ins)
+    return m.substrate.gradient(gW, n, "W"), m.substrate.gradient(gb, n, "b")
 
 
 # --- the nonlinearity ----------------------------------------------------------------------------------------------
 
 
-def nonlinearity(m: Machine, l: int, a: Array) -> Array:
-    """s_l = sigma(a_l)."""
-    return m.substrate.activate(m.acts[l], a, l)
+def nonlinearity(m: Machine, n: str, a: Array) -> Array:
+    """s_n = sigma(a_n)."""
+    return m.substrate.activate(m.acts[n], a, n)
 
 
-def slope(m: Machine, l: int, a: Array, s: Array) -> Array:
-    """The small-signal gain sigma'(a_l) (s = sigma(a_l), for derivatives that s determines)."""
-    return m.substrate.derivative(m.acts[l], a, s, l)
+def slope(m: Machine, n: str, a: Array, s: Array) -> Array:
+    """The small-signal gain sigma'(a_n) (s = sigma(a_n), for derivatives that s determines)."""
+    return m.substrate.derivative(m.acts[n], a, s, n)
 
 
-def sensitivity(m: Machine, l: int, a: Array, s: Array, lam: Array) -> Array:
-    """delta_l = sigma'(a_l) * lam_l."""
-    return slope(m, l, a, s) * lam
+def sensitivity(m: Machine, n: str, a: Array, s: Array, lam: Array) -> Array:
+    """delta_n = sigma'(a_n) * lam_n."""
+    return slope(m, n, a, s) * lam
 
 
 # --- boundaries, the loss load and the lines -----------------------------------------------------------------------
 
 
 def clamp(m: Machine, x: Array) -> Array:
-    """The input clamp drives x into layer 1."""
-    return m.substrate.signal(x, "input", 0)
+    """The input clamp drives x (channels first, as given) into the nodes that read the input."""
+    return m.substrate.signal(ops.to_internal(x, m.graph.input_shape), "input", INPUT)
 
 
-def send(m: Machine, l: int, s: Array) -> Array:
-    """s_l leaving layer l for the junction of layer l+1."""
-    return m.substrate.signal(s, "forward", l)
+def send(m: Machine, n: str, s: Array) -> Array:
+    """s_n leaving node n for its consumers."""
+    return m.substrate.signal(s, "forward", n)
 
 
-def inputs(m: Machine, x: Array, s: Sequence[Array]) -> list[Array]:
-    """What each junction sees: [clamp(x), send(s_1), ..., send(s_{L-1})]."""
-    return [clamp(m, x), *(send(m, l, s[l]) for l in range(m.depth - 1))]
+def sent(m: Machine, x: Array, s: Mapping[str, Array]) -> dict[str, Array]:
+    """What every node sends this tick: the clamped input, and s_n of every node that feeds another."""
+    out = {INPUT: clamp(m, x)}
+    for n in m.graph.order:
+        if m.graph.succs[n]:
+            out[n] = send(m, n, s[n])
+    return out
 
 
-def output(m: Machine, s_last: Array) -> Array:
-    """s_L as the loss load sees it."""
-    return m.substrate.signal(s_last, "output", m.depth - 1)
+def inputs(m: Machine, n: str, waves: Mapping[str, Array]) -> list[Array]:
+    """The inputs of node n's junction, in edge order, from what its predecessors sent."""
+    return [waves[p] for p in m.graph.preds[n]]
+
+
+def output(m: Machine, s_out: Array) -> Array:
+    """s_out as the loss load sees it."""
+    return m.substrate.signal(s_out, "output", m.graph.output)
 
 
 def load(m: Machine, y: Array, t: Array) -> Array:
-    """The loss load reflects the error wave lam_L = dC/ds_L(y, t) / batch (y: the :func:`output` signal)."""
-    return m.substrate.signal(m.loss.grad(y, t) / y.shape[-2], "error", m.depth - 1)
+    """The loss load reflects the error wave lam_out = dC/ds_out(y, t) / batch (y: the :func:`output` signal)."""
+    return m.substrate.signal(m.loss.grad(y, t) / y.shape[-2], "error", m.graph.output)
 
 
 def cost(m: Machine, y: Array, t: Array) -> Array:
@@ -192,60 +280,72 @@ def blend(wave: Array, new: Array, nu: float) -> Array:
     return new if nu == 1.0 else wave + nu * (new - wave)
 
 
-def line(m: Machine, l: int, wave: Array, new: Array, nu: float, direction: str) -> Array:
+def line(m: Machine, n: str, wave: Array, new: Array, nu: float, direction: str) -> Array:
     """A line carries a wave over one tick: transport (nu = 1, exact) or nu-relaxation w + nu (new - w)."""
-    return m.substrate.line(blend(wave, new, nu), l, direction)
+    return m.substrate.line(blend(wave, new, nu), n, direction)
+
+
+def carry(m: Machine, n: str, new: Array, direction: str) -> Array:
+    """A line at Courant number 1: pure transport of the value its source put on it this tick."""
+    return m.substrate.line(new, n, direction)
+
+
+def gather(contributions: Mapping[str, list[Array]], n: str) -> Array:
+    """Kirchhoff at a fan-out: the backward waves arriving at n from its consumers add (one wave: as it is)."""
+    waves = contributions[n]
+    total = waves[0]
+    for more in waves[1:]:
+        total = total + more
+    return total
 
 
 # --- sweeps composed from the cells ----------------------------------------------------------------------------------
 
 
-def carry(m: Machine, l: int, new: Array, direction: str) -> Array:
-    """A line at Courant number 1: pure transport of the value its source put on it this tick."""
-    return m.substrate.line(new, l, direction)
-
-
 @dataclass(frozen=True, eq=False)
 class Sweep:
-    """One forward pass: a_l, sigma(a_l) as the layer holds it, the wave s_l on its line, and each junction's input."""
+    """One forward pass, per node: a_n, sigma(a_n) as the node holds it, s_n on its line, its junction's inputs."""
 
-    pre: list[Array]  # a_1..a_L
-    out: list[Array]  # sigma(a_l), l = 1..L (what the layer's own derivative reads)
-    s: list[Array]  # s_1..s_L on the forward lines (carry(out))
-    ins: list[Array]  # the input of junction l: [clamp(x), send(s_1), ..., send(s_{L-1})]
+    pre: dict[str, Array]
+    out: dict[str, Array]
+    s: dict[str, Array]
+    ins: dict[str, list[Array]]
 
 
-def forward_sweep(m: Machine, x: Array, wb: Sequence[tuple[Array, Array]] | None = None) -> Sweep:
-    """The forward wave once through every layer, each junction reading ``wb`` (default: a fresh :func:`read`)."""
+def forward_sweep(m: Machine, x: Array, wb: Mapping[str, Pair] | None = None) -> Sweep:
+    """The forward wave once through every node in topological order, each junction reading ``wb``."""
     wb = read(m) if wb is None else wb
-    ins, pre, out, s = [clamp(m, x)], [], [], []
-    for l in range(m.depth):
-        pre.append(junction(m, l, ins[-1], wb[l]))
-        out.append(nonlinearity(m, l, pre[-1]))
-        s.append(carry(m, l, out[-1], "forward"))
-        if l < m.depth - 1:
-            ins.append(send(m, l, s[-1]))
+    waves = {INPUT: clamp(m, x)}
+    pre, out, s, ins = {}, {}, {}, {}
+    for n in m.graph.order:
+        ins[n] = inputs(m, n, waves)
+        pre[n] = junction(m, n, ins[n], wb)
+        out[n] = nonlinearity(m, n, pre[n])
+        s[n] = carry(m, n, out[n], "forward")
+        if m.graph.succs[n]:
+            waves[n] = send(m, n, s[n])
     return Sweep(pre, out, s, ins)
 
 
 # --- the port update -------------------------------------------------------------------------------------------------
 
 
-def update(m: Machine, steps: Sequence[tuple[Array, Array]]) -> None:
-    """Apply one step per parameter to the device, in place: theta_l <- theta_l + step_l (through ``write``)."""
-    for l, step in enumerate(steps):
-        update_layer(m, l, step)
+def update(m: Machine, steps: Mapping[str, Pair]) -> None:
+    """Apply one step per parameter to the device, in place: theta_n <- theta_n + step_n (through ``write``)."""
+    for n, step in steps.items():
+        update_node(m, n, step)
 
 
-def update_layer(m: Machine, l: int, step: tuple[Array, Array]) -> None:
-    """Apply one step to layer l's devices: W_l += step_W, b_l += step_b (through ``write``)."""
-    W, b = m.params[l]
-    m.substrate.write(W, step[0], l, "W")
-    m.substrate.write(b, step[1], l, "b")
+def update_node(m: Machine, n: str, step: Pair) -> None:
+    """Apply one step to node n's devices: W_n += step_W, b_n += step_b (through ``write``)."""
+    W, b = m.params[n]
+    m.substrate.write(W, step[0], n, "W")
+    m.substrate.write(b, step[1], n, "b")
 
 
-def update_scaled(m: Machine, grads: Sequence[tuple[Array, Array]], scale: float) -> None:
-    """theta_l <- theta_l + scale * g_l for every parameter (the resistor port: scale = -lr), via ``write_scaled``."""
-    for l, ((W, b), (gW, gb)) in enumerate(zip(m.params, grads)):
-        m.substrate.write_scaled(W, gW, scale, l, "W")
-        m.substrate.write_scaled(b, gb, scale, l, "b")
+def update_scaled(m: Machine, grads: Mapping[str, Pair], scale: float) -> None:
+    """theta_n <- theta_n + scale * g_n for every parameter (the resistor port: scale = -lr), via ``write_scaled``."""
+    for n, (W, b) in m.params.items():
+        gW, gb = grads[n]
+        m.substrate.write_scaled(W, gW, scale, n, "W")
+        m.substrate.write_scaled(b, gb, scale, n, "b")

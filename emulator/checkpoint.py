@@ -47,7 +47,7 @@ from wavetrain.emulator.state_tree import assign, decode, encode, restore_into
 from wavetrain.errors import ConfigError, ModelFileError, TrainingInterrupted
 
 FORMAT_NAME = "wavetrain.checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: parameters, velocities and the wave state keyed by node id (1: lists by layer)
 STATE_LIMIT = 64 * 2**20  # bytes of checkpoint.json read at most
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -108,9 +108,15 @@ def read(path: str | os.PathLike[str]) -> tuple[Network, dict[str, Any], dict[st
             got = header.get("format") if isinstance(header, dict) else type(header).__name__
             raise ModelFileError(f"{path}: checkpoint format is {got!r}, expected {FORMAT_NAME!r}")
         version = header.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        if version == 1:
             raise ModelFileError(
-                f"{path}: checkpoint version {version!r} is not supported, expected 1..{FORMAT_VERSION}"
+                f"{path}: checkpoint version 1 was written by wavetrain before the graph redesign (state kept per "
+                f"layer index); resume it with that wavetrain, or start the run anew (the network in it loads with "
+                f"Network.load)"
+            )
+        if not isinstance(version, int) or isinstance(version, bool) or not 2 <= version <= FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path}: checkpoint version {version!r} is not supported, expected 2..{FORMAT_VERSION}"
             )
         for key, kind in (("epoch", int), ("position", int), ("settings", dict), ("data", str), ("wall_time", float)):
             if not isinstance(header.get(key), kind) or isinstance(header.get(key), bool):
@@ -148,7 +154,8 @@ def live_state(m: Any, rng: np.random.Generator, port: Any, method: Any, history
 
 
 def _set_params(live: Any, saved: Any) -> None:
-    for (W, b), (sW, sb) in zip(live, saved):
+    for n, (W, b) in live.items():
+        sW, sb = saved[n]
         W[...] = sW
         b[...] = sb
 
@@ -183,9 +190,12 @@ class Session:
         if missing:
             raise ModelFileError(f"{path}: checkpoint state lacks {missing}")
         saved = {key: decode(fields[key], arrays) for key in STATE_KEYS if key not in ("port", "method")}
-        shapes = [(W.shape, b.shape) for W, b in state["params"]]
+        shapes = {n: (W.shape, b.shape) for n, (W, b) in state["params"].items()}
         params = saved["params"]
-        if not isinstance(params, list) or [tuple(np.shape(a) for a in pair) for pair in params] != shapes:
+        if (
+            not isinstance(params, dict)
+            or {n: tuple(np.shape(a) for a in pair) for n, pair in params.items()} != shapes
+        ):
             raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")
         order, losses = saved["order"], saved["losses"]
         if order is not None and not (
@@ -243,7 +253,7 @@ class Session:
         """After an epoch: if a loss or a parameter is not finite, restore the last finite state and raise."""
         losses = state["losses"]
         bad = [i for i, value in enumerate(losses) if not np.isfinite(value)]
-        if not bad and all(bool(np.isfinite(W).all() and np.isfinite(b).all()) for W, b in state["params"]):
+        if not bad and all(bool(np.isfinite(W).all() and np.isfinite(b).all()) for W, b in state["params"].values()):
             return
         what = f"minibatch {bad[0]} has loss {losses[bad[0]]}" if bad else "a parameter left the finite range"
         saved = self.rollback()
@@ -271,12 +281,10 @@ class Session:
                 )
         if header["data"] != self.data:
             raise ConfigError(f"resume {path}: the training data differ from the checkpoint's (sha256 mismatch)")
-        mine = [(layer.in_features, layer.out_features, layer.activation) for layer in net.layers]
-        theirs = [(layer.in_features, layer.out_features, layer.activation) for layer in checkpoint_net.layers]
-        if mine != theirs or net.loss != checkpoint_net.loss:
+        if net.graph.to_dict() != checkpoint_net.graph.to_dict() or net.loss != checkpoint_net.loss:
             raise ConfigError(
-                f"resume {path}: the network is {net.sizes} ({net.loss}), expected {checkpoint_net.sizes} "
-                f"({checkpoint_net.loss}) with the same activations as in the checkpoint"
+                f"resume {path}: the network is {net.describe()} ({net.loss}), expected {checkpoint_net.describe()} "
+                f"({checkpoint_net.loss}) with the same graph and activations as in the checkpoint"
             )
         if header["epoch"] > self.settings["epochs"] or (
             header["epoch"] == self.settings["epochs"] and header["position"] > 0
@@ -312,8 +320,9 @@ class Session:
             "wall_time": float(wall_time),
         }
         current = net.copy()  # NOTE: the network members hold the training parameters, whatever their dtype
-        for layer, (W, b) in zip(current.layers, state["params"]):
-            layer.weight, layer.bias = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        for n, (W, b) in state["params"].items():
+            held = current.parameters(n)
+            held.weight, held.bias = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
         return write(self.path, current, header, state)
 
     def due(self, epoch_done: int, epochs: int) -> bool:

@@ -111,18 +111,18 @@ class Recorder(Delegate):
 
     def __init__(self, inner: Substrate) -> None:
         super().__init__(inner)
-        self.recorded: dict[tuple[int, str], Array] = {}
-        self.read_from: dict[tuple[int, str], Array] = {}
+        self.recorded: dict[tuple[str, str], Array] = {}
+        self.read_from: dict[tuple[str, str], Array] = {}
 
-    def weight(self, W: Array, layer: int) -> Array:
+    def weight(self, W: Array, layer: str) -> Array:
         self.read_from[(layer, "W")] = W.copy()
         return self.inner.weight(W, layer)
 
-    def bias(self, b: Array, layer: int) -> Array:
+    def bias(self, b: Array, layer: str) -> Array:
         self.read_from[(layer, "b")] = b.copy()
         return self.inner.bias(b, layer)
 
-    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+    def gradient(self, g: Array, layer: str, kind: str) -> Array:
         g = self.inner.gradient(g, layer, kind)
         self.recorded[(layer, kind)] = g
         return g
@@ -136,7 +136,7 @@ class ChipRun:
                  dataset: Any = None) -> None:  # fmt: skip
         self.model = load_hardware(hardware)
         # NOTE: the per-device arrays (bounds, steps) in the training dtype, so device writes stay in it
-        self.substrate = AnalogSubstrate(self.model, net.sizes, chips=chips, seed=seed, dtype=dtype)
+        self.substrate = AnalogSubstrate(self.model, net.graph, chips=chips, seed=seed, dtype=dtype)
         if self.substrate.needs_ticks and method_name == "dyadic" and schedule == "light_cone":
             raise ConfigError(
                 f"hardware {self.model.name!r}: mismatch echoes and timing jitter need the waves' history, which the "
@@ -151,12 +151,12 @@ class ChipRun:
         # in the training dtype), written back into the network every epoch (chip 0)
         self.dtype = np.dtype(dtype)
         self.copied = chips is not None or self.dtype != np.float64
-        params = net.params() if not self.copied else [
-            (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
-             np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
-            for W, b in net.params()]  # fmt: skip
-        for l, (W, _) in enumerate(params):
-            self.substrate.program(W, l)
+        params = net.param_dict() if not self.copied else {
+            n: (np.broadcast_to(W, lead + W.shape).astype(self.dtype, order="C"),
+                np.broadcast_to(b, lead + b.shape).astype(self.dtype, order="C"))
+            for n, (W, b) in net.param_dict().items()}  # fmt: skip
+        for n, (W, _) in params.items():
+            self.substrate.program(W, n)
         self.chip = Machine.of(net, params, self.substrate)  # the chips as training writes them
         self.machine = self.chip  # what the next step runs on (a recording view on fidelity steps)
         self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
@@ -166,12 +166,12 @@ class ChipRun:
 
     @property
     def params(self) -> list[tuple[Array, Array]]:
-        return list(self.chip.params)
+        return list(self.chip.params.values())
 
     def before_step(self) -> None:
         due = self.fidelity is not None and self._step % self.fidelity.every == 0
         self.machine = self.chip.on(Recorder(self.substrate)) if due else self.chip
-        self._before = [W.copy() for W, _ in self.chip.params] if due else None
+        self._before = [W.copy() for W, _ in self.chip.params.values()] if due else None
 
     def after_step(self, x: Array, t: Array) -> None:
         """Compare the last port readout of the step with the exact gradient of the weights it was read from."""
@@ -179,11 +179,12 @@ class ChipRun:
         recorder, self.machine = self.machine.substrate, self.chip
         if self._before is None or self.fidelity is None or not isinstance(recorder, Recorder):
             return
-        depth = self.chip.depth
-        hw = [(recorder.recorded[(l, "W")], recorder.recorded[(l, "b")]) for l in range(depth)]
-        read_from = [(recorder.read_from[(l, "W")], recorder.read_from[(l, "b")]) for l in range(depth)]
-        exact, _, _ = light_cone(Machine.of(self.net, read_from, IDEAL), x, t)
-        moved = [W - W0 for (W, _), W0 in zip(self.chip.params, self._before)]
+        ids = list(self.chip.params)
+        hw = [(recorder.recorded[(n, "W")], recorder.recorded[(n, "b")]) for n in ids]
+        read_from = {n: (recorder.read_from[(n, "W")], recorder.read_from[(n, "b")]) for n in ids}
+        keyed, _, _ = light_cone(Machine.of(self.net, read_from, IDEAL), x, t)
+        exact = list(keyed.values())
+        moved = [W - W0 for (W, _), W0 in zip(self.chip.params.values(), self._before)]
         self.fidelity.add(hw, exact, moved)
         self._before = None
 
@@ -199,9 +200,10 @@ class ChipRun:
     def sync(self) -> None:
         """The network (and its checkpoint) holds chip 0."""
         if self.copied:
-            for layer, (W, b) in zip(self.net.layers, self.chip.params):
-                layer.weight[...] = W if self.chips is None else W[0]
-                layer.bias[...] = b if self.chips is None else b[0]
+            for n, (W, b) in self.chip.params.items():
+                held = self.net.parameters(n)
+                held.weight[...] = W if self.chips is None else W[0]
+                held.bias[...] = b if self.chips is None else b[0]
 
     def score(self, result: Any, loss: float) -> None:
         """One epoch's entries of ``result``: on-chip accuracies (mean over chips), per-chip test accuracy."""
@@ -243,17 +245,19 @@ def fidelity_by_tick(
     from wavetrain.emulator.relax import check_ticks, run_ticks
 
     ticks = check_ticks(ticks, net.depth, 1.0)
-    substrate = AnalogSubstrate(hardware, net.sizes, chips=chips, seed=seed)
+    substrate = AnalogSubstrate(hardware, net.graph, chips=chips, seed=seed)
     lead = () if chips is None else (chips,)
-    params = [
-        (np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy()) for W, b in net.params()
-    ]
-    for l, (W, _) in enumerate(params):
-        substrate.program(W, l)
+    params = {
+        n: (np.broadcast_to(W, lead + W.shape).copy(), np.broadcast_to(b, lead + b.shape).copy())
+        for n, (W, b) in net.param_dict().items()
+    }
+    for n, (W, _) in params.items():
+        substrate.program(W, n)
     x = net.check_input(x)
     t = net.targets(y, len(x))
     relaxation = run_ticks(Machine.of(net, params, substrate), x, t, ticks, 1.0, history=True)
-    exact, _, _ = light_cone(Machine.of(net, params, IDEAL), x, t)
+    keyed, _, _ = light_cone(Machine.of(net, params, IDEAL), x, t)
+    exact = list(keyed.values())
     out: dict[str, Any] = {"cosine": [], "relative_error": [], "layer_cosine": []}
     for grads in relaxation.history.grads:  # type: ignore[union-attr]
         cos, err = _compare([a for pair in grads for a in pair], [a for pair in exact for a in pair], chips is not None)

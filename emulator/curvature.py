@@ -14,7 +14,7 @@ Hessian, so a damping-free Newton step lands on the least-squares minimum (T7, T
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping
 
 from wavetrain.compiler.functions import Array, namespace, softmax
 from wavetrain.emulator import cells
@@ -40,30 +40,34 @@ def output_factor(loss: str, s_last: Array) -> Array:
     return root[:, :, None] * xp.eye(n, dtype=s_last.dtype)[None] - p[:, :, None] * root[:, None, :]
 
 
-def kfac_blocks(m: Machine, x: Array) -> list[Kronecker]:
-    """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep."""
+def kfac_blocks(m: Machine, x: Array) -> dict[str, Kronecker]:
+    """The Kronecker Gauss-Newton block of every layer for the batch x, from one forward and one factor sweep
+    (a chain of dense layers: the blocks are per dense junction)."""
+    ids = cells.dense_chain(m, "the Kronecker curvature (KFAC)")
     xp = namespace(x)
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
     batch = x.shape[0]
-    factor = output_factor(m.loss.name, cells.output(m, sweep.s[-1]))
-    blocks: list[Kronecker] = [None] * m.depth  # type: ignore[list-item]
-    for index in range(m.depth - 1, -1, -1):
-        d = cells.slope(m, index, sweep.pre[index], sweep.out[index])[:, :, None] * factor
+    factor = output_factor(m.loss.name, cells.output(m, sweep.s[ids[-1]]))
+    blocks: dict[str, Kronecker] = {}
+    for index in range(len(ids) - 1, -1, -1):
+        n = ids[index]
+        d = cells.slope(m, n, sweep.pre[n], sweep.out[n])[:, :, None] * factor
         flat = xp.reshape(xp.transpose(d, (1, 0, 2)), (d.shape[1], -1))
         g = flat @ flat.T / batch
-        tilde = xp.concatenate([sweep.ins[index], xp.ones((batch, 1), dtype=x.dtype)], axis=1)
-        blocks[index] = Kronecker(tilde.T @ tilde / batch, g)
+        tilde = xp.concatenate([sweep.ins[n][0], xp.ones((batch, 1), dtype=x.dtype)], axis=1)
+        blocks[n] = Kronecker(tilde.T @ tilde / batch, g)
         if index > 0:
             # NOTE: the factor's columns travel down as backward waves: W^T D = (D^T W)^T
-            factor = cells.backward_product(wb[index][0], d.swapaxes(-1, -2)).swapaxes(-1, -2)
-    return blocks
+            factor = cells.backward_product(wb[n][0], d.swapaxes(-1, -2)).swapaxes(-1, -2)
+    return {n: blocks[n] for n in ids}
 
 
-def newton_direction(blocks: Sequence[Kronecker], grads: Grads, damping: float) -> Grads:
+def newton_direction(blocks: Mapping[str, Kronecker], grads: Grads, damping: float) -> Grads:
     """-(A (x) G + damping)^-1 g per layer, with the damping split as (A + sqrt(d) I) (x) (G + sqrt(d) I)."""
-    steps: Grads = []
-    for block, (dW, db) in zip(blocks, grads):
+    steps: Grads = {}
+    for n, (dW, db) in grads.items():
+        block = blocks[n]
         xp = namespace(dW)
         shift = damping**0.5
         a = block.a + shift * xp.eye(block.a.shape[0], dtype=dW.dtype)
@@ -72,7 +76,7 @@ def newton_direction(blocks: Sequence[Kronecker], grads: Grads, damping: float) 
         # NOTE: H = A (x) G acts on W~ as G W~ A, so its inverse is G^-1 W~ A^-1 (A, G symmetric)
         left = _solve(xp, g, tilde)
         step = -_solve(xp, a, left.T).T
-        steps.append((step[:, :-1], step[:, -1]))
+        steps[n] = (step[:, :-1], step[:, -1])
     return steps
 
 

@@ -39,9 +39,9 @@ from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError
 
 
-def _layer(layer: Dense, substrate: Substrate) -> tuple[Machine, tuple[Array, Array]]:
-    m = Machine([(layer.weight, layer.bias)], (layer.act,), None, substrate)  # type: ignore[arg-type]
-    return m, cells.read_layer(m, 0)
+def _layer(layer: Dense, substrate: Substrate) -> tuple[Machine, dict[str, tuple[Array, Array]]]:
+    m = cells.bare([(layer.weight, layer.bias)], [layer.act], None, substrate)  # type: ignore[arg-type]
+    return m, cells.read(m)
 
 
 def junction_flow(
@@ -49,17 +49,17 @@ def junction_flow(
 ) -> Array:
     """Forward flow through the linearised layer: dx_l = sigma'(a) * (W dx_{l-1} + dW x_{l-1} + db), batch rows."""
     m, wb = _layer(layer, substrate)
-    a = cells.junction(m, 0, x_prev, wb)
-    drive = cells.forward_product(wb[0], dx_prev) + cells.forward_product(dW, x_prev) + db
-    return cells.sensitivity(m, 0, a, cells.nonlinearity(m, 0, a), drive)
+    a = cells.junction(m, "1", [x_prev], wb)
+    drive = cells.forward_product(wb["1"][0], dx_prev) + cells.forward_product(dW, x_prev) + db
+    return cells.sensitivity(m, "1", a, cells.nonlinearity(m, "1", a), drive)
 
 
 def junction_effort(layer: Dense, x_prev: Array, p: Array, substrate: Substrate = IDEAL) -> tuple[Array, Array, Array]:
     """Backward efforts through the transformer: (p_{l-1}, g_W, g_b), summed over the batch for g."""
     m, wb = _layer(layer, substrate)
-    a = cells.junction(m, 0, x_prev, wb)
-    delta = cells.sensitivity(m, 0, a, cells.nonlinearity(m, 0, a), p)
-    return (cells.backward_product(wb[0], delta), *cells.readout(m, 0, delta, x_prev))
+    a = cells.junction(m, "1", [x_prev], wb)
+    delta = cells.sensitivity(m, "1", a, cells.nonlinearity(m, "1", a), p)
+    return (cells.backward_product(wb["1"][0], delta), *cells.readout(m, "1", delta, [x_prev]))
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ def _ticks(owner: str, ticks: Any) -> int:
     return int(ticks)
 
 
-def _copy(params: Any) -> list[tuple[Array, Array]]:
-    return [(W.copy(), b.copy()) for W, b in params]
+def _copy(params: Any) -> dict[str, tuple[Array, Array]]:
+    return {n: (W.copy(), b.copy()) for n, (W, b) in params.items()}
 
 
 def _work(grads: Any, before: Any, after: Any) -> float:
@@ -108,7 +108,7 @@ def _work(grads: Any, before: Any, after: Any) -> float:
     return float(
         sum(
             (gW * (W1 - W0)).sum() + (gb * (b1 - b0)).sum()
-            for (gW, gb), (W0, b0), (W1, b1) in zip(grads, before, after)
+            for (gW, gb), (W0, b0), (W1, b1) in zip(grads.values(), before.values(), after.values())
         )
     )
 
@@ -124,16 +124,20 @@ def _energy(
         )
     x = net.check_input(x)
     t = net.targets(y, len(x))
-    params = net.params()
+    params = net.param_dict()
     m = Machine.of(net, params, substrate)
-    state = WaveState.zeros(net.sizes, len(x), x, substrate.chips)
+    state = WaveState.zeros(net.graph, len(x), x, substrate.chips)
     wave, loss, stale = [], [], []
     before = len(port.ledger)
     for _ in range(ticks):
         exact, relaxed, cost = light_cone(m, x, t)
         loss.append(float(np.mean(cost)))
         seen = relaxed if locked else state  # the waves the port reads from
-        wave.append(0.5 * sum(float((s * s).sum() + (lam * lam).sum()) for s, lam in zip(seen.s, seen.lam)) / len(x))
+        wave.append(
+            0.5
+            * sum(float((s * s).sum() + (lam * lam).sum()) for s, lam in zip(seen.s.values(), seen.lam.values()))
+            / len(x)
+        )
         if locked:
             grads = exact
         else:

@@ -39,11 +39,15 @@ def evaluate(m: Machine, x: Array, y: Any, chunk: int = CHUNK, fast: bool = True
     t = m.network.targets(y, len(x)).astype(x.dtype, copy=False)
     # NOTE: the fused forward (BLAS, one buffer per layer) where the light cone's fused step applies, not three
     # fresh multi-megabyte temporaries per layer and chunk (each one page-faulted anew with glibc's default trimming)
-    quick = fast and m.substrate.ideal and fused.supports(m.params, m.acts, x[:1], t[:1], None)
+    chain = m.chain() if m.graph.is_dense_chain else None
+    quick = fast and m.substrate.ideal and chain is not None and fused.supports(*chain, x[:1], t[:1], None)
     totals, hits, rows = None, None, 0
     for first in range(0, len(x), chunk):
         part = x[first : first + chunk]
-        out = fused.forward(m.params, m.acts, part) if quick else cells.output(m, cells.forward_sweep(m, part).s[-1])
+        if quick and chain is not None:
+            out = fused.forward(chain[0], chain[1], part)
+        else:
+            out = cells.output(m, cells.forward_sweep(m, part).s[m.graph.output])
         cost = cells.cost(m, out, t[first : first + chunk])  # (chips.., rows)
         lead = cost.reshape(-1, cost.shape[-1])
         total = lead.sum(axis=-1, dtype=np.float64)

@@ -73,26 +73,28 @@ def estimate(
     m: Machine, x: Array, t: Array, family: str, k: int | None, rng: np.random.Generator
 ) -> tuple[Grads, Array]:
     """Forward-gradient estimate of every layer's gradient (mean batch loss) and the per-sample loss."""
+    ids = cells.dense_chain(m, "the forward gradient (guesses from the next layer's W)")
     xp = namespace(x)
-    depth, batch = m.depth, x.shape[0]
+    depth, batch = len(ids), x.shape[0]
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
-    slopes = [cells.slope(m, i, sweep.pre[i], sweep.out[i]) for i in range(depth)]
-    y = cells.output(m, sweep.s[-1])
+    slopes = [cells.slope(m, n, sweep.pre[n], sweep.out[n]) for n in ids]
+    y = cells.output(m, sweep.s[ids[-1]])
     out_grad = cells.load(m, y, t)
-    grads: Grads = []
+    grads: Grads = {}
     for i in range(depth - 1):
-        basis, precondition = guess_basis(wb[i + 1][0], family, k, rng)
+        basis, precondition = guess_basis(wb[ids[i + 1]][0], family, k, rng)
         u = xp.asarray(rng.standard_normal((batch, basis.shape[1]))) @ basis.T
         tangent = slopes[i] * u
         for j in range(i + 1, depth):
             # NOTE: the tangent is a forward wave through layer j's devices: a crossbar read like the junction's
-            tangent = slopes[j] * m.substrate.crossbar(cells.forward_product(wb[j][0], tangent), tangent, j, "forward")
+            product = cells.forward_product(wb[ids[j]][0], tangent)
+            tangent = slopes[j] * m.substrate.crossbar(product, tangent, ids[j], "forward")
         d = (tangent * out_grad).sum(axis=-1, keepdims=True)  # one JVP: the loss's derivative along u
         ghat = d * (u @ precondition.T if precondition is not None else u)
-        grads.append(cells.readout(m, i, ghat, sweep.ins[i]))
+        grads[ids[i]] = cells.readout(m, ids[i], ghat, sweep.ins[ids[i]])
     delta = slopes[-1] * out_grad
-    grads.append(cells.readout(m, depth - 1, delta, sweep.ins[-1]))
+    grads[ids[-1]] = cells.readout(m, ids[-1], delta, sweep.ins[ids[-1]])
     return grads, cells.cost(m, y, t)
 
 
@@ -132,21 +134,25 @@ def expected_abs_cos(k: int, captured: float = 1.0) -> float:
 def cosine_by_layer(m: Machine, x: Array, t: Array, family: str, k: int | None, draws: int, seed: int = 0) -> float:
     """Mean |cos| between a single-sample guess estimate and the true per-sample delta, over hidden layers and draws."""
     rng = np.random.default_rng(seed)
-    depth = m.depth
+    ids = cells.dense_chain(m, "the forward-gradient cosine")
+    depth = len(ids)
     wb = cells.read(m)
     sweep = cells.forward_sweep(m, x, wb)
-    y = cells.output(m, sweep.s[-1])
+    y = cells.output(m, sweep.s[ids[-1]])
     # NOTE: per-sample deltas: the load's wave times the batch (the cosine is scale-free; kept for the same numbers)
-    delta = cells.sensitivity(m, depth - 1, sweep.pre[-1], sweep.out[-1], m.loss.grad(y, t))
+    last = ids[-1]
+    delta = cells.sensitivity(m, last, sweep.pre[last], sweep.out[last], m.loss.grad(y, t))
     deltas = [delta]
     for i in range(depth - 2, -1, -1):
-        delta = cells.sensitivity(m, i, sweep.pre[i], sweep.out[i], cells.back(m, i + 1, delta, wb[i + 1][0]))
+        n, above = ids[i], ids[i + 1]
+        lam = cells.back(m, above, delta, wb, sweep.ins[above])[n]
+        delta = cells.sensitivity(m, n, sweep.pre[n], sweep.out[n], lam)
         deltas.insert(0, delta)
     values = []
     for i in range(depth - 1):
-        fixed = None if family == "wperp_ns" else guess_basis(wb[i + 1][0], family, k, rng)
+        fixed = None if family == "wperp_ns" else guess_basis(wb[ids[i + 1]][0], family, k, rng)
         for _ in range(draws):
-            basis, precondition = fixed or guess_basis(wb[i + 1][0], family, k, rng)
+            basis, precondition = fixed or guess_basis(wb[ids[i + 1]][0], family, k, rng)
             u = rng.standard_normal((x.shape[0], basis.shape[1])) @ basis.T
             d = (deltas[i] * u).sum(axis=1, keepdims=True)
             ghat = d * (u @ precondition.T if precondition is not None else u)

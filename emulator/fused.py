@@ -31,7 +31,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from wavetrain.compiler.functions import Activation, Loss
-from wavetrain.emulator.kernel import Params
+from wavetrain.emulator.cells import Pair
 
 GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
 GEMV = {np.dtype(np.float32): blas.sgemv, np.dtype(np.float64): blas.dgemv}
@@ -40,6 +40,8 @@ GEMV = {np.dtype(np.float32): blas.sgemv, np.dtype(np.float64): blas.dgemv}
 ORDER: Literal["F"] = "F"
 
 _local = threading.local()
+
+Params = Sequence[Pair]  # a dense chain's (W_l, b_l) in layer order (Machine.chain())
 
 
 def supports(params: Params, acts: Sequence[Activation], x: Any, t: Any, velocity: Any) -> bool:

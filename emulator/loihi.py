@@ -157,7 +157,7 @@ class LoihiFixedPoint(Substrate):
 
     # NOTE: the integer grids are exact only in float64 (every intermediate below 2^52, see check_exact)
     needs_dtype: ClassVar[str | None] = "float64"
-    formats: list[LayerFormat]
+    formats: dict[str, LayerFormat]  # per node id (a list is read as a chain's layers "1".."L")
     x_exp: int
     weight_bits: int = 8
     bias_bits: int = 16
@@ -173,9 +173,12 @@ class LoihiFixedPoint(Substrate):
     stats: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.formats, (str, bytes, dict)) or not hasattr(self.formats, "__len__") or not self.formats:
-            raise ConfigError(f"LoihiFixedPoint: formats must be a non-empty list, one per layer, got {self.formats!r}")
-        self.formats = [LayerFormat.coerce(f, l) for l, f in enumerate(self.formats)]
+        if isinstance(self.formats, (list, tuple)):
+            self.formats = {str(k + 1): f for k, f in enumerate(self.formats)}
+        if not isinstance(self.formats, dict) or not self.formats:
+            raise ConfigError(f"LoihiFixedPoint: formats must be a non-empty map node id -> LayerFormat (or a list, "
+                              f"one per layer of a chain), got {self.formats!r}")  # fmt: skip
+        self.formats = {str(n): LayerFormat.coerce(f, k) for k, (n, f) in enumerate(self.formats.items())}
         # NOTE: Loihi's synapses hold at most 8 weight bits; wider weights are for fidelity studies only
         bounds = {
             "weight_bits": (2, 16),
@@ -192,28 +195,32 @@ class LoihiFixedPoint(Substrate):
                 raise ConfigError(f"LoihiFixedPoint: {key} must be an integer in [{lo}, {hi}], got {value!r}")
         if self.overflow not in OVERFLOW:
             raise ConfigError(f"LoihiFixedPoint: overflow must be one of {', '.join(OVERFLOW)}, got {self.overflow!r}")
-        below = [l + 1 for l, f in enumerate(self.formats) if f.b < f.a]
+        below = [n for n, f in self.formats.items() if f.b < f.a]
         if below:
-            f = self.formats[below[0] - 1]
+            f = self.formats[below[0]]
             raise ConfigError(
-                f"LoihiFixedPoint: layer {below[0]}: the bias exponent must be >= the state exponent "
+                f"LoihiFixedPoint: node {below[0]}: the bias exponent must be >= the state exponent "
                 f"(the bias is added to the state by a left shift), got {f.b} < {f.a}"
             )
         if self.rounding not in ROUNDING:
             raise ConfigError(f"LoihiFixedPoint: rounding must be one of {', '.join(ROUNDING)}, got {self.rounding!r}")
-        self._tables: dict[tuple[str, int], Tables] = {}
+        self._tables: dict[tuple[str, str], Tables] = {}
         self.reset()
 
     @property
     def depth(self) -> int:
         return len(self.formats)
 
+    def nth(self, k: int) -> LayerFormat:
+        """The format of the k-th node (in the order the formats were given: a chain's layer k)."""
+        return list(self.formats.values())[k]
+
     def reset(self) -> None:
         """Restart the stochastic-rounding generators (one per layer and kind) and the clipping counts."""
         children = np.random.SeedSequence(self.seed).spawn(2 * self.depth)
         self.generators = {
-            (l, kind): np.random.default_rng(children[2 * l + k])
-            for l in range(self.depth)
+            (n, kind): np.random.default_rng(children[2 * l + k])
+            for l, n in enumerate(self.formats)
             for k, kind in enumerate(PARAM_KINDS)
         }
         self.stats = {}
@@ -231,24 +238,24 @@ class LoihiFixedPoint(Substrate):
         return np.clip(scaled, lo, hi)
 
     # -- reads ---------------------------------------------------------------------------------------------------
-    def weight(self, W: Array, layer: int) -> Array:
+    def weight(self, W: Array, layer: str) -> Array:
         exp = self.formats[layer].w
-        return np.ldexp(self._quantize(W, exp, self.weight_bits, "nearest", f"layer {layer + 1} weight"), exp)
+        return np.ldexp(self._quantize(W, exp, self.weight_bits, "nearest", f"layer {layer} weight"), exp)
 
-    def bias(self, b: Array, layer: int) -> Array:
+    def bias(self, b: Array, layer: str) -> Array:
         exp = self.formats[layer].b
-        return np.ldexp(self._quantize(b, exp, self.bias_bits, "nearest", f"layer {layer + 1} bias"), exp)
+        return np.ldexp(self._quantize(b, exp, self.bias_bits, "nearest", f"layer {layer} bias"), exp)
 
-    def accumulate(self, a: Array, layer: int) -> Array:
+    def accumulate(self, a: Array, layer: str) -> Array:
         exp = self.formats[layer].a
         m = np.floor(np.ldexp(np.asarray(a, dtype=np.float64), -exp)).astype(np.int64)
         lo, hi = limits(self.state_bits)
-        self._count(f"layer {layer + 1} state", m, lo, hi)
-        m = overflow(m, self.state_bits, self.overflow, f"layer {layer + 1} state a = W s + b")
+        self._count(f"layer {layer} state", m, lo, hi)
+        m = overflow(m, self.state_bits, self.overflow, f"layer {layer} state a = W s + b")
         return to_float(m, exp)
 
     # -- nonlinearity ----------------------------------------------------------------------------------------------
-    def tables(self, act: Activation, layer: int) -> Tables:
+    def tables(self, act: Activation, layer: str) -> Tables:
         """The lookup tables of layer ``layer`` (built once per activation and layer)."""
         key = (act.name, layer)
         if key not in self._tables:
@@ -257,22 +264,22 @@ class LoihiFixedPoint(Substrate):
             )
         return self._tables[key]
 
-    def lut_index(self, a_int: np.ndarray, layer: int) -> np.ndarray:
+    def lut_index(self, a_int: np.ndarray, layer: str) -> np.ndarray:
         """The table bin of state mantissas a_int: floor(a / bin) + 2^(lut_bits - 1), clipped to the table."""
         half = 1 << (self.lut_bits - 1)
         bin_exp = int(math.log2(LUT_RANGE)) + 1 - self.lut_bits  # bin width 2^bin_exp
         return np.clip(shift_floor(a_int, self.formats[layer].a - bin_exp) + half, 0, 2 * half - 1)
 
-    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+    def activate(self, act: Activation, a: Array, layer: str) -> Array:
         f = self.formats[layer]
         return to_float(activate_int(self, act.name, to_int(a, f.a), layer), f.s)
 
-    def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
+    def derivative(self, act: Activation, a: Array, s: Array, layer: str) -> Array:
         d = derivative_int(self, act.name, to_int(a, self.formats[layer].a), layer)
         return to_float(d, -self.derivative_bits)
 
     # -- messages and ports ----------------------------------------------------------------------------------------
-    def signal(self, v: Array, where: str, layer: int) -> Array:
+    def signal(self, v: Array, where: str, layer: str) -> Array:
         if where not in BOUNDARIES:
             raise ConfigError(f"signal: where must be one of {', '.join(BOUNDARIES)}, got {where!r}")
         if where == "input":
@@ -283,15 +290,15 @@ class LoihiFixedPoint(Substrate):
             exp, rounding = self.formats[layer].lam, "floor"
         else:  # forward, output: s_l, already on its grid when it came out of the table
             exp, rounding = self.formats[layer].s, "floor"
-        m = self._quantize(v, exp, self.message_bits, rounding, f"layer {layer + 1} {where} message")
+        m = self._quantize(v, exp, self.message_bits, rounding, f"layer {layer} {where} message")
         return np.ldexp(m, exp)
 
-    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+    def gradient(self, g: Array, layer: str, kind: str) -> Array:
         exp = self.formats[layer].g if kind == "W" else self.formats[layer].gb
-        m = self._quantize(g, exp, self.grad_bits, "floor", f"layer {layer + 1} gradient {kind}")
+        m = self._quantize(g, exp, self.grad_bits, "floor", f"layer {layer} gradient {kind}")
         return np.ldexp(m, exp)
 
-    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+    def write(self, p: Array, step: Array, layer: str, kind: str) -> None:
         f = self.formats[layer]
         exp, bits = (f.w, self.weight_bits) if kind == "W" else (f.b, self.bias_bits)
         rng = self.generators[(layer, kind)]
@@ -299,27 +306,37 @@ class LoihiFixedPoint(Substrate):
         p[...] = to_float(m, exp)
 
     # -- checks and reports ---------------------------------------------------------------------------------------
-    def check_exact(self, sizes: Sequence[int], batch: int) -> None:
-        """ConfigError unless every float64 sum between hooks is exact (integers below 2^52) for this network."""
-        w, m, d, g = self.weight_bits, self.message_bits, self.derivative_bits + 1, self.grad_bits
-        for l in range(len(sizes) - 1):
-            n_in, n_out = sizes[l], sizes[l + 1]
-            in_exp = self.x_exp if l == 0 else self.formats[l - 1].s
+    def check_exact(self, network: Any, batch: int) -> None:
+        """ConfigError unless every float64 sum between hooks is exact (integers below 2^52) for this network (a
+        Graph, a Network or a chain's widths): the fan-in of each junction, the fan-out its transpose sums, and the
+        batch (times the positions of a convolution) its port readout sums."""
+        from wavetrain.compiler.graph import INPUT, as_graph
+
+        graph = as_graph(network)
+        missing = [n for n in graph.order if n not in self.formats]
+        if missing:
+            raise ConfigError(f"LoihiFixedPoint: has exponents for {len(self.formats)} layers, expected "
+                              f"{len(graph.order)} (no format for node {missing[0]!r})")  # fmt: skip
+        w, m, d = self.weight_bits, self.message_bits, self.derivative_bits + 1
+        for n, (w_shape, _) in graph.param_shapes().items():
+            n_in, n_out = int(np.prod(w_shape[1:])), int(np.prod(w_shape)) // w_shape[1]
+            pred = graph.preds[n][0]
+            in_exp = self.x_exp if pred == INPUT else self.formats[pred].s
+            positions = int(np.prod(graph.shape[n][1:])) if len(graph.shape[n]) > 1 else 1
             # NOTE: the bias joins W s on the finer of the two grids; its bits count from there
-            bias_span = self.bias_bits + max(0, self.formats[l].b - (self.formats[l].w + in_exp))
+            bias_span = self.bias_bits + max(0, self.formats[n].b - (self.formats[n].w + in_exp))
             need = {
                 "forward sum W s + b": max(w + m + math.ceil(math.log2(n_in + 1)), bias_span) + 1,
                 "backward sum W^T delta": w + d + m + math.ceil(math.log2(n_out + 1)),
-                "port readout delta^T s": d + m + m + math.ceil(math.log2(batch + 1)),
+                "port readout delta^T s": d + m + m + math.ceil(math.log2(batch * positions + 1)),
             }
             for what, bits in need.items():
                 if bits > EXACT_BITS:
                     raise ConfigError(
-                        f"layer {l + 1}: the {what} needs {bits} bits, expected <= {EXACT_BITS} for exact "
-                        f"fixed-point arithmetic (widths {n_in}->{n_out}, batch {batch}); use fewer message bits, "
-                        f"a smaller batch or narrower layers"
+                        f"layer {n}: the {what} needs {bits} bits, expected <= {EXACT_BITS} for exact "
+                        f"fixed-point arithmetic (fan-in {n_in}, fan-out {n_out}, batch {batch}); use fewer message "
+                        f"bits, a smaller batch or narrower layers"
                     )
-        del g
 
     def describe(self) -> dict[str, Any]:
         keys = (
@@ -335,7 +352,7 @@ class LoihiFixedPoint(Substrate):
             "seed",
             "x_exp",
         )
-        formats = [asdict(f) for f in self.formats]
+        formats = {n: asdict(f) for n, f in self.formats.items()}
         return {"name": self.name, **{key: getattr(self, key) for key in keys}, "formats": formats}
 
     def __repr__(self) -> str:
@@ -374,7 +391,7 @@ def build_tables(name: str, s_exp: int, message_bits: int, derivative_bits: int,
     return Tables(name, s_int, d_int)
 
 
-def activate_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: int) -> np.ndarray:
+def activate_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: str) -> np.ndarray:
     """sigma on state mantissas -> s mantissas: a table read, or the exact piecewise relu / identity."""
     tables = sub.tables(ACTIVATIONS[name], layer)
     if tables.s is not None:
@@ -385,7 +402,7 @@ def activate_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: int)
     return np.clip(m, *limits(sub.message_bits))
 
 
-def derivative_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: int) -> np.ndarray:
+def derivative_int(sub: LoihiFixedPoint, name: str, a_int: np.ndarray, layer: str) -> np.ndarray:
     """sigma' on state mantissas -> mantissas on the 2^-derivative_bits grid."""
     tables = sub.tables(ACTIVATIONS[name], layer)
     if tables.d is not None:
@@ -442,19 +459,18 @@ def calibrate(
     size = len(x) if batch is None else int(batch)
     if isinstance(batch, bool) or not 1 <= size <= len(x):
         raise ConfigError(f"calibrate: batch must be an integer in [1, {len(x)}] (the calibration rows), got {batch!r}")
-    params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params()]
-    acts = [layer.act for layer in net.layers]
+    g = net.graph
+    params = {n: (W.astype(np.float64), b.astype(np.float64)) for n, (W, b) in net.param_dict().items()}
     machine = Machine.of(net, params)
     chunks = [light_cone(machine, x[i : i + size], t[i : i + size]) for i in range(0, len(x) - size + 1, size)]
-    grads = [(np.stack([c[0][l][0] for c in chunks]), np.stack([c[0][l][1] for c in chunks])) for l in range(net.depth)]
-    s_all = [np.concatenate([c[1].s[l] for c in chunks]) for l in range(net.depth)]
-    lam_all = [np.concatenate([c[1].lam[l] for c in chunks]) for l in range(net.depth)]
-    inputs = [x, *s_all[:-1]]
-    pre = [cells.junction(machine, l, inputs[l][: len(s_all[l])], wb) for l, wb in enumerate(params)]
-    probe = zero_exponents(net.depth, **settings)
+    grads = {n: (np.stack([c[0][n][0] for c in chunks]), np.stack([c[0][n][1] for c in chunks])) for n in params}
+    s_all = {n: np.concatenate([c[1].s[n] for c in chunks]) for n in g.order}
+    lam_all = {n: np.concatenate([c[1].lam[n] for c in chunks]) for n in g.order}
+    pre = cells.forward_sweep(machine, x[: len(s_all[g.order[0]])]).pre
+    probe = zero_exponents(g.order, **settings)
     rows: list[dict[str, Any]] = []
 
-    def pick(layer: int, quantity: str, values: Any, bits: int, extra: int, fixed: int | None = None) -> int:
+    def pick(layer: str, quantity: str, values: Any, bits: int, extra: int, fixed: int | None = None) -> int:
         flat = np.abs(np.asarray(values, dtype=np.float64)).ravel()
         peak = float(np.percentile(flat, percentile)) if flat.size else 0.0
         exp = fixed if fixed is not None else exponent_for(peak, bits) + extra
@@ -473,27 +489,34 @@ def calibrate(
         )
         return exp
 
-    x_exp = pick(0, "input", x, probe.message_bits, 0)
-    formats = []
-    for l, ((W, b), act) in enumerate(zip(params, acts)):
-        n = l + 1
-        w_exp = pick(n, "weight", W, probe.weight_bits, headroom)
-        a_exp = pick(n, "state", np.concatenate([pre[l].ravel(), b.ravel()]), probe.state_bits, headroom + 3)
-        # NOTE: biases start at zero; their format spans the state's peak so that training can move them
-        b_peak = max(float(np.max(np.abs(b), initial=0.0)), float(np.max(np.abs(pre[l]), initial=0.0)))
-        b_fixed = max(a_exp, exponent_for(b_peak, probe.bias_bits) + headroom)
-        b_exp = pick(n, "bias", b, probe.bias_bits, 0, fixed=b_fixed)
-        if act.name in ("tanh", "sigmoid"):  # NOTE: bounded outputs: a fixed full-scale format
-            s_exp = pick(n, "s", s_all[l], probe.message_bits, 0, fixed=1 - probe.message_bits)
+    x_exp = pick("input", "input", x, probe.message_bits, 0)
+    formats = {}
+    for n in g.order:
+        act = machine.acts[n]
+        W, b = params.get(n, (None, None))
+        w_exp = pick(n, "weight", W, probe.weight_bits, headroom) if W is not None else 0
+        state = pre[n].ravel() if b is None else np.concatenate([pre[n].ravel(), b.ravel()])
+        a_exp = pick(n, "state", state, probe.state_bits, headroom + 3)
+        if b is not None:
+            # NOTE: biases start at zero; their format spans the state's peak so that training can move them
+            b_peak = max(float(np.max(np.abs(b), initial=0.0)), float(np.max(np.abs(pre[n]), initial=0.0)))
+            b_fixed = max(a_exp, exponent_for(b_peak, probe.bias_bits) + headroom)
+            b_exp = pick(n, "bias", b, probe.bias_bits, 0, fixed=b_fixed)
         else:
-            s_exp = pick(n, "s", s_all[l], probe.message_bits, headroom + 3)
-        lam_exp = pick(n, "lam", lam_all[l], probe.message_bits, headroom)
-        g_exp = pick(n, "grad W", grads[l][0], probe.grad_bits, headroom)
-        gb_exp = pick(n, "grad b", grads[l][1], probe.grad_bits, headroom)
-        formats.append(LayerFormat(w=w_exp, b=b_exp, a=a_exp, s=s_exp, lam=lam_exp, g=g_exp, gb=gb_exp))
+            b_exp = a_exp
+        if act.name in ("tanh", "sigmoid"):  # NOTE: bounded outputs: a fixed full-scale format
+            s_exp = pick(n, "s", s_all[n], probe.message_bits, 0, fixed=1 - probe.message_bits)
+        else:
+            s_exp = pick(n, "s", s_all[n], probe.message_bits, headroom + 3)
+        lam_exp = pick(n, "lam", lam_all[n], probe.message_bits, headroom)
+        g_exp = pick(n, "grad W", grads[n][0], probe.grad_bits, headroom) if n in grads else 0
+        gb_exp = pick(n, "grad b", grads[n][1], probe.grad_bits, headroom) if n in grads else 0
+        formats[n] = LayerFormat(w=w_exp, b=b_exp, a=a_exp, s=s_exp, lam=lam_exp, g=g_exp, gb=gb_exp)
     return LoihiFixedPoint(formats, x_exp, **settings), Calibration(rows)
 
 
-def zero_exponents(depth: int, **settings: Any) -> LoihiFixedPoint:
-    """A LoihiFixedPoint with every exponent 0 (a probe of the settings, or a start for hand-set exponents)."""
-    return LoihiFixedPoint([LayerFormat(0, 0, 0, 0, 0, 0, 0) for _ in range(depth)], 0, **settings)
+def zero_exponents(nodes: int | Sequence[str], **settings: Any) -> LoihiFixedPoint:
+    """A LoihiFixedPoint with every exponent 0 for ``nodes`` (ids, or a chain's depth: "1".."L"): a probe of the
+    settings, or a start for hand-set exponents."""
+    ids = [str(k + 1) for k in range(nodes)] if isinstance(nodes, int) else list(nodes)
+    return LoihiFixedPoint({n: LayerFormat(0, 0, 0, 0, 0, 0, 0) for n in ids}, 0, **settings)

@@ -33,8 +33,9 @@ from typing import Callable, Protocol
 
 from wavetrain.compiler.budget import MAX_HOLD, check_count
 from wavetrain.compiler.functions import Array
+from wavetrain.compiler.graph import INPUT
 from wavetrain.compiler.network import Network
-from wavetrain.emulator import cells, fused
+from wavetrain.emulator import cells, fused, ops
 from wavetrain.emulator.cells import Grads, Machine
 from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.kernel import WaveState, light_cone, tick
@@ -68,20 +69,56 @@ class Method(Protocol):
 
 
 def backprop(m: Machine, x: Array, t: Array) -> tuple[Grads, Array]:
-    """Textbook backprop of the mean batch loss: (grads, per-sample loss). Written apart from the wave kernel."""
+    """Textbook backprop of the mean batch loss: (grads keyed by node id, per-sample loss). Written apart from the
+    wave kernel: a chain's delta recursion by hand, a graph's reverse pass over its operators (emulator/ops.py)."""
+    if not m.graph.is_dense_chain:
+        return _graph_backprop(m, x, t)
+    params, acts = m.chain()
     activations = [x]
     pre = []
-    for (W, b), act in zip(m.params, m.acts):
+    for (W, b), act in zip(params, acts):
         pre.append(activations[-1] @ W.T + b)
         activations.append(act.f(pre[-1]))
     out = activations[-1]
-    delta = m.acts[-1].df(pre[-1], out) * (m.loss.grad(out, t) / len(x))
-    grads: Grads = []
+    delta = acts[-1].df(pre[-1], out) * (m.loss.grad(out, t) / len(x))
+    grads = []
     for index in range(m.depth - 1, -1, -1):
         grads.append((delta.T @ activations[index], delta.sum(axis=0)))
         if index > 0:
-            delta = m.acts[index - 1].df(pre[index - 1], activations[index]) * (delta @ m.params[index][0])
-    return grads[::-1], m.loss.value(out, t)
+            delta = acts[index - 1].df(pre[index - 1], activations[index]) * (delta @ params[index][0])
+    return dict(zip(m.graph.parametric, grads[::-1])), m.loss.value(out, t)
+
+
+def _graph_backprop(m: Machine, x: Array, t: Array) -> tuple[Grads, Array]:
+    """Backprop on a DAG: a forward pass in topological order, deltas summed over consumers in reverse."""
+    g = m.graph
+    plain: ops.Crossbar = lambda y, x_, direction: y  # noqa: E731 -- NOTE: no devices: the exact products
+    values = {INPUT: ops.to_internal(x, g.input_shape)}
+    pre, ins = {}, {}
+    for n in g.order:
+        node, op = g.node(n), ops.OPS[type(g.node(n))]
+        ins[n] = [values[p] for p in g.preds[n]]
+        if n in m.params:
+            W, b = m.params[n]
+            pre[n] = op.add_bias(op.forward(node, ins[n], W, plain), b)
+        else:
+            pre[n] = ops.linear(node, ins[n], [g.shape[p] for p in g.preds[n]])
+        values[n] = m.acts[n].f(pre[n])
+    out = values[g.output]
+    upstream: dict[str, Array] = {g.output: m.loss.grad(out, t) / out.shape[-2]}
+    grads: Grads = {}
+    for n in reversed(g.order):
+        node, op = g.node(n), ops.OPS[type(g.node(n))]
+        delta = m.acts[n].df(pre[n], values[n]) * upstream[n]
+        if n in m.params:
+            grads[n] = op.readout(node, delta, ins[n])
+            down = op.backward(node, delta, m.params[n][0], ins[n], plain)
+        else:
+            down = ops.transpose(node, delta, ins[n], [g.shape[p] for p in g.preds[n]])
+        for p, wave in zip(g.preds[n], down):
+            if p != INPUT:
+                upstream[p] = wave if p not in upstream else upstream[p] + wave
+    return {n: grads[n] for n in g.parametric}, m.loss.value(out, t)
 
 
 @dataclass
@@ -117,16 +154,21 @@ class Dyadic:
         if plain is not None:
             lr, momentum = plain
             velocity = getattr(port, "velocity") if momentum != 0.0 else None
-            if fused.supports(m.params, m.acts, x, t, velocity):
-                # NOTE: NumPy on a CPU: the same cells and port update, fused into BLAS calls (emulator/fused.py)
-                velocity = getattr(port, "zero_velocity")(m) if momentum != 0.0 else None
-                return fused.step(m.params, m.acts, m.loss, x, t, lr, momentum, velocity)
+            if m.graph.is_dense_chain:
+                params, acts = m.chain()
+                listed = list(velocity.values()) if velocity is not None else None
+                if fused.supports(params, acts, x, t, listed):
+                    # NOTE: NumPy on a CPU: the same cells and port update, fused into BLAS calls (emulator/fused.py)
+                    velocity = getattr(port, "zero_velocity")(m) if momentum != 0.0 else None
+                    listed = list(velocity.values()) if velocity is not None else None
+                    return fused.step(params, acts, m.loss, x, t, lr, momentum, listed)
         if self.schedule == "light_cone":
             grads, _, loss = light_cone(m, x, t)
         else:
             relaxation = run_ticks(m, x, t, 2 * m.depth, 1.0)
-            grads = relaxation.grads
-            loss = cells.cost(m, cells.output(m, relaxation.s[-1]), t)
+            grads = dict(zip(relaxation.params, relaxation.grads))
+            # NOTE: the output wave of the last tick, in the layout the cells keep (a vector: as it is)
+            loss = cells.cost(m, cells.output(m, relaxation.s[relaxation.nodes.index(m.graph.output)]), t)
         port.step(m, grads)
         return loss
 
@@ -146,23 +188,27 @@ class Wave:
     name: str = "wave"
     state: WaveState | None = field(default=None, repr=False)
     targets: deque = field(default_factory=deque, repr=False)
+    batch: int = field(default=0, metadata={"state": True})  # the batch size the waves were made for (a new size
+    # restarts them); state, not a setting
 
     def __post_init__(self) -> None:
         check_count(self.hold, "hold", MAX_HOLD, minimum=1)
 
     def step(self, m: Machine, x: Array, t: Array, port: Port) -> Array:
-        if self.state is None or self.state.s[0].shape[-2] != x.shape[-2]:
-            self.state = WaveState.zeros(m.network.sizes, x.shape[-2], x, m.substrate.chips)
+        batch = x.shape[-1 - len(m.graph.input_shape)]
+        if self.state is None or self.batch != batch:
+            self.state = WaveState.zeros(m.graph, batch, x, m.substrate.chips)
             self.targets = deque([t] * m.depth)
+            self.batch = batch
         scale = 1.0 / self.hold
         for _ in range(self.hold):
             self.targets.append(t)
             delayed = self.targets.popleft()  # the label of the sample now at the output
             self.state, grads = tick(m, x, delayed, self.state, 1.0)
             assert grads is not None  # NOTE: want_grads defaults to True
-            port.step(m, [(dW * scale, db * scale) for dW, db in grads])
+            port.step(m, {n: (dW * scale, db * scale) for n, (dW, db) in grads.items()})
         # NOTE: the loss reported is what the loss load sees at the end of the hold
-        return cells.cost(m, cells.output(m, self.state.s[-1]), self.targets[0])
+        return cells.cost(m, cells.output(m, self.state.s[m.graph.output]), self.targets[0])
 
 
 # NOTE: each factory gets (net, lr). Methods that step through train()'s port use lr and momentum there; ocnopt

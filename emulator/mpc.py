@@ -15,18 +15,18 @@ from __future__ import annotations
 import tracemalloc
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
 from wavetrain.compiler.functions import Array, namespace
+from wavetrain.compiler.graph import INPUT
 from wavetrain.compiler.network import Network
-from wavetrain.emulator import cells
+from wavetrain.emulator import cells, ops
 from wavetrain.emulator.kernel import Grads, Machine
-from wavetrain.emulator.substrate import IDEAL
 from wavetrain.errors import ConfigError
 
-Heads = list[tuple[Array, Array]]  # (V_e, c_e) for depths e = 1..L-1; V_e has shape (n_out, n_e)
+Heads = dict[str, tuple[Array, Array]]  # cut id -> (V_e, c_e), every cut but the output; V_e (n_out, n_e)
 
 
 def check_horizon(h: Any, depth: int) -> int:
@@ -39,73 +39,105 @@ def check_horizon(h: Any, depth: int) -> int:
 
 
 def random_heads(net: Network, seed: int = 0) -> Heads:
-    """Glorot-initialised linear heads from every hidden depth to the output width, zero biases."""
+    """Glorot-initialised linear heads from every cut but the output (every hidden layer of a chain; the block
+    outputs of a residual network) to the output width, zero biases; a head reads its cut's wave flattened."""
     rng = np.random.default_rng(seed)
-    n_out = net.sizes[-1]
-    return [(rng.normal(0.0, np.sqrt(2.0 / (n + n_out)), size=(n_out, n)), np.zeros(n_out)) for n in net.sizes[1:-1]]
-
-
-def head_machine(m: Machine, heads: Sequence[tuple[Array, Array]]) -> Machine:
-    """The local heads as a bare stack of ideal linear junctions beside the chip, with the network's loss."""
-    return Machine(heads, (), m.loss, IDEAL)
+    g = net.graph
+    n_out = net.n_outputs
+    heads: Heads = {}
+    for c in g.cuts[:-1]:
+        n = int(np.prod(g.shape[c]))
+        heads[c] = (rng.normal(0.0, np.sqrt(2.0 / (n + n_out)), size=(n_out, n)), np.zeros(n_out))
+    return heads
 
 
 def mpc_gradients(
-    m: Machine, heads: Sequence[tuple[Array, Array]], x: Array, t: Array, h: int
-) -> tuple[Grads, Grads, Array]:
-    """(layer grads g^h, head grads, per-sample output loss) for horizon h, streaming with an h-layer window.
+    m: Machine, heads: Mapping[str, tuple[Array, Array]], x: Array, t: Array, h: int
+) -> tuple[Grads, Heads, Array]:
+    """(node grads g^h keyed by id, head grads keyed by cut id, per-sample output loss) for horizon h, streaming with
+    a window of h segments (layers of a chain, blocks of a residual network: the nodes between consecutive cuts of
+    the graph).
 
-    A local head is an ideal linear junction beside the chip; the layers run on the machine's substrate.
+    Segment j is trained on the loss at the cut that ends segment min(j + h - 1, K): the head there (the network's
+    own loss at the output), whose backward wave crosses h segments and is read only by the farthest one (every one
+    at the output). A local head is an ideal linear junction beside the chip; the nodes run on the substrate.
     """
-    depth = m.depth
-    h = check_horizon(h, depth)
-    if len(heads) != depth - 1:
-        raise ConfigError(f"mpc: expected {depth - 1} heads (one per hidden depth), got {len(heads)}")
+    g = m.graph
+    segments = g.segments()
+    count = len(segments)
+    h = check_horizon(h, count)
+    cuts = [seg[-1] for seg in segments]
+    if not isinstance(heads, Mapping) or sorted(heads) != sorted(cuts[:-1]):
+        got = sorted(heads) if isinstance(heads, Mapping) else type(heads).__name__
+        raise ConfigError(f"mpc: expected heads at the cuts {cuts[:-1]} (every cut before the output), got {got}")
     xp = namespace(x)
-    # NOTE: the local heads are training scaffolding beside the chip, not devices on it: ideal linear junctions
-    head = head_machine(m, heads)
     reads = cells.read(m)
-    grads: Grads = [None] * depth  # type: ignore[list-item]
-    head_grads: Grads = [None] * (depth - 1)  # type: ignore[list-item]
+    grads: Grads = {}
+    head_grads: dict[str, Any] = {}
     window: deque = deque(maxlen=h)
-    s = cells.clamp(m, x)
-    for e in range(1, depth + 1):
-        wb = reads[e - 1]
-        a = cells.junction(m, e - 1, s, wb)
-        out = cells.nonlinearity(m, e - 1, a)
-        window.append((s, a, out, wb[0]))
-        s = cells.carry(m, e - 1, out, "forward")
-        if e < depth:
-            s = cells.send(m, e - 1, s)
-        if e < depth and e < h:
+    waves = {INPUT: cells.clamp(m, x)}
+    readers = {p: len(g.succs[p]) for p in waves}  # NOTE: a wave is dropped once its last reader took it, so the
+    # activation memory is the window's alone (T10 measures it)
+    for e in range(1, count + 1):
+        cache = {}
+        for n in segments[e - 1]:
+            ins = cells.inputs(m, n, waves)
+            for p in g.preds[n]:
+                readers[p] -= 1
+                if not readers[p]:
+                    del waves[p]
+            a = cells.junction(m, n, ins, reads)
+            out = cells.nonlinearity(m, n, a)
+            cache[n] = (ins, a, out)
+            s = cells.carry(m, n, out, "forward")
+            if g.succs[n]:
+                waves[n] = cells.send(m, n, s)
+                readers[n] = len(g.succs[n])
+        window.append((segments[e - 1], cache))
+        if e < count and e < h:
             continue
-        if e == depth:
+        cut = cuts[e - 1]
+        if e == count:
             y = cells.output(m, s)
-            lam = cells.carry(m, depth - 1, cells.load(m, y, t), "backward")
-            last = max(1, depth - h + 1)
+            pending: dict[str, list[Array]] = {cut: [cells.load(m, y, t)]}
+            last = max(1, count - h + 1)
         else:
-            hw = heads[e - 1]
-            err = cells.load(head, cells.junction(head, e - 1, s, hw), t)
-            head_grads[e - 1] = cells.readout(head, e - 1, err, s)
-            lam = cells.carry(m, e - 1, cells.back(head, e, err, hw[0]), "backward")
+            # NOTE: the local heads are training scaffolding beside the chip, not devices on it: ideal products
+            V, c = heads[cut]
+            shape = g.shape[cut]
+            read = ops.flatten_forward(waves[cut], shape)  # NOTE: the cut's wave waits for the next segment
+            a = read @ V.swapaxes(-1, -2) + c[..., None, :]
+            err = m.loss.grad(a, t) / a.shape[-2]
+            head_grads[cut] = (ops.outer_product(err, read), err.sum(axis=-2))
+            pending = {cut: [ops.flatten_backward(cells.backward_product(V, err), shape)]}
             last = e - h + 1
+        inside = {n for seg, _ in list(window)[len(window) - (e - last + 1) :] for n in seg}
+        # NOTE: each wave is held once, in pending until its node takes it (the activation memory T10 measures)
         for j in range(e, last - 1, -1):
-            s_in, a_j, out_j, W_j = window[j - e - 1]
-            delta = cells.sensitivity(m, j - 1, a_j, out_j, lam)
-            if j == last or e == depth:
-                grads[j - 1] = cells.readout(m, j - 1, delta, s_in)
-            if j > last:
-                lam = cells.carry(m, j - 2, cells.back(m, j - 1, delta, W_j), "backward")
-    for e in range(1, depth):
-        if head_grads[e - 1] is None:
+            seg, cache = window[j - e - 1]
+            for n in reversed(seg):
+                lam_n = cells.carry(m, n, cells.gather(pending, n), "backward")
+                del pending[n]
+                ins, a, out = cache[n]
+                delta = cells.sensitivity(m, n, a, out, lam_n)
+                if n in m.params and (j == last or e == count):
+                    grads[n] = cells.readout(m, n, delta, ins)
+                if any(p in inside for p in g.preds[n]):
+                    for p, wave in cells.back(m, n, delta, reads, ins).items():
+                        if p in inside:
+                            pending.setdefault(p, []).append(wave)
+    for cut in cuts[:-1]:
+        if cut not in head_grads:
             # NOTE: heads below depth h end no horizon, yet still learn to read their depth (their local loss)
-            V, c = heads[e - 1]
-            head_grads[e - 1] = (xp.zeros_like(V), xp.zeros_like(c))
-    return grads, head_grads, cells.cost(m, y, t)
+            V, c = heads[cut]
+            head_grads[cut] = (xp.zeros_like(V), xp.zeros_like(c))
+    return {n: grads[n] for n in g.parametric}, {c: head_grads[c] for c in cuts[:-1]}, cells.cost(m, y, t)
 
 
-def deviation(grads: Grads, reference: Grads) -> float:
+def deviation(grads: Any, reference: Any) -> float:
     """D = 1 - cos^2 between the stacked gradients and a reference (backprop): 0 when they are parallel."""
+    grads = list(grads.values()) if isinstance(grads, dict) else grads
+    reference = list(reference.values()) if isinstance(reference, dict) else reference
     a = np.concatenate([np.ravel(np.asarray(p)) for pair in grads for p in pair])
     r = np.concatenate([np.ravel(np.asarray(p)) for pair in reference for p in pair])
     cos = float(a @ r) / (float(np.linalg.norm(a)) * float(np.linalg.norm(r)))
@@ -192,10 +224,14 @@ class Mpc:
 
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Truncated-horizon gradients into the port, SGD on the heads; returns the per-sample output loss."""
-        check_horizon(self.h, m.depth)
+        check_horizon(self.h, len(m.graph.cuts))
         if self.heads is None:
             self.heads = random_heads(m.network, self.seed)
         grads, head_grads, loss = mpc_gradients(m, self.heads, x, t, self.h)
         port.step(m, grads)
-        cells.update(head_machine(m, self.heads), [(-self.head_lr * dV, -self.head_lr * dc) for dV, dc in head_grads])
+        for cut, (dV, dc) in head_grads.items():
+            V, c = self.heads[cut]
+            # NOTE: the heads are ideal digital scaffolding: plain SGD, no substrate
+            V += -self.head_lr * dV
+            c += -self.head_lr * dc
         return loss

@@ -41,28 +41,34 @@ class Sweep:
 
 def backward_sweep(m: Machine, x: Array, t: Array, quu: str, alpha: float, damping: float) -> Sweep:
     """Second-order DDP backward sweep with Q_ux from the outer-product model folded into the feedback (see module)."""
+    ids = cells.dense_chain(m, "OCNOpt (layer-wise DDP)")
     wb = cells.read(m)
     forward = cells.forward_sweep(m, x, wb)
-    y = cells.output(m, forward.s[-1])
-    v_x = cells.carry(m, m.depth - 1, cells.load(m, y, t), "backward")
+    y = cells.output(m, forward.s[ids[-1]])
+    v_x = cells.carry(m, ids[-1], cells.load(m, y, t), "backward")
     costate = [v_x]
-    q_u: Grads = []
-    for index in range(m.depth - 1, -1, -1):
-        delta = cells.sensitivity(m, index, forward.pre[index], forward.out[index], v_x)
-        q_u.append(cells.readout(m, index, delta, forward.ins[index]))
+    q_u: Grads = {}
+    for index in range(len(ids) - 1, -1, -1):
+        n = ids[index]
+        delta = cells.sensitivity(m, n, forward.pre[n], forward.out[n], v_x)
+        q_u[n] = cells.readout(m, n, delta, forward.ins[n])
         # NOTE: V_x = Q_x - Q_ux^T Q_uu^-1 Q_u; with the outer-product model that correction is rank one along Q_x
         # and is what the feedback term applies, so the costate sent down is Q_x (Theorem 1: backprop's recursion)
-        v_x = cells.back(m, index, delta, wb[index][0])
         if index > 0:
-            v_x = cells.carry(m, index - 1, v_x, "backward")
+            v_x = cells.carry(
+                m, ids[index - 1], cells.back(m, n, delta, wb, forward.ins[n])[ids[index - 1]], "backward"
+            )
+        else:  # NOTE: the costate of the input x_0 (nothing receives it: no backward boundary)
+            v_x = m.substrate.crossbar(cells.backward_product(wb[n][0], delta), delta, n, "backward")
         costate.insert(0, v_x)
-    q_u = q_u[::-1]
+    q_u = {n: q_u[n] for n in ids}
     if quu == "identity":
-        k = [(-(alpha * gW), -(alpha * gb)) for gW, gb in q_u]
+        k = {n: (-(alpha * gW), -(alpha * gb)) for n, (gW, gb) in q_u.items()}
     else:
         blocks = kfac_blocks(m, x)
-        k = [(alpha * sW, alpha * sb) for sW, sb in newton_direction(blocks, q_u, damping)]
-    return Sweep(k, costate, [*forward.ins, forward.s[-1]], cells.cost(m, y, t))
+        k = {n: (alpha * sW, alpha * sb) for n, (sW, sb) in newton_direction(blocks, q_u, damping).items()}
+    states = [forward.ins[n][0] for n in ids] + [forward.s[ids[-1]]]
+    return Sweep(k, costate, states, cells.cost(m, y, t))
 
 
 @dataclass
@@ -93,10 +99,11 @@ class OCNOpt:
             cells.update(m, sweep.k)
             return sweep.loss
         state = cells.clamp(m, x)
-        for index, (kW, kb) in enumerate(sweep.k):
+        ids = list(sweep.k)
+        for index, (n, (kW, kb)) in enumerate(sweep.k.items()):
             # NOTE: K dx = k (Q_x . dx): the outer-product value Hessian makes the feedback gain a scalar per layer
             gain = 1.0 + self.feedback * float((sweep.costate[index] * (state - sweep.states[index])).sum())
-            cells.update_layer(m, index, (gain * kW, gain * kb))
-            out = cells.nonlinearity(m, index, cells.junction(m, index, state, cells.read_layer(m, index)))
-            state = cells.send(m, index, cells.carry(m, index, out, "forward")) if index < m.depth - 1 else out
+            cells.update_node(m, n, (gain * kW, gain * kb))
+            out = cells.nonlinearity(m, n, cells.junction(m, n, [state], {n: cells.read_node(m, n)}))
+            state = cells.send(m, n, cells.carry(m, n, out, "forward")) if index < len(ids) - 1 else out
         return sweep.loss

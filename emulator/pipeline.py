@@ -28,16 +28,25 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from wavetrain.compiler.functions import Array, namespace
+import numpy as np
+
+from wavetrain.compiler.functions import Array
+from wavetrain.compiler.graph import Graph
 from wavetrain.compiler.network import Network
 from wavetrain.emulator import cells, pipeline_fused
-from wavetrain.emulator.kernel import Grads, Machine
+from wavetrain.emulator.kernel import Grads, Machine, WaveState, advance, arrivals, backward_waves
 from wavetrain.errors import ConfigError
 
 
 def delays(depth: int) -> list[int]:
     """Delay-line length (ticks) of layer i = 0..L-1 that matches its input with its sensitivity: 2(L - i)."""
     return [2 * (depth - i) for i in range(depth)]
+
+
+def node_delays(graph: Graph) -> dict[str, int]:
+    """The stash line of every node: 2 (D - level(n) + 1) ticks (2(L - i) on a chain), with the graph's matched
+    delays on the edges where unequal paths meet, so every node's input and sensitivity belong to one minibatch."""
+    return {n: 2 * (graph.depth - graph.level[n] + 1) for n in graph.order}
 
 
 @dataclass
@@ -48,13 +57,13 @@ class Pipelined:
     stash: bool = True
     name: str = ""
     recompute: bool = True
-    s: list[Array] | None = field(default=None, repr=False)
-    lam: list[Array] | None = field(default=None, repr=False)
-    lines: list[deque] = field(default_factory=list, repr=False)
+    state: WaveState | None = field(default=None, repr=False)
+    lines: dict[str, deque] = field(default_factory=dict, repr=False)
     targets: deque = field(default_factory=deque, repr=False)
     last_grads: Grads | None = field(default=None, repr=False)
     threads: int | None = None  # layer groups computed in parallel by the fused tick (None: 1, BLAS-parallel gemms)
     fused: pipeline_fused.FusedPipeline | None = field(default=None, repr=False)
+    batch: int = 0
 
     def __post_init__(self) -> None:
         for key in ("stash", "recompute"):
@@ -71,38 +80,43 @@ class Pipelined:
             )
 
     def stash_floats(self, net: Network, batch: int) -> int:
-        """Numbers held by the delay lines: sum_i 2(L - i) * batch * n_i, plus the outputs sum_i 2(L - i) * batch *
-        n_{i+1} with recompute=False (zero without the stash)."""
+        """Numbers held by the delay lines: sum_n d_n * batch * (input size of n), plus the outputs d_n * batch *
+        (size of n) with recompute=False (zero without the stash)."""
         if not self.stash:
             return 0
-        held = [n_in + (0 if self.recompute else n_out) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:])]
-        return sum(d * batch * n for d, n in zip(delays(net.depth), held))
+        g = net.graph
+        total = 0
+        for n, d in node_delays(g).items():
+            held = sum(int(np.prod(g.shape[p])) for p in g.preds[n]) + (
+                0 if self.recompute else int(np.prod(g.shape[n]))
+            )
+            total += d * batch * held
+        return total
 
-    def _reset(self, m: Machine, x: Array, t: Array) -> None:
-        xp = namespace(x)
-        shape = (x.shape[-2],) if m.substrate.chips is None else (m.substrate.chips, x.shape[-2])
-        sizes = m.network.sizes
-        self.s = [xp.zeros((*shape, n), dtype=x.dtype) for n in sizes[1:]]
-        self.lam = [xp.zeros((*shape, n), dtype=x.dtype) for n in sizes[1:]]
-        self.lines = [deque(maxlen=d + 1) for d in delays(m.depth)]
+    def _reset(self, m: Machine, x: Array, t: Array, batch: int) -> None:
+        self.state = WaveState.zeros(m.graph, batch, x, m.substrate.chips)
+        self.lines = {n: deque(maxlen=d + 1) for n, d in node_delays(m.graph).items()}
         self.targets = deque([t] * m.depth)
+        self.batch = batch
 
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """One tick with x entering at the input; the ports step once; returns the loss the load sees now."""
-        plain = getattr(port, "fused", None) if m.substrate.ideal else None
+        plain = getattr(port, "fused", None) if m.substrate.ideal and m.graph.is_dense_chain else None
         if plain is not None:
             velocity = port.velocity if plain[1] != 0.0 else None
-            if pipeline_fused.supports(m.params, list(m.acts), x, t, velocity):
+            params, acts = m.chain()
+            if pipeline_fused.supports(params, acts, x, t, list(velocity.values()) if velocity else None):
                 return self._fused_step(m, x, t, port, plain)
         self.fused = None
-        if self.s is None or self.s[0].shape[-2] != x.shape[-2]:
-            self._reset(m, x, t)
+        batch = x.shape[-1 - len(m.graph.input_shape)]
+        if self.state is None or self.batch != batch:
+            self._reset(m, x, t, batch)
         self.targets.append(t)
         delayed = self.targets.popleft()  # the label of the minibatch now at the output
         self.last_grads = self.tick(m, x, delayed)
         port.step(m, self.last_grads)
-        assert self.s is not None  # NOTE: set by tick
-        return cells.cost(m, cells.output(m, self.s[-1]), self.targets[0])
+        assert self.state is not None  # NOTE: set by tick
+        return cells.cost(m, cells.output(m, self.state.s[m.graph.output]), self.targets[0])
 
     def _fused_step(self, m: Machine, x: Any, t: Any, port: Any, plain: tuple[float, float]) -> Any:
         """The same tick and port step through pipeline_fused (verified against the cells in the tests)."""
@@ -112,45 +126,49 @@ class Pipelined:
             threads = pipeline_fused.default_threads() if self.threads is None else self.threads
             self.fused = pipeline_fused.FusedPipeline(sizes, x.shape[0], x.dtype, self.stash, threads, self.recompute)
             self.targets = deque([t] * m.depth)
-            self.s = None  # NOTE: the generic path's waves restart if it is taken again
+            self.state = None  # NOTE: the generic path's waves restart if it is taken again
         velocity = port.zero_velocity(m) if momentum != 0.0 else None
         self.targets.append(t)
         delayed = self.targets.popleft()
-        self.fused.step(m.params, list(m.acts), m.loss, x, delayed, lr, momentum, velocity)
+        params, acts = m.chain()
+        self.fused.step(params, acts, m.loss, x, delayed, lr, momentum, list(velocity.values()) if velocity else None)
         self.last_grads = None
         return m.loss.value(self.fused.s_last, self.targets[0])
 
     def tick(self, m: Machine, x: Array, target: Array) -> Grads:
         """Advance the waves one tick (Jacobi, Courant 1) and return the readout the ports see during it."""
-        if self.s is None or self.lam is None:
-            self._reset(m, x, target)
-        assert self.s is not None and self.lam is not None
-        depth = m.depth
+        g = m.graph
+        if self.state is None:
+            self._reset(m, x, target, x.shape[-1 - len(g.input_shape)])
+        state = self.state
+        assert state is not None
         wb = cells.read(m)
-        ins = cells.inputs(m, x, self.s)
-        pre = [cells.junction(m, i, ins[i], wb[i]) for i in range(depth)]
-        out = [cells.nonlinearity(m, i, pre[i]) for i in range(depth)]
+        waves = cells.sent(m, x, state.s)
+        ins = arrivals(m, waves, state)
+        pre = {n: cells.junction(m, n, ins[n], wb) for n in g.order}
+        out = {n: cells.nonlinearity(m, n, pre[n]) for n in g.order}
         if self.stash:
-            for line, now, a, s in zip(self.lines, ins, pre, out):
-                line.append((now, a, s))
-            # NOTE: until a line is full (the first 2(L - i) ticks) the oldest entry, tick 0's, is used
-            matched = [line[0][0] for line in self.lines]
+            for n in g.order:
+                self.lines[n].append((ins[n], pre[n], out[n]))
+            # NOTE: until a line is full (the first 2(D - level + 1) ticks) the oldest entry, tick 0's, is used
+            matched = {n: self.lines[n][0][0] for n in g.order}
             if self.recompute:
-                m_pre = [cells.junction(m, i, matched[i], wb[i]) for i in range(depth)]
-                delta = [
-                    cells.sensitivity(m, i, m_pre[i], cells.nonlinearity(m, i, m_pre[i]), self.lam[i])
-                    for i in range(depth)
-                ]
+                m_pre = {n: cells.junction(m, n, matched[n], wb) for n in g.order}
+                delta = {n: cells.sensitivity(m, n, m_pre[n], cells.nonlinearity(m, n, m_pre[n]), state.lam[n])
+                         for n in g.order}  # fmt: skip
             else:
-                delta = [
-                    cells.sensitivity(m, i, line[0][1], line[0][2], self.lam[i]) for i, line in enumerate(self.lines)
-                ]
+                delta = {n: cells.sensitivity(m, n, self.lines[n][0][1], self.lines[n][0][2], state.lam[n])
+                         for n in g.order}  # fmt: skip
         else:
             matched = ins
-            delta = [cells.sensitivity(m, i, pre[i], out[i], self.lam[i]) for i in range(depth)]
-        drive = [cells.back(m, i + 1, delta[i + 1], wb[i + 1][0]) for i in range(depth - 1)]
-        drive.append(cells.load(m, cells.output(m, self.s[-1]), target))
-        grads = [cells.readout(m, i, delta[i], matched[i]) for i in range(depth)]
-        self.s = [cells.carry(m, i, out[i], "forward") for i in range(depth)]
-        self.lam = [cells.carry(m, i, drive[i], "backward") for i in range(depth)]
+            delta = {n: cells.sensitivity(m, n, pre[n], out[n], state.lam[n]) for n in g.order}
+        arriving, behind = backward_waves(m, delta, wb, matched, state)
+        arriving[g.output].append(cells.load(m, cells.output(m, state.s[g.output]), target))
+        grads = {n: cells.readout(m, n, delta[n], matched[n]) for n in g.parametric}
+        self.state = WaveState(
+            {n: cells.carry(m, n, out[n], "forward") for n in g.order},
+            {n: cells.carry(m, n, cells.gather(arriving, n), "backward") for n in g.order},
+            advance(waves, state),
+            behind,
+        )
         return grads

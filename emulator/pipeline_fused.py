@@ -31,10 +31,12 @@ import numpy as np
 
 from wavetrain.compiler.functions import Activation, Loss
 from wavetrain.emulator import fused
-from wavetrain.emulator.cells import Params
+from wavetrain.emulator.cells import Pair
 
 _POOL: dict[int, ThreadPoolExecutor] = {}
 _CONTROLLER: list[Any] = []  # threadpoolctl's controller, found once: finding the BLAS libraries costs ~1 ms a call
+
+Params = Sequence[Pair]  # a dense chain's (W_l, b_l) in layer order (Machine.chain())
 
 
 def default_threads() -> int:

@@ -47,12 +47,13 @@ def _positive(owner: str, name: str, value: Any, allow_zero: bool = False, unit:
 
 
 def _dot(grads: Grads, motion: Grads) -> float:
-    return float(sum((dW * mW).sum() + (db * mb).sum() for (dW, db), (mW, mb) in zip(grads, motion)))
+    return float(sum((dW * motion[n][0]).sum() + (db * motion[n][1]).sum() for n, (dW, db) in grads.items()))
 
 
 def heavy_ball(velocity: Grads, grads: Grads, lr: float, momentum: float) -> None:
     """The inductor's state update, in place: v <- momentum v - lr g (the step then applied is v)."""
-    for (vW, vb), (dW, db) in zip(velocity, grads):
+    for n, (vW, vb) in velocity.items():
+        dW, db = grads[n]
         vW *= momentum
         vW -= lr * dW
         vb *= momentum
@@ -81,7 +82,8 @@ class ResistorPort:
 
     def step(self, m: Machine, grads: Grads) -> None:
         """Move every parameter by -eta g in place."""
-        cells.update(m, [(-self.eta * dW, -self.eta * db) for dW, db in grads])
+        grads = cells.keyed_grads(m, grads)
+        cells.update(m, {n: (-self.eta * dW, -self.eta * db) for n, (dW, db) in grads.items()})
         if self.record:
             power = self.eta * _dot(grads, grads)
             self.ledger.append(PortPower(power, power, 0.0))
@@ -101,7 +103,7 @@ class HeavyBall:
     momentum: float = 0.0
     dt: float = 1.0  # port time step (only the physical view m, r depends on it)
     record: bool = False
-    velocity: list[tuple[Any, Any]] | None = field(default=None, repr=False)
+    velocity: dict[str, tuple[Any, Any]] | None = field(default=None, repr=False)  # per node id
     ledger: list[PortPower] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,14 +131,16 @@ class HeavyBall:
         (emulator/fused.py, pipeline_fused.py); None when it keeps an energy ledger."""
         return None if self.record else (self.lr, self.momentum)
 
-    def zero_velocity(self, m: Machine) -> list[tuple[Any, Any]]:
+    def zero_velocity(self, m: Machine) -> dict[str, tuple[Any, Any]]:
         """The velocity, created at rest (zeros like the parameters) on first use."""
         if self.velocity is None:
-            self.velocity = [(namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for W, b in m.params]
+            self.velocity = {n: (namespace(W).zeros_like(W), namespace(b).zeros_like(b)) for n, (W, b) in
+                             m.params.items()}  # fmt: skip
         return self.velocity
 
     def step(self, m: Machine, grads: Grads) -> None:
         """One heavy-ball step of every parameter in place (momentum 0: theta <- theta - lr g)."""
+        grads = cells.keyed_grads(m, grads)
         if self.momentum == 0.0 and not self.record:
             cells.update_scaled(m, grads, -self.lr)
             return
@@ -184,7 +188,7 @@ class CurvaturePort:
     damping: float = 1e-3
     decay: float = 0.0  # weight of the previous blocks in a running average (0: this batch only)
     record: bool = False
-    blocks: list[Kronecker] | None = field(default=None, repr=False)
+    blocks: dict[str, Kronecker] | None = field(default=None, repr=False)
     ledger: list[PortPower] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -204,7 +208,8 @@ class CurvaturePort:
             self.blocks = fresh
             return
         d = self.decay
-        self.blocks = [Kronecker(d * o.a + (1 - d) * n.a, d * o.g + (1 - d) * n.g) for o, n in zip(self.blocks, fresh)]
+        self.blocks = {k: Kronecker(d * o.a + (1 - d) * fresh[k].a, d * o.g + (1 - d) * fresh[k].g)
+                       for k, o in self.blocks.items()}  # fmt: skip
 
     def step(self, m: Machine, grads: Grads) -> None:
         """One damped Newton step per layer in place."""
@@ -213,8 +218,9 @@ class CurvaturePort:
                 "CurvaturePort: no curvature observed yet; call port.observe(machine, x) first or train with "
                 "method='curvature', which feeds the port every minibatch"
             )
+        grads = cells.keyed_grads(m, grads)
         steps = newton_direction(self.blocks, grads, self.damping)
-        cells.update(m, [(self.lr * sW, self.lr * sb) for sW, sb in steps])
+        cells.update(m, {n: (self.lr * sW, self.lr * sb) for n, (sW, sb) in steps.items()})
         if self.record:
             absorbed = -self.lr * _dot(grads, steps)
             self.ledger.append(PortPower(absorbed, absorbed, 0.0))

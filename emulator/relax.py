@@ -10,47 +10,75 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, network_bytes, waves_bytes
+from wavetrain.compiler.budget import MAX_TICKS, check_count, check_memory, graph_params_bytes, graph_waves_bytes
 from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
-from wavetrain.emulator.kernel import Grads, Machine, WaveState, readout, tick
+from wavetrain.emulator import ops
+from wavetrain.emulator.kernel import Machine, WaveState, readout, tick
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import BudgetError, ConfigError, StabilityError, StabilityWarning
 
 
+def waves(m: Machine, state: WaveState) -> tuple[list[Array], list[Array]]:
+    """The waves of a state as lists in the graph's node order, each in the channels-first layout of its node."""
+    g = m.graph
+    return ([ops.to_external(state.s[n], g.shape[n]) for n in g.order],
+            [ops.to_external(state.lam[n], g.shape[n]) for n in g.order])  # fmt: skip
+
+
+def pairs(m: Machine, grads: Mapping[str, tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Port readouts keyed by node id as a list in the order of the graph's parametric nodes."""
+    return [grads[n] for n in m.graph.parametric]
+
+
 @dataclass
 class History:
-    """Per-tick snapshots k = 0..ticks: ``s[k][l]``, ``lam[k][l]`` (batch, n_l) and the port readout ``grads[k][l]``."""
+    """Per-tick snapshots k = 0..ticks: ``s[k][i]``, ``lam[k][i]`` (batch, *shape of node i, in the order of
+    ``Relaxation.nodes``) and the port readout ``grads[k][j]`` (j: the parametric nodes, ``Relaxation.params``)."""
 
     s: list[list[np.ndarray]] = field(default_factory=list)
     lam: list[list[np.ndarray]] = field(default_factory=list)
-    grads: list[Grads] = field(default_factory=list)
+    grads: list[list[tuple[Any, Any]]] = field(default_factory=list)
 
-    def record(self, state: WaveState, grads: Grads) -> None:
-        self.s.append([a.copy() for a in state.s])
-        self.lam.append([a.copy() for a in state.lam])
-        self.grads.append(grads)
+    def record(self, m: Machine, state: WaveState, grads: Mapping[str, tuple[Any, Any]]) -> None:
+        s, lam = waves(m, state)
+        self.s.append([a.copy() for a in s])
+        self.lam.append([a.copy() for a in lam])
+        self.grads.append(pairs(m, grads))
 
 
 @dataclass
 class Relaxation:
     """What a relaxation (on any backend) returns.
 
-    ``grads[l] = (dW_l, db_l)``: the gradient the parameter ports read at the last tick.
-    ``s``, ``lam``: the waves at the last tick. ``history``: per-tick snapshots when requested.
+    ``grads[j] = (dW, db)``: the gradient the parameter ports read at the last tick, for the parametric nodes in
+    order (``params``; :meth:`named_grads` keys them as the network names its parameters, torch's names for an
+    imported module). ``s``, ``lam``: the waves at the last tick, per node (``nodes``). ``history``: per-tick
+    snapshots when requested.
     """
 
-    grads: Grads
+    grads: list[tuple[Any, Any]]
     s: list[np.ndarray]
     lam: list[np.ndarray]
     ticks: int
     courant: float
     history: History | None = None
     target: str = "numpy"
+    nodes: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)  # node id -> the prefix of its parameters' names
+
+    def named_grads(self) -> dict[str, Any]:
+        """{"<name>.weight": dW, "<name>.bias": db} per parametric node, keyed like ``net.named_params()``."""
+        out = {}
+        for n, (dW, db) in zip(self.params, self.grads):
+            prefix = self.names.get(n, n)
+            out[f"{prefix}.weight"], out[f"{prefix}.bias"] = dW, db
+        return out
 
     def gradient_error(self, reference: Sequence[tuple[Any, Any]]) -> float:
         """Largest absolute difference between these gradients and a reference list of (dW, db)."""
@@ -63,8 +91,20 @@ class Relaxation:
         return np.array([max_abs_error(g, reference) for g in self.history.grads])
 
 
+def result(m: Machine, state: WaveState, grads: Mapping[str, tuple[Any, Any]], ticks: int, nu: float,
+           history: History | None = None, target: str = "numpy") -> Relaxation:  # fmt: skip
+    """The Relaxation of a machine's state at the last tick."""
+    s, lam = waves(m, state)
+    names = m.net.param_names if m.net is not None else {}
+    return Relaxation(pairs(m, grads), s, lam, ticks, nu, history, target, m.graph.order, m.graph.parametric, names)
+
+
 def max_abs_error(grads: Sequence[tuple[Any, Any]], reference: Sequence[tuple[Any, Any]]) -> float:
-    """Largest |a - b| over every (dW, db) pair; the two lists must cover the same layers."""
+    """Largest |a - b| over every (dW, db) pair; the two lists must cover the same layers (or both be keyed alike)."""
+    if isinstance(grads, Mapping):
+        grads = list(grads.values())
+    if isinstance(reference, Mapping):
+        reference = list(reference.values())
     if len(grads) != len(reference):
         raise ConfigError(f"gradient comparison: reference has {len(reference)} layers, expected {len(grads)}")
     return max(
@@ -117,18 +157,15 @@ def relax(
     x = net.check_input(x)
     t = net.targets(y, len(x))
     if history:
-        check_history_memory(net.sizes, len(x), ticks)
+        check_history_memory(net, len(x), ticks)
     return run_ticks(Machine.of(net, substrate=substrate), x, t, ticks, nu, history, state)
 
 
-def check_history_memory(sizes: list[int], batch: int, ticks: int) -> None:
+def check_history_memory(net: Network, batch: int, ticks: int) -> None:
     """Refuse (BudgetError) a history of ``ticks + 1`` snapshots (waves and port readouts) beyond the memory limit."""
-    per_tick = waves_bytes(sizes, batch) + network_bytes(sizes)
-    check_memory(
-        (ticks + 1) * per_tick,
-        f"history=True over {ticks} ticks (batch {batch}, widths {sizes})",
-        "keep fewer ticks or pass history=False",
-    )
+    per_tick = graph_waves_bytes(net.graph, batch) + graph_params_bytes(net.graph)
+    check_memory((ticks + 1) * per_tick, f"history=True over {ticks} ticks (batch {batch}, network {net.describe()})",
+                 "keep fewer ticks or pass history=False")  # fmt: skip
 
 
 def check_ticks(ticks: Any, depth: int, nu: float) -> int:
@@ -155,16 +192,17 @@ def run_ticks(
     state: WaveState | None = None,
 ) -> Relaxation:
     """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
-    state = state.copy() if state is not None else WaveState.zeros(m.network.sizes, x.shape[-2], x, m.substrate.chips)
+    batch = x.shape[-1 - len(m.graph.input_shape)]
+    state = state.copy() if state is not None else WaveState.zeros(m.graph, batch, x, m.substrate.chips)
     if state is None:
         m.substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
     log = History() if history else None
     for _ in range(ticks):
         new, grads = tick(m, x, t, state, nu, want_grads=history)
         if log is not None and grads is not None:
-            log.record(state, grads)
+            log.record(m, state, grads)
         state = new
     final = readout(m, x, state)
     if log is not None:
-        log.record(state, final)
-    return Relaxation(final, state.s, state.lam, ticks, nu, log)
+        log.record(m, state, final)
+    return result(m, state, final, ticks, nu, log)

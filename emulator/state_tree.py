@@ -56,6 +56,9 @@ def encode(value: Any, arrays: dict[str, np.ndarray], where: str = "state", stri
         return [encode(v, arrays, f"{where}[{i}]", strict) for i, v in enumerate(value)]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"$dict": {k: encode(v, arrays, f"{where}.{k}", strict) for k, v in value.items()}}
+    if isinstance(value, dict):  # NOTE: keys that are not strings (an edge (u, v)), as a list of pairs
+        return {"$items": [[encode(k, arrays, f"{where} key", strict), encode(v, arrays, f"{where}[{k!r}]", strict)]
+                           for k, v in value.items()]}  # fmt: skip
     cls = type(value)
     if dataclasses.is_dataclass(value) and cls.__module__.startswith(_CLASS_PREFIXES):
         fields = {
@@ -119,6 +122,11 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         return tuple(decode(v, arrays) for v in tree["$tuple"])
     if "$dict" in tree:
         return {k: decode(v, arrays) for k, v in tree["$dict"].items()}
+    if "$items" in tree:
+        items = tree["$items"]
+        if not isinstance(items, list) or not all(isinstance(i, list) and len(i) == 2 for i in items):
+            raise _corrupt("a keyed map in the state tree is not a list of pairs")
+        return {decode(k, arrays): decode(v, arrays) for k, v in items}
     if "$object" in tree:
         cls = _dataclass_type(tree["$object"], dataclass=False)
         obj: Any = object.__new__(cls)
@@ -179,7 +187,8 @@ def restore_into(target: Any, tree: Any, arrays: dict[str, np.ndarray], what: st
     """Set every dataclass field of ``target`` (a port or method object) from its encoded tree.
 
     Settings (fields whose current value is a number, string or bool) must equal the checkpoint's: a resumed run
-    with another setting would not continue the same trajectory.
+    with another setting would not continue the same trajectory. A field marked ``metadata={"state": True}`` is
+    state that happens to be a number (a count, a size the run found), restored like an array.
     """
     saved = decode(tree, arrays)
     if isinstance(saved, Opaque):
@@ -191,6 +200,6 @@ def restore_into(target: Any, tree: Any, arrays: dict[str, np.ndarray], what: st
         )
     for field in dataclasses.fields(target):
         mine, theirs = getattr(target, field.name), getattr(saved, field.name)
-        if isinstance(mine, (bool, int, float, str)) and mine != theirs:
+        if isinstance(mine, (bool, int, float, str)) and mine != theirs and not field.metadata.get("state"):
             raise ConfigError(f"resume: {what} {field.name} is {mine!r}, expected {theirs!r} as in the checkpoint")
     assign(target, saved)

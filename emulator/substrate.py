@@ -66,37 +66,37 @@ class Substrate:
         """True when every hook is the identity, so a schedule may take a verified fast path (the fused BLAS step)."""
         return type(self) is Substrate
 
-    def weight(self, W: Array, layer: int) -> Array:
+    def weight(self, W: Array, layer: str) -> Array:
         return W
 
-    def bias(self, b: Array, layer: int) -> Array:
+    def bias(self, b: Array, layer: str) -> Array:
         return b
 
-    def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
+    def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
         return y
 
-    def accumulate(self, a: Array, layer: int) -> Array:
+    def accumulate(self, a: Array, layer: str) -> Array:
         return a
 
-    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+    def activate(self, act: Activation, a: Array, layer: str) -> Array:
         return act.f(a)
 
-    def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
+    def derivative(self, act: Activation, a: Array, s: Array, layer: str) -> Array:
         return act.df(a, s)
 
-    def signal(self, v: Array, where: str, layer: int) -> Array:
+    def signal(self, v: Array, where: str, layer: str) -> Array:
         return v
 
-    def line(self, wave: Array, layer: int, direction: str) -> Array:
+    def line(self, wave: Array, layer: str, direction: str) -> Array:
         return wave
 
-    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+    def gradient(self, g: Array, layer: str, kind: str) -> Array:
         return g
 
-    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+    def write(self, p: Array, step: Array, layer: str, kind: str) -> None:
         p += step
 
-    def write_scaled(self, p: Array, g: Array, scale: float, layer: int, kind: str) -> None:
+    def write_scaled(self, p: Array, g: Array, scale: float, layer: str, kind: str) -> None:
         self.write(p, scale * g, layer, kind)
 
     def rest(self) -> None:
@@ -128,37 +128,37 @@ class Delegate(Substrate):
     def ideal(self) -> bool:
         return False  # NOTE: a view always runs the cells through its hooks
 
-    def weight(self, W: Array, layer: int) -> Array:
+    def weight(self, W: Array, layer: str) -> Array:
         return self.inner.weight(W, layer)
 
-    def bias(self, b: Array, layer: int) -> Array:
+    def bias(self, b: Array, layer: str) -> Array:
         return self.inner.bias(b, layer)
 
-    def crossbar(self, y: Array, x: Array, layer: int, direction: str) -> Array:
+    def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
         return self.inner.crossbar(y, x, layer, direction)
 
-    def accumulate(self, a: Array, layer: int) -> Array:
+    def accumulate(self, a: Array, layer: str) -> Array:
         return self.inner.accumulate(a, layer)
 
-    def activate(self, act: Activation, a: Array, layer: int) -> Array:
+    def activate(self, act: Activation, a: Array, layer: str) -> Array:
         return self.inner.activate(act, a, layer)
 
-    def derivative(self, act: Activation, a: Array, s: Array, layer: int) -> Array:
+    def derivative(self, act: Activation, a: Array, s: Array, layer: str) -> Array:
         return self.inner.derivative(act, a, s, layer)
 
-    def signal(self, v: Array, where: str, layer: int) -> Array:
+    def signal(self, v: Array, where: str, layer: str) -> Array:
         return self.inner.signal(v, where, layer)
 
-    def line(self, wave: Array, layer: int, direction: str) -> Array:
+    def line(self, wave: Array, layer: str, direction: str) -> Array:
         return self.inner.line(wave, layer, direction)
 
-    def gradient(self, g: Array, layer: int, kind: str) -> Array:
+    def gradient(self, g: Array, layer: str, kind: str) -> Array:
         return self.inner.gradient(g, layer, kind)
 
-    def write(self, p: Array, step: Array, layer: int, kind: str) -> None:
+    def write(self, p: Array, step: Array, layer: str, kind: str) -> None:
         self.inner.write(p, step, layer, kind)
 
-    def write_scaled(self, p: Array, g: Array, scale: float, layer: int, kind: str) -> None:
+    def write_scaled(self, p: Array, g: Array, scale: float, layer: str, kind: str) -> None:
         self.inner.write_scaled(p, g, scale, layer, kind)
 
     def rest(self) -> None:

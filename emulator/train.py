@@ -19,8 +19,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from wavetrain.compiler.budget import check_memory, network_bytes, waves_bytes
-from wavetrain.compiler.data import Dataset, check_features, check_targets
+from wavetrain.compiler.budget import check_memory, graph_params_bytes, graph_waves_bytes
+from wavetrain.compiler.data import Dataset, check_inputs, check_targets
 from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
 from wavetrain.compiler.validate import number
@@ -154,14 +154,14 @@ def dataset_for(net: Network, data: Any) -> Dataset:
         labels = np.asarray(y).ndim == 1
         dataset = Dataset(
             "arrays", np.asarray(x), np.asarray(y), np.asarray(x_test), np.asarray(y_test),
-            net.sizes[-1] if labels else 0,
+            net.n_outputs if labels else 0,
         )  # fmt: skip
     else:
         raise DataError(f"data: expected a Dataset or a tuple (x, y[, x_test, y_test]), got {type(data).__name__}")
-    check_features(dataset.x_train, net.sizes[0], "training inputs")
-    check_features(dataset.x_test, net.sizes[0], "test inputs")
-    check_targets(dataset.y_train, net.sizes[-1], len(dataset.x_train), "training targets")
-    check_targets(dataset.y_test, net.sizes[-1], len(dataset.x_test), "test targets")
+    check_inputs(dataset.x_train, net.input_shape, "training inputs")
+    check_inputs(dataset.x_test, net.input_shape, "test inputs")
+    check_targets(dataset.y_train, net.n_outputs, len(dataset.x_train), "training targets")
+    check_targets(dataset.y_test, net.n_outputs, len(dataset.x_test), "test targets")
     return dataset
 
 
@@ -187,7 +187,8 @@ class PlainRun:
     """The network on a substrate: float64 trains its own arrays, float32 C-ordered copies written back per epoch."""
 
     def __init__(self, net: Network, dataset: Dataset, substrate: Substrate, dtype: np.dtype, metrics: bool) -> None:
-        params = net.params() if dtype == np.float64 else [(W.astype(dtype), b.astype(dtype)) for W, b in net.params()]
+        params = net.param_dict() if dtype == np.float64 else {n: (W.astype(dtype), b.astype(dtype)) for n, (W, b) in
+                                                               net.param_dict().items()}  # fmt: skip
         self.net, self.machine, self.metrics, self.copied = net, Machine.of(net, params, substrate), metrics, dtype
         self.x_test = np.ascontiguousarray(dataset.x_test, dtype=dtype)
         self.y_test, self.dataset = dataset.y_test, dataset
@@ -200,9 +201,10 @@ class PlainRun:
 
     def sync(self) -> None:
         if self.copied != np.float64:
-            for layer, (W, b) in zip(self.net.layers, self.machine.params):
-                layer.weight[...] = W
-                layer.bias[...] = b
+            for n, (W, b) in self.machine.params.items():
+                held = self.net.parameters(n)
+                held.weight[...] = W
+                held.bias[...] = b
 
     def score(self, result: TrainResult, loss: float) -> None:
         result.loss.append(loss)
@@ -279,8 +281,8 @@ def train(
     dataset = dataset_for(net, data)
     # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
     check_memory(
-        4 * network_bytes(net.sizes) + 6 * waves_bytes(net.sizes, min(batch_size, len(dataset.x_train))),
-        f"train (widths {net.sizes}, batch {batch_size})", "use a smaller network or batch",
+        4 * graph_params_bytes(net.graph) + 6 * graph_waves_bytes(net.graph, min(batch_size, len(dataset.x_train))),
+        f"train (network {net.describe()}, batch {batch_size})", "use a smaller network or batch",
     )  # fmt: skip
     began = time.perf_counter()
     run = _start(net, dataset, config, stepper, substrate, work, hardware, chips, checkpoint, resume)
@@ -288,7 +290,7 @@ def train(
     result = TrainResult(stepper.name, epochs, batch_size, lr, momentum, seed, hold=getattr(stepper, "hold", None),
                          network=net, dtype=work.name)  # fmt: skip
     x_all = np.ascontiguousarray(dataset.x_train, dtype=work)
-    t_all = check_targets(dataset.y_train, net.sizes[-1]).astype(work)
+    t_all = check_targets(dataset.y_train, net.n_outputs).astype(work)
     rng = np.random.default_rng(seed)
     session = ckpt.Session(checkpoint, checkpoint_every, _settings(config, stepper, port, run, hold, work),
                            ckpt.fingerprint(x_all, t_all) if checkpoint or resume else "")  # fmt: skip

@@ -176,14 +176,14 @@ def t9(scale: Scale, out: Path) -> Section:
     )
 
 
-def local_reference(net: Network, heads: list, x: np.ndarray, t: np.ndarray) -> list:
+def local_reference(net: Network, heads: dict, x: np.ndarray, t: np.ndarray) -> list:
     """Independent h = 1 gradients: each layer trained on its own head's loss, written without mpc_gradients."""
     s, grads = x, []
     for index, layer in enumerate(net.layers):
         a = s @ layer.weight.T + layer.bias
         out = layer.act.f(a)
         if index < net.depth - 1:
-            V, c = heads[index]
+            V, c = heads[net.ids[index]]
             lam = net.loss_fn.grad(out @ V.T + c, t) / len(x) @ V
         else:
             lam = net.loss_fn.grad(out, t) / len(x)
@@ -216,10 +216,10 @@ def t10(scale: Scale, out: Path) -> Section:
     heads = random_heads(net, 10)
     ref, _ = backprop(net.machine(), x, t)
     full, _, _ = mpc_gradients(net.machine(), heads, x, t, depth)
-    err = max(float(np.abs(a - b).max()) for p, q in zip(full, ref) for a, b in zip(p, q))
+    err = max(float(np.abs(a - b).max()) for n in ref for a, b in zip(full[n], ref[n], strict=True))
     one, _, _ = mpc_gradients(net.machine(), heads, x, t, 1)
     local_ref = local_reference(net, heads, x, t)
-    local = max(float(np.abs(a - b).max()) for p, q in zip(one, local_ref) for a, b in zip(p, q))
+    local = max(float(np.abs(a - b).max()) for p, q in zip(one.values(), local_ref, strict=True) for a, b in zip(p, q))
     # memory on a deeper net of the same width (12 layers), over h = 1..L-1 (the step to h = L adds the 10-wide
     # output layer's window entry, not a hidden one)
     mem_depth = 12

@@ -203,9 +203,9 @@ def pipeline_mismatch(ticks: int = 40) -> dict[str, float]:
             method.step(net.machine(), xs[k], ts[k], Frozen())
             if k < 2 * L + 1:
                 continue
-            for i, (gW, _) in enumerate(method.last_grads):
+            for i, (n, (gW, _)) in enumerate(method.last_grads.items()):
                 ref, _ = backprop(net.machine(), xs[k - 2 * L + i], ts[k - 2 * L + i])
-                cosines.append(float((gW * ref[i][0]).sum() / (np.linalg.norm(gW) * np.linalg.norm(ref[i][0]))))
+                cosines.append(float((gW * ref[n][0]).sum() / (np.linalg.norm(gW) * np.linalg.norm(ref[n][0]))))
         result[name] = float(np.mean(cosines))
     return result
 
@@ -356,7 +356,7 @@ def t6(scale: Scale, out: Path) -> Section:
             target = y + (1.0 if change and k >= n0 else 0.0)
             state, grads = tick(m, x, target, state, 1.0)
             port.step(m, grads)
-            trace.append(([m.copy() for m in state.lam], [W.copy() for W, _ in params]))
+            trace.append(([lam.copy() for lam in state.lam.values()], [W.copy() for W, _ in params]))
         runs.append(trace)
     # NOTE: trace[k] is the state after tick k, i.e. at tick k + 1
     first_p = [
@@ -388,8 +388,10 @@ XOR_Y = np.array([[-1.0], [1.0], [1.0], [-1.0]])
 TICK = 1e-9
 
 
-def _flat(params: list) -> np.ndarray:
-    return np.concatenate([np.concatenate([np.ravel(W), b]) for W, b in params])
+def _flat(params: list | dict) -> np.ndarray:
+    """(W, b) pairs (a list in node order, or keyed by node id) as one vector."""
+    pairs = params.values() if isinstance(params, dict) else params
+    return np.concatenate([np.concatenate([np.ravel(W), b]) for W, b in pairs])
 
 
 def _unflat(net: Network, v: np.ndarray) -> list:

@@ -65,9 +65,10 @@ def taylor_prediction(net: Network, x: np.ndarray, y: np.ndarray, eta: float, lo
         grads = light_cone(m, x, t)[0] if locked else None
         if grads is None:
             state, grads = tick(m, x, t, state, 1.0)
+        grads = list(grads.values())  # NOTE: keyed by node id in the order of net.params()
         if k >= first:
             total += 0.5 * eta**2 * curvature(net, x, y, grads)
-        for (W, b), (gW, gb) in zip(params, grads):
+        for (W, b), (gW, gb) in zip(params, grads, strict=True):
             W -= eta * gW
             b -= eta * gb
     return total

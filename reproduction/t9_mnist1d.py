@@ -161,20 +161,23 @@ def guesses(params: list, pre: list, method: str, rng: np.random.Generator, prec
 
 
 def sweep(net: Network, x: np.ndarray) -> tuple[Machine, list, list]:
-    """The emulator's forward sweep (cells): the machine, pre-activations a_l, states [x, s_1, ..., s_L]."""
+    """The emulator's forward sweep (cells): the machine, pre-activations a_l, states [x, s_1, ..., s_L] (a chain of
+    dense layers, in the order of its node ids)."""
     m = Machine.of(net)
+    ids = cells.dense_chain(m, "T9's forward gradient")
     sw = cells.forward_sweep(m, x)
-    return m, sw.pre, [*sw.ins, sw.s[-1]]
+    return m, [sw.pre[n] for n in ids], [*(sw.ins[n][0] for n in ids), sw.s[ids[-1]]]
 
 
 def joint_jvp(m: Machine, pre: list, states: list, t: np.ndarray, s: list) -> np.ndarray:
     """Per-sample directional derivative of the mean loss along all layers' guesses at once (one forward tangent),
     composed from the junction's forward product and the nonlinearity's slope."""
     tangent = np.zeros_like(states[0])
-    for l, (W, _) in enumerate(m.params):
-        tangent = cells.forward_product(W, tangent) + s[l]  # tangent of a_l
-        if l < m.depth - 1:
-            tangent = cells.slope(m, l, pre[l], states[l + 1]) * tangent
+    ids = m.order
+    for l, n in enumerate(ids):
+        tangent = cells.forward_product(m.params[n][0], tangent) + s[l]  # tangent of a_l
+        if l < len(ids) - 1:
+            tangent = cells.slope(m, n, pre[l], states[l + 1]) * tangent
     return (cells.load(m, states[-1], t) * tangent).sum(axis=1)
 
 
@@ -183,7 +186,7 @@ def estimate(
 ) -> tuple[list[np.ndarray], list[np.ndarray], Machine, list, list]:
     """Forward-gradient estimate: (weight gradients, per-layer activation estimates d * s_l, machine, pre, states)."""
     m, pre, states = sweep(net, x)
-    s = guesses(m.params, pre, method, rng, precise)
+    s = guesses([m.params[n] for n in m.order], pre, method, rng, precise)
     d = joint_jvp(m, pre, states, t, s)
     act_est = [d[:, None] * s_l for s_l in s]
     return [cells.outer_product(g, states[l]) for l, g in enumerate(act_est)], act_est, m, pre, states
@@ -192,10 +195,12 @@ def estimate(
 def backprop_act_grads(m: Machine, pre: list, states: list, t: np.ndarray) -> list[np.ndarray]:
     """dL/da_l for every layer (mean loss), the emulator's backward cells: the reference the cosine is taken
     against (checked against torch autograd in tests/reproduce/test_t9.py)."""
-    delta = cells.sensitivity(m, m.depth - 1, pre[-1], states[-1], cells.load(m, states[-1], t))
+    ids = m.order
+    delta = cells.sensitivity(m, ids[-1], pre[-1], states[-1], cells.load(m, states[-1], t))
     out = [delta]
-    for l in range(m.depth - 2, -1, -1):
-        delta = cells.sensitivity(m, l, pre[l], states[l + 1], cells.back(m, l + 1, delta, m.params[l + 1][0]))
+    for l in range(len(ids) - 2, -1, -1):
+        lam = cells.back(m, ids[l + 1], delta, m.params, [states[l + 1]])[ids[l]]
+        delta = cells.sensitivity(m, ids[l], pre[l], states[l + 1], lam)
         out.insert(0, delta)
     return out
 

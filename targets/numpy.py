@@ -35,7 +35,8 @@ from wavetrain.circuits import (
     Transient,
     TransmissionLine,
 )
-from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
+from wavetrain.compiler.functions import LOSSES
+from wavetrain.compiler.graph import INPUT, Graph, Linear
 from wavetrain.emulator import cells
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.substrate import IDEAL, Substrate
@@ -67,14 +68,15 @@ class Program:
     params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
     # NOTE: the cells run on one Machine, whose layer k is the k-th node of the network the circuit was lowered from
-    machine: Machine = field(default_factory=lambda: Machine([], (), None))  # type: ignore[arg-type]
+    machine: Machine = field(default=None)  # type: ignore[assignment]
     layer: dict[str, int] = field(default_factory=dict)  # element name -> its node's place in the machine
+    ids: list[str] = field(default_factory=list)  # the machine's node ids, in that order
     reads: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # this step's junction reads
 
     def read(self, l: int) -> tuple[np.ndarray, np.ndarray]:
         """Junction l's parameters as read this step (once: the forward and backward ops see the same read)."""
         if l not in self.reads:
-            self.reads[l] = cells.read_layer(self.machine, l)
+            self.reads[l] = cells.read_node(self.machine, self.ids[l])
         return self.reads[l]
 
     def zeros(self, net: str) -> np.ndarray:
@@ -113,7 +115,7 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             "steps": steps,
             "fwd": np.zeros(shape),
             "bwd": np.zeros(shape),
-            "wave": (p.layer[e.name], e.wave) if e.name in p.layer and e.wave is not None else None,
+            "wave": (p.ids[p.layer[e.name]], e.wave) if e.name in p.layer and e.wave is not None else None,
             "keep": keep,
         }
     )
@@ -127,35 +129,43 @@ def _kernel_termination(e: Termination, p: Program) -> None:
 def _kernel_junction(e: Junction, p: Program) -> None:
     """Forward v_b = (1 - leak)(W v_a + beta); backward v_back_out = W^T v_back_in (the same W and its transpose)."""
     l, m = p.layer[e.name], p.machine
+    n = p.ids[l]
     # NOTE: junction l > 0 reads s_{l} from the far end of line fl{l}: the message between layers (signal
     # "forward", e.g. a DAC), as the emulator's cells.inputs sends it; layer 1 reads the clamped input
     inputs = p.__dict__.setdefault("junction_inputs", {})  # what each junction saw this step (its port reads it)
 
     def sent(s: np.ndarray) -> np.ndarray:
-        inputs[l] = cells.send(m, l - 1, s) if l > 0 else s
+        inputs[l] = cells.send(m, p.ids[l - 1], s) if l > 0 else s
         return inputs[l]
 
     kept = 1.0 - e.leak  # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
     if e.leak:
-        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, l, sent(v[e.a]), p.read(l))}))
+        p.ops.append(
+            Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, n, [sent(v[e.a])], {n: p.read(l)})})
+        )
     else:
-        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, l, sent(v[e.a]), p.read(l))}))
+        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, n, [sent(v[e.a])], {n: p.read(l)})}))
     back_out = e.back_out
     if back_out is not None:
-        p.ops.append(
-            Op((e.back_in,), (back_out,), lambda v, t: {back_out: cells.back(m, l, v[e.back_in], p.read(l)[0])})
-        )
+        p.ops.append(Op((e.back_in,), (back_out,), lambda v, t: {back_out: _back(m, p, l, v[e.back_in])}))
+
+
+def _back(m: Machine, p: Program, l: int, delta: np.ndarray) -> np.ndarray:
+    """The backward wave junction l sends to junction l - 1 (W^T delta through its crossbar)."""
+    n = p.ids[l]
+    return cells.back(m, n, delta, {n: p.read(l)}, [delta], to_input=l == 0)[p.ids[l - 1] if l else INPUT]
 
 
 def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
     l, m = p.layer[e.name], p.machine
-    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.nonlinearity(m, l, v[e.a])}))
+    n = p.ids[l]
+    p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.nonlinearity(m, n, v[e.a])}))
     p.ops.append(
         Op(
             (e.a, e.lam),
             (e.delta,),
-            lambda v, t: {e.delta: cells.sensitivity(m, l, v[e.a], cells.nonlinearity(m, l, v[e.a]), v[e.lam])},
+            lambda v, t: {e.delta: cells.sensitivity(m, n, v[e.a], cells.nonlinearity(m, n, v[e.a]), v[e.lam])},
         )
     )
 
@@ -193,14 +203,14 @@ def _kernel_port_readout(e: ParameterPort, p: Program) -> tuple[list[np.ndarray]
             f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, expected a Junction"
         )
     l, m = p.layer[junction.name], p.machine
-    params = m.params[l]
+    params = m.params[p.ids[l]]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
 
     inputs = p.__dict__.setdefault("junction_inputs", {})
 
     def read(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
         # NOTE: the port reads the junction's input as the junction saw it (after the "forward" boundary)
-        grads[0], grads[1] = cells.readout(m, l, v[junction.back_in], inputs.get(l, v[junction.a]))
+        grads[0], grads[1] = cells.readout(m, p.ids[l], v[junction.back_in], [inputs.get(l, v[junction.a])])
         return {}
 
     p.ops.append(Op((junction.a, junction.b, junction.back_in), (), read))
@@ -225,7 +235,7 @@ def _kernel_learning_port(e: LearningPort, p: Program) -> None:
             else:
                 current[k] = grads[k] / e.resistance
         steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
-        cells.update_layer(p.machine, l, (steps[0], steps[1]))
+        cells.update_node(p.machine, p.ids[l], (steps[0], steps[1]))
 
     p.updates.append(update)
 
@@ -250,13 +260,23 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substr
     program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
     junctions, nonlinearities, program.layer = _machine_layers(circuit)
     loads = circuit.of_type(LossLoad)
+    ids = [j.node if j.node is not None else str(k + 1) for k, j in enumerate(junctions)]
+    program.ids = ids
+    acts = [nonlinearities[k].activation if k < len(nonlinearities) else "identity" for k in range(len(junctions))]
+    if junctions:
+        # NOTE: the machine's graph is the chain of the circuit's junctions (a hand-made circuit's too)
+        nodes = [Linear(id=n, features=j.shape[0], activation=a) for n, j, a in zip(ids, junctions, acts)]
+        graph = Graph.chain((junctions[0].shape[1],), nodes)
+    else:
+        graph = Graph.chain((1,), [Linear(id="1", features=1)])
+    pairs = {n: [j.weight.copy(), j.bias.copy()] for n, j in zip(ids, junctions)}
     program.machine = Machine(
-        [[j.weight.copy(), j.bias.copy()] for j in junctions],  # type: ignore[misc]
-        tuple(ACTIVATIONS[n.activation] for n in nonlinearities),
+        graph,
+        pairs,  # type: ignore[arg-type]
         LOSSES[loads[0].loss] if loads else None,  # type: ignore[arg-type]
         substrate,
     )
-    program.params = {j.name: program.machine.params[l] for l, j in enumerate(junctions)}  # type: ignore[misc]
+    program.params = {j.name: pairs[n] for n, j in zip(ids, junctions)}
     for element in circuit.elements:
         KERNELS[type(element)](element, program)
     driven = {net for op in program.ops for net in op.outputs}

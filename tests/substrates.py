@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from wavetrain.emulator.substrate import Substrate
@@ -19,12 +21,12 @@ class ReadNoise(Substrate):
 
     def __init__(self, scale: float = 0.05, seed: int = 0, chips: int | None = None) -> None:
         self.scale, self.seed, self.chips = scale, seed, chips
-        self._noise: dict[tuple[int, str, tuple[int, ...]], np.ndarray] = {}
+        self._noise: dict[tuple[str, str, tuple[int, ...]], np.ndarray] = {}
 
-    def noise(self, shape: tuple[int, ...], layer: int, kind: str) -> np.ndarray:
-        key = (layer, kind, shape)
+    def noise(self, shape: tuple[int, ...], node: str, kind: str) -> np.ndarray:
+        key = (node, kind, shape)
         if key not in self._noise:
-            rng = np.random.default_rng([self.seed, layer, 0 if kind == "W" else 1])
+            rng = np.random.default_rng([self.seed, zlib.crc32(node.encode()), 0 if kind == "W" else 1])
             lead = () if self.chips is None else (self.chips,)
             self._noise[key] = self.scale * rng.normal(size=(*lead, *shape))
         return self._noise[key]
@@ -38,7 +40,7 @@ class ReadNoise(Substrate):
     def noisy(self, net, chip: int | None = None):  # noqa: ANN001, ANN201
         """A copy of ``net`` holding the weights this substrate reads (chip ``chip`` of the Monte-Carlo axis)."""
         copy = net.copy()
-        for l, layer in enumerate(copy.layers):
+        for l, layer in zip(copy.ids, copy.layers):
             nW = self.noise(layer.weight.shape, l, "W")
             nb = self.noise(layer.bias.shape, l, "b")
             layer.weight = layer.weight + (nW if chip is None else nW[chip])

@@ -90,10 +90,10 @@ def test_npz_members_are_checked_by_their_headers_before_loading(tmp_path):
     net_file = Network.mlp([2, 2], seed=0).save(tmp_path / "n.npz")
     with zipfile.ZipFile(net_file) as archive:
         meta = archive.read("meta.json")
-    path = huge_member(tmp_path / "m.npz", ["layer0.weight.npy", "layer0.bias.npy"])
+    path = huge_member(tmp_path / "m.npz", ["node/1.weight.npy", "node/1.bias.npy"])
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("meta.json", meta)
-    with pytest.raises(ModelFileError, match=r"layer0.weight.*header declares shape \(4000000000000,\)"):
+    with pytest.raises(ModelFileError, match=r"node/1.weight.*header declares shape \(4000000000000,\)"):
         Network.load(path)
     assert time.perf_counter() - started < 2.0
     good = np.ones((3, 2))

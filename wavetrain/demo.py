@@ -34,7 +34,7 @@ def light_cone(data: wavetrain.datasets.Dataset, out: Path) -> None:
     net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0)
     x, y = data.x_train[:32], data.y_train[:32]
     relaxation = wavetrain.relax(net, x, y, ticks=2 * net.depth + 2, history=True)
-    reference, _ = backprop(net.machine(), x, net.targets(y))
+    reference = list(backprop(net.machine(), x, net.targets(y))[0].values())  # node order, as the history
     per_layer = np.array(
         [[np.max(np.abs(g[0] - r[0])) for g, r in zip(step, reference)] for step in relaxation.history.grads]
     )
@@ -86,7 +86,7 @@ def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -
     circuit_run = wavetrain.simulate(net, x, y, target="spice", history=True)
     elapsed = time.perf_counter() - start
     emulated = wavetrain.relax(net, x, y, history=True)
-    reference, _ = backprop(net.machine(), x, net.targets(y))
+    reference = list(backprop(net.machine(), x, net.targets(y))[0].values())
     scale = max(float(np.max(np.abs(g))) for pair in reference for g in pair)
     click.echo(
         f"ngspice: {elapsed:.1f} s. Gradient error against backprop (whose largest entry is {scale:.2e}), tick by tick:"

@@ -63,12 +63,12 @@ def relaxation_from_trace(
     trace: Trace, net: Network, ticks: int, courant: float, history: bool, target: str
 ) -> Relaxation:
     """Read waves and port gradients out of a trace of a lowered network (sample k = tick k, or only the last)."""
-    depth = net.depth
+    ids = net.ids
 
     def at(k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-        s = [trace[names.s_far(l)][k] for l in range(1, depth + 1)]
-        lam = [trace[names.lam_far(l)][k] for l in range(1, depth + 1)]
-        ports = [names.port(l) for l in range(1, depth + 1)]
+        s = [trace[names.s_far(n)][k] for n in ids]
+        lam = [trace[names.lam_far(n)][k] for n in ids]
+        ports = [names.port(n) for n in ids]
         grads = [(trace[f"{p}.grad_w"][k], trace[f"{p}.grad_b"][k]) for p in ports]
         return s, lam, grads
 
@@ -81,7 +81,7 @@ def relaxation_from_trace(
             log.lam.append(lam)
             log.grads.append(grads)
     s, lam, grads = at(len(trace.t) - 1)
-    return Relaxation(grads, s, lam, ticks, courant, log, target=target)
+    return Relaxation(grads, s, lam, ticks, courant, log, target, ids, net.graph.parametric, net.param_names)
 
 
 def simulate_netlist(

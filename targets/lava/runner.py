@@ -232,8 +232,8 @@ def build(
     for l, layer in enumerate(net.layers):
         W, b = layer.weight.astype(np.float64), layer.bias.astype(np.float64)
         if fixed is not None:
-            W = quantize(W, fixed.formats[l].w, fixed.weight_bits, "nearest")
-            b = quantize(b, fixed.formats[l].b, fixed.bias_bits, "nearest")
+            W = quantize(W, fixed.nth(l).w, fixed.weight_bits, "nearest")
+            b = quantize(b, fixed.nth(l).b, fixed.bias_bits, "nearest")
         layers.append(WaveLayer(weight=W, bias=b, ticks=ticks, index=l, name=f"layer{l + 1}", **common))
     load = LossLoad(t=t, name="loss", **common)
     clamp.s_out.connect(layers[0].s_in)
@@ -270,7 +270,7 @@ def read_params(layers: Sequence[Any], fixed: LoihiFixedPoint | None) -> list[tu
         saved = outbox(proc)
         W, b = saved["weight"].astype(np.float64), saved["bias"].astype(np.float64)
         if fixed is not None:
-            W, b = np.ldexp(W, fixed.formats[l].w), np.ldexp(b, fixed.formats[l].b)
+            W, b = np.ldexp(W, fixed.nth(l).w), np.ldexp(b, fixed.nth(l).b)
         out.append((W, b))
     return out
 
@@ -306,7 +306,9 @@ def relax_on_lava(
         )
         with session(clamp, layers, load, _tag(fixed), timeout) as run:
             run.run(ticks)
-            return _relaxation(layers, ticks, nu, history, fixed)
+            result = _relaxation(layers, ticks, nu, history, fixed)
+    result.nodes, result.params, result.names = net.ids, net.graph.parametric, net.param_names
+    return result
 
 
 def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: LoihiFixedPoint | None) -> Relaxation:
@@ -317,7 +319,7 @@ def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: 
     def exps(l: int) -> tuple[int, int, int, int]:
         if fixed is None:
             return 0, 0, 0, 0
-        f = fixed.formats[l]
+        f = fixed.nth(l)
         return f.s, f.lam, f.g, f.gb
 
     saved = [outbox(p) for p in layers]
@@ -339,7 +341,13 @@ def _relaxation(layers: list[Any], ticks: int, nu: float, history: bool, fixed: 
 
 
 def check_network(net: Network, batch: int, fixed: LoihiFixedPoint | None) -> None:
-    """ConfigError when the fixed-point formats do not fit the network (layer count, exact integer sums)."""
+    """ConfigError when the network is not a chain of dense layers, or the fixed-point formats do not fit it (layer
+    count, exact integer sums)."""
+    if not net.is_chain:
+        raise ConfigError(
+            f"target 'lava' runs chains of dense layers (one process per layer), got {net.describe()}; graphs go to "
+            f"Lava's library processes (the loihi2 target)"
+        )
     if fixed is None:
         return
     if fixed.depth != net.depth:
@@ -347,7 +355,7 @@ def check_network(net: Network, batch: int, fixed: LoihiFixedPoint | None) -> No
             f"target 'lava' fixed point: the substrate has exponents for {fixed.depth} layers, "
             f"expected {net.depth} (calibrate it on this network)"
         )
-    fixed.check_exact(net.sizes, batch)
+    fixed.check_exact(net.graph, batch)
 
 
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -55,5 +55,6 @@ class LavaTarget:
             log = run.history
             assert log is not None
             first = History(log.s[:1], log.lam[:1], log.grads[:1]) if history else None
-            return Relaxation(log.grads[0], log.s[0], log.lam[0], 0, run.courant, first, target="lava")
+            return Relaxation(log.grads[0], log.s[0], log.lam[0], 0, run.courant, first, "lava", run.nodes, run.params,
+                              run.names)  # fmt: skip
         return run

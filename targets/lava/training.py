@@ -97,7 +97,7 @@ def train_on_lava(
                 start = time.perf_counter()
                 run.run(steps)
                 result.wall_time += time.perf_counter() - start
-                for layer, (W, b) in zip(net.layers, read_params(layers, fixed)):
+                for layer, (W, b) in zip(net.layers, read_params(layers, fixed)):  # NOTE: a chain (check_network)
                     layer.weight[...] = W
                     layer.bias[...] = b
                 _record(result, net, dataset, float(np.mean(outbox(load)["loss"])), fixed)

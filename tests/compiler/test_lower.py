@@ -111,13 +111,12 @@ def test_hostile_network_name_is_refused(net: Network) -> None:
         lower(net)
 
 
-def test_unsupported_layer_names_the_layer_and_the_supported_ones(net: Network) -> None:
-    class Conv2d:
-        pass
+def test_a_graph_without_a_lowering_names_its_node() -> None:
+    from wavetrain.compiler.graph import Conv1d, Flatten, Graph, Linear
 
-    net.layers.append(Conv2d())
-    with pytest.raises(LoweringError, match=r"layer 2 \(Conv2d\) has no lowering; supported: Dense"):
-        lower(net)
+    graph = Graph.chain((1, 8), [Conv1d(id="c1", channels=2, kernel=3), Flatten(id="f"), Linear(id="out", features=2)])
+    with pytest.raises(LoweringError, match=r"node 'c1' \(Conv1d, inputs \['input'\]\) has no circuit lowering"):
+        lower(Network.from_graph(graph))
 
 
 @pytest.mark.parametrize(

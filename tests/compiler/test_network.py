@@ -79,6 +79,39 @@ def test_save_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "atomic write leaves no temp file"
 
 
+def _version_1_file(net, path):
+    """The file format 1 wrote (before graphs): layer{i}.weight / layer{i}.bias and a "layers" list."""
+    header = {"format": "wavetrain.network", "version": 1, "name": net.name, "loss": net.loss, "meta": {},
+              "layers": [{"type": "dense", "in_features": l.in_features, "out_features": l.out_features,
+                          "activation": l.activation} for l in net.layers]}  # fmt: skip
+    np.savez(path, **{f"layer{i}.{k}": getattr(l, k) for i, l in enumerate(net.layers) for k in ("weight", "bias")})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("meta.json", json.dumps(header))
+    return path
+
+
+def test_version_1_files_load_as_the_same_chain(tmp_path):
+    net = Network.mlp([5, 7, 3], activation="relu", loss="cross_entropy", seed=2, name="old")
+    again = Network.load(_version_1_file(net, tmp_path / "v1.npz"))
+    assert again.ids == ("1", "2") and again.sizes == [5, 7, 3] and again.graph == net.graph
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    np.testing.assert_array_equal(again.forward(x), net.forward(x))
+
+
+def test_graph_networks_round_trip_with_their_parameter_names(tmp_path):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(1)
+    module = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.ReLU(), nn.AvgPool1d(2), nn.Flatten(), nn.Linear(12, 2))
+    net = Network.from_torch(module, example_input=(1, 8), loss="cross_entropy")
+    again = Network.load(net.save(tmp_path / "cnn.npz"))
+    assert again.graph == net.graph and again.param_names == net.param_names
+    x = np.random.default_rng(0).normal(size=(2, 1, 8))
+    np.testing.assert_array_equal(again.forward(x), net.forward(x))
+    with zipfile.ZipFile(tmp_path / "cnn.npz") as archive:
+        assert "layers" not in json.loads(archive.read("meta.json")), "a graph file does not pretend to be a chain"
+
+
 def _rewrite(path, header=None, drop=None):
     with zipfile.ZipFile(path) as src:
         members = {name: src.read(name) for name in src.namelist() if name != drop}
@@ -106,22 +139,26 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path):
     with pytest.raises(ModelFileError, match=r"truncated.npz"):
         Network.load(truncated)
     _rewrite(path, {**header, "version": 99})
-    with pytest.raises(ModelFileError, match=r"format version 99 is not supported, expected 1..1"):
+    with pytest.raises(ModelFileError, match=r"format version 99 is not supported, expected 1..2"):
         Network.load(path)
     _rewrite(path, {**header, "format": "keras"})
     with pytest.raises(ModelFileError, match=r"format is 'keras', expected 'wavetrain.network'"):
         Network.load(path)
     path = good.save(tmp_path / "m2.npz")
-    _rewrite(path, drop="layer1.bias.npy")
-    with pytest.raises(ModelFileError, match=r"array 'layer1.bias' is missing"):
+    _rewrite(path, drop="node/1.bias.npy")
+    with pytest.raises(ModelFileError, match=r"array 'node/1.bias' is missing"):
         Network.load(path)
     path = good.save(tmp_path / "m3.npz")
-    _rewrite(path, {**header, "layers": [{**header["layers"][0], "activation": "swish"}, header["layers"][1]]})
-    with pytest.raises(ModelFileError, match=r"unknown activation 'swish'"):
+    graph = header["graph"]
+    _rewrite(path, {**header, "graph": {**graph, "nodes": [{**graph["nodes"][0], "activation": "swish"}]}})
+    with pytest.raises(ModelFileError, match=r"m3.npz: node '1': unknown activation 'swish'"):
         Network.load(path)
-    for layers in ([1, 2], 5):
+    _rewrite(path, {**header, "graph": {**graph, "output": "9"}})
+    with pytest.raises(ModelFileError, match=r"m3.npz: .*'9'"):
+        Network.load(path)
+    for layers in ([1, 2], 5):  # a version-1 file describes its chain as "layers"
         path = good.save(tmp_path / "m4.npz")
-        _rewrite(path, {**header, "layers": layers})
+        _rewrite(path, {**header, "version": 1, "layers": layers})
         with pytest.raises(ModelFileError, match=r"m4.npz: meta.json 'layers' must be a list of objects"):
             Network.load(path)
 
@@ -136,12 +173,17 @@ def test_from_torch():
     x = np.random.default_rng(0).normal(size=(3, 4))
     expected = module(torch.from_numpy(x).float()).detach().double().numpy()
     np.testing.assert_allclose(net.forward(x), expected, atol=1e-5)
-    with pytest.raises(NetworkError, match=r"module 1 \(Conv1d\) is not supported"):
+    assert net.ids == ("0", "2", "4") and list(net.named_params()) == [n for n, _ in module.named_parameters()]
+    with pytest.raises(NetworkError, match=r"module '1' \(GRU\) is not supported"):
+        Network.from_torch(nn.Sequential(nn.Linear(4, 4), nn.GRU(4, 4)))
+    with pytest.raises(
+        NetworkError, match=r"node '1' \(Conv1d\): expected an input \(channels, length\), got shape \(4,\)"
+    ):
         Network.from_torch(nn.Sequential(nn.Linear(4, 4), nn.Conv1d(1, 1, 1)))
 
 
 def test_to_networkx():
     graph = Network.mlp([3, 5, 2], loss="cross_entropy").to_networkx()
-    assert list(graph.nodes) == ["input", "layer1", "layer2", "loss"]
-    assert graph.nodes["layer1"]["out_features"] == 5 and graph.nodes["loss"]["loss"] == "cross_entropy"
-    assert list(graph.edges) == [("input", "layer1"), ("layer1", "layer2"), ("layer2", "loss")]
+    assert list(graph.nodes) == ["input", "1", "2", "loss"]
+    assert graph.nodes["1"]["out_features"] == 5 and graph.nodes["loss"]["loss"] == "cross_entropy"
+    assert list(graph.edges) == [("input", "1"), ("1", "2"), ("2", "loss")]

@@ -66,7 +66,7 @@ def test_port_velocity_round_trips_and_matters(tmp_path, small):
     _, header, arrays = ckpt.read(path)
     port = ckpt.decode(header["state"]["$dict"]["port"], arrays)
     assert isinstance(port, HeavyBall) and port.m == 20.0
-    assert all(np.any(vW != 0) for vW, _ in port.velocity), "the inductor carries momentum at the checkpoint"
+    assert all(np.any(vW != 0) for vW, _ in port.velocity.values()), "the inductor carries momentum at the checkpoint"
     whole = fresh()
     train(whole, small, method=Mpc(h=1), port=InductorPort(m=20.0, r=2.0), epochs=3, seed=1)
     resumed = fresh()
@@ -132,7 +132,7 @@ def test_resume_refuses_other_settings_data_or_network(tmp_path, small):
         train(fresh(), small, epochs=4, seed=3, lr=0.1, resume=path)
     with pytest.raises(ConfigError, match=r"training data differ"):
         train(fresh(), (small[0][::-1], small[1][::-1]), epochs=4, seed=3, resume=path)
-    with pytest.raises(ConfigError, match=r"the network is \[64, 13, 10\]"):
+    with pytest.raises(ConfigError, match=r"the network is 64-13-10 \(cross_entropy\), expected 64-12-10"):
         train(Network.mlp([64, 13, 10], loss="cross_entropy"), small, epochs=4, seed=3, resume=path)
     with pytest.raises(ConfigError, match=r"epochs is 1, expected at least the 2 epochs"):
         train(fresh(), small, epochs=1, seed=3, resume=path)

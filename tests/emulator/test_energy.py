@@ -154,7 +154,7 @@ def test_inductor_ledger_keeps_the_energy_a_reused_port_already_holds(problem) -
     port = HeavyBall(0.02, 0.9, record=True)
     first = unlocked_energy(net.copy(), x, y, 20, port)
     again = unlocked_energy(net.copy(), x, y, 5, port)
-    velocity = sum(float((vW * vW).sum() + (vb * vb).sum()) for vW, vb in port.velocity)
+    velocity = sum(float((vW * vW).sum() + (vb * vb).sum()) for vW, vb in port.velocity.values())
     assert first.stored[0] == 0.0
     assert again.stored[0] == pytest.approx(port.ledger[19].stored, rel=1e-15) and again.stored[0] > 0
     assert port.ledger[-1].stored == pytest.approx(velocity / (2 * port.lr), rel=1e-12)

@@ -81,7 +81,7 @@ def test_fused_step_updates_the_arrays_in_place():
     Dyadic().step(net.machine(params=params), x, net.targets(y, 4), port)
     assert [(W.ctypes.data, b.ctypes.data) for W, b in net.params()] == addresses
     assert all(not np.array_equal(W, w0) for (W, _), w0 in zip(net.params(), before))
-    assert all(vW.ctypes.data != W.ctypes.data for (vW, _), (W, _) in zip(port.velocity, params))
+    assert all(vW.ctypes.data != W.ctypes.data for (vW, _), (W, _) in zip(port.velocity.values(), params))
 
 
 def test_float32_fused_step_is_close_to_float64():
@@ -136,8 +136,8 @@ def test_fused_forward_and_the_evaluation_match_the_cells(activation: str, outpu
     net = Network.mlp([7, 11, 9, 4], activation=activation, output_activation=output, loss="cross_entropy", seed=3)
     x, y = make_batch(net, batch=37, seed=8)
     m = net.machine()
-    want = cells.forward_sweep(m, x).s[-1]
-    np.testing.assert_allclose(fused.forward(m.params, m.acts, x), want, rtol=0, atol=1e-12)
+    want = cells.forward_sweep(m, x).s[m.graph.output]
+    np.testing.assert_allclose(fused.forward(*m.chain(), x), want, rtol=0, atol=1e-12)
 
     class Plain(Substrate):  # NOTE: identity hooks but not IDEAL: the generic path
         pass

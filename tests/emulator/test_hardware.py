@@ -96,12 +96,12 @@ def test_ideal_preset_hooks_are_the_identity_bit_for_bit():
     sub = AnalogSubstrate("ideal", SIZES, seed=3)
     W = _params(None)[0]
     v = np.random.default_rng(1).normal(size=(5, 40))
-    assert sub.weight(W, 0) is W and sub.accumulate(v, 0) is v and sub.line(v, 0, "forward") is v
+    assert sub.weight(W, "1") is W and sub.accumulate(v, "1") is v and sub.line(v, "1", "forward") is v
     for where in ("input", "forward", "backward", "output", "error"):
-        assert sub.signal(v, where, 0) is v
+        assert sub.signal(v, where, "1") is v
     p, step = W.copy(), 1e-3 * v[:, :30][:, :30].repeat(8, axis=0)[:40]
     expected = p + step
-    sub.write(p, step, 0, "W")
+    sub.write(p, step, "1", "W")
     assert np.array_equal(p, expected)
 
 
@@ -110,12 +110,12 @@ def test_chips_are_reproducible_and_independent_of_how_many_are_drawn():
     four, sixteen = AnalogSubstrate(model, SIZES, chips=4, seed=5), AnalogSubstrate(model, SIZES, chips=16, seed=5)
     again = AnalogSubstrate(model, SIZES, chips=4, seed=5)
     for l in range(2):
-        np.testing.assert_array_equal(four.bound[l], sixteen.bound[l][:4])
-        np.testing.assert_array_equal(four.stuck[l], again.stuck[l])
-        np.testing.assert_array_equal(four.dw_scale[l], sixteen.dw_scale[l][:4])
-        assert not np.array_equal(four.bound[l][0], four.bound[l][1])  # each chip its own devices
+        np.testing.assert_array_equal(four.bound[str(l + 1)], sixteen.bound[str(l + 1)][:4])
+        np.testing.assert_array_equal(four.stuck[str(l + 1)], again.stuck[str(l + 1)])
+        np.testing.assert_array_equal(four.dw_scale[str(l + 1)], sixteen.dw_scale[str(l + 1)][:4])
+        assert not np.array_equal(four.bound[str(l + 1)][0], four.bound[str(l + 1)][1])  # each chip its own devices
     other = AnalogSubstrate(model, SIZES, chips=4, seed=6)
-    assert not np.array_equal(four.bound[0], other.bound[0])
+    assert not np.array_equal(four.bound["1"], other.bound["1"])
 
 
 def test_stuck_devices_have_their_fraction_and_never_move():
@@ -124,18 +124,18 @@ def test_stuck_devices_have_their_fraction_and_never_move():
     )
     sub = AnalogSubstrate(model, [400, 500, 2], seed=0)
     W = np.random.default_rng(0).normal(scale=0.1, size=(500, 400))
-    sub.program(W, 0)
-    codes = sub.stuck[0]
+    sub.program(W, "1")
+    codes = sub.stuck["1"]
     n = codes.size
     for code, frac in ((1, 0.05), (2, 0.1)):
         assert abs(np.mean(codes == code) - frac) < 5 * np.sqrt(frac * (1 - frac) / n)
-    np.testing.assert_array_equal(W[codes == 1], sub.bound[0][codes == 1])
+    np.testing.assert_array_equal(W[codes == 1], sub.bound["1"][codes == 1])
     np.testing.assert_array_equal(W[codes == 2], 0.0)
     before = W.copy()
-    sub.write(W, np.full_like(W, 0.05), 0, "W")
+    sub.write(W, np.full_like(W, 0.05), "1", "W")
     np.testing.assert_array_equal(W[codes != 0], before[codes != 0])
     free = codes == 0
-    assert np.all((W > before)[free & (before < sub.bound[0])])  # soft bounds: no step at the bound itself
+    assert np.all((W > before)[free & (before < sub.bound["1"])])  # soft bounds: no step at the bound itself
     assert 0.04 < np.mean((W - before)[free]) < 0.06
 
 
@@ -160,7 +160,7 @@ def test_read_noise_is_every_device_read_afresh_referred_to_the_output(different
     ideal = M @ drive
     draws = 4000
     x = np.tile(drive, (draws, 1))
-    got = sub.crossbar(x @ M.T, x, 0, direction) - ideal  # (draws, outputs): one read per sample
+    got = sub.crossbar(x @ M.T, x, "1", direction) - ideal  # (draws, outputs): one read per sample
     per_device = np.einsum("dji,i->dj", sigma * rng.standard_normal((draws, *M.shape)), drive)
     scale = sigma * np.linalg.norm(drive)
     assert stats.ks_2samp(got.ravel() / scale, per_device.ravel() / scale).pvalue > 1e-3
@@ -168,9 +168,9 @@ def test_read_noise_is_every_device_read_afresh_referred_to_the_output(different
     corr = np.corrcoef(got.T)  # outputs independent of each other
     assert np.abs(corr - np.eye(len(ideal))).max() < 5 / np.sqrt(draws)
     assert abs(np.corrcoef(got[:-1].ravel(), got[1:].ravel())[0, 1]) < 5 / np.sqrt(got.size)  # and over samples
-    again = sub.crossbar(x @ M.T, x, 0, direction) - ideal
+    again = sub.crossbar(x @ M.T, x, "1", direction) - ideal
     assert not np.array_equal(got, again)  # a fresh read every product
-    np.testing.assert_array_equal(sub.weight(W, 0), W)  # the stored state itself reads back exactly
+    np.testing.assert_array_equal(sub.weight(W, "1"), W)  # the stored state itself reads back exactly
 
 
 @pytest.mark.parametrize("differential", [True, False])
@@ -188,9 +188,9 @@ def test_programmed_weights_sit_on_the_conductance_levels():
     model = PRESETS["ideal"].with_overrides({"device.w_max": 1.0, "device.weight_bits": 4})
     sub = AnalogSubstrate(model, SIZES, seed=0)
     W = _params(None)[0]
-    sub.program(W, 0)
+    sub.program(W, "1")
     np.testing.assert_allclose(W * 7, np.rint(W * 7), rtol=0, atol=1e-12)
-    sub.write(W, np.full_like(W, 0.01), 0, "W")  # an update below half a level is lost
+    sub.write(W, np.full_like(W, 0.01), "1", "W")  # an update below half a level is lost
     np.testing.assert_allclose(W * 7, np.rint(W * 7), rtol=0, atol=1e-12)
 
 
@@ -200,8 +200,8 @@ def test_drift_at_evaluation_follows_the_power_law():
     )
     sub = AnalogSubstrate(model, SIZES, seed=0)
     W = _params(None)[0]
-    assert sub.weight(W, 0) is W  # training reads right after programming
-    np.testing.assert_allclose(sub.inference().weight(W, 0), W * (3600 / 20.0) ** -0.05, rtol=1e-14)
+    assert sub.weight(W, "1") is W  # training reads right after programming
+    np.testing.assert_allclose(sub.inference().weight(W, "1"), W * (3600 / 20.0) ** -0.05, rtol=1e-14)
 
 
 def test_pulsed_write_matches_the_device_closed_form():
@@ -219,7 +219,7 @@ def test_pulsed_write_matches_the_device_closed_form():
     step = np.random.default_rng(2).normal(scale=0.03, size=W.shape)
     n = np.rint(step / 0.01)
     expected = devices.apply_pulses(W, n, 0.01, 0.01, 1.0, 1.0, 1.0, 0.0, None)
-    sub.write(W, step, 0, "W")
+    sub.write(W, step, "1", "W")
     np.testing.assert_allclose(W, expected, rtol=0, atol=1e-15)
 
 
@@ -230,19 +230,19 @@ def test_converters_leak_and_lines_per_chip():
     sub = AnalogSubstrate(model, SIZES, chips=3, seed=0)
     a = np.random.default_rng(3).normal(size=(3, 5, 40))
     expected = devices.convert(a, 6, 12.0, 0.0, True, None) * 0.99
-    np.testing.assert_array_equal(sub.accumulate(a, 0), expected)
+    np.testing.assert_array_equal(sub.accumulate(a, "1"), expected)
     gamma = devices.reflection(0.2)
-    out = sub.line(a, 0, "forward")
+    out = sub.line(a, "1", "forward")
     np.testing.assert_allclose(out, (1 + gamma) * np.exp(-0.1) * a, rtol=1e-14)
     assert sub.needs_ticks
     sub.rest()
-    assert sub.line(a, 0, "forward").shape == a.shape
+    assert sub.line(a, "1", "forward").shape == a.shape
 
 
 def test_activate_is_unchanged():
     sub = AnalogSubstrate("reram", SIZES, seed=0)
     a = np.linspace(-2, 2, 7)
-    np.testing.assert_array_equal(sub.activate(ACTIVATIONS["tanh"], a, 0), np.tanh(a))
+    np.testing.assert_array_equal(sub.activate(ACTIVATIONS["tanh"], a, "1"), np.tanh(a))
 
 
 def test_bad_chip_counts_are_refused():

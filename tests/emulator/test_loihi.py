@@ -41,9 +41,9 @@ def test_weight_grid_is_lava_dense_bit_accurate_grid(seed: int, bits: int) -> No
     lava = truncate_weights(clip_weights(W_int, SignMode.MIXED, num_bits=8), SignMode.MIXED, bits)
     # a mantissa k of `bits` bits at exponent 9 - bits is Lava's weight W_int = k 2^(9 - bits): the same grid and range
     sub = substrate(1, weight_bits=bits)
-    sub.formats[0] = replace(sub.formats[0], w=9 - bits)
-    np.testing.assert_array_equal(sub.weight(lava.astype(np.float64), 0), lava)
-    np.testing.assert_array_equal(sub.weight(np.array([-1e6, 1e6]), 0), lava[0, :2])
+    sub.formats["1"] = replace(sub.formats["1"], w=9 - bits)
+    np.testing.assert_array_equal(sub.weight(lava.astype(np.float64), "1"), lava)
+    np.testing.assert_array_equal(sub.weight(np.array([-1e6, 1e6]), "1"), lava[0, :2])
     if bits == 8:
         assert lava.min() == -256 and lava.max() == 254 and np.all(lava % 2 == 0)
 
@@ -80,12 +80,12 @@ def test_rounding_nearest_and_stochastic() -> None:
 
 def test_hooks_keep_values_on_their_grids() -> None:
     sub = substrate()
-    sub.formats[0] = replace(sub.formats[0], w=-6, a=-18, b=-12)
+    sub.formats["1"] = replace(sub.formats["1"], w=-6, a=-18, b=-12)
     W = np.array([[0.51, -0.2], [3.0, -5.0]])
-    Wq = sub.weight(W, 0)
+    Wq = sub.weight(W, "1")
     np.testing.assert_array_equal(Wq, np.array([[33 / 64, -13 / 64], [127 / 64, -2.0]]))
     assert sub.stats["layer 1 weight"] == 2
-    a = sub.accumulate(np.array([[1.0 + 2.0**-20, -(2.0**-19) / 3]]), 0)
+    a = sub.accumulate(np.array([[1.0 + 2.0**-20, -(2.0**-19) / 3]]), "1")
     np.testing.assert_array_equal(a, [[1.0, -(2.0**-18)]])  # floor, as Lava Dense's right shift
 
 

@@ -22,7 +22,7 @@ def setup():
 def test_full_horizon_is_backprop(setup) -> None:
     net, heads, x, t = setup
     grads, _, _ = mpc_gradients(net.machine(), heads, x, t, net.depth)
-    for (gW, gb), (rW, rb) in zip(grads, reference_grads(net, x, t)):
+    for (gW, gb), (rW, rb) in zip(grads.values(), reference_grads(net, x, t), strict=True):
         np.testing.assert_allclose(gW, rW, rtol=0, atol=1e-12)
         np.testing.assert_allclose(gb, rb, rtol=0, atol=1e-12)
 
@@ -30,15 +30,15 @@ def test_full_horizon_is_backprop(setup) -> None:
 def test_horizon_one_trains_each_layer_on_its_own_head(setup) -> None:
     net, heads, x, t = setup
     grads, _, _ = mpc_gradients(net.machine(), heads, x, t, 1)
-    first = Network([net.layers[0], type(net.layers[0])(heads[0][0], heads[0][1], "identity")], loss="mse")
+    first = Network([net.layers[0], type(net.layers[0])(*heads["1"], "identity")], loss="mse")
     # NOTE: layer 1 + its linear head as a 2-layer net: the layer-1 gradient of that net is the local gradient
-    np.testing.assert_allclose(grads[0][0], reference_grads(first, x, t)[0][0], atol=1e-12)
+    np.testing.assert_allclose(grads["1"][0], reference_grads(first, x, t)[0][0], atol=1e-12)
 
 
 def test_intermediate_horizon_differs_from_backprop(setup) -> None:
     net, heads, x, t = setup
     grads, _, _ = mpc_gradients(net.machine(), heads, x, t, 2)
-    assert np.abs(grads[0][0] - reference_grads(net, x, t)[0][0]).max() > 1e-6
+    assert np.abs(grads["1"][0] - reference_grads(net, x, t)[0][0]).max() > 1e-6
 
 
 def test_memory_grows_with_the_horizon() -> None:

@@ -32,7 +32,7 @@ def stream(stash: bool, recompute: bool = True) -> list[float]:
     for k in range(24):
         method.step(net.machine(), xs[k], ts[k], Frozen())
         if k > 2 * L:
-            for i, (gW, gb) in enumerate(method.last_grads):
+            for i, (gW, gb) in enumerate(method.last_grads.values()):
                 rW, rb = reference_grads(net, xs[k - 2 * L + i], ts[k - 2 * L + i])[i]
                 errors.append(max(np.abs(gW - rW).max(), np.abs(gb - rb).max()))
     return errors
@@ -85,7 +85,7 @@ def test_forward_stash_reads_out_what_the_forward_wave_saw(momentum: float) -> N
             history.append([(W.copy(), b.copy()) for W, b in live.params()])
             method.step(live.machine(), xs[k], ts[k], port)
             if k >= 2 * live.depth:
-                for i, (gW, gb) in enumerate(method.last_grads):
+                for i, (gW, gb) in enumerate(method.last_grads.values()):
                     rW, rb = _forward_stash_reference(history, live, xs, ts, k, i)
                     worst = max(worst, float(np.abs(gW - rW).max()), float(np.abs(gb - rb).max()))
         gaps[recompute] = worst

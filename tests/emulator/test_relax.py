@@ -55,7 +55,7 @@ def test_t1_property_exact_at_2L_for_random_networks(widths, activation, output,
     # the light-cone schedule computes the same tick-2L state
     grads, state, _ = light_cone(net.machine(), x, net.targets(y, batch))
     assert result.gradient_error(grads) == 0.0
-    for a, b in zip(state.s + state.lam, result.s + result.lam):
+    for a, b in zip([*state.s.values(), *state.lam.values()], result.s + result.lam, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -75,8 +75,8 @@ def test_t2_exactness_time_of_every_cell(spec_net):
     _, exact, _ = light_cone(spec_net.machine(), x, spec_net.targets(y, 4))
     history = relax(spec_net, x, y, ticks=2 * depth + 3, history=True).history
     for l in range(1, depth + 1):
-        s_err = [np.max(np.abs(h[l - 1] - exact.s[l - 1])) for h in history.s]
-        lam_err = [np.max(np.abs(h[l - 1] - exact.lam[l - 1])) for h in history.lam]
+        s_err = [np.max(np.abs(h[l - 1] - exact.s[str(l)])) for h in history.s]
+        lam_err = [np.max(np.abs(h[l - 1] - exact.lam[str(l)])) for h in history.lam]
         assert max(s_err[l:]) <= EXACT and s_err[l - 1] > 1e-6, f"s_{l} must be exact from tick {l}"
         first = 2 * depth + 1 - l
         assert max(lam_err[first:]) <= EXACT and lam_err[first - 1] > 1e-9, f"lam_{l} exact from tick {first}"

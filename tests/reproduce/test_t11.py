@@ -18,15 +18,15 @@ def test_closed_form_equals_the_emulators_mpc_gradients(statistics: str) -> None
     net = Network.mlp([width] * (depth + 1), activation="identity", output_activation="identity", loss="mse")
     for layer, Wt in zip(net.layers, W):
         layer.weight = np.eye(width) + Wt
-    heads = [(np.eye(width), np.zeros(width)) for _ in range(depth - 1)]
+    heads = {str(k + 1): (np.eye(width), np.zeros(width)) for k in range(depth - 1)}
     ours = t11.horizon_grads(W, x0, y, [1, 3, depth])
     for h in (1, 3, depth):
         grads, _, _ = mpc_gradients(net.machine(), heads, x0, y, h)
-        for t, (gW, _) in enumerate(grads):
+        for t, (gW, _) in enumerate(grads.values()):
             assert np.max(np.abs(ours[h][t] - gW)) <= 1e-12 * max(1.0, np.abs(gW).max())
     ref, _, _ = mpc_gradients(net.machine(), heads, x0, y, depth)
     h3, _, _ = mpc_gradients(net.machine(), heads, x0, y, 3)
-    d3 = deviation([(g, np.zeros(width)) for g, _ in h3], [(g, np.zeros(width)) for g, _ in ref])
+    d3 = deviation([(g, np.zeros(width)) for g, _ in h3.values()], [(g, np.zeros(width)) for g, _ in ref.values()])
     assert t11.deviations(W, x0, y, [3])[0] == pytest.approx(d3, rel=1e-9)
 
 

@@ -84,11 +84,11 @@ def test_the_lowering_carries_each_effect_as_a_circuit_value():
         assert gamma == pytest.approx(float(reflection(term.resistance / 50.0 - 1.0)), abs=1e-12)
     junctions = [e for e in chip.elements if isinstance(e, Junction)]
     assert all(j.leak == 0.05 for j in junctions)
-    w, stuck = junctions[0].weight, substrate.stuck[0][0]
+    w, stuck = junctions[0].weight, substrate.stuck["1"][0]
     free = stuck == 0  # a stuck device sits at its own bound or at 0, not on a programmed level
     np.testing.assert_allclose((w * 15)[free], np.rint(w * 15)[free], atol=1e-12)  # 5-bit levels over +-1
     np.testing.assert_array_equal(w[stuck == 2], 0.0)
-    np.testing.assert_array_equal(w[stuck == 1], substrate.bound[0][0][stuck == 1])
+    np.testing.assert_array_equal(w[stuck == 1], substrate.bound["1"][0][stuck == 1])
     assert not np.array_equal(w, [e for e in plain.elements if isinstance(e, Junction)][0].weight)
 
 

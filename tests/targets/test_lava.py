@@ -53,7 +53,7 @@ def worst(a, b) -> float:
 def backprop(net: Network, x, y):
     from wavetrain.emulator.train import backprop as reference
 
-    return reference(net.machine(), net.check_input(x), net.targets(y, len(x)))[0]
+    return list(reference(net.machine(), net.check_input(x), net.targets(y, len(x)))[0].values())
 
 
 @pytest.mark.parametrize("case", NETS, ids=IDS)
@@ -136,8 +136,8 @@ def test_a_crashing_process_raises_and_leaves_no_worker() -> None:
     net = make(NETS[1])
     x, y = make_batch(net, batch=3)
     sub, _ = calibrate(net, x, y, overflow="raise")
-    first = sub.formats[0]  # the state format of layer 1 made far too fine: a = W s + b overflows 24 bits
-    sub.formats[0] = replace(first, a=first.a - 12, b=max(first.b, first.a - 12))
+    first = sub.formats["1"]  # the state format of layer 1 made far too fine: a = W s + b overflows 24 bits
+    sub.formats["1"] = replace(first, a=first.a - 12, b=max(first.b, first.a - 12))
     before = set(multiprocessing.active_children())
     with pytest.raises(SimulationError, match=r"layer 1 state .* overflow the 24-bit range"):
         simulate(net, x, y, target="lava", fixed_point=sub)

@@ -63,7 +63,8 @@ def gradients(
     )
     ticks = 2 * net.depth + 2 if ticks is None else ticks
     relaxation = wavetrain.relax(net, x, y, ticks=ticks, courant=courant, history=True)
-    reference, _ = backprop(net.machine(), x, net.targets(y))
+    by_node, _ = backprop(net.machine(), x, net.targets(y))
+    reference = [by_node[n] for n in relaxation.params]
     errors = relaxation.error_by_tick(reference)
     per_layer = np.array(
         [[np.max(np.abs(g[0] - r[0])) for g, r in zip(step, reference)] for step in relaxation.history.grads]

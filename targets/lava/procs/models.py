@@ -92,9 +92,15 @@ class _Schedule:
             np.savez(handle, **{key: np.asarray(value) for key, value in arrays.items()})
         os.replace(path + ".tmp", path)
 
-    def machine(self) -> cells.Machine:
-        acts = tuple(ACTIVATIONS[name] for name in self.proc_params["acts"])
-        return cells.Machine([(None, None)] * len(acts), acts, LOSSES[self.proc_params["loss"]], IDEAL)
+    def machine(self, weight: np.ndarray | None = None, bias: np.ndarray | None = None) -> cells.Machine:
+        """The cells of this process's layer: one dense node, id "l" (1-based, as the chain's), on the ideal
+        substrate (the fixed_pt models compute the Loihi formats in int64 themselves)."""
+        l = int(self.proc_params.get("index", len(self.proc_params["acts"]) - 1))
+        act = ACTIVATIONS[self.proc_params["acts"][l]]
+        if weight is None:
+            n = int(self.proc_params.get("width", 1))
+            weight, bias = np.zeros((n, 1)), np.zeros(n)
+        return cells.bare([(weight, bias)], [act], LOSSES[self.proc_params["loss"]], IDEAL)
 
     def fixed(self) -> LoihiFixedPoint:
         if not hasattr(self, "_fixed"):
@@ -192,12 +198,10 @@ class PyLossLoadModelFloat(_LossModel):
     loss: np.ndarray = LavaPyType(np.ndarray, float)
 
     def error(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-        machine = self.machine()
-        return cells.load(machine, cells.output(machine, y), t)
+        return LOSSES[self.proc_params["loss"]].grad(y, t) / y.shape[-2]  # NOTE: the ideal loss load (cells.load)
 
     def cost(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-        machine = self.machine()
-        return cells.cost(machine, cells.output(machine, y), t)
+        return LOSSES[self.proc_params["loss"]].value(y, t)
 
 
 @implements(proc=LossLoad, protocol=LoihiProtocol)
@@ -213,12 +217,12 @@ class PyLossLoadModelFixed(_LossModel):
     loss: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _float(self, y: np.ndarray) -> np.ndarray:
-        return np.ldexp(np.asarray(y, dtype=np.float64), self.fixed().formats[-1].s)
+        return np.ldexp(np.asarray(y, dtype=np.float64), self.fixed().nth(-1).s)
 
     def error(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         sub = self.fixed()
         grad = LOSSES[self.proc_params["loss"]].grad(self._float(y), t) / y.shape[-2]
-        return quantize(grad, sub.formats[-1].lam, sub.message_bits, "nearest")
+        return quantize(grad, sub.nth(-1).lam, sub.message_bits, "nearest")
 
     def cost(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         return LOSSES[self.proc_params["loss"]].value(self._float(y), t)
@@ -312,13 +316,13 @@ class _LayerModel(_Schedule, PyLoihiProcessModel):
     def steps(self, gw: np.ndarray, gb: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """The port's motion, as emulator.train.HeavyBall computes it: -lr g, or the heavy-ball velocity."""
         lr, momentum = self.proc_params["lr"], self.proc_params["momentum"]
-        grads = [(gw * scale, gb * scale)] if scale != 1.0 else [(gw, gb)]
+        grads = {"1": (gw * scale, gb * scale)} if scale != 1.0 else {"1": (gw, gb)}
         if momentum == 0.0:
-            return -lr * grads[0][0], -lr * grads[0][1]
+            return -lr * grads["1"][0], -lr * grads["1"][1]
         if not hasattr(self, "_velocity"):
-            self._velocity = [(np.zeros_like(gw), np.zeros_like(gb))]
+            self._velocity = {"1": (np.zeros_like(gw), np.zeros_like(gb))}
         heavy_ball(self._velocity, grads, lr, momentum)
-        return self._velocity[0]
+        return self._velocity["1"]
 
 
 @implements(proc=WaveLayer, protocol=LoihiProtocol)
@@ -343,29 +347,29 @@ class PyWaveLayerModelFloat(_LayerModel):
     hist_gb: np.ndarray = LavaPyType(np.ndarray, float)
 
     def send_s(self, s: np.ndarray) -> np.ndarray:
-        return cells.send(self.machine(), self.proc_params["index"], s)
+        return cells.send(self.machine(self.weight, self.bias), "1", s)
 
     def cells(self, ins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        m, l = self.machine(), self.proc_params["index"]
+        m, l = self.machine(self.weight, self.bias), self.proc_params["index"]
         if l == 0:
             ins = cells.clamp(m, ins)
-        wb = (m.substrate.weight(self.weight, l), m.substrate.bias(self.bias, l))
-        pre = cells.junction(m, l, ins, wb)
-        out = cells.nonlinearity(m, l, pre)
-        delta = cells.sensitivity(m, l, pre, out, self.lam)
-        gw, gb = cells.readout(m, l, delta, ins)
-        back = cells.back(m, l, delta, wb[0]) if l > 0 else np.zeros(ins.shape)
+        wb = cells.read(m)
+        pre = cells.junction(m, "1", [ins], wb)
+        out = cells.nonlinearity(m, "1", pre)
+        delta = cells.sensitivity(m, "1", pre, out, self.lam)
+        gw, gb = cells.readout(m, "1", delta, [ins])
+        back = cells.backward_product(wb["1"][0], delta) if l > 0 else np.zeros(ins.shape)
         return out, back, gw, gb
 
     def lines(self, out: np.ndarray, arriving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m, l, nu = self.machine(), self.proc_params["index"], self.proc_params["courant"]
-        return (cells.line(m, l, self.s, out, nu, "forward"), cells.line(m, l, self.lam, arriving, nu, "backward"))
+        m, nu = self.machine(self.weight, self.bias), self.proc_params["courant"]
+        return (cells.line(m, "1", self.s, out, nu, "forward"), cells.line(m, "1", self.lam, arriving, nu, "backward"))
 
     def update(self, scale: float) -> None:
         sW, sb = self.steps(self.grad_w, self.grad_b, scale)
         l = self.proc_params["index"]
-        IDEAL.write(self.weight, sW, l, "W")
-        IDEAL.write(self.bias, sb, l, "b")
+        IDEAL.write(self.weight, sW, str(l + 1), "W")
+        IDEAL.write(self.bias, sb, str(l + 1), "b")
 
 
 @implements(proc=WaveLayer, protocol=LoihiProtocol)
@@ -396,17 +400,17 @@ class PyWaveLayerModelFixed(_LayerModel):
         name = self.proc_params["acts"][l]
         ins = np.asarray(ins, dtype=np.int64)
         k, b = self.weight.astype(np.int64), self.bias.astype(np.int64)
-        f = sub.formats[l]
-        in_exp = sub.x_exp if l == 0 else sub.formats[l - 1].s
+        f = sub.nth(l)
+        in_exp = sub.x_exp if l == 0 else sub.nth(l - 1).s
         a = shift_floor(ins @ k.T, f.w + in_exp - f.a) + shift_floor(b, f.b - f.a)
         a = overflow(a, sub.state_bits, sub.overflow, f"layer {l + 1} state a = W s + b")
-        out = activate_int(sub, name, a, l)
-        delta = derivative_int(sub, name, a, l) * self.lam.astype(np.int64)
+        out = activate_int(sub, name, a, str(l + 1))
+        delta = derivative_int(sub, name, a, str(l + 1)) * self.lam.astype(np.int64)
         delta_exp = f.lam - sub.derivative_bits
         gw = np.clip(shift_floor(delta.T @ ins, delta_exp + in_exp - f.g), *limits(sub.grad_bits))
         gb = np.clip(shift_floor(delta.sum(axis=0), delta_exp - f.gb), *limits(sub.grad_bits))
         if l > 0:
-            back = shift_floor(delta @ k, delta_exp + f.w - sub.formats[l - 1].lam)
+            back = shift_floor(delta @ k, delta_exp + f.w - sub.nth(l - 1).lam)
             back = np.clip(back, *limits(sub.message_bits))
         else:
             back = np.zeros(ins.shape, dtype=np.int64)
@@ -417,12 +421,17 @@ class PyWaveLayerModelFixed(_LayerModel):
 
     def update(self, scale: float) -> None:
         sub, l = self.fixed(), self.proc_params["index"]
-        gw = np.ldexp(self.grad_w.astype(np.float64), sub.formats[l].g)
-        gb = np.ldexp(self.grad_b.astype(np.float64), sub.formats[l].gb)
+        gw = np.ldexp(self.grad_w.astype(np.float64), sub.nth(l).g)
+        gb = np.ldexp(self.grad_b.astype(np.float64), sub.nth(l).gb)
         sW, sb = self.steps(gw, gb, scale)
         self.weight = update_int(
-            self.weight.astype(np.int64), sW, sub.formats[l].w, sub.weight_bits, sub.rounding, sub.generators[(l, "W")]
+            self.weight.astype(np.int64),
+            sW,
+            sub.nth(l).w,
+            sub.weight_bits,
+            sub.rounding,
+            sub.generators[(str(l + 1), "W")],
         )
         self.bias = update_int(
-            self.bias.astype(np.int64), sb, sub.formats[l].b, sub.bias_bits, sub.rounding, sub.generators[(l, "b")]
+            self.bias.astype(np.int64), sb, sub.nth(l).b, sub.bias_bits, sub.rounding, sub.generators[(str(l + 1), "b")]
         )
