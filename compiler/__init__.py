@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 __getattr__, __dir__, _exported = _lazy.exports(
     __name__,
     {
+        "wavetrain.compiler.builder": ["GraphBuilder"],
         "wavetrain.compiler.functions": ["ACTIVATIONS", "LOSSES"],
+        "wavetrain.compiler.graph": ["Graph"],
+        "wavetrain.compiler.models": ["PRESETS", "model"],
         "wavetrain.compiler.lower": ["lower"],
         "wavetrain.compiler.network": ["Dense", "Network"],
         "wavetrain.compiler.passes": ["with_hardware"],

@@ -6,7 +6,8 @@ The compiler (Network.check_input, Network.targets) and the emulator (train) nee
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,39 @@ class Dataset:
     n_classes: int
 
     @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (features,) for vectors, (C, L) for signals, (C, H, W) for images."""
+        return tuple(int(n) for n in self.x_train.shape[1:])
+
+    @property
     def n_features(self) -> int:
-        return self.x_train.shape[1]
+        """Values per sample (the product of :attr:`sample_shape`)."""
+        return math.prod(self.sample_shape)
+
+    def as_shape(self, shape: Any) -> Dataset:
+        """The same samples read as ``shape`` in C order (as torch's ``x.view(-1, *shape)``): MNIST-1D's 40 values
+        as (1, 40) for a Conv1d, the 64 pixels of a digit as (1, 8, 8) for a Conv2d, or back to (n,)."""
+        if isinstance(shape, int) and not isinstance(shape, bool):
+            shape = (shape,)
+        if (
+            not isinstance(shape, (tuple, list))
+            or not 1 <= len(shape) <= 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
+        ):
+            raise DataError(f"{self.name}: a sample shape is 1 to 3 positive integers, got {shape!r}")
+        shape = tuple(shape)
+        if math.prod(shape) != self.n_features:
+            raise DataError(
+                f"{self.name}: samples of shape {self.sample_shape} ({self.n_features} values) cannot be read as "
+                f"{shape} ({math.prod(shape)} values)"
+            )
+        if shape == self.sample_shape:
+            return self
+        return replace(
+            self,
+            x_train=self.x_train.reshape(len(self.x_train), *shape),
+            x_test=self.x_test.reshape(len(self.x_test), *shape),
+        )
 
     @property
     def n_outputs(self) -> int:
@@ -37,9 +69,20 @@ class Dataset:
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}: {len(self.x_train)} train, {len(self.x_test)} test, "
-            f"{self.n_features} features, "
+            f"{self.n_features} features{f' as {self.sample_shape}' if len(self.sample_shape) > 1 else ''}, "
             f"{self.n_classes or self.n_outputs} {'classes' if self.n_classes else 'outputs'})"
         )
+
+
+def check_samples(x: Any, shape: tuple[int, ...] | None, what: str = "x") -> np.ndarray:
+    """x as a finite float array (samples, *shape) of 2 to 4 dimensions; ``shape`` None takes the array's own."""
+    array = x if _is_float_array(x) else real_array(x, what, DataError)
+    if not 2 <= array.ndim <= 4:
+        raise DataError(
+            f"{what}: expected an array (samples, features), (samples, C, L) or (samples, C, H, W), got shape "
+            f"{array.shape}"
+        )
+    return check_inputs(array, tuple(array.shape[1:]) if shape is None else tuple(shape), what)
 
 
 def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarray:
@@ -66,12 +109,14 @@ def check_inputs(x: Any, shape: tuple[int, ...], what: str = "x") -> np.ndarray:
     if len(shape) == 1:
         return check_features(x, shape[0], what)
     array = x if _is_float_array(x) else real_array(x, what, DataError)
-    if array.ndim == len(shape):
+    given = tuple(array.shape)
+    if array.ndim == len(shape) and given == tuple(shape):
         array = array[None]
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != tuple(shape):
+        each = f"samples of shape {given[1:]}" if array.ndim == len(shape) + 1 else f"shape {given}"
         raise DataError(
-            f"{what}: samples have shape {tuple(array.shape[1:]) if array.ndim > 1 else array.shape}, expected "
-            f"{tuple(shape)} (the network's input); an array of shape (samples, {', '.join(map(str, shape))})"
+            f"{what}: got {each}, expected samples of shape {tuple(shape)} (the network's input): an array of "
+            f"shape (samples, {', '.join(map(str, shape))}), or one sample {tuple(shape)}"
         )
     if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])

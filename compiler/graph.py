@@ -305,7 +305,7 @@ TYPE_NAMES = {cls: name for name, cls in NODE_TYPES.items()}
 PARAMETRIC = (Linear, Conv1d, Conv2d)
 
 
-def _shape(value: Any, what: str) -> Shape:
+def check_shape(value: Any, what: str) -> Shape:
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
     if (
@@ -335,7 +335,7 @@ class Graph:
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        set_("input_shape", _shape(self.input_shape, "graph: input_shape"))
+        set_("input_shape", check_shape(self.input_shape, "graph: input_shape"))
         set_("nodes", tuple(self.nodes))
         by_id: dict[str, Node] = {}
         for node in self.nodes:

@@ -58,6 +58,7 @@ def from_torch(cls: Any, module: Any, example_input: Any, loss: str, name: str) 
             f"control flow is not a network graph"
         ) from None
     builder = _Builder(module)
+    builder.root = traced
     output = None
     for node in traced.graph.nodes:
         if node.op == "placeholder":
@@ -129,6 +130,7 @@ class _Builder:
         self.params: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.names: dict[str, str] = {}
         self.users: dict[str, int] = {}
+        self.root: Any = module  # the traced GraphModule (normalises functional calls' arguments)
 
     def _id(self, fx_node: Any) -> str:
         """A node id: the module path for a module call (``features.0`` -> ``features_0``), else fx's own name."""
@@ -262,6 +264,8 @@ class _Builder:
             if dim != 1:
                 raise NetworkError(f"from_torch: {where}: only dim=1 (features / channels) is supported, got {dim}")
             self._add(fx_node, Concat(id=self._id(fx_node)), [self._source(t, where) for t in tensors])
+        elif target in (F.avg_pool1d, F.avg_pool2d, F.max_pool1d, F.max_pool2d):
+            self._add(fx_node, self._functional_pool(fx_node, target, where), [self._source(fx_node.args[0], where)])
         elif target is torch.flatten:
             start = fx_node.args[1] if len(fx_node.args) > 1 else fx_node.kwargs.get("start_dim", 0)
             end = fx_node.args[2] if len(fx_node.args) > 2 else fx_node.kwargs.get("end_dim", -1)
@@ -275,8 +279,32 @@ class _Builder:
         else:
             raise NetworkError(
                 f"from_torch: {where} is not supported; expected +, torch.add, torch.cat(dim=1), torch.flatten(x, 1), "
-                f"relu, tanh, sigmoid"
+                f"F.avg_pool1d/2d, F.max_pool1d/2d, relu, tanh, sigmoid"
             )
+
+    def _functional_pool(self, fx_node: Any, target: Any, where: str) -> Node:
+        """F.avg_pool1d/2d and F.max_pool1d/2d as the pooling modules are read (the same settings refused)."""
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        normal = fx_node.normalized_arguments(self.root, normalize_to_only_use_kwargs=True)
+        if normal is None:
+            raise NetworkError(f"from_torch: {where}: cannot read its arguments")
+        kw = dict(normal.kwargs)
+        stride = kw.get("stride")
+        if stride in ([], (), None):
+            kw["stride"] = None
+        if not kw.get("count_include_pad", True):
+            raise NetworkError(f"from_torch: {where}: only count_include_pad=True is supported")
+        two = target in (F.avg_pool2d, F.max_pool2d)
+        if target in (F.avg_pool1d, F.avg_pool2d):
+            module: Any = (nn.AvgPool2d if two else nn.AvgPool1d)(kw["kernel_size"], kw["stride"], kw.get("padding", 0),
+                                                                  kw.get("ceil_mode", False))  # fmt: skip
+        else:
+            module = (nn.MaxPool2d if two else nn.MaxPool1d)(kw["kernel_size"], kw["stride"], kw.get("padding", 0),
+                                                             kw.get("dilation", 1), kw.get("return_indices", False),
+                                                             kw.get("ceil_mode", False))  # fmt: skip
+        return self._pool(module, self._id(fx_node), where)
 
     def call_method(self, fx_node: Any) -> None:
         where = f"method {fx_node.target!r} ({fx_node.name})"
@@ -294,7 +322,14 @@ class _Builder:
 
 
 def to_torch(net: Any) -> Any:
-    """An ``nn.Module`` computing ``net``'s graph with torch's operators, parameters named as ``net.named_params()``."""
+    """An ``nn.Module`` computing ``net``'s graph with torch's own layers and operators (float64).
+
+    Every parametric node is a real ``nn.Linear`` / ``nn.Conv1d`` / ``nn.Conv2d`` holding a copy of the node's
+    weights, registered at the node's parameter name (``net.param_names``: torch's names for an imported module, the
+    node id otherwise), so ``dict(module.named_parameters())`` is keyed like ``net.named_params()``. Pooling,
+    flatten, add, concatenation and the activations are torch functions. The module traces with ``torch.fx``:
+    :func:`from_torch` reads it back as the same network.
+    """
     try:
         import torch
         import torch.nn as nn
@@ -307,60 +342,63 @@ def to_torch(net: Any) -> Any:
         ) from err
 
     graph = net.graph
-    activations = {"identity": lambda v: v, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+    activations = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+    params = net.param_dict()
 
-    class _Holder(nn.Module):
-        pass
+    def layer(n: str) -> Any:
+        node, (W, b) = graph.node(n), params[n]
+        if isinstance(node, Linear):
+            module: Any = nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        elif isinstance(node, Conv1d):
+            module = nn.Conv1d(W.shape[1], W.shape[0], node.kernel, node.stride, node.padding, dtype=torch.float64)
+        else:
+            module = nn.Conv2d(W.shape[1], W.shape[0], node.kernel, node.stride, node.padding, dtype=torch.float64)
+        with torch.no_grad():
+            module.weight.copy_(torch.from_numpy(W))
+            module.bias.copy_(torch.from_numpy(b))
+        return module
 
     class WavetrainModule(nn.Module):
-        """A wavetrain Network as torch computes it (forward only; autograd gives its gradients)."""
+        """A wavetrain Network as torch computes it (autograd gives its gradients)."""
 
         def __init__(self) -> None:
             super().__init__()
-            self._leaves: dict[str, Any] = {}
+            self.paths: dict[str, str] = {}
             for n in graph.parametric:
+                path = net.param_names.get(n, n)
                 parent: nn.Module = self
-                *path, leaf = net.param_names[n].split(".")
-                for part in path:
+                *parts, leaf = path.split(".")
+                for part in parts:
                     if not hasattr(parent, part):
-                        parent.add_module(part, _Holder())
+                        parent.add_module(part, nn.Module())
                     parent = getattr(parent, part)
-                holder = _Holder()
-                W, b = net.param_dict()[n]
-                holder.weight = nn.Parameter(torch.tensor(W, dtype=torch.float64))
-                holder.bias = nn.Parameter(torch.tensor(b, dtype=torch.float64))
-                parent.add_module(leaf, holder)
-                self._leaves[n] = holder
+                parent.add_module(leaf, layer(n))
+                self.paths[n] = path
 
         def forward(self, x: Any) -> Any:
             values = {INPUT: x}
             for n in graph.order:
                 node = graph.node(n)
                 ins = [values[p] for p in graph.preds[n]]
-                kind = type(node)
-                if kind is Linear:
-                    leaf = self._leaves[n]
-                    a = F.linear(ins[0], leaf.weight, leaf.bias)
-                elif kind in (Conv1d, Conv2d):
-                    leaf = self._leaves[n]
-                    conv = F.conv1d if kind is Conv1d else F.conv2d
-                    a = conv(ins[0], leaf.weight, leaf.bias, stride=node.stride, padding=node.padding)
-                elif kind in (AvgPool, MaxPool):
+                if n in self.paths:
+                    a = self.get_submodule(self.paths[n])(ins[0])
+                elif isinstance(node, (AvgPool, MaxPool)):
                     two = len(graph.shape[graph.preds[n][0]]) == 3
-                    pool: Any = {(AvgPool, False): F.avg_pool1d, (AvgPool, True): F.avg_pool2d,
-                            (MaxPool, False): F.max_pool1d, (MaxPool, True): F.max_pool2d}[(kind, two)]  # fmt: skip
+                    pools: Any = {(AvgPool, False): F.avg_pool1d, (AvgPool, True): F.avg_pool2d,
+                                  (MaxPool, False): F.max_pool1d, (MaxPool, True): F.max_pool2d}  # fmt: skip
+                    pool = pools[(type(node), two)]
                     a = pool(ins[0], node.kernel, node.step)
-                elif kind is Flatten:
+                elif isinstance(node, Flatten):
                     a = torch.flatten(ins[0], 1)
-                elif kind is Add:
+                elif isinstance(node, Add):
                     a = ins[0]
                     for more in ins[1:]:
                         a = a + more
-                elif kind is Concat:
+                elif isinstance(node, Concat):
                     a = torch.cat(ins, dim=1)
                 else:
                     a = ins[0]
-                values[n] = activations[node.activation](a)
+                values[n] = activations[node.activation](a) if node.activation != "identity" else a
             return values[graph.output]
 
     return WavetrainModule()

@@ -103,21 +103,27 @@ class Machine:
         return [self.params[n] for n in self.graph.parametric], [self.acts[n] for n in self.graph.order]
 
 
+def chain_problem(g: Graph, what: str) -> str | None:
+    """Why ``what`` (an algorithm defined on a chain of dense layers) cannot run on ``g``, naming the first node
+    that is not a dense junction or that splits or joins waves; None on a dense chain."""
+    from wavetrain.compiler.graph import Linear
+
+    for n in g.order:
+        if not isinstance(g.node(n), Linear):
+            return f"{what} is defined on a chain of dense layers; node {n!r} is a {type(g.node(n)).__name__}"
+        if len(g.preds[n]) != 1 or len(g.succs[n]) > 1:
+            return (f"{what} is defined on a chain of dense layers; node {n!r} joins or splits waves (inputs "
+                    f"{list(g.preds[n])}, consumers {list(g.succs[n])})")  # fmt: skip
+    return None
+
+
 def dense_chain(m: Machine, what: str) -> list[str]:
     """The node ids of a chain of dense junctions, for the algorithms defined on one (``what`` names the caller);
-    any other graph is refused naming the first node that is not (or a fan-out / fan-in)."""
-    g = m.graph
-    for n in g.order:
-        from wavetrain.compiler.graph import Linear
-
-        if not isinstance(g.node(n), Linear):
-            raise ConfigError(
-                f"{what} is defined on a chain of dense layers; node {n!r} is a {type(g.node(n)).__name__}"
-            )
-        if len(g.preds[n]) != 1 or len(g.succs[n]) > 1:
-            raise ConfigError(f"{what} is defined on a chain of dense layers; node {n!r} joins or splits waves "
-                              f"(inputs {list(g.preds[n])}, consumers {list(g.succs[n])})")  # fmt: skip
-    return list(g.order)
+    any other graph is refused (ConfigError) naming the first node that is not (or a fan-out / fan-in)."""
+    problem = chain_problem(m.graph, what)
+    if problem:
+        raise ConfigError(problem)
+    return list(m.graph.order)
 
 
 __all__ = ["backward_product", "forward_product", "outer_product"]

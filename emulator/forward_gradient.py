@@ -116,6 +116,12 @@ class ForwardGradient:
             self.name = f"forward:{self.family}{rank}"
         self.rng = np.random.default_rng(self.seed)
 
+    def check(self, graph: Any) -> None:
+        """Refuse a graph this rule is not defined on, before any work (the guesses read the next layer's W)."""
+        problem = cells.chain_problem(graph, f"the forward gradient {self.name}")
+        if problem:
+            raise ConfigError(problem + "; W-perp needs one next layer W_{l+1} per layer")
+
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Estimate the gradient by forward-mode guesses, step the port, return the per-sample loss."""
         assert self.rng is not None  # NOTE: made in __post_init__ (or restored from a checkpoint)

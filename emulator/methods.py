@@ -218,7 +218,7 @@ EXTRA_METHODS: dict[str, Callable[[Network, float], Method]] = {
     "pipelined": lambda net, lr: Pipelined(stash=False),
     "pipelined+stash": lambda net, lr: Pipelined(stash=True),
     "pipelined+stash-forward": lambda net, lr: Pipelined(stash=True, recompute=False),
-    "mpc": lambda net, lr: Mpc(h=(net.depth + 1) // 2),
+    "mpc": lambda net, lr: Mpc(h=(len(net.graph.cuts) + 1) // 2),
     "forward": lambda net, lr: ForwardGradient("wperp", 10),
     "ocnopt": lambda net, lr: OCNOpt(alpha=lr),
     "curvature": lambda net, lr: CurvatureMatched(),

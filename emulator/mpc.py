@@ -30,10 +30,11 @@ Heads = dict[str, tuple[Array, Array]]  # cut id -> (V_e, c_e), every cut but th
 
 
 def check_horizon(h: Any, depth: int) -> int:
-    """h as an int in [1, L], or a ConfigError saying why."""
+    """h as an int in [1, K], K the segments (a chain's L layers, a residual network's blocks), or a ConfigError."""
     if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= depth:
         raise ConfigError(
-            f"horizon h: expected an integer 1 <= h <= L = {depth} (h = L is backprop, h = 1 local learning), got {h!r}"
+            f"horizon h: expected an integer 1 <= h <= L = {depth} segments (the layers of a chain, the blocks "
+            f"between a graph's cuts; h = L is backprop, h = 1 local learning), got {h!r}"
         )
     return int(h)
 
@@ -221,6 +222,10 @@ class Mpc:
         if isinstance(self.h, bool) or not isinstance(self.h, (int, np.integer)) or self.h < 1:
             raise ConfigError(f"Mpc: horizon h must be an integer >= 1, got {self.h!r}")
         self.name = self.name or f"mpc(h={self.h})"
+
+    def check(self, graph: Any) -> None:
+        """The horizon counts segments (the blocks between cuts): h must be 1..the number of segments."""
+        check_horizon(self.h, len(graph.cuts))
 
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Truncated-horizon gradients into the port, SGD on the heads; returns the per-sample output loss."""

@@ -92,6 +92,12 @@ class OCNOpt:
             raise ConfigError(f"OCNOpt: feedback gain must be >= 0, got {self.feedback!r}")
         self.name = self.name or f"ocnopt({self.quu}{', feedback' if self.feedback else ''})"
 
+    def check(self, graph: Any) -> None:
+        """Refuse a graph this rule is not defined on, before any work (DDP over a chain of layer stages)."""
+        problem = cells.chain_problem(graph, f"{self.name} (layer-wise DDP)")
+        if problem:
+            raise ConfigError(problem)
+
     def step(self, m: Machine, x: Array, t: Array, port: Any = None) -> Array:
         """One DDP iteration in place (backward sweep, then the feedback forward pass); returns per-sample loss."""
         sweep = backward_sweep(m, x, t, self.quu, self.alpha, self.damping)

@@ -237,6 +237,14 @@ class CurvatureMatched:
     port: CurvaturePort = field(default_factory=lambda: CurvaturePort(lr=0.5, damping=1e-2, decay=0.9))
     name: str = "curvature"
 
+    def check(self, graph: Any) -> None:
+        """Refuse a graph this rule is not defined on, before any work (Kronecker factors per dense layer)."""
+        from wavetrain.emulator import cells
+
+        problem = cells.chain_problem(graph, "the curvature port (Kronecker factors per dense layer)")
+        if problem:
+            raise ConfigError(problem)
+
     def step(self, m: Machine, x: Array, t: Array, port: Any) -> Array:
         """Read the tick-2L gradient, let the port observe the curvature, step it; return the per-sample loss."""
         grads, _, loss = light_cone(m, x, t)

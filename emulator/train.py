@@ -158,6 +158,10 @@ def dataset_for(net: Network, data: Any) -> Dataset:
         )  # fmt: skip
     else:
         raise DataError(f"data: expected a Dataset or a tuple (x, y[, x_test, y_test]), got {type(data).__name__}")
+    flat = dataset.x_train.ndim == 2 and dataset.x_test.ndim == 2 and len(net.input_shape) > 1
+    if flat and dataset.x_train.shape[1] == math.prod(net.input_shape) == dataset.x_test.shape[1]:
+        # NOTE: flat samples of as many values as the input are read in its shape (C order, torch's x.view)
+        dataset = dataset.as_shape(net.input_shape)
     check_inputs(dataset.x_train, net.input_shape, "training inputs")
     check_inputs(dataset.x_test, net.input_shape, "test inputs")
     check_targets(dataset.y_train, net.n_outputs, len(dataset.x_train), "training targets")
@@ -277,6 +281,8 @@ def train(
         epochs, batch_size, lr, momentum, seed, schedule, train_metrics, progress, checkpoint_every, fidelity_every
     )
     stepper = make_method(method, net, hold, schedule, lr)
+    if hasattr(stepper, "check"):  # NOTE: a rule not defined on this graph refuses before any work, naming the node
+        stepper.check(net.graph)
     _check_port(method, momentum, port)
     dataset = dataset_for(net, data)
     # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch

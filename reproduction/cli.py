@@ -27,13 +27,13 @@ from wavetrain.cli.support import friendly
     "--only",
     "only",
     multiple=True,
-    type=click.Choice(["T4", "T7", "T9", "T11", "digits"]),
+    type=click.Choice(["T4", "T7", "T9", "T11", "T14", "T15", "T16", "digits"]),
     help="Regenerate only this target's section, or the digits table of every method (repeatable), and "
     "patch it into the existing OUT/report.md.",
 )
 @friendly
 def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str, ...]) -> Path:
-    """Run the reproduction targets T1-T13 and write OUT/report.md."""
+    """Run the reproduction targets T1-T16 and write OUT/report.md."""
     from wavetrain.reproduction.reproduce import reproduce, reproduce_only
 
     if only:

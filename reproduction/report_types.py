@@ -71,6 +71,15 @@ class Scale:
     t7_etas: tuple[float, ...] = (0.002, 0.005, 0.01, 0.02)
     t7_depths: tuple[int, ...] = (2, 3, 4, 5, 7)
     t7_depth_eta: float = 0.005
+    graph_dags: int = 60  # T14 random DAGs
+    cnn_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # T15 MNIST-1D CNN / MLP / LeNet seeds, epochs, training subset
+    cnn_epochs: int = 40
+    cnn_subset: int = 0
+    cnn_check_epochs: int = 5  # float64 dyadic vs a PyTorch loop
+    lenet_epochs: int = 30
+    res_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # T16 residual MPC
+    res_epochs: int = 30
+    graph_claims: bool = True  # check T15's accuracy thresholds (they hold at the full size only)
 
 
 FULL = Scale("full", 3000, 4000, 20000, (32, 64, 128, 256, 512), 40, 32, 256, 30, (0, 1, 2), 0)
@@ -101,6 +110,14 @@ QUICK = Scale(
     t7_etas=(0.005, 0.01, 0.02),
     t7_depths=(2, 4),
     t7_depth_eta=0.01,
+    graph_dags=12,
+    cnn_seeds=(0, 1, 2),
+    cnn_epochs=10,
+    cnn_check_epochs=1,
+    lenet_epochs=10,
+    res_seeds=(0, 1, 2),
+    res_epochs=4,
+    graph_claims=False,
 )
 
 

@@ -1,7 +1,8 @@
-"""``wavetrain reproduce``: run T1-T13 and write DIR/report.md with PNG plots, every number beside its claim.
+"""``wavetrain reproduce``: run T1-T16 and write DIR/report.md with PNG plots, every number beside its claim.
 
-Pipeline: physics targets (T1-T7), learning-rule targets (T8-T13), digits training of every method, then one
-markdown report written atomically (temp file, rename). ``QUICK`` shrinks every target to fit three minutes.
+Pipeline: physics targets (T1-T7), learning-rule targets (T8-T13), graph targets (T14-T16), digits training of every
+method, then one markdown report written atomically (temp file, rename). ``QUICK`` shrinks every target to fit
+three minutes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 
 from wavetrain.files import atomic_write  # noqa: E402
 from wavetrain.reproduction import (  # noqa: E402
+    graph_targets,
     reproduce_digits,
     reproduce_learning,
     reproduce_physics,
@@ -31,7 +33,7 @@ SCALES: dict[str, Scale] = {"full": FULL, "quick": QUICK}
 
 
 def run_targets(scale: Scale, out: Path, bar: Any = None) -> list[Section]:
-    """Every target T1-T13 in order, as report sections."""
+    """Every target T1-T16 in order, as report sections."""
     steps = [
         lambda: reproduce_physics.t1_t2(scale, out),
         lambda: [reproduce_physics.t3(scale, out)],
@@ -54,6 +56,10 @@ def run_targets(scale: Scale, out: Path, bar: Any = None) -> list[Section]:
     ]
     if bar is not None:
         bar.update(3)
+    for target in (graph_targets.t14, graph_targets.t15, graph_targets.t16):
+        sections.append(target(scale, out))
+        if bar is not None:
+            bar.update(1)
     return sections
 
 
@@ -130,6 +136,9 @@ SINGLE: dict[str, Any] = {
     "T7": lambda scale, out: reproduce_physics.t7(scale, out),
     "T9": lambda scale, out: t9_mnist1d.section(scale, out),
     "T11": lambda scale, out: t11_residual.section(scale, out),
+    "T14": lambda scale, out: graph_targets.t14(scale, out),
+    "T15": lambda scale, out: graph_targets.t15(scale, out),
+    "T16": lambda scale, out: graph_targets.t16(scale, out),
 }
 
 
@@ -216,7 +225,7 @@ def reproduce(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    bar = _bar(11 + len(reproduce_digits.METHODS) * len(scale.seeds), progress)
+    bar = _bar(14 + len(reproduce_digits.METHODS) * len(scale.seeds), progress)
     sections = run_targets(scale, out, bar)
     digits = reproduce_digits.run_all(scale.epochs, scale.seeds, scale.train_subset, bar)
     reproduce_digits.plot(digits, out / "digits_accuracy.png")

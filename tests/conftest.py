@@ -20,11 +20,11 @@ if os.environ.get("CI") == "true":
 def make_batch(net: Network, batch: int = 5, seed: int = 0):
     """Random inputs and matching targets (labels for cross_entropy, reals for mse)."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(batch, net.sizes[0]))
+    x = rng.normal(size=(batch, *net.input_shape))
     if net.loss == "cross_entropy":
-        y = rng.integers(0, net.sizes[-1], size=batch)
+        y = rng.integers(0, net.n_outputs, size=batch)
     else:
-        y = rng.normal(size=(batch, net.sizes[-1]))
+        y = rng.normal(size=(batch, net.n_outputs))
     return x, y
 
 

@@ -56,7 +56,7 @@ def test_gradients_table_shows_exactness_at_2L(tmp_path):
 def test_errors_are_one_line_with_exit_code_1(tmp_path):
     result = CliRunner().invoke(main, ["train", "--layers", "3,4", "--epochs", "1"])
     assert result.exit_code == 1
-    assert "DataError: training inputs: samples have 64 features, expected 3" in result.output
+    assert "DataError: --dataset digits: samples of shape (64,) (64 values) do not fit the network" in result.output
     assert "Traceback" not in result.output
     result = CliRunner().invoke(main, ["gradients", "--courant", "2"])
     assert result.exit_code == 1 and "StabilityError: courant: expected 0 < courant < 2, got 2.0" in result.output

@@ -16,6 +16,8 @@ DATA = SimpleNamespace(name="my-data.npz", n_features=3, n_outputs=2, n_classes=
 SETTINGS = dict(
     dataset="digits",
     layers=None,
+    network=None,
+    model=None,
     method="dyadic",
     epochs=1,
     batch_size=8,

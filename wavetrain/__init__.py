@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = _lazy.exports(
     {
         "wavetrain": ["datasets"],
         "wavetrain.circuits": ["Circuit", "to_pyspice", "to_spice"],
-        "wavetrain.compiler": ["Dense", "Network", "compile_network"],
+        "wavetrain.compiler": ["Dense", "GraphBuilder", "Network", "compile_network", "model"],
         "wavetrain.emulator": ["Relaxation", "TrainResult", "relax", "train"],
         "wavetrain.errors": ["WavetrainError"],
         "wavetrain.simulation": ["simulate"],

@@ -7,7 +7,12 @@ samples, the first 1438 are the training set and the last 359 (20 %, rounded) th
 ``load("mnist1d")``: MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package with its default
 arguments (4000 train / 1000 test, 40 features, 10 classes) and cached in the temp folder.
 
-``load(path)``: a user's ``.npz`` with arrays ``x`` (samples x features) and ``y`` (integer labels, or a 2-D target
+``shape=`` reads every sample in another shape: ``load("mnist1d", shape=(1, 40))`` for a Conv1d (one channel of 40
+samples), ``load("digits", shape=(1, 8, 8))`` for a Conv2d. ``train`` does the same by itself when a flat data set
+meets a network whose input has as many values.
+
+``load(path)``: a user's ``.npz`` with arrays ``x`` (samples, *sample shape): (N, features), (N, C, L) or
+(N, C, H, W), and ``y`` (integer labels, or a 2-D target
 array for regression). If it also holds ``x_test`` and ``y_test`` those are the test set; otherwise the same fixed
 rule applies (seeded permutation, last 20 % for testing).
 """
@@ -18,11 +23,12 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from wavetrain.compiler.budget import check_memory
-from wavetrain.compiler.data import Dataset, check_features, check_labels, check_targets
+from wavetrain.compiler.data import Dataset, check_features, check_labels, check_samples, check_targets
 from wavetrain.compiler.storage import NpyError, read_npy
 from wavetrain.errors import DataError
 
@@ -30,14 +36,20 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 
 
-def load(name_or_path: str | os.PathLike[str]) -> Dataset:
-    """A built-in data set by name ("digits") or a user's .npz file (see the module docstring for the format)."""
+def load(name_or_path: str | os.PathLike[str], shape: Any = None) -> Dataset:
+    """A built-in data set by name ("digits", "mnist1d") or a user's .npz file (see the module docstring for the
+    format); ``shape``: read every sample as this shape (``(1, 40)`` for a Conv1d on MNIST-1D, ``(1, 8, 8)`` for a
+    Conv2d on digits; see :meth:`Dataset.as_shape`)."""
     if str(name_or_path) in BUILTIN:
-        return BUILTIN[str(name_or_path)]()
-    path = Path(name_or_path)
-    if path.suffix != ".npz" and not path.exists():
-        raise DataError(f"unknown data set {str(name_or_path)!r}; expected one of {', '.join(BUILTIN)} or a .npz path")
-    return load_npz(path)
+        data = BUILTIN[str(name_or_path)]()
+    else:
+        path = Path(name_or_path)
+        if path.suffix != ".npz" and not path.exists():
+            raise DataError(
+                f"unknown data set {str(name_or_path)!r}; expected one of {', '.join(BUILTIN)} or a .npz path"
+            )
+        data = load_npz(path)
+    return data if shape is None else data.as_shape(shape)
 
 
 def load_digits() -> Dataset:
@@ -96,7 +108,7 @@ def load_npz(path: Path) -> Dataset:
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise DataError(f"{path}: missing array(s) {missing}; expected x and y (got {sorted(arrays)})")
-    x = check_features(arrays["x"], None, f"{path}: x")
+    x = check_samples(arrays["x"], None, f"{path}: x")
     y = arrays["y"]
     labels = y.ndim == 1
     if labels:
@@ -108,7 +120,7 @@ def load_npz(path: Path) -> Dataset:
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: x_test and y_test must come together, got only one of them")
     if "x_test" in arrays:
-        x_test = check_features(arrays["x_test"], x.shape[1], f"{path}: x_test")
+        x_test = check_samples(arrays["x_test"], x.shape[1:], f"{path}: x_test")
         y_test = arrays["y_test"]
         if len(y_test) != len(x_test):
             raise DataError(f"{path}: y_test has {len(y_test)} samples, expected {len(x_test)}")

@@ -220,7 +220,7 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
 
 
 def reproduction(out: Path) -> None:
-    section("7. the source papers' claims, measured: T1-T13 at reduced size (`make reproduce` for the full run)")
+    section("7. the source papers' claims, measured: T1-T16 at reduced size (`make reproduce` for the full run)")
     from wavetrain.cli import main
 
     # NOTE: the report is reached through the CLI's registry, as `wavetrain reproduce --quick` (the reproduction is

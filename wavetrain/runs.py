@@ -6,18 +6,21 @@ at fault before any training starts.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wavetrain.errors import ConfigError, WavetrainError
+from wavetrain.errors import ConfigError, DataError, WavetrainError
 
 # the settings a `wavetrain train` checkpoint keeps (Network.meta["cli"]) and `--resume` restores
 SETTINGS = (
     "dataset",
     "layers",
+    "network",
+    "model",
     "method",
     "epochs",
     "batch_size",
@@ -93,23 +96,61 @@ def valid_name(text: str) -> str:
     return name[:64]
 
 
-def model_name(name: str | None, data: Any) -> str:
-    """``name``, checked, or the data set's name + ``_mlp`` made a valid name (``my-data.npz``: ``my_data_mlp``)."""
+def model_name(name: str | None, data: Any, model: str | None = None) -> str:
+    """``name``, checked, or the preset's name (``cnn1d-mnist1d``: ``cnn1d_mnist1d``), or the data set's name +
+    ``_mlp``, made a valid name (``my-data.npz``: ``my_data_mlp``)."""
     from wavetrain.circuits import check_name
 
-    return check_name(name if name is not None else valid_name(f"{data.name}_mlp"), "--name")
+    default = valid_name(model) if model else valid_name(f"{data.name}_mlp")
+    return check_name(name if name is not None else default, "--name")
 
 
-def network(settings: dict[str, Any], data: Any, sizes: list[int], name: str) -> Any:
-    """The fresh MLP a run trains (loss "auto": cross_entropy for labels, mse for 2-D targets), settings kept."""
+def network(settings: dict[str, Any], data: Any, sizes: list[int] | None, name: str) -> Any:
+    """The network a run trains, settings kept in its meta: the saved network ``settings["network"]`` (its own
+    weights), a fresh preset ``settings["model"]`` (:mod:`wavetrain.compiler.models`), or a fresh MLP of ``sizes``
+    (loss "auto": cross_entropy for labels, mse for 2-D targets)."""
     from wavetrain.compiler.network import Network
 
     loss = settings["loss"]
     if loss == "auto":
         loss = "cross_entropy" if data.n_classes else "mse"
-    net = Network.mlp(sizes, activation=settings["activation"], loss=loss, seed=settings["seed"], name=name)
+    if settings.get("network"):
+        net = Network.load(settings["network"])
+        net.name = name if settings.get("name") else net.name
+        if settings["loss"] != "auto" and settings["loss"] != net.loss:
+            raise ConfigError(f"--loss {settings['loss']}: the network {settings['network']} was saved with loss "
+                              f"{net.loss!r}; leave --loss unset to train it as saved")  # fmt: skip
+    elif settings.get("model"):
+        from wavetrain.compiler.models import preset
+
+        chosen = preset(settings["model"])
+        net = chosen.network(settings["seed"], loss=None if settings["loss"] == "auto" else loss, name=name)
+    else:
+        assert sizes is not None
+        net = Network.mlp(sizes, activation=settings["activation"], loss=loss, seed=settings["seed"], name=name)
     net.meta["cli"] = dict(settings)
     return net
+
+
+def check_fits(net: Any, data: Any, settings: dict[str, Any]) -> None:
+    """Refuse (DataError, naming --dataset) data whose samples or outputs do not fit the network, before training;
+    flat samples of as many values as the input are read in its shape, as train() reads them."""
+    from wavetrain.compiler.data import check_inputs
+
+    sample = data.x_train[:1]
+    if sample.ndim == 2 and len(net.input_shape) > 1 and sample.shape[1] == math.prod(net.input_shape):
+        sample = sample.reshape(1, *net.input_shape)  # NOTE: flat samples read in the input's shape, as train() does
+    where = f"--dataset {settings['dataset']}"
+    values, want = math.prod(data.sample_shape), math.prod(net.input_shape)
+    if values != want:
+        raise DataError(
+            f"{where}: samples of shape {data.sample_shape} ({values} values) do not fit the network "
+            f"{net.name} ({net.describe()}), expected samples of shape {net.input_shape} ({want} values)"
+        )
+    check_inputs(sample, net.input_shape, f"{where} (samples for network {net.describe()})")
+    if net.n_outputs != data.n_outputs:
+        raise DataError(f"{where}: the data have {data.n_outputs} {'classes' if data.n_classes else 'outputs'}, "
+                        f"expected {net.n_outputs} (the network's outputs)")  # fmt: skip
 
 
 def run(
@@ -158,14 +199,15 @@ def run(
         if out.plot:
             from wavetrain import plots
 
-            title = f"{data.name} {'-'.join(map(str, net.sizes))}"
+            title = f"{data.name} {net.describe()}"
             plots.training_curves({settings["method"]: result}, out.plot, title=title)
     return result
 
 
 def summary(result: Any, data: Any, net: Any, settings: dict[str, Any], out: Outputs) -> str:
     """The lines ``wavetrain train`` prints after a run: losses, accuracy, speed, chips, what it wrote."""
-    lines = [f"{settings['method']} on {data!r}, layers {'-'.join(map(str, net.sizes))}, {net.loss}:"]
+    shape = f"layers {net.describe()}" if net.is_chain else f"network {net.name} ({net.describe()})"
+    lines = [f"{settings['method']} on {data!r}, {shape}, {net.loss}:"]
     if not result.loss:
         lines.append("  0 epochs: nothing trained")
     else:

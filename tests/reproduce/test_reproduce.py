@@ -39,13 +39,22 @@ TINY = Scale(
     t7_etas=(0.01, 0.02),
     t7_depths=(2, 4),
     t7_depth_eta=0.01,
+    graph_dags=4,
+    cnn_seeds=(0, 1),
+    cnn_epochs=1,
+    cnn_subset=200,
+    cnn_check_epochs=1,
+    lenet_epochs=1,
+    res_seeds=(0, 1),
+    res_epochs=1,
+    graph_claims=False,
 )
 
 
 def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
     path = reproduce(tmp_path, progress=False, scale=TINY)
     text = path.read_text()
-    for target in [f"T{i}" for i in range(1, 14)]:
+    for target in [f"T{i}" for i in range(1, 17)]:
         assert f"## {target}:" in text, target
     for plot in (
         "t3_error_vs_tick.png",
@@ -55,11 +64,19 @@ def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
         "t11_exponent.png",
         "digits_accuracy.png",
         "t7_energy.png",
+        "t15_mnist1d_cnn.png",
+        "t16_residual_mpc.png",
     ):
         assert (tmp_path / plot).stat().st_size > 1000
     # NOTE: the targets with an exact answer must pass even at this size
     for line in ("max abs error at tick 2L = 10 | 0 |", "h = L: max |g^h - g_bp| | 0 |"):
         assert line in text
+    graph_checks = [
+        r
+        for r in text.splitlines()
+        if r.startswith("| ") and ("random DAGs (" in r or "PyTorch SGD loop" in r or "every epoch's" in r)
+    ]
+    assert len(graph_checks) == 3 and all(r.endswith("| pass |") for r in graph_checks), graph_checks
     ddp = [r for r in text.splitlines() if r.startswith("| full DDP recursion") or r.startswith("| library OCNOpt")]
     assert len(ddp) == 2 and all(r.endswith("| pass |") for r in ddp), ddp
     assert "## How each check can fail" in text and "- **seed summary:**" in text

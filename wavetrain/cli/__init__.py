@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "reproduce": (
         "wavetrain.reproduction.cli:reproduce_command",
-        "Run the reproduction targets T1-T13 and write OUT/report.md.",
+        "Run the reproduction targets T1-T16 and write OUT/report.md.",
     ),
     "reproduce-t9": (
         "wavetrain.reproduction.cli:reproduce_t9_command",

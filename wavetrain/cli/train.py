@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from wavetrain import runs
 from wavetrain.cli.support import FILE, friendly, parse_layers, resumed
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
+from wavetrain.compiler.models import PRESETS
 from wavetrain.emulator.train import METHODS
 from wavetrain.errors import TrainingInterrupted, WavetrainError
 
@@ -18,8 +20,25 @@ DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epoc
 
 
 @click.command("train")
-@click.option("--dataset", default="digits", show_default=True, help="'digits', 'mnist1d' or a path to an .npz (x, y).")
+@click.option(
+    "--dataset",
+    default="digits",
+    show_default=True,
+    help="'digits', 'mnist1d' or a path to an .npz (x, y); with --model, the preset's data set by default.",
+)
 @click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
+@click.option(
+    "--network",
+    type=FILE,
+    help="Train a saved network (any graph: wavetrain Network.save, or imported from PyTorch) from its weights.",
+)
+@click.option(
+    "--model",
+    type=click.Choice(list(PRESETS)),
+    help="A named network, fresh from --seed: "
+    + "; ".join(f"{name}: {p.description} on {p.data}" for name, p in PRESETS.items())
+    + ".",
+)
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -116,6 +135,8 @@ def train(
     from wavetrain import datasets
 
     settings = {key: given[key] for key in runs.SETTINGS}
+    if settings["network"] is not None:
+        settings["network"] = str(settings["network"])  # NOTE: kept in the checkpoint's JSON meta
     elsewhere = target != "emulator" or substrate != "ideal" or hardware is not None
     if elsewhere and (checkpoint_path or checkpoint_every is not None or resume_path):
         raise click.UsageError(
@@ -128,13 +149,28 @@ def train(
     out = runs.outputs(
         save_path, plot_path, checkpoint_path, checkpoint_every, settings["epochs"], implicit=not elsewhere
     )
+    context = click.get_current_context()
+    if settings["network"] and settings["model"]:
+        raise click.UsageError("--network and --model both name the network to train; give one")
+    if settings["network"] or settings["model"]:
+        given_shape = [
+            o for o in ("layers", "activation") if context.get_parameter_source(o) != ParameterSource.DEFAULT
+        ]
+        if given_shape:
+            raise click.UsageError(f"--{given_shape[0]} shapes an MLP; --network and --model bring their own graph")
+        if settings["model"] and context.get_parameter_source("dataset") == ParameterSource.DEFAULT:
+            settings["dataset"] = PRESETS[settings["model"]].data
     data = datasets.load(settings["dataset"])
-    sizes = parse_layers(settings["layers"]) if settings["layers"] else runs.default_sizes(data)
+    structured = settings["network"] or settings["model"]
+    sizes = (
+        None if structured else (parse_layers(settings["layers"]) if settings["layers"] else runs.default_sizes(data))
+    )
     try:
-        name = runs.model_name(settings["name"], data)
+        name = runs.model_name(settings["name"], data, settings["model"])
     except WavetrainError as err:
         raise click.BadParameter(str(err), param_hint="--name") from err
     net = runs.network(settings, data, sizes, name)
+    runs.check_fits(net, data, settings)
     if (target != "emulator" or substrate != "ideal") and (hardware is not None or chips is not None):
         raise click.UsageError(
             f"--hardware/--chips train on emulated analog chips; they do not combine "

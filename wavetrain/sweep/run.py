@@ -78,7 +78,18 @@ def build(setting: dict[str, Any], run_seed: int, train_metrics: bool = False) -
     loss = setting["loss"]
     if loss == "auto":
         loss = "cross_entropy" if data.n_classes else "mse"
-    net = Network.mlp(sizes, activation=setting["activation"], loss=loss, seed=run_seed, name=f"{data.name}_mlp")
+    if setting["network"] and setting["model"]:
+        raise SweepError("network and model both name the network to train; give one (the other null)")
+    if setting["network"]:
+        net = Network.load(setting["network"])  # NOTE: the saved weights; the seed orders the minibatches
+        if setting["loss"] != "auto" and loss != net.loss:
+            raise SweepError(f"loss {loss!r}: the network {setting['network']} was saved with loss {net.loss!r}")
+    elif setting["model"]:
+        from wavetrain.compiler.models import preset
+
+        net = preset(setting["model"]).network(run_seed, loss=None if setting["loss"] == "auto" else loss)
+    else:
+        net = Network.mlp(sizes, activation=setting["activation"], loss=loss, seed=run_seed, name=f"{data.name}_mlp")
     method: Any = setting["method"]
     if setting["horizon"] is not None:
         if method != "mpc":
