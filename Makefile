@@ -45,6 +45,7 @@ bench: setup
 	$(PY) benchmarks/bench_hardware.py
 	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_graphs.py
 	$(PY) benchmarks/collect.py
 
 # The Loihi fixed-point fidelity study (gradient cosine against widths; digits and MNIST-1D trained in fixed point):
@@ -70,6 +71,7 @@ reproduce-t9-seed-%: setup
 # Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
 hardware: setup
 	$(PY) benchmarks/hardware_presets.py --out docs
+	$(PY) benchmarks/hardware_graphs.py --out docs
 
 # Optional, never part of setup or test: build IBM's aihwkit from its sdist into .venv against the installed CPU
 # torch (scripts/setup_aihwkit.sh, 10-30 min on 2 cores), cross-check the pulsed device model against its devices

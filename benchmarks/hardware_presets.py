@@ -103,6 +103,9 @@ def main() -> None:
     from wavetrain import plots
     from wavetrain.files import atomic_write
 
+    previous = (args.out / "hardware.md").read_text() if (args.out / "hardware.md").exists() else ""
+    if "<!-- cnn1d-mnist1d -->" in previous:  # NOTE: benchmarks/hardware_graphs.py's section stays
+        text += "\n" + "<!-- cnn1d-mnist1d -->" + previous.split("<!-- cnn1d-mnist1d -->", 1)[1]
     atomic_write(args.out / "hardware.md", text)
     atomic_write(args.out / "hardware_runs.json", json.dumps(runs, indent=1))
     curves = {ROWS[r["row"]][0]: r["cosine_by_epoch"] for r in runs if r["seed"] == 0 and r.get("cosine_by_epoch")}

@@ -86,9 +86,9 @@ def preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def model(name: str, seed: int = 0) -> Any:
-    """A fresh network of the preset ``name``, initialised from ``seed``."""
-    return preset(name).network(seed)
+def model(preset_name: str, seed: int = 0, loss: str | None = None, name: str | None = None) -> Any:
+    """A fresh network of the preset ``preset_name``, initialised from ``seed`` (its own loss and name unless given)."""
+    return preset(preset_name).network(seed, loss=loss, name=name)
 
 
 __all__ = ["PRESETS", "Preset", "model", "preset"]

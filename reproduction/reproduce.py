@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,19 @@ def patch(text: str, section: Section) -> str:
     start = text.find(heading)
     lines = text.split("\n")
     rows = [i for i, line in enumerate(lines) if line.startswith(row)]
+    present = {int(m.group(1)): i for i, line in enumerate(lines) if (m := re.match(r"\| T(\d+)b? \| ", line))}
+    number = re.fullmatch(r"T(\d+)b?", section.target)
+    if start < 0 and not rows and present and number and int(number.group(1)) > max(present):
+        # NOTE: a target newer than the report: its row after the last target's, its section before the digits table
+        last = max(present.values())
+        lines.insert(last + 1, row)
+        rows = [last + 1]
+        sections = [i for i, line in enumerate(lines) if re.match(r"## T\d+b?: ", line)]
+        after = next((i for i in range(sections[-1] + 1 if sections else 0, len(lines))
+                      if lines[i].startswith("## ")), len(lines))  # fmt: skip
+        lines[after:after] = [f"## {section.target}: (new)", ""]
+        text = "\n".join(lines)
+        start = text.find(heading)
     if start < 0 or len(rows) != 1:
         raise ConfigError(
             f"report to patch: expected one '## {section.target}:' section and one summary row, got "

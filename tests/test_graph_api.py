@@ -268,6 +268,21 @@ def test_cli_trains_a_preset_and_a_saved_graph_and_refuses_data_that_do_not_fit(
     assert all(name in cli("train", "--help").output.replace("\n", " ") for name in PRESETS)
 
 
+def test_a_graph_trains_in_loihi_fixed_point_from_flat_samples_as_the_cli_gives_them(tmp_path):
+    from wavetrain.deploy import train_on
+
+    x, y = problem()
+    flat = datasets.Dataset("signals", x.reshape(64, 12)[:48], y[:48], x.reshape(64, 12)[48:], y[48:], 4)
+    net = small_cnn()
+    result, sub = train_on(net, flat, substrate="loihi", method="dyadic", epochs=2, lr=0.05, seed=0, progress=False)
+    assert sub is not None and set(sub.formats) == set(net.graph.order)  # one format record per node
+    assert len(result.loss) == 2 and np.isfinite(result.loss).all()
+    np.savez(tmp_path / "signals.npz", x=x.reshape(64, 12), y=y)
+    out = cli("train", "--network", small_cnn().save(tmp_path / "cnn.npz"), "--dataset", tmp_path / "signals.npz",
+              "--substrate", "loihi", "--epochs", "1", "--json")  # fmt: skip
+    assert out.exit_code == 0, out.output
+
+
 def test_sweeps_take_saved_networks_and_presets_by_content(tmp_path):
     from wavetrain.sweep import run as sweep
     from wavetrain.sweep.spec import load_spec, tasks

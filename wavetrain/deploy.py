@@ -8,6 +8,7 @@ trains on the emulator or on Lava, on the ideal or the Loihi substrate (the CLI'
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -123,6 +124,8 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
     if substrate not in SUBSTRATES:
         raise ConfigError(f"substrate: expected one of {', '.join(SUBSTRATES)}, got {substrate!r}")
     batch = min(options.get("batch_size", 32), CALIBRATION_SAMPLES)
+    if hasattr(data, "as_shape") and math.prod(net.input_shape) == data.n_features:
+        data = data.as_shape(net.input_shape)  # NOTE: flat samples read in the graph's input shape, as train() does
     sub = (
         fixed_point_for(
             net, data.x_train, data.y_train, batch=batch, rounding="stochastic", seed=options.get("seed", 0)

@@ -163,6 +163,11 @@ def test_patch_replaces_one_section_and_its_summary_row() -> None:
     assert patched == expected and patched != text
     with pytest.raises(ConfigError, match="one '## T7:' section"):
         rep.patch(text, Section("T7", "x", ()))
+    added = rep.patch(text, sec("T14", "7"))  # a target newer than the report is added after the last one
+    assert added == "\n".join(
+        ["# r", "", *[rep.summary_line(s) for s in (*old, sec("T14", "7"))],
+         *sum((rep.section_lines(s) for s in old), []), *rep.section_lines(sec("T14", "7")), "", "## Closing"]
+    )  # fmt: skip
 
 
 def test_reproduce_only_patches_the_section_and_refreshes_the_closing_note(tmp_path, monkeypatch) -> None:
