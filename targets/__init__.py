@@ -81,7 +81,15 @@ def _lava() -> type:
     return LavaTarget
 
 
-TARGETS: dict[str, Callable[[], type]] = {"numpy": _numpy, "spice": _spice, "ngspice": _spice, "lava": _lava}
+def _loihi2() -> type:
+    from wavetrain.targets.lava.library import Loihi2Target
+
+    return Loihi2Target
+
+
+TARGETS: dict[str, Callable[[], type]] = {
+    "numpy": _numpy, "spice": _spice, "ngspice": _spice, "lava": _lava, "loihi2": _loihi2,
+}  # fmt: skip
 ALIASES = {"ngspice": "spice"}  # names TARGETS accepts for another target
 
 

@@ -88,3 +88,8 @@ class FixedPointOverflow(SimulationError):
 
 class SweepError(ConfigError):
     """A sweep file, or a sweep's output directory, is unusable (unknown axis, empty grid, another sweep's table)."""
+
+
+class ChipError(ConfigError):
+    """A network the target chip cannot hold or compute (a node type, activation or loss with no library process,
+    a fan-in, delay or size beyond the chip's limits); refused before any work starts, naming the node and limit."""

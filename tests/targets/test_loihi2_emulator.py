@@ -1,0 +1,154 @@
+"""The library-process arithmetic without Lava: LoihiLibrary relaxations are exact at tick 2D and not before, the
+pipelined stream reads the sum of the per-sample gradients, and what the chip cannot hold is refused naming it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from wavetrain import Network
+from wavetrain.compiler.graph import Act, Add, AvgPool, Concat, Conv1d, Flatten, Graph, Linear, MaxPool
+from wavetrain.emulator.kernel import light_cone
+from wavetrain.emulator.loihi2 import LIMITS, LoihiLibrary, calibrate_library, check_library
+from wavetrain.emulator.relax import relax
+from wavetrain.emulator.stream import epoch_length, run_stream
+from wavetrain.emulator.train import backprop
+from wavetrain.errors import ChipError, ConfigError, FixedPointOverflow
+
+
+def skip_net(seed: int = 2) -> Network:
+    """A residual block: b's output and a's (two ticks shorter: a matched delay line) meet at an Add."""
+    g = Graph((4,), (Linear(id="a", features=5, activation="relu"), Linear(id="b", features=5, activation="relu"),
+                     Add(id="s"), Linear(id="o", features=3)),
+              (("input", "a"), ("a", "b"), ("b", "s"), ("a", "s"), ("s", "o")), "o")  # fmt: skip
+    return Network.from_graph(g, seed=seed)
+
+
+def fanout_net(seed: int = 3) -> Network:
+    """a feeds two nodes (their backward waves add at a), joined again by a Concat."""
+    g = Graph((4,), (Linear(id="a", features=5, activation="relu"), Linear(id="b", features=3, activation="relu"),
+                     Linear(id="c", features=2), Concat(id="j"), Act(id="r", activation="relu"),
+                     Linear(id="o", features=3)),
+              (("input", "a"), ("a", "b"), ("a", "c"), ("b", "j"), ("c", "j"), ("j", "r"), ("r", "o")), "o")  # fmt: skip
+    return Network.from_graph(g, seed=seed)
+
+
+def conv_net(seed: int = 4) -> Network:
+    g = Graph((2, 12), (Conv1d(id="c1", channels=3, kernel=3, padding=1, activation="relu"), AvgPool(id="p", kernel=2),
+                        Conv1d(id="c2", channels=2, kernel=3, stride=2, activation="relu"), Flatten(id="f"),
+                        Linear(id="o", features=3)),
+              (("input", "c1"), ("c1", "p"), ("p", "c2"), ("c2", "f"), ("f", "o")), "o")  # fmt: skip
+    return Network.from_graph(g, seed=seed)
+
+
+GRAPHS = {"skip": skip_net, "fanout": fanout_net, "conv1d": conv_net}
+
+
+def data(net: Network, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(rows, *net.input_shape)), rng.integers(0, net.n_outputs, rows)
+
+
+def worst(a, b) -> float:
+    if isinstance(a, dict):
+        a, b = list(a.values()), list(b.values())
+    if isinstance(a, (list, tuple)):
+        return max((worst(p, q) for p, q in zip(a, b, strict=True)), default=0.0)
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+def check_light_cone(net: Network, x: np.ndarray, y: np.ndarray) -> None:
+    sub = calibrate_library(net, x, y)
+    got = relax(net, x[:1], y[:1], history=True, substrate=sub)
+    exact = list(light_cone(net.machine(sub), net.check_input(x[:1]), net.targets(y[:1], 1))[0].values())
+    assume(all(np.any(W != 0) for W, _ in exact))  # NOTE: a dead relu layer reads a zero gradient at every tick
+    errors = [worst(g, exact) for g in got.history.grads]
+    assert errors[-1] == 0.0 and errors[-2] > 0.0, errors
+
+
+@settings(max_examples=6, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5), seed=st.integers(0, 2**16))
+def test_random_relu_chains_read_the_exact_fixed_point_gradient_at_2D_and_not_before(sizes, seed) -> None:
+    net = Network.mlp(sizes, activation="relu", output_activation="identity", loss="mse", seed=seed)
+    x, y = data(net, 6, seed)
+    check_light_cone(net, x, y)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_graphs_read_the_exact_fixed_point_gradient_at_2D_and_not_before(name) -> None:
+    net = GRAPHS[name]()
+    x, y = data(net, 6, 1)
+    check_light_cone(net, x, y)
+
+
+@pytest.mark.parametrize("name", ["chain", *GRAPHS])
+def test_frozen_stream_reads_the_sum_of_per_sample_gradients(name) -> None:
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1) if name == "chain" else GRAPHS[name]()
+    x, y = data(net, 7, 1)
+    sub = calibrate_library(net, x, y)
+    got = run_stream(net, sub, x, y)
+    total = None
+    for i in range(len(x)):
+        g, _, _ = light_cone(net.machine(sub), net.check_input(x[i : i + 1]), net.targets(y[i : i + 1], 1))
+        total = g if total is None else {n: (total[n][0] + a, total[n][1] + b) for n, (a, b) in g.items()}
+    assert worst(got.grads, total) == 0.0
+    assert got.timesteps == epoch_length(net.depth, len(x)) == len(x) + 2 * net.depth + 2
+    # NOTE: and points where float backprop does (8-bit weights on a network of a few units: cosine > 0.95)
+    ref = backprop(net.machine(), net.check_input(x), net.targets(y, len(x)))[0]
+    a = np.concatenate([np.ravel(v) for n in ref for v in got.grads[n]])
+    b = np.concatenate([np.ravel(v) for pair in ref.values() for v in pair])
+    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.95
+
+
+def test_stream_training_moves_the_weights_in_mantissa_steps_and_is_reproducible() -> None:
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1)
+    x, y = data(net, 12, 2)
+    sub = calibrate_library(net, x, y)
+    a, b = net.copy(), net.copy()
+    first = run_stream(a, sub, x, y, epochs=2, batch=4, lr=0.05, momentum=0.9, seed=0)
+    second = run_stream(b, sub, x, y, epochs=2, batch=4, lr=0.05, momentum=0.9, seed=0)
+    assert worst(first.params, second.params) == 0.0 and first.updates == 2 * 5  # 18 timesteps an epoch: 4, 8, 12, 16, 18
+    W, _ = a.param_dict()["1"]
+    k = np.ldexp(W, -sub.formats["1"].w)
+    assert np.array_equal(k, np.rint(k)) and worst(a.param_dict(), net.param_dict()) > 0
+
+
+def test_refused_before_any_work_naming_the_node_and_the_limit() -> None:
+    tanh = Network.mlp([4, 3, 2], activation="tanh", loss="mse")
+    with pytest.raises(ChipError, match=r"node '1': activation 'tanh' has no graded neuron"):
+        check_library(tanh)
+    with pytest.raises(ChipError, match=r"loss 'cross_entropy': no Lava library process computes it"):
+        check_library(Network.mlp([4, 3, 2], activation="relu", loss="cross_entropy"))
+    pool = Graph((1, 8), (MaxPool(id="m", kernel=2), Flatten(id="f"), Linear(id="o", features=2)),
+                 (("input", "m"), ("m", "f"), ("f", "o")), "o")  # fmt: skip
+    with pytest.raises(ChipError, match=r"node 'm' \(MaxPool\)"):
+        check_library(Network.from_graph(pool))
+    avg = Graph((1, 9), (AvgPool(id="p", kernel=3), Flatten(id="f"), Linear(id="o", features=2)),
+                (("input", "p"), ("p", "f"), ("f", "o")), "o")  # fmt: skip
+    with pytest.raises(ChipError, match=r"node 'p' \(AvgPool\): .* 1/3, expected a power of two"):
+        check_library(Network.from_graph(avg))
+    wide = Graph((LIMITS["synapse_bytes_per_core"],), (Linear(id="o", features=1),), (("input", "o"),), "o")
+    with pytest.raises(ChipError, match=r"node 'o': fan-in 131073 synapses .* expected at most 131072"):
+        check_library(Network.from_graph(wide))
+    deep = Network.mlp([2] * 34, activation="relu", loss="mse")
+    check_library(deep)
+    with pytest.raises(ChipError, match=r"node '1': the pipelined machine holds sigma'\(a\) for 66 ticks .* at most 63"):
+        check_library(deep, stream=True)
+
+
+def test_formats_and_overflow_are_checked() -> None:
+    net = Network.mlp([4, 3, 2], activation="relu", loss="mse", seed=0)
+    x, y = data(net, 4, 0)
+    sub = calibrate_library(net, x, y)
+    with pytest.raises(ConfigError, match=r"node 1: a graded neuron sends its state unshifted.*got s -3 != a"):
+        LoihiLibrary({**sub.formats, "1": replace(sub.formats["1"], s=-3)}, sub.x_exp, in_exp=sub.in_exp)
+    with pytest.raises(ConfigError, match="weight_bits is 8 on Lava's library processes"):
+        LoihiLibrary(sub.formats, sub.x_exp, in_exp=sub.in_exp, weight_bits=6)
+    f = sub.formats["1"]
+    fine = LoihiLibrary({**sub.formats, "1": replace(f, a=f.a - 12, s=f.s - 12)}, sub.x_exp, in_exp=sub.in_exp)
+    with pytest.raises(FixedPointOverflow, match=r"node 1 state a .* leave the 24-bit graded spike"):
+        relax(net, x[:1], y[:1], substrate=fine)
