@@ -8,10 +8,12 @@ messages) times published per-operation figures, in the units of Renner et al. (
 2024, table 1: mJ and ms per training sample; their exact backprop on Loihi 1, 400-400-10 on MNIST: 0.59 mJ, 1.5 ms).
 
 Per-operation figures (``COSTS``): Davies et al., "Loihi: a neuromorphic manycore processor with on-chip learning",
-IEEE Micro 38(1), 2018, table 2, measured on Loihi 1 (14 nm): energy per synaptic spike operation 23.6 pJ (3.5 ns),
-per neuron update 52 pJ active (8.4 ns... see ``COSTS``), per spike within a tile 1.7 pJ, per synaptic update 120 pJ.
-Intel has not published Loihi 2's figures in that form; Loihi 1's are an upper bound for Loihi 2 (Intel 4, smaller
-cores), which is one more reason to read the result as an estimate of scale, not a measurement.
+IEEE Micro 38(1), 2018, table 2, measured on Loihi 1 (14 nm, 0.75 V): a synaptic spike operation 23.6 pJ and 3.5 ns,
+a neuron update 81 pJ and 8.4 ns (active; 52 pJ and 5.3 ns inactive), a spike within a tile 1.7 pJ, a mesh-wide
+barrier 113-465 ns (1-32 tiles; the upper figure is used). Intel has not published Loihi 2's figures in that form; the
+estimate is dynamic energy only (no static power, no host or I/O energy) and counts every neuron as active every
+timestep, so read it as an estimate of scale, not a measurement. The figures were copied from the table as cited in
+the literature; check them against the paper before quoting the estimate elsewhere.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from wavetrain.emulator.loihi2 import LIMITS, LOSS_LATENCY
 COSTS = {
     "synop_energy": 23.6e-12,  # synaptic spike operation (one weight applied to one message)
     "synop_time": 3.5e-9,
-    "neuron_energy": 52e-12,  # neuron update (a compartment's state update in one timestep)
+    "neuron_energy": 81e-12,  # neuron update, active (a compartment's state update in one timestep)
     "neuron_time": 8.4e-9,
-    "spike_energy": 1.7e-12,  # a spike message within a tile (cross-tile hops add 3.5 pJ each; not counted)
+    "spike_energy": 1.7e-12,  # a spike message within a tile (cross-tile hops add 3-4 pJ each; not counted)
     "host_message_energy": 0.0,  # messages to and from the host: not in the table (the x86 and I/O energy)
-    "barrier_time": 1e-6,  # the per-timestep synchronisation (order of a microsecond; an assumption, see docs)
+    "barrier_time": 465e-9,  # the per-timestep mesh-wide barrier (113-465 ns for 1-32 tiles)
 }
 SYNAPSE_BYTES = {"Dense": 1.0, "DelayDense": 1.75, "Sparse": 3.0}  # per stored weight: 8 bits (+ 6 delay bits,
 # + a 16-bit index for a sparse entry): an assumption about Loihi 2's synapse encodings, not a published layout

@@ -161,3 +161,30 @@ def test_formats_and_overflow_are_checked() -> None:
                         in_exp={**sub.in_exp, "2": f.s - 14})  # fmt: skip
     with pytest.raises(FixedPointOverflow, match=r"node 1 state a .* leave the 24-bit graded spike"):
         relax(net, x[:1], y[:1], substrate=fine)
+
+
+def test_the_resource_report_counts_renner_et_al_s_network_in_closed_form() -> None:
+    from wavetrain.targets.lava.resources import COSTS, report
+
+    net = Network.mlp([784, 400, 400, 10], activation="relu", loss="mse", seed=0)
+    r = report(net)
+    # F and S per node, the error neurons E, the bias unit; the input and target RingBuffers are on the host
+    assert r.neurons == 2 * (400 + 400 + 10) + 10 + 1
+    forward, backward = 784 * 400 + 400 * 400 + 400 * 10, 400 * 400 + 10 * 400  # no transpose into the input
+    assert r.synapses == forward + backward + (400 + 400 + 10) + (400 + 400) + 3 * 10  # + bias, sigma', loss
+    assert r.synops_per_sample == r.synapses  # every neuron sending every timestep
+    assert r.energy_per_sample == pytest.approx(
+        r.synapses * COSTS["synop_energy"] + r.neurons * (COSTS["neuron_energy"] + COSTS["spike_energy"])
+    )
+    assert r.timesteps_per_sample == 1 and r.latency_timesteps == 2 * 3 + 4
+    assert r.host_writes_per_update == 2 * (784 * 400 + 400 * 400 + 400 * 10) - 784 * 400 + 810 + 784 * 400
+    assert r.cores == sum(r.per_core.values()) and r.per_core["F_1"] == 3  # 313,600 8-bit synapses > 128 KiB
+
+
+def test_a_network_beyond_one_chip_is_refused_naming_the_node() -> None:
+    from wavetrain.targets.lava.library import check
+
+    net = Network.mlp([2, *[60_000, 2] * 9], activation="relu", loss="mse", seed=0)  # every fan-in within a core
+    too_many = r"1,080,0\d\d neurons on chip \(the largest node '1'\), expected at most 1,048,576 on one Loihi 2"
+    with pytest.raises(ChipError, match=too_many):
+        check(net)
