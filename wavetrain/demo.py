@@ -258,6 +258,39 @@ def lava(net: wavetrain.Network, data: wavetrain.datasets.Dataset) -> None:
     )
 
 
+def loihi2(data: wavetrain.datasets.Dataset) -> None:
+    section("5b. deploy to Loihi 2: Lava's library processes only, one sample per timestep (target loihi2)")
+    from wavetrain.deploy import deploy_library
+    from wavetrain.emulator.loihi2 import calibrate_library
+    from wavetrain.emulator.stream import run_stream
+    from wavetrain.targets.lava.resources import Report
+
+    # NOTE: the library processes compute ReLU and mse only; this network is trained in their arithmetic first
+    net = wavetrain.Network.mlp([64, 64, 10], activation="relu", loss="mse", seed=0)
+    x, y = data.x_train, data.y_train
+    run_stream(net, calibrate_library(net, x, y), x, y, epochs=5, batch=32, lr=0.05, momentum=0.9, seed=0)
+    xt, yt = data.x_test[:64], data.y_test[:64]
+    report = deploy_library(net, xt, yt, calibration=(x, y), train=(x[:128], y[:128]), epochs=1, batch_size=32)
+    same = "bit for bit" if report.outputs_match else "NOT bit for bit"
+    click.echo(
+        f"64-64-10 ReLU trained 5 epochs in the library arithmetic; {len(xt)} test digits streamed through Lava "
+        f"(fixed_pt), one per timestep: accuracy {report.accuracy:.4f} ({same} the emulator), float "
+        f"{report.float_accuracy:.4f}; one sample's gradient at 2D = {2 * report.depth}: "
+        f"{report.error_vs_emulator[-1]:.1e} from the emulator, {report.error_vs_fixed_exact[-1]:.1e} from the "
+        f"fixed-point machine's exact gradient ({report.error_vs_fixed_exact[-2]:.1e} one timestep earlier)"
+    )
+    resources = Report(**report.resources)
+    click.echo(
+        f"on a chip: {resources.neurons} neurons, {resources.synapses:,} synapses, {resources.cores} neurocores, one "
+        f"timestep per training sample; estimate {resources.energy_per_sample * 1e3:.2g} mJ per sample (docs/lava.md)"
+    )
+    assert report.training is not None
+    click.echo(
+        f"one epoch of 128 samples trained on Lava: weights {report.training['weight_gap'][0]:.1e} from the "
+        f"emulator's ({report.training['seconds']:.1f} s)"
+    )
+
+
 def reproduction(out: Path) -> None:
     section("7. the source papers' claims, measured: T1-T16 at reduced size (`make reproduce` for the full run)")
     from wavetrain.cli import main
@@ -296,6 +329,7 @@ def main(out: Path) -> None:
     try:
         require_lava()
         lava(results["dyadic"].network, data)
+        loihi2(data)
     except TargetUnavailable as err:
         click.secho(f"skipping the Lava section: {err}", fg="yellow")
     analog_hardware(data, out)
