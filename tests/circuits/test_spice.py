@@ -25,10 +25,12 @@ from wavetrain.targets import get_target, target_names
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
-# NOTE: every registered circuit target (spice needs ngspice); lava runs the network itself, not the circuit's
-# elements, and has its own tests (tests/targets/test_lava.py)
+# NOTE: every registered circuit target (spice needs ngspice); lava and loihi2 run the network itself, not the circuit's
+# elements, and each has its own tests (tests/targets/test_lava.py, test_loihi2_lava.py)
 TARGETS = [
-    pytest.param(name, marks=needs_ngspice) if name == "spice" else name for name in target_names() if name != "lava"
+    pytest.param(name, marks=needs_ngspice) if name == "spice" else name
+    for name in target_names()
+    if name not in ("lava", "loihi2")
 ]
 Z0, DELAY = 50.0, 1e-9
 

@@ -16,10 +16,12 @@ from wavetrain.emulator import light_cone, relax
 from wavetrain.targets import get_target, target_names
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
-# NOTE: every registered circuit target (spice needs ngspice); lava runs the network itself, not the circuit's
-# elements, and has its own tests (tests/targets/test_lava.py)
+# NOTE: every registered circuit target (spice needs ngspice); lava and loihi2 run the network itself, not the circuit's
+# elements, and each has its own tests (tests/targets/test_lava.py, test_loihi2_lava.py)
 TARGETS = [
-    pytest.param(name, marks=needs_ngspice) if name == "spice" else name for name in target_names() if name != "lava"
+    pytest.param(name, marks=needs_ngspice) if name == "spice" else name
+    for name in target_names()
+    if name not in ("lava", "loihi2")
 ]
 RTOL = 1e-5  # relative to the largest entry of each reference array; ngspice runs with reltol 1e-6
 

@@ -40,7 +40,9 @@ def test_batch_and_shared_runners_agree(net: Network) -> None:
 
 def test_registry_is_lazy_and_names_the_choices() -> None:
     assert {"numpy", "spice"} <= set(TARGETS)
-    with pytest.raises(UnknownTargetError, match=r"unknown target 'lava2'; choose one of: lava, ngspice, numpy, spice"):
+    with pytest.raises(
+        UnknownTargetError, match=r"unknown target 'lava2'; choose one of: lava, loihi2, ngspice, numpy, spice"
+    ):
         get_target("lava2")
     with pytest.raises(ConfigError, match=r"runner must be 'batch' or 'shared', got 'gpu'"):
         get_target("spice", runner="gpu")

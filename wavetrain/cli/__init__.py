@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "deploy": (
         "wavetrain.cli.deploy:deploy_command",
-        "Run MODEL on Lava for 2L timesteps: outputs, accuracy, gradient error against the emulator per tick, timing.",
+        "Run MODEL on Lava: accuracy, gradient error against the emulator per timestep, (loihi2) resources, timing.",
     ),
     "gradients": (
         "wavetrain.cli.gradients:gradients",

@@ -41,7 +41,7 @@ def deploy_command(
     model: Path, target: str, fixed_point: bool, train_too: bool, epochs: int, train_samples: int, batch_size: int,
     lr: float, data: str, samples: int, timeout: float, as_json: bool,
 ) -> None:  # fmt: skip
-    """Run MODEL on Lava: accuracy, the gradient error against the emulator per timestep, (loihi2) resources, timing."""
+    """Run MODEL on Lava: accuracy, gradient error against the emulator per timestep, (loihi2) resources, timing."""
     from wavetrain import datasets
     from wavetrain.compiler.network import Network
 
