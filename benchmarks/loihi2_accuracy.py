@@ -90,13 +90,14 @@ def main() -> None:
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name in ["digits", "mnist1d-cnn"] if args.only is None else [args.only]:
         epochs = args.epochs or (30 if name == "digits" else 40)
-        results[name] = run(name, epochs, args.batch, args.lr, args.momentum)
+        key = name if (args.lr, args.momentum) == (0.05, 0.9) else f"{name}, lr {args.lr}, momentum {args.momentum}"
+        results[key] = run(name, epochs, args.batch, args.lr, args.momentum)
         atomic_write(OUT, json.dumps(results, indent=1) + "\n")
-    print("| network | data | epochs | float64 | library arithmetic (final / best) |")
-    print("|---|---|---|---|---|")
+    print("| network | data | epochs | lr, momentum | float64 | library arithmetic (final / best) |")
+    print("|---|---|---|---|---|---|")
     for r in results.values():
-        print(f"| {r['network']} | {r['data']} | {r['epochs']} | {r['float_accuracy']:.2%} | "
-              f"{r['library_accuracy']:.2%} / {r['library_best']:.2%} |")  # fmt: skip
+        print(f"| {r['network']} | {r['data']} | {r['epochs']} | {r['lr']}, {r['momentum']} | "
+              f"{r['float_accuracy']:.2%} | {r['library_accuracy']:.2%} / {r['library_best']:.2%} |")  # fmt: skip
 
 
 if __name__ == "__main__":
