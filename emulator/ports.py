@@ -234,7 +234,9 @@ class CurvatureMatched:
     terminates the layers, since a resistor or inductor has no curvature to match.
     """
 
-    port: CurvaturePort = field(default_factory=lambda: CurvaturePort(lr=0.5, damping=1e-2, decay=0.9))
+    # NOTE: damping 0.1: at 1e-2 the Newton step overshoots on digits (87 % after 30 epochs, loss oscillating
+    # 0.9-1.2); at 0.1 it trains to 98.9 % in 10 epochs (64-128-128-10, batch 32, seed 0)
+    port: CurvaturePort = field(default_factory=lambda: CurvaturePort(lr=0.5, damping=0.1, decay=0.9))
     name: str = "curvature"
 
     def check(self, graph: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -25,11 +26,14 @@ from wavetrain.compiler.functions import Array
 from wavetrain.compiler.network import Network
 from wavetrain.compiler.validate import number
 from wavetrain.emulator import checkpoint as ckpt
+from wavetrain.emulator import threads as threads_module
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.chips import ChipRun, Fidelity
 from wavetrain.emulator.evaluation import evaluate
 from wavetrain.emulator.methods import (
+    DEFAULT_LR,
     METHODS,
+    NOT_LEARNING,
     SCHEDULES,
     SELF_STEPPING,
     Backprop,
@@ -39,10 +43,11 @@ from wavetrain.emulator.methods import (
     Wave,
     backprop,
     make_method,
+    method_defaults,
 )
 from wavetrain.emulator.ports import CurvaturePort, HeavyBall
 from wavetrain.emulator.substrate import IDEAL, Substrate
-from wavetrain.errors import ConfigError, DataError
+from wavetrain.errors import ConfigError, DataError, DivergenceWarning
 
 __all__ = [
     "METHODS", "Backprop", "Dyadic", "HeavyBall", "Method", "PlainRun", "Port", "Run", "TrainConfig", "TrainResult",
@@ -229,8 +234,8 @@ def train(
     method: str | Method = "dyadic",
     epochs: int = 30,
     batch_size: int = 32,
-    lr: float = 0.05,
-    momentum: float = 0.9,
+    lr: float | None = None,
+    momentum: float | None = None,
     seed: int = 0,
     hold: int | None = None,
     schedule: str = "light_cone",
@@ -246,11 +251,18 @@ def train(
     fidelity_every: int = 10,
     checkpoint_every: int = 1,
     resume: str | Path | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on ``data`` (a Dataset or (x, y[, x_test, y_test])) and return its history.
 
     ``method`` is a name in ``METHODS`` or a :class:`Method` object; ``port`` overrides the default
-    heavy-ball port built from ``lr`` and ``momentum``. The minibatch order comes from
+    heavy-ball port built from ``lr`` and ``momentum``. Unset, ``lr`` and ``momentum`` are the method's defaults
+    (:func:`~wavetrain.emulator.methods.method_defaults`: lr 0.05, momentum 0.9; momentum 0 for the pipelined
+    machines, whose stale per-tick updates momentum 0.9 drives to divergence, and for ocnopt and curvature, which
+    step the parameters themselves). A run whose running loss grows to ten times its first minibatch's warns
+    (:class:`~wavetrain.errors.DivergenceWarning`) naming the settings to lower. ``threads`` is the BLAS/OpenMP/torch
+    thread count for the run (:mod:`wavetrain.emulator.threads`: default 1, or ``$WAVETRAIN_THREADS``; 0 leaves the
+    libraries' own). The minibatch order comes from
     ``numpy.random.default_rng(seed)``, so a run is reproducible from the seed. ``callback(epoch, result)`` runs
     after each epoch. ``substrate`` is the arithmetic the cells run on (:mod:`wavetrain.emulator.substrate`; default
     the ideal machine).
@@ -277,10 +289,12 @@ def train(
             f"substrate: expected a wavetrain.emulator.substrate.Substrate, got {type(substrate).__name__}"
         )
     work = training_dtype(dtype, substrate)
+    count = threads_module.resolve(threads)
+    stepper = make_method(method, net, hold, schedule, lr if lr is not None else DEFAULT_LR)
+    lr, momentum = _defaults(method if isinstance(method, str) else stepper.name, lr, momentum)
     config = TrainConfig(
         epochs, batch_size, lr, momentum, seed, schedule, train_metrics, progress, checkpoint_every, fidelity_every
     )
-    stepper = make_method(method, net, hold, schedule, lr)
     if hasattr(stepper, "check"):  # NOTE: a rule not defined on this graph refuses before any work, naming the node
         stepper.check(net.graph)
     _check_port(method, momentum, port)
@@ -304,7 +318,8 @@ def train(
     done = session.start(resume, net, state, result)
     if resume is not None:
         run.sync()
-    with session.guard(), _progress(progress, epochs, stepper.name, done) as bar:
+    watch = _LossWatch(stepper.name, lr, momentum, port)
+    with threads_module.limited(count), session.guard(), _progress(progress, epochs, stepper.name, done) as bar:
         for epoch in range(done, epochs):
             order, losses = session.epoch_order(state, len(x_all))
             start, spent = time.perf_counter(), result.wall_time
@@ -321,7 +336,9 @@ def train(
                 session.check_finite(state, epoch, lr)
             finally:
                 run.sync()  # NOTE: also the restored last finite state after a divergence
+            watch.first(losses)
             run.score(result, float(np.mean(losses)))
+            watch.check(epoch, result.loss[-1])
             session.end_epoch(net, state, epoch + 1, epochs, result.wall_time)
             bar.update(result)
             if callback is not None:
@@ -331,6 +348,51 @@ def train(
     run.finish(result)
     result.elapsed = time.perf_counter() - began
     return result
+
+
+def _defaults(name: str, lr: float | None, momentum: float | None) -> tuple[float, float]:
+    """``lr`` and ``momentum`` as given, or the defaults of the method called ``name``; a method that does not
+    learn says so."""
+    default_lr, default_momentum = method_defaults(name)
+    if name in NOT_LEARNING:
+        warnings.warn(
+            f"method {name!r} is the control experiment of the reproduction's T4 and does not learn "
+            f"(expect chance accuracy): {NOT_LEARNING[name]}",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    return (default_lr if lr is None else lr), (default_momentum if momentum is None else momentum)
+
+
+class _LossWatch:
+    """Warns once when an epoch's running loss reaches ten times the run's first minibatch loss (a run that
+    diverges slowly, without leaving the finite range, would otherwise finish quietly at chance accuracy)."""
+
+    GROWTH = 10.0
+
+    def __init__(self, method: str, lr: float, momentum: float, port: Port) -> None:
+        self.method, self.lr, self.momentum, self.port = method, lr, momentum, port
+        self.start: float | None = None
+        self.warned = False
+
+    def first(self, losses: list[float]) -> None:
+        if self.start is None and losses and math.isfinite(losses[0]):
+            self.start = losses[0]
+
+    def check(self, epoch: int, loss: float) -> None:
+        if self.warned or self.start is None or not loss > self.GROWTH * self.start:
+            return
+        self.warned = True
+        if isinstance(self.port, HeavyBall):
+            change = f"lower lr (got {self.lr}) or momentum (got {self.momentum}); CLI: --lr, --momentum"
+        else:
+            change = f"lower the step of the port or method ({type(self.port).__name__})"
+        warnings.warn(
+            f"training loss grew from {self.start:.3g} (first minibatch) to {loss:.3g} (epoch {epoch + 1}, running "
+            f"mean) with method {self.method!r}: the run is unstable; {change}",
+            DivergenceWarning,
+            stacklevel=3,
+        )
 
 
 def _check_port(method: str | Method, momentum: float, port: Port | None) -> None:

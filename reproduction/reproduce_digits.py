@@ -14,7 +14,7 @@ from wavetrain.emulator.forward_gradient import ForwardGradient
 from wavetrain.emulator.mpc import Mpc
 from wavetrain.emulator.ocnopt import OCNOpt
 from wavetrain.emulator.pipeline import Pipelined
-from wavetrain.emulator.ports import CurvatureMatched
+from wavetrain.emulator.ports import CurvatureMatched, CurvaturePort
 from wavetrain.emulator.train import Wave, train
 from wavetrain.reproduction.report_types import interval
 
@@ -45,7 +45,11 @@ METHODS: dict[str, tuple[Callable[[int], Any], float]] = {
     "ocnopt Q_uu = I/alpha (SGD limit)": (lambda seed: OCNOpt(alpha=LR), 0.0),
     "ocnopt + feedback": (lambda seed: OCNOpt(alpha=LR, feedback=1.0), 0.0),
     "ocnopt KFAC Q_uu": (lambda seed: OCNOpt(alpha=0.5, quu="kfac", damping=1e-2), 0.0),
-    "curvature port (KFAC Newton)": (lambda seed: CurvatureMatched(), 0.0),
+    # NOTE: the port of the committed report (damping 1e-2); CurvatureMatched()'s default is now damping 0.1
+    "curvature port (KFAC Newton)": (
+        lambda seed: CurvatureMatched(CurvaturePort(lr=0.5, damping=1e-2, decay=0.9)),
+        0.0,
+    ),
 }
 
 

@@ -138,6 +138,9 @@ def train_on(net: Network, data: Any, target: str = "emulator", substrate: str =
 
         for ignored in ("progress", "checkpoint", "dtype"):  # NOTE: Lava's models compute in float64 / int64
             options.pop(ignored, None)
+        for unset in ("lr", "momentum"):  # NOTE: None asks for the method's default, which train_on_lava has
+            if options.get(unset, 0.0) is None:
+                options.pop(unset)
         return train_on_lava(net, data, fixed=sub, **options), sub
     if sub is not None:
         options["substrate"] = sub

@@ -82,6 +82,10 @@ class StabilityWarning(UserWarning):
     """A setting that converges but with large transients (e.g. 1 < courant < 2)."""
 
 
+class DivergenceWarning(UserWarning):
+    """A training run whose loss grows (ten times its first minibatch's) or whose method is known not to learn."""
+
+
 class FixedPointOverflow(SimulationError):
     """A fixed-point value left its width where the substrate was told to raise (overflow='raise')."""
 

@@ -161,7 +161,7 @@ def test_options_a_method_would_ignore_are_refused():
     with pytest.raises(ConfigError, match=expected):
         train(net, data, method="wave", schedule="ticks")
     with pytest.raises(ConfigError, match=r"method 'ocnopt' steps the parameters itself and would ignore momentum=0.9"):
-        train(net, data, method="ocnopt")
+        train(net, data, method="ocnopt", momentum=0.9)
     result = train(net, data, method="ocnopt", momentum=0.0, lr=0.2, epochs=1)
     assert result.loss and np.isfinite(result.loss[0])
 

@@ -96,5 +96,18 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="wavetrain")
-def main() -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=None,
+    help="BLAS, OpenMP and torch threads for the command (default 1, or $WAVETRAIN_THREADS; 0: the libraries' own, "
+    "a thread per core). One thread does not collapse beside other busy processes (BENCHMARKS.md, Threads).",
+)
+def main(threads: int | None) -> None:
     """Train networks as wave circuits; compile them to SPICE; run them on every backend."""
+    from wavetrain.emulator import threads as threads_module
+
+    context = click.get_current_context()
+    count = threads_module.resolve(threads, "--threads")
+    threads_module.set_environment(count)  # NOTE: NumPy and torch load later and read it; so do child processes
+    context.with_resource(threads_module.limited(count))

@@ -16,8 +16,6 @@ from wavetrain.compiler.models import PRESETS
 from wavetrain.emulator.train import METHODS
 from wavetrain.errors import TrainingInterrupted, WavetrainError
 
-DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epochs (README)
-
 
 @click.command("train")
 @click.option(
@@ -45,12 +43,17 @@ DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epoc
     default="dyadic",
     show_default=True,
     help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers "
-    "(ocnopt and curvature step themselves: use --momentum 0).",
+    "('pipelined', without delay lines, is the control experiment that does not learn).",
 )
 @click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--lr", type=float, default=DEFAULT_LR, show_default=True)
-@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option("--lr", type=float, default=None, help="Learning rate (default: the method's, 0.05).")
+@click.option(
+    "--momentum",
+    type=float,
+    default=None,
+    help="Heavy-ball momentum (default: the method's, 0.9; 0 for the pipelined methods, ocnopt and curvature).",
+)
 @click.option(
     "--activation",
     type=click.Choice(list(ACTIVATIONS)),
@@ -103,6 +106,11 @@ DEFAULT_LR = 0.05  # SGD + momentum 0.9 on digits: 98 % test accuracy in 30 epoc
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result line instead of the summary.")
 @click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="The epoch progress bar on stderr (default: only when stderr is a terminal, and never with --json).",
+)
+@click.option(
     "--target",
     type=click.Choice(["emulator", "lava"]),
     default="emulator",
@@ -124,6 +132,7 @@ def train(
     checkpoint_every: int | None,
     resume_path: Path | None,
     as_json: bool,
+    progress: bool | None,
     target: str,
     substrate: str,
     hardware: str | None,
@@ -178,7 +187,16 @@ def train(
         )
     try:
         result = runs.run(
-            net, data, settings, out, target, substrate, hardware, chips, resume=resume_path, progress=not as_json
+            net,
+            data,
+            settings,
+            out,
+            target,
+            substrate,
+            hardware,
+            chips,
+            resume=resume_path,
+            progress=(not as_json and sys.stderr.isatty()) if progress is None else progress,
         )
     except TrainingInterrupted as err:
         click.echo(f"wavetrain train: {err}", err=True)
