@@ -120,6 +120,15 @@ class Circuit:
             raise CircuitError(f"circuit {self.name!r}: batch must be an integer >= 1, got {self.batch!r}")
         check_positive(self, "tick", self.tick, "s")
 
+    def __repr__(self) -> str:
+        """One line: the name, the element count by type and the batch (the elements are the circuit's parts)."""
+        counts: dict[str, int] = {}
+        for element in self.elements:
+            counts[type(element).__name__] = counts.get(type(element).__name__, 0) + 1
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: -item[1])[:4])
+        more = f", {len(counts) - 4} more types" if len(counts) > 4 else ""
+        return f"Circuit({self.name!r}: {len(self.elements)} elements ({kinds}{more}), batch {self.batch})"
+
     def of_type(self, kind: type[E]) -> tuple[E, ...]:
         """The elements of one type, in order."""
         return tuple(e for e in self.elements if isinstance(e, kind))

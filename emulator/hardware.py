@@ -327,6 +327,11 @@ class HardwareModel:
     io: IOModel = field(default_factory=IOModel)
     circuit: CircuitModel = field(default_factory=CircuitModel)
 
+    def __repr__(self) -> str:
+        """One line: the name and the start of the description (``wavetrain hardware show NAME``: every field)."""
+        about = self.description if len(self.description) <= 72 else self.description[:69].rstrip() + "..."
+        return f"HardwareModel({self.name!r}{': ' + about if about else ''}{', ideal' if self.ideal else ''})"
+
     def __post_init__(self) -> None:
         for part, kind in (("device", DeviceModel), ("io", IOModel), ("circuit", CircuitModel)):
             if not isinstance(getattr(self, part), kind):

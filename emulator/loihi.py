@@ -420,6 +420,10 @@ class Calibration:
 
     rows: list[dict[str, Any]]
 
+    def __repr__(self) -> str:
+        """One line: the formats chosen and the largest clipped fraction (:meth:`table`: every row)."""
+        return f"Calibration({len(self.rows)} formats, largest clipped fraction {self.clipped():.2%}; .table())"
+
     def clipped(self) -> float:
         """The largest clipped fraction over every format."""
         return max((row["clipped"] for row in self.rows), default=0.0)

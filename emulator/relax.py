@@ -72,6 +72,13 @@ class Relaxation:
     params: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)  # node id -> the prefix of its parameters' names
 
+    def __repr__(self) -> str:
+        """One line: target, ticks, Courant number and the parameter count read (the arrays are its fields)."""
+        shapes = "-".join(str(np.shape(dW)[0]) for dW, _ in self.grads) if self.grads else "none"
+        kept = f", history of {len(self.history.s)} ticks" if self.history is not None else ""
+        return (f"Relaxation({self.target}: {self.ticks} ticks at courant {self.courant:g}, gradients of "
+                f"{len(self.grads)} parametric nodes (outputs {shapes}){kept})")  # fmt: skip
+
     def named_grads(self) -> dict[str, Any]:
         """{"<name>.weight": dW, "<name>.bias": db} per parametric node, keyed like ``net.named_params()``."""
         out = {}

@@ -80,16 +80,24 @@ class TrainResult:
     chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
     fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
 
+    def __repr__(self) -> str:
+        """One line: the method, the epochs and the final scores (the per-epoch lists are its fields)."""
+        if not self.loss:
+            return f"TrainResult({self.method}: 0 epochs trained)"
+        epochs = f"{len(self.loss)} epoch{'s' if len(self.loss) != 1 else ''}"
+        return (f"TrainResult({self.method}: {epochs}, batch {self.batch_size}, lr {self.lr:g}, momentum "
+                f"{self.momentum:g}, {self.dtype}; final train loss {self.loss[-1]:.4f}, test accuracy "
+                f"{self.final_test_accuracy:.4f}{f', {self.chips} chips' if self.chips else ''})")  # fmt: skip
+
     @property
     def final_test_accuracy(self) -> float:
         return self.test_accuracy[-1] if self.test_accuracy else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("network")
-        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
-        out["test_accuracy_final"] = self.final_test_accuracy
-        return out
+        fields = asdict(self)
+        fields.pop("network")
+        fields["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
+        return {"test_accuracy_final": self.final_test_accuracy, **fields}  # NOTE: the headline first (README)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=True)

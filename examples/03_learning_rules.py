@@ -35,7 +35,7 @@ def main(out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, (method, port) in RULES.items():
         net = Network.mlp([64, 64, 64, 10], loss="cross_entropy", seed=0)
-        result = train(net, data, method=method, port=port, epochs=5, progress=True)
+        result = train(net, data, method=method, port=port, epochs=5, progress=sys.stderr.isatty())
         print(f"{name:36s} test accuracy {result.final_test_accuracy:.3f}  ({result.wall_time:.2f} s)")
         ax.plot(range(1, 6), result.test_accuracy, "o-", label=name)
     ax.set(xlabel="epoch", ylabel="digits test accuracy")

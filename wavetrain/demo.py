@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ SIZES = [64, 128, 128, 10]
 EPOCHS = 30
 CNN_EPOCHS = 40  # NOTE: the mnist1d paper's CNN passes 90 % after about 30 epochs of SGD + momentum at lr 0.02
 HARDWARE_EPOCHS = 15  # NOTE: three chips train in section 6; half the epochs keep the demo a few minutes
+PROGRESS = {"bars": False}  # NOTE: set by main: the epoch progress bars, on a terminal unless --progress/--no-progress
 
 
 def section(title: str) -> None:
@@ -51,7 +53,7 @@ def training(data: wavetrain.datasets.Dataset, out: Path) -> dict[str, wavetrain
     results = {}
     for method in ("backprop", "dyadic", "wave"):
         net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0, name=f"digits_{method}")
-        results[method] = wavetrain.train(net, data, method=method, epochs=EPOCHS, seed=0, progress=True)
+        results[method] = wavetrain.train(net, data, method=method, epochs=EPOCHS, seed=0, progress=PROGRESS["bars"])
         net.save(out / f"digits_{method}.npz")
     click.echo(f"{'method':>10} {'test acc':>9} {'train loss':>11} {'time [s]':>9} {'samples/s':>10}")
     for method, result in results.items():
@@ -184,7 +186,9 @@ def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
     results = {}
     for name in ("ideal", "ecram", "pcm"):
         net = wavetrain.Network.mlp(SIZES, loss="cross_entropy", seed=0, name=f"digits_{name}")
-        results[name] = wavetrain.train(net, data, epochs=HARDWARE_EPOCHS, seed=0, hardware=name, progress=True)
+        results[name] = wavetrain.train(
+            net, data, epochs=HARDWARE_EPOCHS, seed=0, hardware=name, progress=PROGRESS["bars"]
+        )
     click.echo(f"{'hardware':>9} {'test acc':>9} {'grad cosine':>12} {'rel. error':>11}  device")
     for name, result in results.items():
         fid = result.fidelity
@@ -310,8 +314,21 @@ def reproduction(out: Path) -> None:
 
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo_out"), show_default=True)
-def main(out: Path) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=None,
+    help="BLAS, OpenMP and torch threads (default 1, or $WAVETRAIN_THREADS; 0: the libraries' own).",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
+def main(out: Path, threads: int | None, progress: bool | None) -> None:
     """Run the wavetrain demo and write its plots and trained networks to OUT."""
+    from wavetrain.emulator import threads as threads_module
+
+    count = threads_module.resolve(threads, "--threads")
+    threads_module.set_environment(count)  # NOTE: the Lava processes and anything loaded later read it
+    click.get_current_context().with_resource(threads_module.limited(count))
+    PROGRESS["bars"] = sys.stderr.isatty() if progress is None else progress
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     data = wavetrain.datasets.load("digits")

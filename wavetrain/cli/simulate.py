@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import click
@@ -46,6 +48,8 @@ from wavetrain.targets import TARGETS, canonical
     help="Run a .cir netlist as written even if it has .control blocks, shell commands or includes outside "
     "its folder (refused by default: a netlist can run commands).",
 )
+@click.option("--all", "show_all", is_flag=True, help="Netlist: print every vector's final value (default: a summary).")
+@click.option("--json", "as_json", is_flag=True, help="Netlist: one JSON object with every vector's final value.")
 @with_options(DATA_OPTIONS)
 @friendly
 def simulate_command(
@@ -58,6 +62,8 @@ def simulate_command(
     timeout: float,
     keep: bool,
     trust_netlist: bool,
+    show_all: bool,
+    as_json: bool,
     data: str | None,
     samples: int,
     seed: int,
@@ -73,10 +79,12 @@ def simulate_command(
         if flags:
             flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in flags)
             raise ConfigError(f"{source}: {flags} apply to a network file; a netlist runs as it is written")
-        _netlist(source, target, timeout, keep, trust_netlist)
+        _netlist(source, target, timeout, keep, trust_netlist, show_all, as_json)
         return
     if trust_netlist:
         raise ConfigError(f"{source}: --trust-netlist applies to a .cir netlist, got a network file")
+    if show_all or as_json:
+        raise ConfigError(f"{source}: --all and --json apply to a .cir netlist, got a network file")
     if canonical(target) != "spice" and given("timeout", "keep"):
         raise ConfigError(f"--timeout and --keep apply to the spice target, got --target {target}")
     from wavetrain.compiler import Network
@@ -105,15 +113,43 @@ def simulate_command(
         click.echo(f"plot written to {plot_path}")
 
 
-def _netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool) -> None:
+SUMMARY_VECTORS = 24  # NOTE: up to this many vectors are listed by name; more are summarised by name pattern
+
+
+def _netlist(path: Path, target: str, timeout: float, keep: bool, trust: bool, show_all: bool, as_json: bool) -> None:
     if canonical(target) != "spice":
         raise ConfigError(f"{path}: a netlist runs only on the spice target (--target spice), got --target {target}")
     from wavetrain.simulation import simulate_netlist
 
     vectors, work = simulate_netlist(path, timeout=timeout, keep=keep, trust=trust)
     time = vectors.pop("time")
-    click.echo(f"{path}: {len(time)} time points up to {time[-1]:.4g} s; final values:")
-    for name in sorted(vectors):
-        click.echo(f"{name:24s} {vectors[name][-1]: .9g}")
+    if as_json:
+        final = {name: float(vectors[name][-1]) for name in sorted(vectors)}
+        click.echo(json.dumps({"netlist": str(path), "time_points": len(time), "stop": float(time[-1]),
+                               "final": final, "work": work if keep else None}))  # fmt: skip
+        return
+    for line in netlist_summary(path, time, vectors, show_all):
+        click.echo(line)
     if keep:
-        click.echo(f"work folder kept at {work}")
+        click.echo(f"work folder kept at {work} (ngspice's raw file holds every waveform)")
+
+
+def netlist_summary(path: Path, time: np.ndarray, vectors: dict[str, np.ndarray], show_all: bool = False) -> list[str]:
+    """What ``simulate NETLIST`` prints: every vector's final value when they are few (or with ``show_all``), else
+    per name pattern (digits read as ``#``) the count and the range of the final values, so a netlist with
+    thousands of probes prints a screenful."""
+    head = f"{path}: {len(time)} time points up to {time[-1]:.4g} s; {len(vectors)} vectors"
+    if show_all or len(vectors) <= SUMMARY_VECTORS:
+        return [head + "; final values:"] + [f"{name:24s} {vectors[name][-1]: .9g}" for name in sorted(vectors)]
+    groups: dict[str, list[float]] = {}
+    for name, values in vectors.items():
+        groups.setdefault(re.sub(r"\d+", "#", name), []).append(float(values[-1]))
+    lines = [head + "; final values by name pattern (# stands for an index):"]
+    lines.append(f"{'pattern':24s} {'vectors':>8s} {'min':>16s} {'max':>16s}")
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    for pattern, finals in ranked[:SUMMARY_VECTORS]:
+        lines.append(f"{pattern:24s} {len(finals):8d} {min(finals): 16.9g} {max(finals): 16.9g}")
+    if len(ranked) > SUMMARY_VECTORS:
+        lines.append(f"... and {len(ranked) - SUMMARY_VECTORS} more patterns")
+    lines.append("every vector's final value: --all or --json; every waveform: --keep (ngspice's raw file)")
+    return lines
