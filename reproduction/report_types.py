@@ -19,9 +19,9 @@ class Row:
     quantity: str
     measured: str
     claim: str  # what the source paper claims ("-" when it claims nothing about this)
-    expected: str  # what spec/algorithms.md derives or checked
+    expected: str  # what docs/physics.md derives or checked
     verdict: str  # reproduced / not reproduced / inconclusive (against the claim) or not claimed
-    check: str = ""  # pass / fail against our own derivation (spec/algorithms.md), never the paper's
+    check: str = ""  # pass / fail against our own derivation (docs/physics.md), never the paper's
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

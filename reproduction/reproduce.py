@@ -75,7 +75,7 @@ def render(scale: Scale, sections: list[Section], digits: dict[str, Any], second
         "printed, where its text was available to us; what a seed summary says; our own derivation): reproduced "
         "(the interval or exact value supports it), not reproduced (it rules it out), inconclusive (neither), or "
         "not claimed (nobody claims it; then only `check` applies). `check` compares with OUR derivation "
-        "(spec/algorithms.md section 7 and the notes), never with the paper.",
+        "(docs/physics.md, section 7), never with the paper.",
         "",
         "## Summary",
         "",

@@ -1,5 +1,6 @@
 """Where each target's expectation comes from: what the paper printed (only where its text was available to us), what
-the seed summary says (/work/shared/seeds, summaries written by others), and our own derivation (spec section 7).
+the seed summary says (summaries written by others; docs/physics.md, "How to read this document", says which seed
+holds what), and our own derivation (docs/physics.md section 7).
 
 A verdict is taken against the row's claim column; a claim from a seed summary or from our derivation is labelled so
 in the report, never passed off as the paper's.
