@@ -241,7 +241,8 @@ MOMENTUM_DEFAULTS: dict[str, float] = {
 DEFAULT_LR = 0.05
 DEFAULT_MOMENTUM = 0.9
 # NOTE: the control experiment of T4, kept by name: without delay lines the ports multiply activations and
-# sensitivities of different minibatches, and the machine does not learn (chance accuracy) at any lr or momentum
+# sensitivities of different minibatches, and the machine barely learns (digits, defaults: 14 % after 10 epochs,
+# 30 % after 30; no lr or momentum in a grid from 0.005 to 0.1 and 0 to 0.9 passed 20 % in 10 epochs)
 NOT_LEARNING = {"pipelined": "use 'pipelined+stash', whose delay lines match each input with its sensitivity"}
 
 

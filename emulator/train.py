@@ -47,7 +47,7 @@ from wavetrain.emulator.methods import (
 )
 from wavetrain.emulator.ports import CurvaturePort, HeavyBall
 from wavetrain.emulator.substrate import IDEAL, Substrate
-from wavetrain.errors import ConfigError, DataError, DivergenceWarning
+from wavetrain.errors import ConfigError, DataError, DataScaleWarning, DivergenceWarning
 
 __all__ = [
     "METHODS", "Backprop", "Dyadic", "HeavyBall", "Method", "PlainRun", "Port", "Run", "TrainConfig", "TrainResult",
@@ -307,6 +307,7 @@ def train(
         stepper.check(net.graph)
     _check_port(method, momentum, port)
     dataset = dataset_for(net, data)
+    _check_scale(dataset)
     # NOTE: parameters + port velocity + the last finite copy + a checkpoint's copy; waves and cell buffers of a batch
     check_memory(
         4 * graph_params_bytes(net.graph) + 6 * graph_waves_bytes(net.graph, min(batch_size, len(dataset.x_train))),
@@ -358,14 +359,33 @@ def train(
     return result
 
 
+INPUT_SCALE = (0.01, 10.0)  # NOTE: per-feature max(|mean|, std) outside this range draws a DataScaleWarning
+
+
+def _check_scale(dataset: Dataset) -> None:
+    """Warn, before the first epoch, when the inputs are far from the order-one scale the initialisation assumes."""
+    if dataset.x_train.dtype.kind != "f" or not len(dataset.x_train):
+        return
+    size, feature = dataset.input_scale()
+    if size == 0.0 or INPUT_SCALE[0] <= size <= INPUT_SCALE[1]:
+        return
+    warnings.warn(
+        f"training inputs of {dataset.name!r}: feature {feature} has mean or spread {size:.3g}, expected values of "
+        f"order 1 (between {INPUT_SCALE[0]} and {INPUT_SCALE[1]}), the scale the initialisation assumes; "
+        "standardize them: datasets.load(..., standardize=True) or Dataset.standardized(), CLI --standardize",
+        DataScaleWarning,
+        stacklevel=3,
+    )
+
+
 def _defaults(name: str, lr: float | None, momentum: float | None) -> tuple[float, float]:
     """``lr`` and ``momentum`` as given, or the defaults of the method called ``name``; a method that does not
     learn says so."""
     default_lr, default_momentum = method_defaults(name)
     if name in NOT_LEARNING:
         warnings.warn(
-            f"method {name!r} is the control experiment of the reproduction's T4 and does not learn "
-            f"(expect chance accuracy): {NOT_LEARNING[name]}",
+            f"method {name!r} is the control experiment of the reproduction's T4 and barely learns (its ports "
+            f"multiply activations and sensitivities of different minibatches): {NOT_LEARNING[name]}",
             DivergenceWarning,
             stacklevel=3,
         )

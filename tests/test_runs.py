@@ -29,6 +29,7 @@ SETTINGS = dict(
     seed=0,
     name=None,
     dtype="float32",
+    standardize=False,
 )
 
 

@@ -36,10 +36,14 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 
 
-def load(name_or_path: str | os.PathLike[str], shape: Any = None) -> Dataset:
+def load(name_or_path: str | os.PathLike[str], shape: Any = None, standardize: bool = False) -> Dataset:
     """A built-in data set by name ("digits", "mnist1d") or a user's .npz file (see the module docstring for the
     format); ``shape``: read every sample as this shape (``(1, 40)`` for a Conv1d on MNIST-1D, ``(1, 8, 8)`` for a
-    Conv2d on digits; see :meth:`Dataset.as_shape`)."""
+    Conv2d on digits; see :meth:`Dataset.as_shape`). ``standardize=True``: every feature centred and scaled by the
+    training set's mean and standard deviation (:meth:`Dataset.standardized`); a user's raw measurements need it
+    (UCI wine, 13-128-128-3 dyadic, 30 epochs, seeds 0-2: 36-47 % raw, 92-94 % standardised)."""
+    if not isinstance(standardize, bool):
+        raise DataError(f"standardize: expected True or False, got {type(standardize).__name__} {standardize!r}")
     if str(name_or_path) in BUILTIN:
         data = BUILTIN[str(name_or_path)]()
     else:
@@ -49,6 +53,7 @@ def load(name_or_path: str | os.PathLike[str], shape: Any = None) -> Dataset:
                 f"unknown data set {str(name_or_path)!r}; expected one of {', '.join(BUILTIN)} or a .npz path"
             )
         data = load_npz(path)
+    data = data.standardized() if standardize else data
     return data if shape is None else data.as_shape(shape)
 
 

@@ -82,6 +82,10 @@ class StabilityWarning(UserWarning):
     """A setting that converges but with large transients (e.g. 1 < courant < 2)."""
 
 
+class DataScaleWarning(UserWarning):
+    """Training inputs far from the order-one scale the initialisation assumes (standardise them)."""
+
+
 class DivergenceWarning(UserWarning):
     """A training run whose loss grows (ten times its first minibatch's) or whose method is known not to learn."""
 

@@ -32,6 +32,7 @@ SETTINGS = (
     "seed",
     "name",
     "dtype",
+    "standardize",
 )
 
 

@@ -24,6 +24,11 @@ from wavetrain.errors import TrainingInterrupted, WavetrainError
     show_default=True,
     help="'digits', 'mnist1d' or a path to an .npz (x, y); with --model, the preset's data set by default.",
 )
+@click.option(
+    "--standardize",
+    is_flag=True,
+    help="Centre and scale every input feature by the training set's mean and spread (for raw measurements).",
+)
 @click.option("--layers", default=None, help="Widths, input first, e.g. 64,128,10 (default: in,128,128,out).")
 @click.option(
     "--network",
@@ -43,7 +48,7 @@ from wavetrain.errors import TrainingInterrupted, WavetrainError
     default="dyadic",
     show_default=True,
     help="backprop (reference), dyadic (exact relaxation), wave (unlocked), or a learning rule of the papers "
-    "('pipelined', without delay lines, is the control experiment that does not learn).",
+    "('pipelined', without delay lines, is the control experiment that barely learns).",
 )
 @click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -169,7 +174,7 @@ def train(
             raise click.UsageError(f"--{given_shape[0]} shapes an MLP; --network and --model bring their own graph")
         if settings["model"] and context.get_parameter_source("dataset") == ParameterSource.DEFAULT:
             settings["dataset"] = PRESETS[settings["model"]].data
-    data = datasets.load(settings["dataset"])
+    data = datasets.load(settings["dataset"], standardize=settings["standardize"])
     structured = settings["network"] or settings["model"]
     sizes = (
         None if structured else (parse_layers(settings["layers"]) if settings["layers"] else runs.default_sizes(data))
