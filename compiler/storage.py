@@ -31,8 +31,9 @@ _HELD: dict[str, int] = {}  # lock path -> fd of the locks this process holds (r
 
 
 def check_writable(path: str | os.PathLike[str], what: str = "output") -> Path:
-    """``path`` as a Path if a file can be written there (its folder exists or can be made, is writable, and the path
-    is not a folder); otherwise a ConfigError naming it. Nothing is left behind by the check."""
+    """``path`` as a Path if a file can be written there (its folder exists and is writable, and the path is not a
+    folder); otherwise a ConfigError naming it. A missing folder is refused rather than made behind the user's back
+    (a typo in a folder name would otherwise scatter outputs). Nothing is left behind by the check."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{what} {path}: is a folder, expected a file path")
@@ -42,6 +43,11 @@ def check_writable(path: str | os.PathLike[str], what: str = "output") -> Path:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"{what} {path}: {existing} is not a folder, expected a folder to write into")
+    if existing != folder:
+        raise ConfigError(
+            f"{what} {path}: folder {folder} does not exist, expected an existing folder (create it first: "
+            f"mkdir -p {folder})"
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{what} {path}: folder {existing} is not writable")
     if path.exists() and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):

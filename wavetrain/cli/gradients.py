@@ -21,11 +21,17 @@ from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 @click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="tanh", show_default=True)
 @click.option("--loss", type=click.Choice(list(LOSSES)), default="mse", show_default=True)
 @click.option("--batch", type=click.IntRange(min=1, max=10**6), default=4, show_default=True)
-@click.option("--courant", type=float, default=1.0, show_default=True)
+@click.option(
+    "--courant",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Courant number of the relaxation: 1 is exact at tick 2L; below 1 converges geometrically; (0, 2).",
+)
 @click.option("--ticks", type=click.IntRange(min=0, max=10**7), default=None, help="Default: 2L + 2.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (errors per tick and layer) instead.")
 @friendly
 def gradients(
     model: Path | None,

@@ -79,7 +79,7 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
 
 
 @hardware.command("fidelity")
-@click.argument("model")
+@click.argument("model", metavar="HARDWARE")
 @click.option("--layers", default="64,128,128,10", show_default=True, help="Widths of a fresh MLP, input first.")
 @click.option("--dataset", default="digits", show_default=True, help="Whose first --batch samples relax.")
 @click.option("--batch", type=int, default=32, show_default=True)
@@ -98,7 +98,8 @@ def fidelity(
     seed: int,
     plot_path: Path | None,
 ) -> None:
-    """Gradient fidelity tick by tick: one relaxation on MODEL against the exact gradient of the same weights."""
+    """Gradient fidelity tick by tick: one relaxation on HARDWARE (a preset, see `hardware list`, or a .json hardware
+    model) against the exact gradient of the same weights."""
     import wavetrain
     from wavetrain import plots
     from wavetrain.cli.support import parse_layers
@@ -115,6 +116,6 @@ def fidelity(
         click.echo(f"{k:4d}  {cos:7.4f}  {err:10.3e}  " + "  ".join(f"{c:10.4f}" for c in per_layer) + mark)
     if plot_path:
         plots.fidelity_curves(
-            {}, plot_path, title=f"{model}: gradient fidelity", by_tick={model: out["relative_error"]}
+            {}, plot_path, title=f"{model}: gradient fidelity", by_tick={model: out["relative_error"]}, depth=net.depth
         )
         click.echo(f"plot written to {plot_path}")

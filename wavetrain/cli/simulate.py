@@ -26,7 +26,13 @@ from wavetrain.targets import TARGETS, canonical
     help="spice runner.",
 )
 @click.option("--ticks", type=click.IntRange(min=0), default=None, help="Ticks to relax (default 2L).")
-@click.option("--courant", type=float, default=1.0, show_default=True)
+@click.option(
+    "--courant",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Courant number of the relaxation: 1 is exact at tick 2L; below 1 converges geometrically; (0, 2).",
+)
 @click.option(
     "--plot",
     "plot_path",

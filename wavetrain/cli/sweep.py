@@ -1,4 +1,5 @@
-"""``wavetrain sweep SWEEP.yaml --out DIR``, ``wavetrain sweep report DIR`` and ``wavetrain sweep rerun DIR TASK``."""
+"""``wavetrain sweep SWEEP.yaml --out DIR``, ``wavetrain sweep report DIR``, ``wavetrain sweep tasks DIR`` and
+``wavetrain sweep rerun DIR TASK``."""
 
 from __future__ import annotations
 
@@ -108,6 +109,24 @@ def report_command(out: Path, dest: Path | None) -> None:
     written = report(out, dest)
     click.echo(written.text)
     click.echo(f"summary written to {written.summary}; plots: {', '.join(str(p) for p in written.plots) or 'none'}")
+
+
+@sweep_group.command("tasks")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@friendly
+def tasks_command(out: Path) -> None:
+    """List the tasks of the table in OUT: task id (what `sweep rerun` takes), status, seed and swept values."""
+    from wavetrain.sweep.table import read_manifest, read_table
+
+    axes = list(read_manifest(out)["axes"])
+    rows = sorted(read_table(out).to_pylist(), key=lambda row: (str(row.get("status")), row["task_id"]))
+    click.echo("  ".join(["task_id".ljust(16), "status", "seed", *axes, "test_accuracy"]))
+    for row in rows:
+        values = [_short(row.get(axis)) for axis in axes]
+        accuracy = row.get("test_accuracy")
+        shown = f"{accuracy:.4f}" if isinstance(accuracy, float) and math.isfinite(accuracy) else "-"
+        click.echo("  ".join([str(row["task_id"]).ljust(16), str(row.get("status")), str(row["seed"]), *values, shown]))
+    click.echo(f"{len(rows)} task(s) in {out}; `wavetrain sweep rerun {out} TASK_ID` reruns one alone")
 
 
 @sweep_group.command("rerun")

@@ -347,7 +347,10 @@ def rerun(out: str | os.PathLike[str], task_id: str) -> tuple[dict[str, Any], di
     root_seed = read_manifest(out)["spec"]["root_seed"]
     stored = read_table(out).filter(pc.equal(pc.field("task_id"), task_id)).to_pylist()
     if not stored:
-        raise SweepError(f"task {task_id!r}: not in {out}; expected one of its task_id values")
+        raise SweepError(
+            f"task {task_id!r}: not in {out}; expected one of its task_id values "
+            f"(`wavetrain sweep tasks {out}` lists them)"
+        )
     row = stored[0]
     setting = json.loads(row["setting"])
     if task_digest(setting, row["seed"], root_seed) != task_id:
