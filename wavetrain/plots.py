@@ -1,4 +1,9 @@
-"""PNG figures (matplotlib, Agg): training curves, the light cone of the gradient error, the waves in space-time."""
+"""PNG figures (matplotlib, Agg): training curves, the light cone of the gradient error, the waves in space-time.
+
+One style for every figure: a curve's colour says what it is (:data:`COLORS`, by method or hardware name, so pcm is
+the same colour in every panel and figure), legends sit outside the data (:func:`legend_outside`), images carry a
+colour bar, axes name their units.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,30 @@ import numpy as np
 
 from wavetrain.files import atomic_path
 
+# NOTE: colours by meaning (matplotlib's tab10), matched against a label's words: "pcm" and "pcm (train)" share one
+COLORS = {
+    "backprop": "#1f77b4", "dyadic": "#ff7f0e", "wave": "#2ca02c", "float": "#7f7f7f", "ideal": "#1f77b4",
+    "reram": "#9467bd", "pcm": "#d62728", "ecram": "#2ca02c", "lossy-board": "#8c564b", "pipelined": "#e377c2",
+    "mpc": "#bcbd22", "forward": "#17becf", "ocnopt": "#7f7f7f", "curvature": "#ff9896",
+}  # fmt: skip
+_SPARE = ("#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5")
+
+
+def color_for(label: str, index: int = 0) -> str:
+    """The colour of what ``label`` names: the first :data:`COLORS` key among its words (longest key first, so
+    "pipelined+stash" is pipelined and "lossy-board, wave" is the lossy board), else a spare by ``index``."""
+    words = label.lower()
+    for key in sorted(COLORS, key=len, reverse=True):
+        if key in words:
+            return COLORS[key]
+    return _SPARE[index % len(_SPARE)]
+
+
+def legend_outside(ax: Any) -> None:
+    """The legend to the right of the axes, never over the data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
 
 def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (10, 4)) -> Any:
     import matplotlib
@@ -17,7 +46,7 @@ def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (10, 4))
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(nrows, ncols, figsize=size)
+    return plt.subplots(nrows, ncols, figsize=size, layout="constrained")  # NOTE: room for legends outside the axes
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
@@ -38,14 +67,15 @@ def training_curves(results: Mapping[str, Any], path: str | os.PathLike[str], ti
     for index, (label, result) in enumerate(results.items()):
         epochs = np.arange(1, len(result.loss) + 1)
         width = max(3.5 - 1.2 * index, 1.0)  # NOTE: thinner on top, so identical curves (dyadic = backprop) both show
-        ax_loss.plot(epochs, result.loss, lw=width, label=f"{label} (train)")
-        ax_loss.plot(epochs, result.test_loss, "--", lw=width, label=f"{label} (test)")
-        ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), lw=width, label=label)
-    ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
+        color = color_for(label, index)
+        ax_loss.plot(epochs, result.loss, lw=width, color=color, label=f"{label} (train)")
+        ax_loss.plot(epochs, result.test_loss, "--", lw=width, color=color, label=f"{label} (test)")
+        ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), lw=width, color=color, label=label)
+    ax_loss.set(xlabel="epoch", ylabel="loss (cross-entropy or mse)", yscale="log", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy [%]", title="test accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        legend_outside(ax)
     fig.suptitle(title)
     return save_figure(fig, path)
 
@@ -64,55 +94,77 @@ def gradient_error(per_layer: np.ndarray, depth: int, path: str | os.PathLike[st
         title=f"light cone of the exact gradient (L = {depth}, courant {courant})",
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     return save_figure(fig, path)
 
 
-def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = "") -> Path:
-    """Space-time images of mean |s_l(k)| and mean |lam_l(k)|, marking the light cone k = l and k = 2L + 1 - l."""
+def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = "", reference: Any = None) -> Path:
+    """Space-time images of mean |s_l(k)| and mean |lam_l(k)|, marking the light cone k = l and k = 2L + 1 - l;
+    with ``reference`` (backprop's gradients), a third panel of the readout's error against it, tick by tick."""
     history = result.history
     ticks = np.arange(len(history.s))
-    fig, axes = _figure(1, 2, (11, 3.8))
+    fig, axes = _figure(1, 3 if reference is not None else 2, (16.5 if reference is not None else 11, 3.8))
     for ax, waves, name, cone in (
         (axes[0], history.s, "forward s_l", ticks),
         (axes[1], history.lam, "backward lam_l", None),
     ):
         image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
         image = image / np.maximum(image.max(axis=1, keepdims=True), 1e-300)  # NOTE: each layer on its own scale
-        ax.imshow(
+        shown = ax.imshow(
             image,
             aspect="auto",
             origin="lower",
             cmap="viridis",
             extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5),
         )
+        fig.colorbar(shown, ax=ax, label="mean |wave| / its layer's max")
         layers = np.arange(1, depth + 1)
         arrival = layers if cone is not None else 2 * depth + 1 - layers
         ax.plot(arrival, layers, "wo", ms=6, mfc="none", label="exact from (light cone)")
-        ax.set(xlabel="tick k", ylabel="layer l", title=f"{name}: mean |wave| / max per layer", yticks=layers)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.set(
+            xlabel="tick k (1 ns each)", ylabel="layer l", title=f"{name}: mean |wave| / max per layer", yticks=layers
+        )
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8)  # NOTE: below, not over the image
+    if reference is not None:
+        errors = np.maximum(np.asarray(result.error_by_tick(reference), dtype=float), 1e-17)
+        axes[2].semilogy(np.arange(len(errors)), errors, marker="o", ms=3, color=color_for(str(result.target)))
+        axes[2].axvline(2 * depth, color="k", ls=":", label="tick 2L")
+        axes[2].set(xlabel="tick k (1 ns each)", ylabel="max |G(k) - G(backprop)|",
+                    title=f"gradient error on {result.target}")  # fmt: skip
+        axes[2].grid(alpha=0.3)
+        legend_outside(axes[2])
     fig.suptitle(title)
     return save_figure(fig, path)
 
 
 def fidelity_curves(
-    curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "", by_tick: Mapping[str, Any] | None = None
+    curves: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    title: str = "",
+    by_tick: Mapping[str, Any] | None = None,
+    depth: int | None = None,
 ) -> Path:
-    """Gradient cosine per epoch (one line per label) and/or the relative gradient error per tick of a relaxation."""
+    """Gradient cosine per epoch (one line per label) and/or the relative gradient error per tick of a relaxation
+    (with ``depth``, a dashed line at tick 2L, where the ideal machine is exact)."""
     panels = (["epoch"] if curves else []) + (["tick"] if by_tick else [])
     fig, axes = _figure(1, len(panels), size=(5.5 * len(panels), 4))
     axes = dict(zip(panels, np.atleast_1d(axes)))
-    for label, cosine in curves.items():
-        axes["epoch"].plot(np.arange(1, len(cosine) + 1), cosine, marker="o", ms=3, label=label)
+    for index, (label, cosine) in enumerate(curves.items()):
+        axes["epoch"].plot(
+            np.arange(1, len(cosine) + 1), cosine, marker="o", ms=3, color=color_for(label, index), label=label
+        )
     if curves:
         axes["epoch"].set(xlabel="epoch", ylabel="cosine(hardware readout, exact gradient)", title="gradient fidelity")
     floor = 1e-17  # NOTE: exact zeros are drawn at this floor so the log axis can show them
-    for label, errors in (by_tick or {}).items():
-        axes["tick"].semilogy(np.maximum(np.asarray(errors, dtype=float), floor), marker="o", ms=3, label=label)
+    for index, (label, errors) in enumerate((by_tick or {}).items()):
+        values = np.maximum(np.asarray(errors, dtype=float), floor)
+        axes["tick"].semilogy(values, marker="o", ms=3, color=color_for(label, index), label=label)
     if by_tick:
         axes["tick"].set(xlabel="tick", ylabel="relative gradient error", title="one relaxation, tick by tick")
+        if depth is not None:
+            axes["tick"].axvline(2 * depth, color="0.4", ls="--", lw=1, label=f"2L = {2 * depth}")
     for ax in axes.values():
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        legend_outside(ax)
     fig.suptitle(title)
     return save_figure(fig, path)

@@ -79,9 +79,15 @@ def _custom(model: Path, net: Any, dataset: Any, x: Any, y: Any, fixed_point: bo
     click.echo(f"  accuracy {report.accuracy:.4f} on Lava, {report.float_accuracy:.4f} in the float emulator")
     if fixed_point:
         clipped = max((row["clipped"] for row in report.calibration), default=0.0)
-        click.echo(f"  calibration: exponents from these samples, {clipped:.2%} of the values clipped")
+        click.echo(
+            f"  calibration: exponents chosen from these samples' exact values (the float light cone, i.e. tick 2L); "
+            f"{clipped:.2%} of those fall outside their format"
+        )
         saturated = ", ".join(f"{what} {count}" for what, count in report.saturated.items()) or "none"
-        click.echo(f"  values saturated during the run (by format): {saturated}")
+        click.echo(
+            f"  values saturated in the Lava run, counted per format over every timestep and sample (the waves "
+            f"before tick 2L included, which the calibration does not see): {saturated}"
+        )
     click.echo("  tick  max|G_lava - G_emulator|  max|G_lava - G_backprop|")
     for k, (a, b) in enumerate(zip(report.error_vs_emulator, report.error_vs_exact)):
         mark = "  <- 2L" if k == report.ticks else ""
