@@ -322,6 +322,7 @@ def e2e_worker(method: str, repeats: int) -> dict:
                 batch_size=BATCH,
                 lr=LR,
                 momentum=MOMENTUM,
+                threads=THREADS,  # NOTE: the same count as the PyTorch loop (train()'s own default is 1)
             )
             return result.test_accuracy
 

@@ -57,7 +57,8 @@ from wavetrain.errors import TrainingInterrupted, WavetrainError
     "--momentum",
     type=float,
     default=None,
-    help="Heavy-ball momentum (default: the method's, 0.9; 0 for the pipelined methods, ocnopt and curvature).",
+    help="Heavy-ball momentum (default: the method's, 0.9; 0.5 for forward; 0 for the pipelined methods, ocnopt "
+    "and curvature).",
 )
 @click.option(
     "--activation",
