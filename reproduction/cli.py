@@ -22,7 +22,7 @@ from wavetrain.cli.support import friendly
     help="Directory for report.md and its PNG plots.",
 )
 @click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (drawn only when stderr is a terminal).")
 @click.option(
     "--only",
     "only",
@@ -37,9 +37,9 @@ def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str
     from wavetrain.reproduction.reproduce import reproduce, reproduce_only
 
     if only:
-        path = reproduce_only(out, only, quick=quick, progress=not no_progress)
+        path = reproduce_only(out, only, quick=quick, progress=not no_progress and sys.stderr.isatty())
     else:
-        path = reproduce(out, quick=quick, progress=not no_progress)
+        path = reproduce(out, quick=quick, progress=not no_progress and sys.stderr.isatty())
     click.echo(f"report written to {path}")
     return path  # NOTE: what `main(..., standalone_mode=False)` returns: the demo reads the report there
 
@@ -70,7 +70,7 @@ def reproduce_command(out: Path, quick: bool, no_progress: bool, only: tuple[str
 @click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch and BLAS threads (default: theirs).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (drawn only when stderr is a terminal).")
 @friendly
 def reproduce_t9_command(
     results: Path,
@@ -94,7 +94,11 @@ def reproduce_t9_command(
         threadpool_limits(threads)
     schedule = t9_paper.Schedule(epochs=epochs, lr=lr)
     paths = t9_paper.run_paper(
-        results, tuple(seeds), tuple(methods) or t9_paper.ORDER, schedule, progress=not no_progress
+        results,
+        tuple(seeds),
+        tuple(methods) or t9_paper.ORDER,
+        schedule,
+        progress=not no_progress and sys.stderr.isatty(),
     )
     click.echo(f"{len(paths)} T9 runs in {results}")
 

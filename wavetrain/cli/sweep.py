@@ -51,7 +51,7 @@ def sweep_group() -> None:
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")
 @click.option("--workers", type=int, default=None, help="LocalCluster worker processes (default: CPU count).")
 @click.option("--retry-failed", is_flag=True, help="Run again the tasks recorded as failed.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (drawn only when stderr is a terminal).")
 @friendly
 def run_command(
     sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool, no_progress: bool
@@ -68,7 +68,7 @@ def run_command(
             out,
             scheduler=scheduler,
             workers=workers,
-            progress=not no_progress,
+            progress=not no_progress and sys.stderr.isatty(),
             retry_failed=retry_failed,
             echo=click.echo,
         )
