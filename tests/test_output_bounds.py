@@ -72,3 +72,10 @@ def test_progress_bars_only_on_a_terminal_unless_asked():
     assert asked.returncode == 0 and "epoch" in asked.stderr
     quiet = subprocess.run([*run, "--no-progress", "--json"], capture_output=True, text=True)
     assert quiet.stderr == "" and list(json.loads(quiet.stdout))[0] == "test_accuracy_final"
+
+
+def test_a_warning_on_the_command_line_is_one_line():
+    done = subprocess.run([*WAVETRAIN, "train", "--layers", "64,8,10", "--epochs", "1", "--method", "pipelined"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("wavetrain: DivergenceWarning")

@@ -7,6 +7,7 @@ One module per command group; :data:`COMMANDS` names each command's ``module:att
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any, Mapping
 
 import click
@@ -94,6 +95,11 @@ class LazyGroup(click.Group):
             self._listing = False
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """A warning on the command line: one line on stderr with its kind, not the source line that raised it."""
+    click.echo(f"wavetrain: {category.__name__}: {message}", err=True)
+
+
 @click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="wavetrain")
 @click.option(
@@ -108,6 +114,8 @@ def main(threads: int | None) -> None:
     from wavetrain.emulator import threads as threads_module
 
     context = click.get_current_context()
+    context.with_resource(warnings.catch_warnings())  # NOTE: restores the caller's warning display afterwards
+    warnings.showwarning = _one_line_warning
     count = threads_module.resolve(threads, "--threads")
     threads_module.set_environment(count)  # NOTE: NumPy and torch load later and read it; so do child processes
     context.with_resource(threads_module.limited(count))
