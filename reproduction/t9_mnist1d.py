@@ -501,9 +501,11 @@ def plot_training(curves: dict[str, list[list[float]]], cos: dict[str, list[floa
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for m, rs in curves.items():
         curve = np.mean(rs, axis=0) * 100
-        axes[0].plot(np.arange(1, len(curve) + 1), curve, "-" if m.startswith("W-perp") else "--", label=m)
+        # NOTE: markers, so a short schedule's one or two epochs still show (a lone point draws no line)
+        style = "-" if m.startswith("W-perp") else "--"
+        axes[0].plot(np.arange(1, len(curve) + 1), curve, style, marker="o", ms=4, label=m)
     axes[0].set(xlabel="epoch", ylabel="MNIST-1D test accuracy (%)", title=f"T9: training ({title})")
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(0.0, -0.15))  # NOTE: below the data
     names = list(cos)
     ci = {m: interval(v) for m, v in cos.items()}
     finite = all(np.isfinite(ci[m][1]) for m in names)
@@ -516,7 +518,7 @@ def plot_training(curves: dict[str, list[list[float]]], cos: dict[str, list[floa
     axes[1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     axes[1].set(ylabel="signed cosine (hidden layers)", title="T9: guess quality during training")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
