@@ -21,7 +21,7 @@ from wavetrain.cli.support import friendly
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for report.md and its PNG plots.",
 )
-@click.option("--quick", is_flag=True, help="Every target at reduced size (under three minutes).")
+@click.option("--quick", is_flag=True, help="Every target at reduced size (about a minute of CPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (drawn only when stderr is a terminal).")
 @click.option(
     "--only",
