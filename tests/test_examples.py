@@ -49,7 +49,20 @@ def _check_03(out: str, folder: Path) -> None:
     assert (folder / "learning_rules.png").stat().st_size > 10_000
 
 
-CHECKS = {"01_train_digits.py": _check_01, "02_compile_to_spice.py": _check_02, "03_learning_rules.py": _check_03}
+def _check_04(out: str, folder: Path) -> None:
+    assert _number(r"against torch autograd, keyed .*: largest relative error (\S+)", out) < 1e-12
+    assert _number(r"dyadic: test accuracy (\S+) % after 8 epochs", out) > 50
+    assert _number(r"MPC h = 1 \(block-local\): test accuracy (\S+) % after 8 epochs", out) > 10
+    assert _number(r"exported back to torch: forward equals the emulator's to (\S+)", out) < 1e-12
+    assert (folder / "graph_models.png").stat().st_size > 10_000 and (folder / "residual_cnn.npz").exists()
+
+
+CHECKS = {
+    "01_train_digits.py": _check_01,
+    "02_compile_to_spice.py": _check_02,
+    "03_learning_rules.py": _check_03,
+    "04_graph_models.py": _check_04,
+}
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
