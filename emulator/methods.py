@@ -256,6 +256,10 @@ def method_defaults(name: str) -> tuple[float, float]:
 def make_method(method: str | Method, net: Network, hold: int | None, schedule: str, lr: float = 0.05) -> Method:
     """A Method object from its name (``METHODS``) or the object itself; options it would ignore are refused."""
     if not isinstance(method, str):
+        if not callable(getattr(method, "step", None)) or not isinstance(getattr(method, "name", None), str):
+            raise ConfigError(
+                f"method: expected one of {', '.join(METHODS)} or a Method object (a name and a step), got {method!r}"
+            )
         if hold is not None:
             raise ConfigError("hold: pass it to the Method object, not to train(), when method is an object")
         return method
