@@ -200,9 +200,11 @@ def run_ticks(
 ) -> Relaxation:
     """The unchecked loop under :func:`relax` (any nu, for stability studies); inputs already validated."""
     batch = x.shape[-1 - len(m.graph.input_shape)]
-    state = state.copy() if state is not None else WaveState.zeros(m.graph, batch, x, m.substrate.chips)
     if state is None:
         m.substrate.rest()  # NOTE: zero waves everywhere, so no echo of an earlier relaxation is still on a line
+        state = WaveState.zeros(m.graph, batch, x, m.substrate.chips)
+    else:
+        state = state.copy()
     log = History() if history else None
     for _ in range(ticks):
         new, grads = tick(m, x, t, state, nu, want_grads=history)
