@@ -157,12 +157,19 @@ class ChipRun:
             for n, (W, b) in net.param_dict().items()}  # fmt: skip
         for n, (W, _) in params.items():
             self.substrate.program(W, n)
-        self.chip = Machine.of(net, params, self.substrate)  # the chips as training writes them
+        # NOTE: the ideal preset on one chip computes what the ideal substrate does, so it trains on it (the fused
+        # step where that applies) and is scored as the plain run is: train(hardware="ideal") equals train() bit for
+        # bit; its port readout is still read through the chip's hooks on the fidelity steps (light cone: beside
+        # the step, from the same weights)
+        self.exact = self.model.ideal and chips is None
+        self.hooks = Machine.of(net, params, self.substrate)  # the chip read through its hooks
+        self.chip = Machine.of(net, params, IDEAL) if self.exact else self.hooks  # the chips as training writes them
         self.machine = self.chip  # what the next step runs on (a recording view on fidelity steps)
+        self.beside = self.exact and method_name == "dyadic" and schedule == "light_cone"
         self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
         self.chip_test_accuracy: list[list[float]] = []
         self._step = 0
-        self._before: list[Array] | None = None
+        self._before: dict[str, tuple[Array, Array]] | None = None
 
     @property
     def params(self) -> list[tuple[Array, Array]]:
@@ -170,26 +177,37 @@ class ChipRun:
 
     def before_step(self) -> None:
         due = self.fidelity is not None and self._step % self.fidelity.every == 0
-        self.machine = self.chip.on(Recorder(self.substrate)) if due else self.chip
-        self._before = [W.copy() for W, _ in self.chip.params.values()] if due else None
+        record = due and not self.beside
+        self.machine = self.chip.on(Recorder(self.hooks.substrate)) if record else self.chip
+        self._before = {n: (W.copy(), b.copy()) for n, (W, b) in self.chip.params.items()} if due else None
 
     def after_step(self, x: Array, t: Array) -> None:
         """Compare the last port readout of the step with the exact gradient of the weights it was read from."""
         self._step += 1
         recorder, self.machine = self.machine.substrate, self.chip
-        if self._before is None or self.fidelity is None or not isinstance(recorder, Recorder):
+        if self._before is None or self.fidelity is None:
             return
         ids = list(self.chip.params)
-        hw = [(recorder.recorded[(n, "W")], recorder.recorded[(n, "b")]) for n in ids]
-        read_from = {n: (recorder.read_from[(n, "W")], recorder.read_from[(n, "b")]) for n in ids}
+        if self.beside:  # NOTE: the readout the chip's hooks give from the weights the step read
+            read_from = self._before
+            keyed_hw, _, _ = light_cone(Machine.of(self.net, read_from, self.substrate), x, t)
+            hw = [keyed_hw[n] for n in ids]
+        elif isinstance(recorder, Recorder):
+            hw = [(recorder.recorded[(n, "W")], recorder.recorded[(n, "b")]) for n in ids]
+            read_from = {n: (recorder.read_from[(n, "W")], recorder.read_from[(n, "b")]) for n in ids}
+        else:
+            return
         keyed, _, _ = light_cone(Machine.of(self.net, read_from, IDEAL), x, t)
         exact = list(keyed.values())
-        moved = [W - W0 for (W, _), W0 in zip(self.chip.params.values(), self._before)]
+        moved = [W - self._before[n][0] for n, (W, _) in self.chip.params.items()]
         self.fidelity.add(hw, exact, moved)
         self._before = None
 
     def evaluate(self, x: Array, y: Array) -> tuple[Array, Array]:
         """Per-chip (mean loss, accuracy) of the chips as they are read in use (drift at t_inference)."""
+        if self.exact:  # NOTE: as the plain run scores: the data in the training dtype, the ideal substrate
+            scores = evaluate(self.chip, np.ascontiguousarray(x, dtype=self.dtype), y)
+            return scores.chip_loss, scores.chip_accuracy
         self.substrate.rest()
         try:
             scores = evaluate(self.chip.on(self.substrate.inference()), x, y)
