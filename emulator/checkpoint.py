@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import signal
 import sys
@@ -123,6 +124,9 @@ def read(path: str | os.PathLike[str]) -> tuple[Network, dict[str, Any], dict[st
                 raise ModelFileError(
                     f"{path}: checkpoint.json field {key!r} is {header.get(key)!r}, expected {kind.__name__}"
                 )
+        for key in ("epoch", "position", "wall_time"):  # NOTE: an epoch of -1 would replay history entries
+            if not 0 <= header[key] < math.inf:
+                raise ModelFileError(f"{path}: checkpoint.json field {key!r} is {header[key]!r}, expected >= 0")
         arrays = {}
         for name in sorted(names):
             if name.startswith("state/") and name.endswith(".npy"):
@@ -189,7 +193,18 @@ class Session:
         missing = sorted(set(STATE_KEYS) - set(fields))
         if missing:
             raise ModelFileError(f"{path}: checkpoint state lacks {missing}")
-        saved = {key: decode(fields[key], arrays) for key in STATE_KEYS if key not in ("port", "method")}
+        for name, array in arrays.items():  # NOTE: a checkpoint is written only from a finite state
+            if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+                index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                raise ModelFileError(
+                    f"{path}: {name}.npy holds {array[index]} at {index}, expected finite numbers (a checkpoint is "
+                    f"written from a finite state only)"
+                )
+        try:
+            saved = {key: decode(fields[key], arrays) for key in STATE_KEYS if key not in ("port", "method")}
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+            raise ModelFileError(f"{path}: checkpoint state is malformed: {type(err).__name__}: {err}") from err
+        self.check_history(saved, header, path)
         shapes = {n: (W.shape, b.shape) for n, (W, b) in state["params"].items()}
         params = saved["params"]
         if (
@@ -210,21 +225,57 @@ class Session:
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no usable minibatch order")
         if order is None and header["position"]:
             raise ModelFileError(f"{path}: checkpoint stopped mid-epoch but holds no minibatch order")
-        restore_into(state["port"], fields["port"], arrays, "port")
-        restore_into(state["method"], fields["method"], arrays, "method")
-        if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
-            if "substrate" not in fields:
-                raise ConfigError(
-                    f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
-                    f"expected the ideal one as in the checkpoint"
-                )
-            restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
+        try:
+            restore_into(state["port"], fields["port"], arrays, "port")
+            restore_into(state["method"], fields["method"], arrays, "method")
+            if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
+                if "substrate" not in fields:
+                    raise ConfigError(
+                        f"resume {path}: the run has a {type(state['substrate']).__qualname__} substrate, "
+                        f"expected the ideal one as in the checkpoint"
+                    )
+                restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+            raise ModelFileError(f"{path}: checkpoint state is malformed: {type(err).__name__}: {err}") from err
+        if not isinstance(saved["rng"], np.random.Generator):
+            got = type(saved["rng"]).__name__
+            raise ModelFileError(f"{path}: checkpoint state 'rng' is {got}, expected a numpy Generator")
         _set_params(state["params"], params)
         state["rng"].bit_generator.state = saved["rng"].bit_generator.state
         for key in HISTORY:
             state["history"][key][:] = saved["history"][key]
         state["order"], state["losses"] = order, losses
         return header["epoch"], header["wall_time"]
+
+    def check_history(self, saved: dict[str, Any], header: dict[str, Any], path: Path) -> None:
+        """The history holds one entry per completed epoch (train accuracy only when the run records it), losses
+        finite, accuracies in [0, 1] (NaN for targets that are not labels); this epoch's losses one per minibatch."""
+        history, epoch = saved["history"], header["epoch"]
+        if not isinstance(history, dict) or sorted(history) != sorted(HISTORY):
+            raise ModelFileError(f"{path}: checkpoint history is not {{{', '.join(HISTORY)}}}")
+        for key in HISTORY:
+            values = history[key]
+            wanted = epoch if key != "train_accuracy" or self.settings.get("train_metrics") else 0
+            if not isinstance(values, list) or len(values) != wanted:
+                count = len(values) if isinstance(values, list) else type(values).__name__
+                raise ModelFileError(
+                    f"{path}: checkpoint history {key!r} has {count} entries, expected {wanted} (one per epoch done)"
+                )
+            for value in values:
+                accuracy = key.endswith("accuracy")
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, (int, float))
+                    or (not math.isfinite(value) and not (accuracy and math.isnan(value)))
+                    or (accuracy and not math.isnan(value) and not 0 <= value <= 1)
+                ):
+                    bound = "a number in [0, 1] or NaN" if accuracy else "a finite number"
+                    raise ModelFileError(f"{path}: checkpoint history {key!r} holds {value!r}, expected {bound}")
+        losses = saved["losses"]
+        if not isinstance(losses, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in losses
+        ):
+            raise ModelFileError(f"{path}: checkpoint 'losses' is not a list of finite numbers")
 
     def start(self, resume: str | os.PathLike[str] | None, net: Network, state: dict[str, Any], result: Any) -> int:
         """Resume from ``resume`` (if given) into the live state and ``result``'s wall time, keep the first finite

@@ -47,7 +47,14 @@ from wavetrain.emulator.methods import (
 )
 from wavetrain.emulator.ports import CurvaturePort, HeavyBall
 from wavetrain.emulator.substrate import IDEAL, Substrate
-from wavetrain.errors import ConfigError, DataError, DataScaleWarning, DivergenceWarning
+from wavetrain.errors import (
+    ConfigError,
+    DataError,
+    DataScaleWarning,
+    DivergenceWarning,
+    ModelFileError,
+    WavetrainError,
+)
 
 __all__ = [
     "METHODS", "Backprop", "Dyadic", "HeavyBall", "Method", "PlainRun", "Port", "Run", "TrainConfig", "TrainResult",
@@ -179,6 +186,12 @@ def dataset_for(net: Network, data: Any) -> Dataset:
     check_inputs(dataset.x_test, net.input_shape, "test inputs")
     check_targets(dataset.y_train, net.n_outputs, len(dataset.x_train), "training targets")
     check_targets(dataset.y_test, net.n_outputs, len(dataset.x_test), "test targets")
+    classes = np.asarray(dataset.y_train)
+    if classes.ndim == 1 and np.all(classes == classes[0]):
+        raise DataError(
+            f"training targets: all {len(classes)} samples have label {classes[0]}, expected at least 2 classes (one "
+            f"class trains to a loss of 0 and an accuracy of 1 whatever the weights)"
+        )
     return dataset
 
 
@@ -326,6 +339,7 @@ def train(
     state = ckpt.live_state(run.machine, rng, port, stepper, {key: getattr(result, key) for key in ckpt.HISTORY})
     done = session.start(resume, net, state, result)
     if resume is not None:
+        _probe(resume, run, stepper, port, x_all, t_all, batch_size, state)
         run.sync()
     watch = _LossWatch(stepper.name, lr, momentum, port)
     with threads_module.limited(count), session.guard(), _progress(progress, epochs, stepper.name, done) as bar:
@@ -421,6 +435,33 @@ class _LossWatch:
             DivergenceWarning,
             stacklevel=3,
         )
+
+
+def _probe(path: Any, run: Run, stepper: Method, port: Port, x: Array, t: Array, batch: int, state: dict) -> None:
+    """One minibatch on copies of the resumed state, before any work: a checkpoint whose state parses but does not
+    fit the run (a tampered port or method field) is refused here as ModelFileError, not as a crash mid-run."""
+    import copy
+
+    params = {n: (W.copy(), b.copy()) for n, (W, b) in run.machine.params.items()}
+    # NOTE: a substrate with state (Loihi's rounding generators and counters) is copied too: the probe leaves no trace
+    substrate = run.machine.substrate if run.machine.substrate is IDEAL else copy.deepcopy(run.machine.substrate)
+    machine = Machine.of(run.machine.net, params, substrate) if run.machine.net is not None else None
+    if machine is None:
+        return
+    order = state["order"] if state["order"] is not None else np.arange(len(x))
+    first = len(state["losses"]) * batch if state["order"] is not None else 0
+    rows = order[first : first + batch]
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            copy.deepcopy(stepper).step(machine, x[rows], t[rows], copy.deepcopy(port))
+    except WavetrainError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- NOTE: whatever a tampered field breaks, said in one line
+        raise ModelFileError(
+            f"{path}: the checkpoint's state does not fit this run ({type(err).__name__}: {err}); expected the "
+            f"state `train(..., checkpoint=PATH)` wrote"
+        ) from err
 
 
 def _check_port(method: str | Method, momentum: float, port: Port | None) -> None:

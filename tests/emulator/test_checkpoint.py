@@ -3,6 +3,7 @@ interruption writes a checkpoint; divergence restores the last finite state; bad
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -236,3 +237,50 @@ def test_a_loihi_substrate_run_resumes_bit_for_bit(tmp_path, small):
 def _checkpoint_dtype(path):
     _, header, _ = ckpt.read(path)
     return header["settings"]["dtype"]
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _variant(tmp_path, members, name, **changes):
+    out = tmp_path / name
+    with zipfile.ZipFile(out, "w") as archive:
+        for key, data in {**members, **changes}.items():
+            archive.writestr(key, data)
+    return out
+
+
+def test_checkpoint_fields_are_validated_against_the_run_before_any_work(tmp_path, small):
+    """Issue 23 point 9: an epoch of -1 was accepted (a 4-epoch run then ended with 7 history entries), and a
+    history that does not match the epochs done was carried into the result."""
+    path = tmp_path / "c.npz"
+    train(fresh(), small, epochs=2, seed=3, checkpoint=path)
+    members = _members(path)
+    body = json.loads(members["checkpoint.json"])
+    minus = _variant(tmp_path, members, "minus.npz", **{"checkpoint.json": json.dumps(dict(body, epoch=-1))})
+    with pytest.raises(ModelFileError, match=r"checkpoint\.json field 'epoch' is -1, expected >= 0"):
+        train(fresh(), small, epochs=4, seed=3, resume=minus)
+    fewer = _variant(tmp_path, members, "fewer.npz", **{"checkpoint.json": json.dumps(dict(body, epoch=1))})
+    with pytest.raises(ModelFileError, match=r"checkpoint history 'loss' has 2 entries, expected 1 \(one per epoch"):
+        train(fresh(), small, epochs=4, seed=3, resume=fewer)
+
+
+def test_a_checkpoint_holding_nan_is_refused_not_restored(tmp_path, small):
+    """Issue 23 point 9: NaN in the saved state was accepted; the run then said it restored the last finite state
+    while the network held NaN."""
+    path = tmp_path / "c.npz"
+    train(fresh(), small, epochs=1, seed=3, checkpoint=path)
+    members = _members(path)
+    floats = [key for key in sorted(members) if key.startswith("state/")]
+    name = next(key for key in floats if np.load(io.BytesIO(members[key])).dtype.kind == "f")
+    array = np.load(io.BytesIO(members[name]))
+    array.flat[0] = np.nan
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    bad = _variant(tmp_path, members, "nan.npz", **{name: buffer.getvalue()})
+    net = fresh()
+    with pytest.raises(ModelFileError, match=r"holds nan at \(0(, 0)?,?\), expected finite numbers"):
+        train(net, small, epochs=2, seed=3, resume=bad)
+    assert same_weights(net, fresh()), "nothing was restored into the network"
