@@ -113,6 +113,8 @@ def check_features(x: Any, n_features: int | None, what: str = "x") -> np.ndarra
         array = array[None, :]
     if array.ndim != 2:
         raise DataError(f"{what}: expected a 2-D array (samples, features), got shape {array.shape}")
+    if len(array) == 0:  # NOTE: an empty batch relaxes to a gradient of 0 and a loss of 0/0, neither meaningful
+        raise DataError(f"{what}: expected at least one sample, got 0 (shape {array.shape})")
     if n_features is not None and array.shape[1] != n_features:
         raise DataError(f"{what}: samples have {array.shape[1]} features, expected {n_features}")
     # NOTE: min and max are finite exactly when every entry is (NaN propagates through both, an inf reaches one),
@@ -139,6 +141,8 @@ def check_inputs(x: Any, shape: tuple[int, ...], what: str = "x") -> np.ndarray:
             f"{what}: got {each}, expected samples of shape {tuple(shape)} (the network's input): an array of "
             f"shape (samples, {', '.join(map(str, shape))}), or one sample {tuple(shape)}"
         )
+    if len(array) == 0:
+        raise DataError(f"{what}: expected at least one sample, got 0 (shape {array.shape})")
     if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise DataError(f"{what}: sample {index[0]} has {array[index]} at {index[1:]}, expected a finite number")

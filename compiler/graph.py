@@ -61,7 +61,7 @@ def _pair(node: Any, name: str, value: Any, minimum: int) -> tuple[int, int]:
 def _activation(node: Any) -> None:
     from wavetrain.compiler.functions import ACTIVATIONS
 
-    if node.activation not in ACTIVATIONS:
+    if not isinstance(node.activation, str) or node.activation not in ACTIVATIONS:
         raise NetworkError(
             f"node {node.id!r}: unknown activation {node.activation!r}; expected one of {', '.join(ACTIVATIONS)}"
         )

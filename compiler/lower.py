@@ -134,10 +134,10 @@ def lower(
         )
     if learning is not None and learning not in LEARNING_KINDS:
         raise ConfigError(f"lower: learning must be None or one of {LEARNING_KINDS}, got {learning!r}")
-    if not (isinstance(courant, (int, float)) and 0.0 < courant <= 1.0):
+    if isinstance(courant, bool) or not (isinstance(courant, (int, float)) and 0.0 < courant <= 1.0):
         raise ConfigError(f"lower: courant must be in (0, 1] for a circuit, got {courant!r}")
     for what, value in (("eta", eta), ("tau_m", tau_m), ("tick", tick), ("z0", z0)):
-        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise ConfigError(f"lower: {what} must be a positive number, got {value!r}")
     x = np.zeros((1, network.sizes[0])) if x is None else network.check_input(x)
     t = np.zeros((len(x), network.sizes[-1])) if y is None else network.targets(y, len(x))

@@ -24,6 +24,7 @@ import numpy as np
 from wavetrain.compiler.atomic import atomic_write
 from wavetrain.compiler.budget import check_memory, network_bytes
 from wavetrain.compiler.data import check_inputs, check_targets
+from wavetrain.compiler.formats import regular_file
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from wavetrain.compiler.graph import PARAMETRIC, Graph, Linear, check_id
 from wavetrain.compiler.storage import NpyError, read_json_member, read_npy
@@ -83,7 +84,7 @@ class Dense(Parameters):
         if weight.ndim != 2:
             raise NetworkError(f"dense layer: weight must be 2-D (out, in), got shape {weight.shape}")
         super().__init__(weight, bias, "dense layer")
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise NetworkError(
                 f"dense layer: unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}"
             )
@@ -144,12 +145,17 @@ class Network:
             raise NetworkError(f"network: graph must be a wavetrain Graph, got {type(graph).__name__}")
         self.graph = graph
         self._params = self._check_params(graph, params or {})
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise NetworkError(f"network: unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
         if len(graph.shape[graph.output]) != 1:
             raise NetworkError(
                 f"network: the loss reads a vector, got the output {graph.output!r} of shape "
                 f"{graph.shape[graph.output]}; end the graph with a Flatten or a Linear node"
+            )
+        if loss == "cross_entropy" and graph.shape[graph.output][0] < 2:
+            raise NetworkError(
+                f"network: cross_entropy over {graph.shape[graph.output][0]} output is 0 whatever the weights (a "
+                f"softmax of one value is 1), expected at least 2 outputs, or loss='mse'"
             )
         if not isinstance(name, str) or not name:
             raise NetworkError(f"network: name must be a non-empty string, got {name!r}")
@@ -254,7 +260,7 @@ class Network:
         layers = []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             act = output_activation if index == len(sizes) - 2 else activation
-            if act not in ACTIVATIONS:
+            if not isinstance(act, str) or act not in ACTIVATIONS:
                 raise NetworkError(f"mlp: unknown activation {act!r}; expected one of {', '.join(ACTIVATIONS)}")
             scale = np.sqrt(2.0 / n_in) if act == "relu" else np.sqrt(2.0 / (n_in + n_out))
             layers.append(Dense(rng.normal(0.0, scale, size=(n_out, n_in)), np.zeros(n_out), act))
@@ -453,8 +459,8 @@ class Network:
                  "activation": l.activation} for l in self.layers
             ]  # fmt: skip
         try:
-            members = {"meta.json": json.dumps(header, indent=1, sort_keys=True).encode()}
-        except (TypeError, ValueError) as err:
+            members = {"meta.json": json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode()}
+        except (TypeError, ValueError, RecursionError) as err:
             raise NetworkError(f"save: meta must hold JSON values (str keys), got {err}") from err
         for index, (n, p) in enumerate(self._params.items()):
             for kind in ("weight", "bias"):
@@ -476,8 +482,9 @@ class Network:
     def load(cls, path: str | os.PathLike[str]) -> Network:
         """Read a file written by :meth:`save`; a missing, corrupt or foreign file raises ModelFileError."""
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise ModelFileError(f"{path}: no such file (expected a wavetrain network file)")
+        regular_file(path, "network file", ModelFileError)  # NOTE: a FIFO or a device would hang the zip reader
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as err:
@@ -505,9 +512,8 @@ class Network:
                 names_ = header.get("param_names", {})
                 if not isinstance(names_, dict):
                     raise ModelFileError(f"{path}: meta.json 'param_names' must be an object, got {names_!r}")
-                meta = header.get("meta", {})
-                return cls(loss=header["loss"], name=header["name"], meta=meta if isinstance(meta, dict) else {},
-                           graph=graph, params=params, param_names=names_)  # fmt: skip
+                return cls(loss=header["loss"], name=header["name"], meta=_meta(header, path), graph=graph,
+                           params=params, param_names=names_)  # fmt: skip
             except KeyError as err:
                 raise ModelFileError(f"{path}: meta.json lacks the field {err}") from err
             except NetworkError as err:
@@ -531,8 +537,7 @@ class Network:
                     f"{path}: layer{index}.weight has shape {weight.shape}, expected {shape} from meta.json"
                 )
             layers.append(Dense(weight, bias, spec["activation"]))
-        meta = header.get("meta", {})
-        return cls(layers, loss=header["loss"], name=header["name"], meta=meta if isinstance(meta, dict) else {})
+        return cls(layers, loss=header["loss"], name=header["name"], meta=_meta(header, path))
 
     # --- torch ------------------------------------------------------------------------------------------------------
 
@@ -555,6 +560,14 @@ class Network:
         from wavetrain.compiler.torch_io import to_torch
 
         return to_torch(self)
+
+
+def _meta(header: dict[str, Any], path: Path) -> dict[str, Any]:
+    """meta.json's "meta" object (absent: empty); any other type is refused, not dropped."""
+    meta = header.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: meta.json 'meta' is {type(meta).__name__} {str(meta)[:60]}, expected an object")
+    return meta
 
 
 def _init(rng: np.random.Generator, shape: tuple[int, ...], activation: str) -> np.ndarray:

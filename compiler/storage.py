@@ -12,9 +12,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import glob
-import json
 import os
 import re
+import tempfile
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from wavetrain.compiler.atomic import _umask, atomic_path, atomic_write
-from wavetrain.errors import ConfigError, ModelFileError
+from wavetrain.errors import ConfigError, ModelFileError, OutputError
 
 __all__ = ["atomic_path", "atomic_write", "check_writable", "lock_path", "read_npy", "writer_lock", "writer_locks"]
 
@@ -32,26 +32,36 @@ _HELD: dict[str, int] = {}  # lock path -> fd of the locks this process holds (r
 
 def check_writable(path: str | os.PathLike[str], what: str = "output") -> Path:
     """``path`` as a Path if a file can be written there (its folder exists and is writable, and the path is not a
-    folder); otherwise a ConfigError naming it. A missing folder is refused rather than made behind the user's back
-    (a typo in a folder name would otherwise scatter outputs). Nothing is left behind by the check."""
+    folder, a device or a FIFO); otherwise an OutputError (a ConfigError) naming it. A missing folder is refused rather
+    than made behind the user's back (a typo in a folder name would otherwise scatter outputs). Nothing is left
+    behind by the check."""
+    from wavetrain.compiler.atomic import reason
+    from wavetrain.compiler.formats import check_output
+
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{what} {path}: is a folder, expected a file path")
+    check_output(path, what, OutputError)  # NOTE: a device or FIFO there would be replaced by the written file
     folder = path.parent
     existing = folder
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise ConfigError(f"{what} {path}: {existing} is not a folder, expected a folder to write into")
+        raise OutputError(f"{what} {path}: {existing} is not a folder, expected a folder to write into")
     if existing != folder:
-        raise ConfigError(
+        raise OutputError(
             f"{what} {path}: folder {folder} does not exist, expected an existing folder (create it first: "
             f"mkdir -p {folder})"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what} {path}: folder {existing} is not writable")
+        raise OutputError(f"{what} {path}: folder {existing} is not writable")
     if path.exists() and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
-        raise ConfigError(f"{what} {path}: exists and cannot be replaced (not writable)")
+        raise OutputError(f"{what} {path}: exists and cannot be replaced (not writable)")
+    # NOTE: access() says yes to root everywhere, /proc and read-only mounts included: make (and remove) a file there
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".wavetrain-probe-")
+    except OSError as err:
+        raise OutputError(f"{what} {path}: cannot create a file in {existing}: {reason(err)}") from err
+    os.close(handle)
+    os.unlink(probe)
     return path
 
 
@@ -69,8 +79,13 @@ def writer_lock(path: str | os.PathLike[str], what: str = "output") -> Iterator[
     if key in _HELD:  # NOTE: the same process may nest (the CLI locks, then train() locks its checkpoint)
         yield lock
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666 & ~_umask())
+    except OSError as err:
+        from wavetrain.compiler.atomic import reason
+
+        raise OutputError(f"{what} {path}: cannot write its lock file {lock}: {reason(err)}") from err
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
@@ -180,10 +195,13 @@ class NpyError(ValueError):
 
 def read_json_member(archive: Any, path: Any, member: str, limit: int) -> Any:
     """The JSON member of a zip archive, refused (ModelFileError) if it inflates past ``limit`` bytes or is corrupt."""
+    from wavetrain.compiler.formats import loads_json
+
     size = archive.getinfo(member).file_size
     if size > limit:
         raise ModelFileError(f"{path}: {member} inflates to {size} bytes, expected at most {limit}")
     try:
-        return json.loads(archive.read(member))
-    except (ValueError, zipfile.BadZipFile, OSError) as err:
+        data = archive.read(member)
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as err:
         raise ModelFileError(f"{path}: {member} is corrupt: {err}") from err
+    return loads_json(data, f"{path}: {member}", ModelFileError)  # NOTE: no duplicate key, NaN or deep nesting

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from wavetrain.compiler.formats import loads_json, read_regular
 from wavetrain.errors import ConfigError
 
 HARDWARE_VERSION = 1
+HARDWARE_LIMIT = 2**20  # bytes of a hardware JSON file read at most (a model is about 2 KB)
+NAME_LIMIT, DESCRIPTION_LIMIT = 64, 2000  # characters of a model's name and description
 ROUNDINGS = ("stochastic", "deterministic")
 NOISE_MANAGEMENT = ("abs_max", "none")
 INF = math.inf
@@ -191,6 +194,7 @@ class DeviceModel:
         "most pulses per device per update (aihwkit desired_bl); null: no limit",
         "pulse",
         lo=1,
+        hi=2**24,  # NOTE: counts are float32 arrays, exact up to 2^24
         optional=True,
         integer=True,
     )
@@ -333,6 +337,18 @@ class HardwareModel:
         return f"HardwareModel({self.name!r}{': ' + about if about else ''}{', ideal' if self.ideal else ''})"
 
     def __post_init__(self) -> None:
+        for key, limit in (("name", NAME_LIMIT), ("description", DESCRIPTION_LIMIT)):
+            value = getattr(self, key)
+            if (
+                not isinstance(value, str)
+                or len(value) > limit
+                or not value.isprintable()
+                or (key == "name" and not value.strip())
+            ):
+                raise HardwareError(
+                    f"{key}: expected {'a non-empty' if key == 'name' else 'a'} string of at most {limit} printable "
+                    f"characters, got {type(value).__name__} {str(value)[:80]!r}"
+                )
         for part, kind in (("device", DeviceModel), ("io", IOModel), ("circuit", CircuitModel)):
             if not isinstance(getattr(self, part), kind):
                 raise HardwareError(f"{part}: expected a {kind.__name__}, got {type(getattr(self, part)).__name__}")
@@ -372,7 +388,7 @@ class HardwareModel:
         if not isinstance(data, dict):
             raise HardwareError(f"{source}: expected a JSON object, got {type(data).__name__}")
         version = data.get("version")
-        if version != HARDWARE_VERSION:
+        if type(version) is not int or version != HARDWARE_VERSION:  # NOTE: true == 1 in Python, not here
             raise HardwareError(f"{source}: version: expected {HARDWARE_VERSION}, got {version!r}")
         unknown = set(data) - {"version", "name", "description", "device", "io", "circuit"}
         if unknown:
@@ -383,8 +399,11 @@ class HardwareModel:
         flat = {
             f"{part}.{k}": v for part in ("device", "io", "circuit") for k, v in _section(data, part, source).items()
         }
-        base = cls(name=str(data.get("name", "custom")), description=str(data.get("description", "")))
-        return base.with_overrides(flat)
+        try:
+            base = cls(name=data.get("name", "custom"), description=data.get("description", ""))
+            return base.with_overrides(flat)
+        except HardwareError as err:
+            raise HardwareError(f"{source}: {err}") from err
 
     def table(self) -> list[tuple[str, Any, str, str]]:
         """(dotted path, value, unit, meaning) of every field, for ``wavetrain hardware show``."""
@@ -503,13 +522,10 @@ def load_hardware(name_or_path: str | Path | HardwareModel) -> HardwareModel:
     text = str(name_or_path)
     if text in PRESETS:
         return PRESETS[text]
-    path = Path(text)
     if not text.endswith(".json"):
         raise HardwareError(f"hardware: expected a preset ({', '.join(PRESETS)}) or a .json file, got {text!r}")
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise HardwareError(f"hardware: file {text!r} does not exist (expected a preset or a .json file)") from err
-    except (OSError, ValueError) as err:
-        raise HardwareError(f"hardware: {text!r} is not readable JSON: {err}") from err
+    if not Path(text).exists():
+        raise HardwareError(f"hardware: file {text!r} does not exist (expected a preset or a .json file)")
+    # NOTE: a regular file only (a FIFO or a device would hang the read); no duplicate key, NaN or deep nesting
+    data = loads_json(read_regular(text, "hardware", HardwareError, HARDWARE_LIMIT), text, HardwareError, infinity=True)
     return HardwareModel.from_dict(data, source=text)

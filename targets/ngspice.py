@@ -54,8 +54,8 @@ class SpiceTarget:
     ) -> None:
         if runner not in ("batch", "shared"):
             raise ConfigError(f"spice target: runner must be 'batch' or 'shared', got {runner!r}")
-        if not timeout > 0:
-            raise ConfigError(f"spice target: timeout must be > 0 s, got {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise ConfigError(f"spice target: timeout must be > 0 s (finite), got {timeout!r}")
         self.runner, self.timeout, self.keep = runner, float(timeout), keep
         self.workdir = Path(workdir) if workdir is not None else None
 

@@ -302,3 +302,27 @@ def test_a_future_cancelled_by_a_lost_scheduler_after_its_status_check_counts_as
     sweep._record(Raced(), SweepTable(tmp_path / "out", spec, 8), outcome, bar)
     assert (outcome.lost, outcome.recorded) == (1, 0)
     assert "scheduler-connection-lost" in bar.lines[0]
+
+
+def test_a_truncated_result_part_is_set_aside_and_its_task_runs_again(tmp_path):
+    """Issue 23 point 10: a truncated part counted as done for ever, and `sweep report` then failed on it."""
+    spec, every = fill(tmp_path)
+    results = tmp_path / "out" / "results"
+    part = results / f"{every[1].task_id}.parquet"
+    part.write_bytes(part.read_bytes()[:-40])  # NOTE: the footer cut off, as by a full disk or a killed copy
+    other = results / f"{every[2].task_id}.parquet"
+    other.write_bytes((results / f"{every[3].task_id}.parquet").read_bytes())  # NOTE: another task's row
+    with pytest.raises(SweepError, match=rf"{part.name}: does not read as Parquet .*rerun the sweep"):
+        report(tmp_path / "out")
+    table = SweepTable(tmp_path / "out", spec, len(every))
+    done = table.finished()
+    assert every[1].task_id not in done and every[2].task_id not in done
+    assert done == {task.task_id for task in every} - {every[1].task_id, every[2].task_id}
+    aside = {path.name: why for path, why in table.set_aside}
+    assert sorted(aside) == sorted([part.name, other.name])
+    assert aside[other.name] == f"holds the row of task {every[3].task_id!r}, expected {every[2].task_id!r} (its name)"
+    assert (tmp_path / "out" / "corrupt" / part.name).is_file() and not part.exists()
+    for task in (every[1], every[2]):
+        table.write(sweep.run_task(task))
+    assert len(read_table(tmp_path / "out")) == len(every)
+

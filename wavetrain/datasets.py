@@ -29,6 +29,7 @@ import numpy as np
 
 from wavetrain.compiler.budget import check_memory
 from wavetrain.compiler.data import Dataset, check_features, check_labels, check_samples, check_targets
+from wavetrain.compiler.formats import regular_file
 from wavetrain.compiler.storage import NpyError, read_npy
 from wavetrain.errors import DataError
 
@@ -107,8 +108,9 @@ BUILTIN = {"digits": load_digits, "mnist1d": load_mnist1d}
 
 
 def load_npz(path: Path) -> Dataset:
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file (expected an .npz with arrays x and y)")
+    regular_file(path, "data set", DataError)  # NOTE: a FIFO or a device would hang the zip reader
     arrays = read_npz(path)
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
@@ -130,7 +132,7 @@ def load_npz(path: Path) -> Dataset:
         if len(y_test) != len(x_test):
             raise DataError(f"{path}: y_test has {len(y_test)} samples, expected {len(x_test)}")
         if labels:
-            n_classes = max(n_classes, check_labels(y_test, None, f"{path}: y_test"))
+            check_labels(y_test, n_classes, f"{path}: y_test (labels of the classes of y)")  # NOTE: y sets the classes
             y_train, y_test = y.astype(np.int64), y_test.astype(np.int64)
         else:
             y_train = check_targets(y, y.shape[1], len(y), f"{path}: y")

@@ -42,6 +42,11 @@ class TrainingInterrupted(WavetrainError):
         self.checkpoint = checkpoint
 
 
+class OutputError(ConfigError):
+    """An output cannot be written: the path is a device or a folder, its folder refuses files, the disk is full.
+    Raised before any work where it can be known then; a write that fails later leaves the previous file whole."""
+
+
 class StabilityError(ConfigError):
     """A setting for which the wave dynamics are unstable (e.g. courant >= 2)."""
 

@@ -84,6 +84,17 @@ def outputs(
     return Outputs(save, plot, checkpoint, every)
 
 
+def check_dtype(dtype: str, given: bool, target: str, substrate: str) -> None:
+    """``--dtype`` given with a target or substrate that computes in float64 (Lava's models; the Loihi fixed-point
+    integers, exact only in float64): refused unless it says float64, never dropped silently."""
+    where = f"--target {target}" if target != "emulator" else f"--substrate {substrate}" if substrate != "ideal" else ""
+    if given and where and dtype != "float64":
+        raise ConfigError(
+            f"--dtype {dtype}: {where} computes in float64, expected --dtype float64 or no --dtype "
+            f"(the emulator's ideal substrate trains in float32)"
+        )
+
+
 def default_sizes(data: Any) -> list[int]:
     """The widths of the default MLP for a data set: in, 128, 128, out."""
     return [data.n_features, 128, 128, data.n_outputs]

@@ -39,6 +39,8 @@ def _generic_steps(net, params, x, t, port, steps):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_fused_step_matches_reference_sgd_and_generic_path(widths, activation, output, loss, batch, momentum, seed):
+    if loss == "cross_entropy":  # NOTE: a softmax over one output is refused (its loss is 0 whatever the weights)
+        widths = [*widths[:-1], max(2, widths[-1])]
     net = Network.mlp(widths, activation=activation, output_activation=output, loss=loss, seed=seed)
     for layer in net.layers:
         layer.bias = np.random.default_rng(seed).normal(size=layer.out_features)

@@ -264,7 +264,7 @@ def test_cli_deploy_and_train_on_lava(tmp_path: Path) -> None:
     assert simulated.exit_code == 0, simulated.output
     assert "on lava" in simulated.output and "<- 2L" in simulated.output
     bad = runner.invoke(main, ["deploy", str(model), "--samples", "0"])
-    assert bad.exit_code == 1 and "--samples must be >= 1, got 0" in bad.output
+    assert bad.exit_code == 2 and "'--samples': 0 is not in the range x>=1" in bad.output
 
 
 def test_lava_imports_after_the_multiprocessing_context_is_set() -> None:

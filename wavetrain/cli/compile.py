@@ -68,7 +68,7 @@ def compile_command(
     from wavetrain.files import writer_lock
 
     with writer_lock(output, "-o"):
-        atomic_write(output, text)
+        atomic_write(output, text, "-o")
     click.echo(
         f"wrote {output}: {len(circuit.elements)} elements, {text.count(chr(10))} lines, {ticks} ticks",
         err=True,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from wavetrain.cli.support import friendly
+from wavetrain.cli.support import Finite, friendly, rows
 from wavetrain.errors import ConfigError
 
 
@@ -31,10 +31,17 @@ from wavetrain.errors import ConfigError
 @click.option("--epochs", type=int, default=2, show_default=True, help="loihi2 --train: epochs on Lava.")
 @click.option("--train-samples", type=int, default=128, show_default=True, help="loihi2 --train: training rows.")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="loihi2 --train: timesteps per update.")
-@click.option("--lr", type=float, default=0.05, show_default=True, help="loihi2 --train: the port's step.")
+@click.option("--lr", type=Finite(min=0, min_open=True), default=0.05, show_default=True,
+              help="loihi2 --train: the port's step.")  # fmt: skip
 @click.option("--data", default="digits", show_default=True, help="'digits' or an .npz; its test split is run.")
-@click.option("--samples", type=int, default=32, show_default=True, help="Test samples (one batch).")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds before the run is stopped.")
+@click.option("--samples", type=click.IntRange(min=1), default=32, show_default=True, help="Test samples (one batch).")
+@click.option(
+    "--timeout",
+    type=Finite(min=0, min_open=True, max=1e6),
+    default=600.0,
+    show_default=True,
+    help="Seconds before the run is stopped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of the summary.")
 @friendly
 def deploy_command(
@@ -45,8 +52,6 @@ def deploy_command(
     from wavetrain import datasets
     from wavetrain.compiler.network import Network
 
-    if samples < 1:
-        raise ConfigError(f"--samples must be >= 1, got {samples}")
     if target == "lava" and train_too:
         raise ConfigError("--train: deploy trains on the loihi2 target; train the custom processes with "
                           "`wavetrain train --target lava`")  # fmt: skip
@@ -54,7 +59,7 @@ def deploy_command(
         raise ConfigError("--fixed-point: the loihi2 target always runs Lava's fixed_pt library models")
     net = Network.load(model)
     dataset = datasets.load(data)
-    x, y = dataset.x_test[:samples], dataset.y_test[:samples]
+    x, y = rows(dataset, samples, "--samples", "test")
     x = x.reshape(len(x), *net.input_shape)
     if target == "loihi2":
         _library(model, net, dataset, x, y, train_too, epochs, train_samples, batch_size, lr, timeout, as_json)
@@ -104,8 +109,10 @@ def _library(model: Path, net: Any, dataset: Any, x: Any, y: Any, train_too: boo
         raise ConfigError(f"--epochs, --train-samples and --batch-size must be >= 1, got {epochs}, {train_samples}, "
                           f"{batch_size}")  # fmt: skip
     xt = dataset.x_train.reshape(len(dataset.x_train), *net.input_shape)
-    rows = (xt[:train_samples], dataset.y_train[:train_samples])
-    report = deploy_library(net, x, y, calibration=(xt, dataset.y_train), train=rows if train_too else None,
+    if train_too:
+        rows(dataset, train_samples, "--train-samples")  # NOTE: more rows than the data are refused, not clamped
+    train_rows = (xt[:train_samples], dataset.y_train[:train_samples])
+    report = deploy_library(net, x, y, calibration=(xt, dataset.y_train), train=train_rows if train_too else None,
                             epochs=epochs, batch_size=batch_size, lr=lr, timeout=timeout)  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict()))

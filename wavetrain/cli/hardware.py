@@ -60,7 +60,9 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
 
     from wavetrain.emulator.hardware import load_hardware
     from wavetrain.errors import ConfigError
-    from wavetrain.files import atomic_write
+    from wavetrain.files import atomic_write, check_writable, writer_lock
+
+    check_writable(output, "-o")
 
     values = {}
     for item in overrides:
@@ -74,7 +76,8 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
     hw = load_hardware(model)
     if values:  # NOTE: a changed model is no longer the preset: it takes the file's name
         hw = hw.with_overrides({"name": output.stem, "description": f"{hw.name} with {', '.join(overrides)}", **values})
-    atomic_write(output, hw.to_json())
+    with writer_lock(output, "-o"):
+        atomic_write(output, hw.to_json(), "-o")
     click.echo(f"hardware model written to {output}")
 
 
@@ -82,10 +85,10 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
 @click.argument("model", metavar="HARDWARE")
 @click.option("--layers", default="64,128,128,10", show_default=True, help="Widths of a fresh MLP, input first.")
 @click.option("--dataset", default="digits", show_default=True, help="Whose first --batch samples relax.")
-@click.option("--batch", type=int, default=32, show_default=True)
-@click.option("--ticks", type=int, default=None, help="Default: 2L + 2.")
-@click.option("--chips", type=int, default=None, help="Monte-Carlo chips (chip-averaged).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--ticks", type=click.IntRange(min=0, max=10**7), default=None, help="Default: 2L + 2.")
+@click.option("--chips", type=click.IntRange(min=1), default=None, help="Monte-Carlo chips (chip-averaged).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of error vs tick.")
 @friendly
 def fidelity(
@@ -102,13 +105,17 @@ def fidelity(
     model) against the exact gradient of the same weights."""
     import wavetrain
     from wavetrain import plots
-    from wavetrain.cli.support import parse_layers
+    from wavetrain.cli.support import parse_layers, rows
     from wavetrain.emulator.chips import fidelity_by_tick
+    from wavetrain.files import check_writable
 
+    if plot_path is not None:
+        check_writable(plot_path, "--plot")
     data = wavetrain.datasets.load(dataset)
+    x, y = rows(data, batch, "--batch")
     net = wavetrain.Network.mlp(parse_layers(layers), loss="cross_entropy" if data.n_classes else "mse", seed=seed)
     ticks = 2 * net.depth + 2 if ticks is None else ticks
-    out = fidelity_by_tick(net, data.x_train[:batch], data.y_train[:batch], model, ticks=ticks, chips=chips, seed=seed)
+    out = fidelity_by_tick(net, x, y, model, ticks=ticks, chips=chips, seed=seed)
     click.echo(f"{model} hardware, network {'-'.join(map(str, net.sizes))} (L = {net.depth}), batch {batch}")
     click.echo("tick  cosine   rel. error  " + "  ".join(f"cos layer{l + 1}" for l in range(net.depth)))
     for k, (cos, err, per_layer) in enumerate(zip(out["cosine"], out["relative_error"], out["layer_cosine"])):

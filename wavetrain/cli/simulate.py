@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from wavetrain import plots
-from wavetrain.cli.support import DATA_OPTIONS, drive_batch, friendly, with_options
+from wavetrain.cli.support import DATA_OPTIONS, Finite, drive_batch, friendly, with_options
 from wavetrain.errors import ConfigError
 from wavetrain.targets import TARGETS, canonical
 
@@ -42,7 +42,7 @@ from wavetrain.targets import TARGETS, canonical
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    type=Finite(min=0, min_open=True, max=1e6),
     default=300.0,
     show_default=True,
     help="spice target: seconds before ngspice is stopped.",

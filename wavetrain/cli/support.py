@@ -15,6 +15,29 @@ from wavetrain.errors import ConfigError, WavetrainError
 FILE = click.Path(dir_okay=False, path_type=Path)  # an output or input file (not a folder)
 
 
+class Finite(click.FloatRange):
+    """A float option in a range that also refuses nan and inf (click's FloatRange lets nan through every bound)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        return number
+
+
+def rows(data: Any, count: int, option: str, split: str = "train") -> tuple[Any, Any]:
+    """The first ``count`` rows of a data set's split; more rows than it has (or fewer than 1) are refused, never
+    clamped or counted from the end."""
+    from wavetrain.errors import DataError
+
+    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(x):
+        raise DataError(f"{option} {count}: data set {data.name!r} has {len(x)} {split} rows, expected 1..{len(x)}")
+    return x[:count], y[:count]
+
+
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a WavetrainError into one line on stderr and exit code 1 (anything else is a bug: traceback).
 
@@ -70,8 +93,7 @@ def drive_batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[An
         return x, np.zeros((samples, net.sizes[-1]))
     from wavetrain import datasets
 
-    dataset = datasets.load(data)
-    return dataset.x_train[:samples], dataset.y_train[:samples]
+    return rows(datasets.load(data), samples, "--samples")
 
 
 DATA_OPTIONS = [

@@ -158,6 +158,8 @@ def train(
             "--checkpoint, --checkpoint-every and --resume: only for the emulator's ideal "
             "substrate without --hardware (other runs save the network at the end)"
         )
+    source = click.get_current_context().get_parameter_source("dtype")
+    runs.check_dtype(settings["dtype"], source != click.core.ParameterSource.DEFAULT, target, substrate)
     if resume_path is not None:
         settings = resumed(settings, runs.saved_settings(resume_path))
         checkpoint_path = resume_path if checkpoint_path is None else checkpoint_path

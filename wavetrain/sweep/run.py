@@ -275,6 +275,8 @@ def run_sweep(
     every = plan(spec)
     table = SweepTable(out, spec, len(every))
     finished = table.finished(retry_failed)
+    for aside, problem in table.set_aside:
+        echo(f"result part {aside.name} {problem}: set aside as {aside}; its task runs again")
     todo = [task for task in every if task.task_id not in finished]
     outcome = SweepOutcome(Path(out), len(every), len(every) - len(todo))
     echo(

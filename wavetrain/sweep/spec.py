@@ -1,7 +1,9 @@
 """The sweep file: base training settings, the axes (a grid and/or random samples of ranges), seeds and metrics.
 
-A sweep file is YAML (or TOML, by its suffix). Every key is checked before any task starts, and a bad one raises
-:class:`SweepError` naming it (``grid.lr[2]: expected a number, got 'fast'``)::
+A sweep file is YAML (read with the YAML 1.2 core schema: ``1:30`` and ``yes`` stay strings, a key may appear once)
+or TOML, by its suffix. Every key is checked before any task starts, and a bad one raises :class:`SweepError` naming
+it (``grid.lr[2]: expected a number, got 'fast'``); so is a sweep that would expand past MAX_SETTINGS settings,
+MAX_TASKS tasks or the memory limit, with the product in the refusal::
 
     name: digits-lr                  # optional, shown in reports
     base: {dataset: digits, layers: [64, 32, 10], epochs: 5}   # settings every task shares
@@ -28,13 +30,11 @@ import itertools
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import yaml
 
 from wavetrain.errors import SweepError
 
@@ -45,6 +45,10 @@ HARDWARE_PREFIX = "hardware."
 RANDOM_SPEC_KEYS = ("low", "high", "log", "integer")
 NULLABLE = ("layers", "network", "model", "hold", "horizon", "hardware")  # null: the default (in,128,128,out MLP;
 # no saved network; no preset; 2L; L/2; ideal)
+SWEEP_FILE_LIMIT = 4 * 2**20  # bytes of a sweep file read at most
+MAX_SETTINGS = 10_000  # settings a sweep may expand to: plan() checks each with train() (~25 ms each)
+MAX_TASKS = 100_000  # (setting, seed) tasks a sweep may expand to
+TASK_BYTES = 4096  # memory one planned task holds, generously (its setting, Task and id: ~400 B measured)
 
 
 def _is_int(value: Any) -> bool:
@@ -177,30 +181,21 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 floats: ``1e-3`` is a number, not the string '1e-3'."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.nan)$"
-    ),
-    list("-+0123456789."),
-)
-
-
 def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The raw mapping of a YAML or TOML sweep file."""
+    """The raw mapping of a YAML (1.2 core schema) or TOML sweep file; a regular file within SWEEP_FILE_LIMIT."""
+    from wavetrain.compiler.formats import loads_yaml, read_regular
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SweepError(f"{path}: no such sweep file")
-    text = path.read_text()
-    try:
-        raw = _toml(text) if path.suffix == ".toml" else yaml.load(text, Loader=_Loader)
-    except (ValueError, yaml.YAMLError) as err:  # NOTE: tomllib.TOMLDecodeError is a ValueError
-        raise SweepError(f"{path}: not a readable {'TOML' if path.suffix == '.toml' else 'YAML'} file: {err}") from err
+    data = read_regular(path, "sweep file", SweepError, SWEEP_FILE_LIMIT)
+    if path.suffix == ".toml":
+        try:
+            raw = _toml(data.decode())
+        except (ValueError, RecursionError) as err:  # NOTE: TOMLDecodeError and UnicodeDecodeError are ValueErrors
+            raise SweepError(f"{path}: not a readable TOML file: {err}") from err
+    else:
+        raw = loads_yaml(data, str(path), SweepError)  # NOTE: no duplicate key, no YAML 1.1 surprise, aliases budgeted
     if not isinstance(raw, dict):
         raise SweepError(f"{path}: expected a mapping of {', '.join(TOP_KEYS)}, got {type(raw).__name__}")
     return raw
@@ -225,6 +220,7 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     grid = _grid(raw.get("grid"), base, where)
     random, samples = _random(raw.get("random"), base, grid, where)
     seeds = _seeds(raw.get("seeds", 1), f"{where}: seeds")
+    _budget(grid, samples, len(seeds), where)
     root_seed = raw.get("root_seed", 0)
     if not _is_int(root_seed) or root_seed < 0:
         raise SweepError(f"{where}: root_seed: expected an integer >= 0, got {root_seed!r}")
@@ -355,12 +351,39 @@ def _seeds(raw: Any, where: str) -> list[int]:
     if _is_int(raw):
         if raw < 1:
             raise SweepError(f"{where}: expected a count >= 1 or a list of replicate indices, got {raw!r}")
+        if raw > MAX_TASKS:
+            raise SweepError(f"{where}: expected at most {MAX_TASKS:,} replicates (tasks), got {raw:,}")
         return list(range(raw))
     if not isinstance(raw, list) or not raw or not all(_is_int(s) and s >= 0 for s in raw):
         raise SweepError(f"{where}: expected a count >= 1 or a non-empty list of integers >= 0, got {raw!r}")
     if len(set(raw)) != len(raw):
         raise SweepError(f"{where}: replicate indices repeat, got {raw!r}")
     return list(raw)
+
+
+def _budget(grid: dict[str, list[Any]], samples: int, seeds: int, where: str) -> None:
+    """Refuse, before anything is expanded, a sweep past MAX_SETTINGS settings, MAX_TASKS tasks or the memory limit;
+    the refusal shows the product it computed."""
+    from wavetrain.compiler.budget import check_memory
+
+    sizes = [len(values) for values in grid.values()] + ([samples] if samples else [])
+    settings = math.prod(sizes)
+    tasks = settings * seeds
+    product = (
+        " x ".join(
+            [f"{len(v)} {axis}" for axis, v in grid.items()] + ([f"{samples} random samples"] if samples else [])
+        )
+        or "1 (no axes)"
+    )
+    shown = f"{product} = {settings:,} setting(s), x {seeds:,} seed(s) = {tasks:,} task(s)"
+    if settings > MAX_SETTINGS:
+        raise SweepError(
+            f"{where}: {shown}; expected at most {MAX_SETTINGS:,} settings (each is checked with train() before any "
+            f"task starts, about 25 ms each: {settings * 0.025 / 3600:,.1f} h here); split the sweep"
+        )
+    if tasks > MAX_TASKS:
+        raise SweepError(f"{where}: {shown}; expected at most {MAX_TASKS:,} tasks; split the sweep")
+    check_memory(tasks * TASK_BYTES, f"{where}: the plan of {tasks:,} tasks", "split the sweep")
 
 
 def _settings(spec: SweepSpec) -> list[dict[str, Any]]:

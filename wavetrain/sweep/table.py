@@ -3,13 +3,15 @@
 ``DIR/results/<task_id>.parquet`` is written to a hidden temp file, flushed and renamed, so a part is complete or
 absent (a killed command leaves at most an ignored ``.<name>.tmp``); its name is the task id, so no task has two
 rows, and the table is the union of the parts. ``DIR/sweep.json`` holds the sweep's id: a directory that holds
-another sweep's table is refused before any task starts.
+another sweep's table is refused before any task starts. A part that does not read as its task's one row (truncated
+by a copy, a full disk or an edit) is set aside in ``DIR/corrupt/`` when the sweep resumes, and its task runs again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,13 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from wavetrain.errors import SweepError
+from wavetrain.errors import OutputError, SweepError
 from wavetrain.files import atomic_path, atomic_write
 from wavetrain.sweep.spec import METRICS, SweepSpec
 
 MANIFEST = "sweep.json"
 RESULTS = "results"
+CORRUPT = "corrupt"  # where parts that do not read as their task's row are set aside
 FORMAT = "wavetrain-sweep"
 SCALAR_METRICS = ("test_accuracy", "train_accuracy", "train_loss", "test_loss")
 FIDELITY = ("fidelity_cosine", "fidelity_relative_error")
@@ -141,14 +144,27 @@ class SweepTable:
             except OSError as err:
                 raise SweepError(f"--out {self.out}: cannot write the sweep's table there: {err}") from err
         self.results.mkdir(parents=True, exist_ok=True)
+        self.set_aside: list[tuple[Path, str]] = []  # (where a corrupt part went, why), by finished()
 
     def part_files(self) -> list[Path]:
         return part_files(self.out)
 
     def finished(self, retry_failed: bool = False) -> set[str]:
-        """Ids of the tasks that have a row (with retry_failed, only those that did not fail)."""
+        """Ids of the tasks that have a whole row (with retry_failed, only those that did not fail). A part that does
+        not read as one row of its task (truncated, corrupt, renamed) is set aside in DIR/corrupt/ (listed in
+        ``set_aside`` with the reason) and its task counts as not done."""
+        done = set()
+        for path in self.part_files():
+            problem = check_part(path)
+            if problem is None:
+                done.add(path.stem)
+                continue
+            aside = self.out / CORRUPT / path.name
+            aside.parent.mkdir(exist_ok=True)
+            os.replace(path, aside)
+            self.set_aside.append((aside, problem))
         if not retry_failed:
-            return {path.stem for path in self.part_files()}
+            return done
         table = read_table(self.out, columns=["task_id", "status"])
         return {tid for tid, status in zip(table["task_id"].to_pylist(), table["status"].to_pylist()) if status == "ok"}
 
@@ -160,11 +176,35 @@ class SweepTable:
             row[axis] = axis_value(row.get(axis), kinds[axis])
         table = pa.Table.from_pylist([row], schema=self.schema)
         path = self.results / f"{row['task_id']}.parquet"
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
+        try:
+            with atomic_path(path, what="result part") as tmp:
+                pq.write_table(table, tmp)
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+        except OutputError as err:  # NOTE: a full disk is no lost scheduler: say so, and how to resume
+            raise SweepError(
+                f"{err}; the rows written before are kept in {self.results}: free space and rerun the same command "
+                f"to resume"
+            ) from err
         return path
+
+
+def check_part(path: Path) -> str | None:
+    """Why ``path`` is not one whole row of the task it is named after, or None when it is: a regular file whose
+    Parquet footer reads, holding one row whose task_id is the file's name (only the footer and that column read)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "is not a regular file"
+        part = pq.ParquetFile(path)
+        rows = part.metadata.num_rows
+        if rows != 1:
+            return f"holds {rows} rows, expected 1"
+        ids = part.read(columns=["task_id"])["task_id"].to_pylist()
+    except (OSError, ValueError, KeyError, pa.ArrowException) as err:  # NOTE: ArrowInvalid is a ValueError
+        return f"does not read as Parquet ({' '.join(str(err).split())[:120]})"
+    if ids != [path.stem]:
+        return f"holds the row of task {ids[0]!r}, expected {path.stem!r} (its name)"
+    return None
 
 
 def part_files(out: str | os.PathLike[str]) -> list[Path]:
@@ -175,11 +215,10 @@ def part_files(out: str | os.PathLike[str]) -> list[Path]:
 
 
 def read_manifest(out: str | os.PathLike[str]) -> dict[str, Any]:
+    from wavetrain.compiler.formats import loads_json, read_regular
+
     path = Path(out) / MANIFEST
-    try:
-        held = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise SweepError(f"{path}: not a readable sweep manifest: {err}") from err
+    held = loads_json(read_regular(path, "sweep manifest", SweepError), str(path), SweepError)
     if not isinstance(held, dict) or held.get("format") != FORMAT:
         raise SweepError(f"{path}: expected a {FORMAT} manifest, got {str(held)[:80]!r}")
     return held
@@ -191,8 +230,18 @@ def read_table(out: str | os.PathLike[str], columns: list[str] | None = None) ->
     parts = part_files(out)
     if not parts:
         raise SweepError(f"{out}: no results yet in {RESULTS}/ (run `wavetrain sweep SWEEP.yaml --out {out}`)")
-    dataset = pads.dataset([str(p) for p in parts], format="parquet")
-    table = dataset.to_table(columns=None if columns is None else [*dict.fromkeys([*columns, "sweep_id"])])
+    for part in parts:
+        problem = check_part(part)
+        if problem is not None:
+            raise SweepError(
+                f"{part}: {problem}; rerun the sweep (`wavetrain sweep SWEEP.yaml --out {out}`): it sets corrupt "
+                f"parts aside in {Path(out) / CORRUPT} and runs their tasks again"
+            )
+    try:
+        dataset = pads.dataset([str(p) for p in parts], format="parquet")
+        table = dataset.to_table(columns=None if columns is None else [*dict.fromkeys([*columns, "sweep_id"])])
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise SweepError(f"{out}: the result parts do not read as one table: {' '.join(str(err).split())}") from err
     foreign = set(table["sweep_id"].to_pylist()) - {held["sweep_id"]}
     if foreign:
         raise SweepError(
