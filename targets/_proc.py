@@ -7,11 +7,13 @@ For any backend that starts processes (ngspice here; Lava's runtime workers too)
   SIGKILL. :func:`child_setup` does that plus ``setsid`` (own process group, so a terminal's Ctrl-C reaches only
   wavetrain, which then stops the child itself).
 - :func:`signals_raise`: for the duration of a block, SIGTERM and SIGHUP raise :class:`Terminated` (SIGINT raises
-  KeyboardInterrupt as usual) in the main thread, so ``finally`` clauses that kill children and remove temp folders
-  run on every catchable exit path.
+  KeyboardInterrupt as usual, also in a process started with SIGINT ignored) in the main thread, so ``finally``
+  clauses that kill children and remove temp folders run on every catchable exit path.
 - :func:`run_supervised`: runs a command under a tiny supervisor (this file run as a script, stdlib only) that dies
   with wavetrain and then kills the command's process group and removes the run's work folder. That covers the one
   exit path Python cannot catch: SIGKILL of wavetrain itself.
+- :func:`private_temp`: a temp folder for a run and every child it starts, removed when the run ends, however it
+  ends (the same supervisor, with no command, removes it after SIGKILL).
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ def signals_raise() -> Iterator[None]:
         sig = getattr(signal, name, None)
         if sig is not None:
             previous[sig] = signal.signal(sig, handler)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # NOTE: a shell starts a background job (`cmd &` in a script) with SIGINT ignored, and Python then installs
+        # no KeyboardInterrupt handler: `kill -INT` would be ignored until a timeout. SIGINT stops us as Ctrl-C does
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
@@ -148,6 +154,50 @@ def run_supervised(
         raise
 
 
+_OUTER: list[str] = []  # the temp folder in effect outside each private_temp block, innermost last
+
+
+def kept_temp() -> str:
+    """The temp folder for what a run keeps on purpose (``--keep``): the one outside any :func:`private_temp`."""
+    import tempfile
+
+    return _OUTER[-1] if _OUTER else tempfile.gettempdir()
+
+
+@contextmanager
+def private_temp(prefix: str = "wavetrain-") -> Iterator[str]:
+    """A fresh folder in the temp folder that this process and its children use as their temp folder (``TMPDIR`` and
+    :data:`tempfile.tempdir`) inside the block, removed afterwards, also after SIGKILL: a janitor (this file run as a
+    script) that dies with us removes it. What a backend's children leave there (Dask's scratch space and lock
+    files, multiprocessing's ``pymp-*``, Lava's ``wavetrain-lava-*``) then goes with it.
+    """
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+    parent = os.getpid()
+    janitor = subprocess.Popen(
+        [sys.executable, "-I", "-S", os.path.abspath(__file__), str(parent), folder, "--"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: child_setup(parent, signal.SIGTERM),
+    )
+    old_env, old_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    _OUTER.append(tempfile.gettempdir())
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    try:
+        yield folder
+    finally:
+        _OUTER.pop()
+        tempfile.tempdir = old_dir
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
+        shutil.rmtree(folder, ignore_errors=True)
+        kill_group(janitor)
+
+
 def _supervise(argv: list[str]) -> int:  # NOTE: runs in the supervisor process (stdlib only, no wavetrain imports)
     parent, workdir, command = int(argv[0]), argv[1], argv[3:]
     child: list[subprocess.Popen] = []
@@ -168,6 +218,9 @@ def _supervise(argv: list[str]) -> int:  # NOTE: runs in the supervisor process 
     set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:
         cleanup(signal.SIGTERM, None)
+    if not command:  # NOTE: a janitor (private_temp): wait for the parent's death, then remove the folder
+        while True:
+            signal.pause()
     child.append(
         subprocess.Popen(
             command,

@@ -77,7 +77,10 @@ class SpiceTarget:
         if self.workdir is not None:
             self.workdir.mkdir(parents=True, exist_ok=True)
             return Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
-        return Path(tempfile.mkdtemp(prefix="wavetrain-spice-"))
+        from wavetrain.targets._proc import kept_temp
+
+        # NOTE: what keep keeps lives outside a command's private temp folder, which goes when the command ends
+        return Path(tempfile.mkdtemp(prefix="wavetrain-spice-", dir=kept_temp() if self.keep else None))
 
     def _batch(self, text: str, analysis: Transient) -> dict[str, np.ndarray]:
         work = self._workdir()

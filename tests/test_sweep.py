@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -326,3 +329,20 @@ def test_a_truncated_result_part_is_set_aside_and_its_task_runs_again(tmp_path):
         table.write(sweep.run_task(task))
     assert len(read_table(tmp_path / "out")) == len(every)
 
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_a_sweep_exits_128_plus_its_number(tmp_path, monkeypatch, sig):
+    """Issue 23 point 16: SIGTERM to a sweep exited 130 (SIGINT's code), not 143."""
+    from click.testing import CliRunner
+
+    from wavetrain.cli import main
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), sig)
+        time.sleep(5)
+        raise AssertionError("the signal did not stop the sweep")
+
+    monkeypatch.setattr(sweep, "run_sweep", signalled)
+    result = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, TINY)), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 128 + sig, result.output
+    assert f"interrupted by {signal.Signals(sig).name}: the rows written so far are kept" in result.output

@@ -43,10 +43,11 @@ seeds: 4
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen:
+def start(args: list[str], log: Path, temp: Path | None = None) -> subprocess.Popen:
     handle = open(log, "w")
+    env = ENV if temp is None else {**ENV, "TMPDIR": str(temp)}
     return subprocess.Popen(
-        [sys.executable, "-m", *args], stdout=handle, stderr=subprocess.STDOUT, env=ENV, start_new_session=True
+        [sys.executable, "-m", *args], stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
 
 
@@ -124,27 +125,32 @@ def test_killed_command_resumes_and_every_row_is_written_once(tmp_path):
     spec_path = tmp_path / "slow.yaml"
     spec_path.write_text(SLOW)
     out = tmp_path / "out"
+    temp = tmp_path / "tmp"  # NOTE: issue 23 point 16: Dask's scratch space and lock files stayed here
+    temp.mkdir()
     command = ["wavetrain", "sweep", str(spec_path), "--out", str(out), "--workers", "1", "--no-progress"]
     processes: list[subprocess.Popen] = []
     try:
         # Ctrl-C: the command closes its cluster and exits 130; its worker processes are gone with it
-        processes.append(start(command, tmp_path / "int.log"))
+        processes.append(start(command, tmp_path / "int.log", temp))
         wait_for(lambda: len(part_files(out)) >= 2, 120, "two rows")
         processes[-1].send_signal(signal.SIGINT)
         assert processes[-1].wait(timeout=60) == 130, (tmp_path / "int.log").read_text()
         wait_for(lambda: not group_alive(processes[-1].pid), 30, "the LocalCluster's workers to exit")
         first = len(part_files(out))
+        assert list(temp.iterdir()) == [], "Ctrl-C leaves nothing in the temp folder"
         assert "rerun the same command to resume" in (tmp_path / "int.log").read_text()
         # SIGKILL of the command alone (no finally runs): its workers notice and exit by themselves
-        processes.append(start(command, tmp_path / "kill.log"))
+        processes.append(start(command, tmp_path / "kill.log", temp))
         wait_for(lambda: len(part_files(out)) >= first + 2, 120, "two more rows")
         os.kill(processes[-1].pid, signal.SIGKILL)
         processes[-1].wait(timeout=30)  # reaped, so only its children can keep the group alive
         wait_for(lambda: not group_alive(processes[-1].pid), 30, "the killed command's workers to exit")
         second = len(part_files(out))
+        wait_for(lambda: list(temp.iterdir()) == [], 15, "the temp folder of the killed command to go")
         assert 2 <= first < second < 16
-        processes.append(start(command, tmp_path / "last.log"))
+        processes.append(start(command, tmp_path / "last.log", temp))
         assert processes[-1].wait(timeout=180) == 0, (tmp_path / "last.log").read_text()
+        assert list(temp.iterdir()) == [], "a finished sweep leaves no lock file behind"
     finally:
         kill_groups(processes)
     assert f"16 tasks, {second} already in" in (tmp_path / "last.log").read_text()

@@ -103,7 +103,10 @@ def simulate_netlist(
         check_netlist(path)
     # NOTE: the raw file and log go to a temp dir (kept only with keep), never beside the netlist;
     # it is removed on every other exit path, and by the supervisor if wavetrain itself is killed
-    work = tempfile.mkdtemp(prefix="wavetrain-spice-")
+    from wavetrain.targets._proc import kept_temp
+
+    # NOTE: what --keep keeps lives outside the command's private temp folder, which goes when the command ends
+    work = tempfile.mkdtemp(prefix="wavetrain-spice-", dir=kept_temp() if keep else None)
     empty = Path(work) / "cwd"  # NOTE: ngspice looks up an include in its working folder first: an empty one
     empty.mkdir()
     try:

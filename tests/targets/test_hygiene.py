@@ -76,7 +76,7 @@ def test_trust_netlist_runs_it_as_written(tmp_path):
     assert marker.exists(), "--trust-netlist runs the control block"
 
 
-def start_simulate(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+def start_simulate(tmp_path: Path, *extra: str, ignore_sigint: bool = False) -> tuple[subprocess.Popen, Path]:
     temp = tmp_path / "tmp"
     temp.mkdir(exist_ok=True)
     netlist = tmp_path / "long.cir"
@@ -87,6 +87,8 @@ def start_simulate(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # NOTE: as a shell starts a background job of a script (`wavetrain simulate ... &`)
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
     return process, temp
 
@@ -214,3 +216,22 @@ def test_a_signal_during_the_shared_runner_never_crashes_python(tmp_path, sig):
     assert process.returncode == 128 + sig, (process.returncode, err[-2000:])  # -11 would be the segfault
     assert err.strip().splitlines()[-1] == f"wavetrain: stopped by {signal.Signals(sig).name}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+@needs_ngspice
+def test_sigint_stops_a_background_simulate_that_inherited_it_ignored(tmp_path):
+    """Issue 23 point 16: with SIGINT inherited as ignored, `kill -INT` did nothing until the 300 s timeout."""
+    process, temp = start_simulate(tmp_path, "--timeout", "120", ignore_sigint=True)
+    wait_for_ngspice(tmp_path / "long.cir", process)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill() if process.poll() is None else None
+    assert process.returncode == 130 and err.strip() == "wavetrain: stopped by SIGINT"
+    assert time.monotonic() - started < 20
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(tmp_path / "long.cir")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_mentioning(str(tmp_path / "long.cir")) == [] and list(temp.iterdir()) == []

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from wavetrain.cli.support import Finite, friendly, rows
+from wavetrain.cli.support import Finite, friendly, private_temp, rows
 from wavetrain.errors import ConfigError
 
 
@@ -44,6 +44,7 @@ from wavetrain.errors import ConfigError
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of the summary.")
 @friendly
+@private_temp
 def deploy_command(
     model: Path, target: str, fixed_point: bool, train_too: bool, epochs: int, train_samples: int, batch_size: int,
     lr: float, data: str, samples: int, timeout: float, as_json: bool,

@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from wavetrain import plots
-from wavetrain.cli.support import DATA_OPTIONS, Finite, drive_batch, friendly, with_options
+from wavetrain.cli.support import DATA_OPTIONS, Finite, drive_batch, friendly, private_temp, with_options
 from wavetrain.errors import ConfigError
 from wavetrain.targets import TARGETS, canonical
 
@@ -58,6 +58,7 @@ from wavetrain.targets import TARGETS, canonical
 @click.option("--json", "as_json", is_flag=True, help="Netlist: one JSON object with every vector's final value.")
 @with_options(DATA_OPTIONS)
 @friendly
+@private_temp
 def simulate_command(
     source: Path,
     target: str,

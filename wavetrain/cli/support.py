@@ -62,6 +62,21 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def private_temp(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that starts children (ngspice, Lava's runtime, Dask workers) in a temp folder of its own,
+    removed however the command ends, SIGKILL included (:func:`wavetrain.targets._proc.private_temp`). Below
+    :func:`friendly`, so a signal's ``finally`` clauses have run when the folder goes."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wavetrain.targets._proc import private_temp as scratch
+
+        with scratch():
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
 def parse_layers(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",")]

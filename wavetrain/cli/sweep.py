@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from wavetrain.cli.support import friendly
+from wavetrain.cli.support import friendly, private_temp
 
 COMPARED = (
     "test_accuracy",
@@ -53,11 +53,13 @@ def sweep_group() -> None:
 @click.option("--retry-failed", is_flag=True, help="Run again the tasks recorded as failed.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (drawn only when stderr is a terminal).")
 @friendly
+@private_temp
 def run_command(
     sweep_file: Path, out: Path, scheduler: str | None, workers: int | None, retry_failed: bool, no_progress: bool
 ) -> None:
     """Run every task of SWEEP_FILE that --out has no row for, one Dask task per (setting, seed)."""
     from wavetrain.sweep.run import run_sweep
+    from wavetrain.targets._proc import Terminated
 
     # NOTE: SIGTERM closes the cluster as Ctrl-C does; SIGINT too when a shell started us with it ignored (a
     # background job of a script), so `kill -INT` always stops a sweep cleanly
@@ -72,11 +74,14 @@ def run_command(
             retry_failed=retry_failed,
             echo=click.echo,
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as err:
+        signum = getattr(err, "signum", signal.SIGINT)  # NOTE: exit 128 + the signal: 130 for SIGINT, 143 for SIGTERM
         click.echo(
-            f"interrupted: the rows written so far are kept in {out}; rerun the same command to resume", err=True
+            f"interrupted by {signal.Signals(signum).name}: the rows written so far are kept in {out}; rerun the same "
+            f"command to resume",
+            err=True,
         )
-        sys.exit(130)
+        sys.exit(128 + signum)
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
@@ -90,7 +95,9 @@ def run_command(
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    from wavetrain.targets._proc import Terminated
+
+    raise Terminated(signum)
 
 
 @sweep_group.command("report")

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from wavetrain import runs
-from wavetrain.cli.support import FILE, friendly, parse_layers, resumed
+from wavetrain.cli.support import FILE, friendly, parse_layers, private_temp, resumed
 from wavetrain.compiler.functions import ACTIVATIONS, LOSSES
 from wavetrain.compiler.models import PRESETS
 from wavetrain.emulator.train import METHODS
@@ -131,6 +131,7 @@ from wavetrain.errors import TrainingInterrupted, WavetrainError
     help="loihi: the Loihi fixed-point formats (calibrated on the training data; on Lava: fixed_pt).",
 )
 @friendly
+@private_temp
 def train(
     save_path: Path | None,
     plot_path: Path | None,
