@@ -46,6 +46,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from wavetrain.errors import UntrustedNetlist
 
@@ -154,6 +155,88 @@ _COMMAND = re.compile(rb"(?i)(%s|pre_\w*)(?![\w.])" % b"|".join(sorted(w.encode(
 _WORD = re.compile(r"[^\s(]+")
 _ASSIGN = re.compile(r"([A-Za-z_][\w.]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s()=,]+)")
 _FILE_PARAM = re.compile(r"\bfile\w*\s*=|\w+\.file\s*=|\w*file\s*=", re.IGNORECASE)
+# NOTE: the fast path of _check_file (a netlist is mostly element cards): while no dot-card is open, the lines up to
+# the first one that a _Suspects scan finds are element cards with no command word and nothing file-like, '*'
+# comments that are not '*#' or '*ng_script', '+' continuations of element cards or blank lines, and are skipped;
+# each scan runs in C and is stricter than the line-by-line rules, which read every line a scan finds
+_PLAIN = bytes([9, 10, *range(32, 127)])  # printable ASCII, tab and newline
+_NOT_PLAIN = re.compile(rb"[^\t\n\x20-\x7e]")  # NUL, CR, UTF-8, ...
+# the start of a line, after its newline (a dot-card, '@', '$', ';', '//' or any other first byte than an element
+# letter, '*' or '+'; '*#' or '*ng_script'; a command word)
+_LINE_START = re.compile(
+    rb"\n[ \t]*(?:(?![ \t\n*+%s])|\*(?:#|(?i:ng_script))|(?i:%s|pre_\w*)(?![\w.]))"
+    % (re.escape(bytes(sorted(_LETTERS))), b"|".join(sorted(w.encode() for w in COMMAND_WORDS)))
+)
+_CHUNK = 8 * 2**20  # bytes read at a time
+
+
+@dataclass
+class _State:
+    """Where the reading of one file stands: the dot-card being assembled, whether a card was seen."""
+
+    card: _Card | None = None  # the dot-card being read (its continuation lines join it); None after an element
+    seen_card: bool = False
+
+
+class _Suspects:
+    """Where, from a line start on, the next line the fast path must not skip begins or lies (``end``: nowhere) in
+    one chunk: each scan's next hit is kept, so a chunk is scanned once per kind of suspect."""
+
+    def __init__(self, data: bytes, end: int) -> None:
+        self.data, self.end = data, end
+        self.lowered = data.lower()  # NOTE: only A-Z change, so offsets are the same
+        self.plain = not data.translate(None, _PLAIN)
+        self.hits = [-1] * 4
+
+    def _scan(self, kind: int, start: int) -> int:
+        data, end = self.data, self.end
+        if kind == 0:  # a byte that is not printable ASCII
+            match = None if self.plain else _NOT_PLAIN.search(data, start, end)
+            return end if match is None else match.start()
+        if kind == 1:  # file=, ic.file=, input_file=, ... in any case
+            found = self.lowered.find(b"ile", start, end)
+            return end if found < 0 else found
+        if kind == 2:  # a line ending in a blank or a backslash
+            hits = [data.find(tail, start, end) for tail in (b" \n", b"\t\n", b"\\\n")]
+            return min((hit for hit in hits if hit >= 0), default=end)
+        match = _LINE_START.search(data, start - 1, end)  # NOTE: from the newline before start: its line too
+        return end if match is None else max(start, match.start() + 1)
+
+    def next(self, start: int) -> int:
+        for kind, hit in enumerate(self.hits):
+            if hit < start:
+                self.hits[kind] = self._scan(kind, start)
+        return min(self.hits)
+
+
+def _lines(handle: Any, state: _State) -> Iterator[tuple[int, bytes]]:
+    """(line number, line with its newline) of the lines _check_file must read one by one: while no dot-card is
+    open and a card was seen, the lines before the next one :class:`_Suspects` finds are skipped (a 300 MB netlist
+    of element cards is scanned in C instead of one Python iteration per line)."""
+    number, rest = 0, b""
+    while True:
+        chunk = handle.read(_CHUNK)
+        if not chunk:
+            if rest:
+                yield number + 1, rest
+            return
+        data = rest + chunk
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            rest = data  # NOTE: one line longer than a chunk: keep reading it
+            continue
+        rest, position, suspects = data[end:], 0, _Suspects(data, end)
+        while position < end:
+            if state.card is None and state.seen_card and position:  # NOTE: a chunk's first line: one by one
+                stop = data.rfind(b"\n", position, suspects.next(position)) + 1  # NOTE: the suspect's line start
+                if stop > position:
+                    number += data.count(b"\n", position, stop)
+                    position = stop
+                    continue
+            newline = data.index(b"\n", position) + 1
+            number += 1
+            yield number, data[position:newline]
+            position = newline
 
 
 @dataclass
@@ -211,8 +294,7 @@ def _regular(path: Path, what: str) -> Path:
 def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]:
     """Check one file line by line; return the files it includes (already checked to lie inside ``root``)."""
     includes: list[Path] = []
-    card: _Card | None = None  # the dot-card being read (its continuation lines join it); None after an element
-    seen_card = False
+    state = _State()
     try:
         # NOTE: O_NONBLOCK: a FIFO swapped in after the stat must not hang the open; fstat checks the opened file
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -221,7 +303,7 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise UntrustedNetlist(f"{label}: expected a regular file, got another kind of file")
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in _lines(handle, state):
             line = raw.rstrip(b"\n")
             if b"\r" in line:
                 line = line.replace(b"\r", b"")  # NOTE: ngspice deletes every \r, wherever it is
@@ -240,16 +322,17 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
             if not body:
                 continue
             first = body[0]
-            if first in _LETTERS and card is None:
+            if first in _LETTERS and state.card is None:
                 # NOTE: the fast path, an element card (most of a netlist): printable, no command word, no file
+                # ('ile' in any case: ngspice reads IC.FILE= as ic.file=)
                 if (
                     body.translate(None, _PRINTABLE_BYTES)
                     or body.endswith((b"\\\\", b" ", b"\t"))
                     or _COMMAND.match(body)
-                    or (b"ile" in body and _FILE_PARAM.search(body.decode()))
+                    or (b"ile" in body.lower() and _FILE_PARAM.search(body.decode()))
                 ):
                     _element_line(body, _at(label, number))
-                seen_card = True
+                state.seen_card = True
                 continue
             where = _at(label, number)
             if first == ord("*"):
@@ -271,23 +354,23 @@ def _check_file(path: Path, label: str, root: Path, is_main: bool) -> list[Path]
             if first == ord("@"):
                 raise _untrusted(where, "ngspice stops reading the file at a line starting '@'")
             if first == ord("+"):
-                if card is None:
-                    if not seen_card:
+                if state.card is None:
+                    if not state.seen_card:
                         raise _untrusted(where, "a '+' continuation line has no card before it")
                     _element_line(body, where)  # NOTE: continues an element card: the element rules apply
                     continue
-                card.text += " " + _strip_comments(body.decode("ascii"))[1:]
+                state.card.text += " " + _strip_comments(body.decode("ascii"))[1:]
                 continue
-            seen_card = True
-            includes += _finish(card, root, is_main, path.parent)
-            card = None
+            state.seen_card = True
+            includes += _finish(state.card, root, is_main, path.parent)
+            state.card = None
             if first == ord("."):
                 text = _strip_comments(body.decode("ascii"))
-                card = _Card(text.split(None, 1)[0].split("(", 1)[0].lower(), text, where)
-                _check_dot(card, is_main)
+                state.card = _Card(text.split(None, 1)[0].split("(", 1)[0].lower(), text, where)
+                _check_dot(state.card, is_main)
             else:
                 _element_line(body, where)
-    includes += _finish(card, root, is_main, path.parent)
+    includes += _finish(state.card, root, is_main, path.parent)
     return includes
 
 

@@ -29,6 +29,9 @@ VALUE = "4242.5"
 BODY = "V1 a 0 1\nR1 a 0 1k\n.tran 1n 10n\n"
 SCALES = "amploffset=[0] amplscale=[1]"  # NOTE: filesource has no default for these
 FILESOURCE = "a1 %vd([fs 0]) filesrc\nr2 fs 0 1k\n"
+MANY = "".join(f"Rm{i} a 0 1k\n" if i % 7 else f"* note {i}\n+ \n" for i in range(1, 3000))
+AFTER_MANY = 5 + MANY.count("\n")  # the line after .title, BODY and MANY
+HUGE = "R1234567 node12345 node67890 1.2345k\n" * 300_000  # 11 MB: more than one chunk of the reader
 
 # name: (netlist, extra files inside proj/ (name: text; "->x" a symlink to outside/x, "=>x" one to proj/x), the line
 #        refused,
@@ -165,6 +168,47 @@ HOSTILE: dict[str, tuple[str, dict[str, str], int, str | None]] = {
     "pre_command": (".title s\n" + BODY + "pre_shell touch {canary}\n.end\n", {}, 5, None),
     "form_feed": (".title f\n" + BODY + "\f.control\n.end\n", {}, 5, None),
     "orphan_continuation": ("title\n+ .control\n" + BODY, {}, 2, None),
+    "cider_instance_file_upper": (
+        ".title c\n" + BODY + "D1 a 0 dmod IC.FILE={outside}/secret.txt\n.model dmod d\n.end\n",
+        {},
+        5,
+        None,
+    ),
+    # NOTE: issue 23 point 16: thousands of plain element cards are skipped in C; what follows them is still seen, on
+    # its own line number (a chunk boundary falls inside the 11 MB case; its harm is star_hash's, too slow to prove)
+    "after_many_cards_star_hash": (
+        ".title m\n" + BODY + MANY + "*# shell touch {canary}\n.end\n",
+        {},
+        AFTER_MANY,
+        "runs",
+    ),
+    "after_many_cards_control": (
+        ".title m\n" + BODY + MANY + " .control\nshell touch {canary}\n.endc\n",
+        {},
+        AFTER_MANY,
+        "runs",
+    ),
+    "after_many_cards_file": (
+        ".title m\n" + BODY + MANY + "D1 a 0 dmod Ic.File={outside}/secret.txt\n",
+        {},
+        AFTER_MANY,
+        None,
+    ),
+    "after_many_cards_continued": (
+        ".title m\n" + BODY + MANY + "+ ic.file={outside}/secret.txt\n",
+        {},
+        AFTER_MANY,
+        None,
+    ),
+    "after_many_cards_backslash": (
+        ".title m\n" + BODY + MANY + "R9 a 0 1k \\\\\n.control\n.end\n",
+        {},
+        AFTER_MANY,
+        None,
+    ),
+    "after_many_cards_command": (".title m\n" + BODY + MANY + "  Shell touch {canary}\n.end\n", {}, AFTER_MANY, None),
+    "after_many_cards_nul": (".title m\n" + BODY + MANY + "R9 a 0 1k\0 .control\n.end\n", {}, AFTER_MANY, None),
+    "after_a_chunk_of_cards": (".title m\n" + BODY + HUGE + "*# shell touch {canary}\n.end\n", {}, 5 + 300_000, None),
 }
 
 
@@ -333,3 +377,31 @@ def test_the_check_is_linear_in_the_netlist_size(tmp_path):
     check_netlist(netlist)
     per_mb = (time.perf_counter() - began) / (netlist.stat().st_size / 2**20)
     assert per_mb < 2.0, f"{per_mb:.2f} s per MB"  # NOTE: ~0.1 s per MB here; a bound only against quadratic work
+
+
+def test_a_large_netlist_of_plain_cards_is_scanned_not_read_line_by_line(tmp_path, monkeypatch):
+    """Issue 23 point 16: the check took over 100 s on a 300 MB netlist ngspice reads in 10 s (one Python iteration,
+    with regexes, per line). Runs of plain element cards are now scanned in C; only the lines around other cards
+    are read one by one, and each is still checked (the hostile cases after_many_cards_* above)."""
+    from wavetrain.targets import deck
+
+    lines = [".title big", "V1 n0 0 1"]
+    for i in range(200_000):
+        lines.append(f"R{i} n{i} n{i + 1} 1k" if i % 50 else f"* section {i}\n+ \nC{i} n{i} 0 1p")
+    lines += [".tran 1n 2n", ".end", ""]
+    netlist = tmp_path / "big.cir"
+    text = "\n".join(lines)
+    netlist.write_text(text)
+    total = text.count("\n")
+    seen = []
+    real = deck._lines
+
+    def counted(handle, state):
+        for item in real(handle, state):
+            seen.append(item[0])
+            yield item
+
+    monkeypatch.setattr(deck, "_lines", counted)
+    check_netlist(netlist)
+    assert len(seen) < 0.03 * total, f"{len(seen)} of {total} lines read one by one"
+    assert seen[:2] == [1, 2] and seen[-2:] == [total - 1, total], "the title, the first and the last cards"
