@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from wavetrain.compiler.budget import check_memory
 from wavetrain.compiler.functions import Activation, Array
 from wavetrain.compiler.graph import as_graph
 from wavetrain.emulator import devices
@@ -77,6 +78,10 @@ class AnalogSubstrate(Substrate):
         # NOTE: PCG64DXSM (numpy's recommended successor of PCG64): its raw words make float32 draws 1.6x faster
         self.rng = np.random.Generator(np.random.PCG64DXSM(run_seed))
         count = 1 if self.chips is None else self.chips
+        # NOTE: per chip, each weight has a bound, a step scale, a stuck mask, a drift exponent, its conductances and
+        # its copy in the run: refused before a seed is spawned (spawning 10^13 chips' seeds alone never ends)
+        weights = sum(int(np.prod(shape)) + int(np.prod(bias)) for shape, bias in self.graph.param_shapes().values())
+        check_memory(8.0 * count * weights * 8, f"{count:,} chips of {self.name}", "use fewer chips")
         self._draw([np.random.default_rng(s) for s in chip_seeds.spawn(count)])
 
     # NOTE: per-chip draws are stacked so that chip c is identical whatever the number of chips

@@ -409,3 +409,22 @@ def test_a_tampered_checkpoint_state_is_a_model_file_error(tmp_path, digits):
     bad = rewrite_member(path, "checkpoint.json", tamper)
     with pytest.raises(ModelFileError, match=r"the checkpoint's state does not fit this run \(TypeError"):
         wavetrain.train(Network.mlp([64, 6, 10], seed=0), small, epochs=2, seed=3, resume=bad)
+
+
+def test_an_empty_sweep_file_is_refused_in_yaml_and_toml(tmp_path):
+    """Found by the hostile sweep: an empty TOML file ran one task of defaults (an empty YAML one was refused)."""
+    for name in ("s.yaml", "s.toml"):
+        with pytest.raises(SweepError, match=r"the file is empty, expected a mapping of some of name, description"):
+            load_spec(sweep_file(tmp_path, "# nothing yet\n", name))
+
+
+def test_chips_past_the_memory_limit_are_refused_before_any_draw():
+    """Found by the hostile sweep: `hardware fidelity reram --chips 10000000000000` spawned seeds until killed."""
+    out = isolated(
+        """
+        from click.testing import CliRunner
+        from wavetrain.cli import main
+        print(CliRunner().invoke(main, ["hardware", "fidelity", "reram", "--chips", "10000000000000"]).output)
+        """
+    )
+    assert "BudgetError: 10,000,000,000,000 chips of reram: needs about" in out, out

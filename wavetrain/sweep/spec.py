@@ -196,6 +196,8 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise SweepError(f"{path}: not a readable TOML file: {err}") from err
     else:
         raw = loads_yaml(data, str(path), SweepError)  # NOTE: no duplicate key, no YAML 1.1 surprise, aliases budgeted
+    if raw is None or raw == {}:  # NOTE: an empty file (or one of comments) is a mistake, not a sweep of defaults
+        raise SweepError(f"{path}: the file is empty, expected a mapping of some of {', '.join(TOP_KEYS)}")
     if not isinstance(raw, dict):
         raise SweepError(f"{path}: expected a mapping of {', '.join(TOP_KEYS)}, got {type(raw).__name__}")
     return raw
