@@ -347,3 +347,158 @@ def test_the_fuzz_checks_can_fail():
         with clean_temp() as folder:
             (folder / "left.tmp").write_text("x")
     assert math.isfinite(1.0)
+
+
+# --- every file format (issue 23): hardware JSON, sweep YAML/TOML, checkpoints, Parquet parts ----------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(
+    edits=st.lists(st.tuples(st.sampled_from(["version", "name", "description", "device", "io", "x"]), json_values)),
+    field=st.sampled_from(["device.read_noise", "io.adc_bits", "circuit.line_loss", "device.max_pulses", "name"]),
+    value=st.one_of(json_values, st.sampled_from(["1:30", "Infinity", "NaN", "-0", "1e999"])),
+    raw=st.sampled_from(["", "dup", "deep", "nan", "bom", "trailing"]),
+)
+def test_hardware_json_files(tmp_path_factory, edits, field, value, raw):
+    from wavetrain.emulator.hardware import load_hardware
+
+    folder = tmp_path_factory.mktemp("hw")
+    data = json.loads(load_hardware("reram").to_json())
+    for key, new in edits:
+        data[key] = new
+    part, _, leaf = field.partition(".")
+    if leaf and isinstance(data.get(part), dict):
+        data[part][leaf] = value
+    text = json.dumps(data, allow_nan=True)
+    text = {
+        "": text,
+        "dup": text.replace("{", '{"name": "a", ', 1),
+        "deep": text[:-1] + ', "io": ' + "[" * 5000 + "]" * 5000 + "}",
+        "nan": text.replace("0.0", "NaN", 1),
+        "bom": "\ufeff" + text,
+        "trailing": text + " x",
+    }[raw]
+    path = folder / "hw.json"
+    path.write_text(text)
+    with clean_temp():
+        outcome(lambda: load_hardware(str(path)))
+        check_cli(["hardware", "show", str(path)])
+        check_cli(["hardware", "save", "reram", "-o", str(folder / "o.json"), "--set", f"{field}={json.dumps(value)}"])
+
+
+sweep_fragments = st.sampled_from(
+    [
+        "base: {layers: [64, 8, 10], epochs: 1}\n",
+        "base: {layers: [64, 8, 10], epochs: 1, epochs: 2}\n",
+        "grid:\n  lr: [0.1, 0.2]\n",
+        "grid:\n  lr: [1:30]\n",
+        "grid:\n  lr: 5\n",
+        "grid: [1, 2]\n",
+        "seeds: 1000000000\n",
+        "seeds: -1\n",
+        "seeds: true\n",
+        "random:\n  samples: 3\n  lr: {low: 0.01, high: 0.1, log: true}\n",
+        "random:\n  samples: 1e12\n",
+        "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
+        "metrics: [test_accuracy, nope]\n",
+        "name: !!python/object:os.system x\n",
+        "root_seed: 0x10\n",
+        "%YAML 1.1\n---\n",
+        "\t- bad indent\n",
+        "key: [unclosed\n",
+    ]
+)
+
+
+@FUZZ
+@given(parts=st.lists(sweep_fragments, min_size=1, max_size=4), toml=st.booleans(), junk=st.binary(max_size=30))
+def test_sweep_files(tmp_path_factory, parts, toml, junk):
+    from wavetrain.sweep.spec import load_spec
+
+    folder = tmp_path_factory.mktemp("sweep")
+    if toml:
+        path = folder / "s.toml"
+        path.write_bytes(b"[base]\nlayers = [64, 8, 10]\nepochs = 1\n[grid]\nlr = [0.1]\n" + junk)
+    else:
+        path = folder / "s.yaml"
+        path.write_bytes("".join(parts).encode() + junk)
+    with clean_temp():
+        outcome(lambda: load_spec(path))
+
+
+@pytest.fixture(scope="module")
+def checkpoint_members(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "c.npz"
+    x = np.random.default_rng(0).normal(size=(24, 3))
+    wavetrain.train(Network.mlp([3, 4, 2], seed=0), (x, np.arange(24) % 2), epochs=1, seed=0, checkpoint=path)
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _paths(value, prefix=()):
+    """Every (path, leaf) of a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+    yield prefix, value
+
+
+@FEW
+@given(pick=st.integers(0, 10**6), value=json_values, cut=st.one_of(st.none(), st.integers(0, 4000)))
+def test_tampered_checkpoints(tmp_path_factory, checkpoint_members, pick, value, cut):
+    folder = tmp_path_factory.mktemp("tampered")
+    body = json.loads(checkpoint_members["checkpoint.json"])
+    paths = [path for path, _ in _paths(body) if path]
+    target = paths[pick % len(paths)]
+    node = body
+    for key in target[:-1]:
+        node = node[key]
+    node[target[-1]] = value
+    members = dict(checkpoint_members, **{"checkpoint.json": json.dumps(body).encode()})
+    path = folder / "c.npz"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue()[:cut] if cut is not None else buffer.getvalue())
+    x = np.random.default_rng(0).normal(size=(24, 3))
+    net = Network.mlp([3, 4, 2], seed=0)
+    with clean_temp():
+        outcome(lambda: wavetrain.train(net, (x, np.arange(24) % 2), epochs=2, seed=0, resume=path))
+    assert all(np.isfinite(layer.weight).all() for layer in net.layers), "no NaN is left in a network"
+
+
+@FEW
+@given(cut=st.integers(0, 3000), flip=st.one_of(st.none(), st.integers(0, 3000)))
+def test_corrupt_parquet_parts(tmp_path_factory, cut, flip):
+    from wavetrain.sweep import run as sweep
+    from wavetrain.sweep.report import report
+    from wavetrain.sweep.spec import load_spec, tasks
+    from wavetrain.sweep.table import SweepTable
+
+    folder = tmp_path_factory.mktemp("parts")
+    spec_path = folder / "s.yaml"
+    spec_path.write_text("base: {layers: [64, 4, 10], epochs: 1}\ngrid:\n  lr: [0.1, 0.2]\n")
+    spec = load_spec(spec_path)
+    every = tasks(spec)
+    table = SweepTable(folder / "out", spec, len(every))
+    for task in every:
+        table.write(sweep.run_task(task))
+    part = folder / "out" / "results" / f"{every[0].task_id}.parquet"
+    data = bytearray(part.read_bytes())
+    if flip is not None and flip < len(data):
+        data[flip] ^= 0xFF
+    part.write_bytes(bytes(data[: max(cut, 0)]) if cut < len(data) else bytes(data))
+    with clean_temp():
+        outcome(lambda: report(folder / "out"))
+        done = SweepTable(folder / "out", spec, len(every)).finished()
+    assert every[1].task_id in done
