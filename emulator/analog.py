@@ -204,10 +204,19 @@ class AnalogSubstrate(Substrate):
             return value
         return value.reshape(-1, value.shape[-1])[rows]
 
-    def inference(self) -> Substrate:
-        """This chip as it is read in use, ``t_inference`` after programming: its weights drifted (power law, each
-        device its own exponent); every other hook, the devices and the generators are this substrate's."""
-        return _Inference(self)
+    def inference(self, t: float | None = None, scales: dict[str, Any] | None = None) -> Substrate:
+        """This chip as it is read in use, ``t`` seconds after programming (default ``t_inference``): its weights
+        drifted (power law, each device its own exponent), each forward crossbar output of node n multiplied by
+        ``scales[n]`` (a drift compensation applied digitally after the read: a number per chip (chips, 1, 1) or per
+        column (chips, 1, out)); every other hook, the devices and the generators are this substrate's."""
+        return _Inference(self, self.model.device.t_inference if t is None else float(t), scales or {})
+
+    def drift_factor(self, layer: str, t: float) -> Array | float:
+        """G(t) / G(t_programmed) of every device of ``layer``: (t / t0)^-nu_i after drift_t0, 1 before."""
+        dev = self.model.device
+        if not dev.drift_nu and not dev.drift_nu_dtod:
+            return 1.0
+        return devices.drift_factor(t, dev.drift_t0, self.nu_drift[layer])
 
     def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
         """Read noise, referred to the output as aihwkit's w_noise is: every product is a fresh read of every device.
@@ -358,11 +367,22 @@ class _Inference(Delegate):
 
     inner: AnalogSubstrate
 
+    def __init__(self, inner: AnalogSubstrate, t: float, scales: dict[str, Any]) -> None:
+        super().__init__(inner)
+        self.t, self.scales = t, scales
+
     def weight(self, W: Array, layer: str) -> Array:
         dev = self.inner.model.device
-        if dev.drift_nu and dev.t_inference > dev.drift_t0:
-            return W * devices.drift_factor(dev.t_inference, dev.drift_t0, self.inner.nu_drift[layer]).astype(W.dtype)
+        if (dev.drift_nu or dev.drift_nu_dtod) and self.t > dev.drift_t0 and layer in self.inner.nu_drift:
+            return W * np.asarray(self.inner.drift_factor(layer, self.t)).astype(W.dtype)
         return W
+
+    def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
+        out = self.inner.crossbar(y, x, layer, direction)
+        scale = self.scales.get(layer)
+        if scale is None or direction != "forward":
+            return out
+        return out * np.asarray(scale, dtype=out.dtype)  # NOTE: (chips, 1, 1 or out) against (chips, rows, out)
 
 
 def _row_blocks(shape: tuple[int, ...]) -> list[slice]:

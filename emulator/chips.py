@@ -243,6 +243,7 @@ class ChipRun:
         result.chips = self.chips
         result.fidelity = self.fidelity
         result.chip_test_accuracy = self.chip_test_accuracy
+        result.chip_run = self
 
 
 def fidelity_by_tick(

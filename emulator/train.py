@@ -10,11 +10,12 @@ divergence rollback and signals are the :class:`~wavetrain.emulator.checkpoint.S
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -86,6 +87,7 @@ class TrainResult:
     chips: int | None = None  # Monte-Carlo chip instances (None: one chip, no chip axis)
     chip_test_accuracy: list[list[float]] = field(default_factory=list)  # per epoch, per chip
     fidelity: Fidelity | None = None  # gradient fidelity per epoch (emulator/chips.py)
+    chip_run: Any = field(default=None, repr=False)  # the ChipRun of hardware=: its chips as training left them
 
     def __repr__(self) -> str:
         """One line: the method, the epochs and the final scores (the per-epoch lists are its fields)."""
@@ -101,10 +103,11 @@ class TrainResult:
         return self.test_accuracy[-1] if self.test_accuracy else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        fields = asdict(self)
-        fields.pop("network")
-        fields["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
-        return {"test_accuracy_final": self.final_test_accuracy, **fields}  # NOTE: the headline first (README)
+        # NOTE: not asdict, which would deep-copy the network and the chips before they are dropped
+        skip = ("network", "chip_run", "fidelity")
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        out["fidelity"] = self.fidelity.to_dict() if self.fidelity is not None else None
+        return {"test_accuracy_final": self.final_test_accuracy, **out}  # NOTE: the headline first (README)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=True)

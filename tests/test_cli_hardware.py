@@ -55,3 +55,25 @@ def test_fidelity_tick_by_tick_is_exact_at_2L_on_the_ideal_chip_only(tmp_path):
     reram = run("hardware", "fidelity", "reram", "--layers", "64,16,10", "--batch", "8", "--chips", "2")
     row = next(line for line in reram.output.splitlines() if line.endswith("<- 2L"))
     assert float(row.split()[2]) > 1e-3
+
+
+def test_lifetime_prints_accuracy_over_time_and_refuses_bad_grids(tmp_path):
+    model = tmp_path / "m.npz"
+    assert run("train", "--layers", "64,16,10", "--epochs", "1", "--save", model, "--json").exit_code == 0
+    plot = tmp_path / "life.png"
+    out = run("hardware", "lifetime", model, "--chips", "2", "--times", "1,3600,3.15e7", "--plot", plot, "--json")
+    assert out.exit_code == 0, out.output
+    line = json.loads(out.output)
+    assert line["times"] == [1.0, 3600.0, 3.15e7] and set(line["accuracy"]) == {"none", "global"}
+    assert all(len(chips) == 2 for chips in line["accuracy"]["none"]) and plot.stat().st_size > 0
+    text = run("hardware", "lifetime", model, "--chips", "2", "--times", "1,60", "--compensation", "column")
+    assert text.exit_code == 0 and "column %" in text.output and "on pcm, 2 chips" in text.output
+    for args, message in (
+        (["--times", "60,1"], "times[1]: expected a strictly increasing grid, got 1.0 after 60.0"),
+        (["--times", "1,-5"], "times[1]: expected a finite time > 0 [s] since programming, got -5.0"),
+        (["--times", "1,soon"], "--times: expected numbers of seconds separated by commas, got 'soon'"),
+        (["--compensation", "none,fancy"], "compensation: expected one of none, global, column, got 'fancy'"),
+        (["--dataset", "mnist1d"], "do not fit the network"),
+    ):
+        bad = run("hardware", "lifetime", model, *args)
+        assert bad.exit_code == 1 and message in bad.output, bad.output

@@ -168,3 +168,17 @@ def fidelity_curves(
         legend_outside(ax)
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def lifetime_curves(curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
+    """Test accuracy against the time since programming (log axis): one line per label, mean over the chips with a
+    band of +-1 std. ``curves[label] = (times, mean, std)``, accuracies as fractions."""
+    fig, ax = _figure(1, 1, size=(7, 4.5))
+    for label, (times, mean, std) in curves.items():
+        t, m, s = (np.asarray(v, dtype=float) for v in (times, mean, std))
+        (line,) = ax.semilogx(t, 100 * m, marker="o", ms=3, label=label)
+        ax.fill_between(t, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.15)
+    ax.set(xlabel="time since programming [s]", ylabel="test accuracy [%]", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

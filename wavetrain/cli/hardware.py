@@ -1,4 +1,4 @@
-"""CLI commands for emulated analog hardware: ``wavetrain hardware list|show|save|fidelity``.
+"""CLI commands for emulated analog hardware: ``wavetrain hardware list|show|save|fidelity|lifetime``.
 
 Listed in :data:`wavetrain.cli.COMMANDS`; thin: parse arguments, call the public API, print.
 """
@@ -125,4 +125,80 @@ def fidelity(
         plots.fidelity_curves(
             {}, plot_path, title=f"{model}: gradient fidelity", by_tick={model: out["relative_error"]}, depth=net.depth
         )
+        click.echo(f"plot written to {plot_path}")
+
+
+@hardware.command("lifetime")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--hardware", "hardware_name", default="pcm", show_default=True, help="A preset or a .json model.")
+@click.option(
+    "--times", default="1,60,3600,86400,2.6e6,3.15e7", show_default=True, help="Seconds since programming, increasing."
+)
+@click.option("--chips", type=int, default=16, show_default=True, help="Chips the weights are programmed onto.")
+@click.option(
+    "--compensation", default="none,global", show_default=True, help="Drift compensation: none, global, column."
+)
+@click.option(
+    "--dataset", default=None, help="Test data (default: the data set the model was trained on, else digits)."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the chips and their reads.")
+@click.option("--flicker", type=float, default=0.0, show_default=True, help="1/f read noise (1: aihwkit's PCM model).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of accuracy vs time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of the table.")
+@friendly
+def lifetime(
+    model_path: Path,
+    hardware_name: str,
+    times: str,
+    chips: int,
+    compensation: str,
+    dataset: str | None,
+    seed: int,
+    flicker: float,
+    plot_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Test accuracy of MODEL (a network file) programmed once onto --chips chips, at each of --times after
+    programming: drift (each device its own exponent), read noise at every read, optional drift compensation."""
+    import json
+
+    import wavetrain
+    from wavetrain import plots
+    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.emulator.lifetime import check_compensation, check_times
+    from wavetrain.emulator.lifetime import lifetime as run_lifetime
+    from wavetrain.errors import ConfigError
+    from wavetrain.files import check_writable
+    from wavetrain.runs import check_fits
+
+    grid = []
+    for item in times.split(","):
+        try:
+            grid.append(float(item))
+        except ValueError:
+            raise ConfigError(
+                f"--times: expected numbers of seconds separated by commas, got {item.strip()!r}"
+            ) from None
+    check_times(grid)
+    schemes = check_compensation([c.strip() for c in compensation.split(",")])
+    model = load_hardware(hardware_name)
+    if chips < 1:
+        raise ConfigError(f"--chips: expected an integer >= 1, got {chips}")
+    if plot_path is not None:
+        check_writable(plot_path, "--plot")
+    net = wavetrain.Network.load(model_path)
+    name = dataset or (net.meta.get("cli") or {}).get("dataset") or "digits"
+    data = wavetrain.datasets.load(name)
+    check_fits(net, data, {"dataset": name})
+    out = run_lifetime(net, data, model, grid, chips, seed, schemes, flicker=flicker)
+    if plot_path is not None:
+        curves = {f"{model.name}, {c}": (out.times, out.mean(c), out.std(c)) for c in schemes}
+        plots.lifetime_curves(curves, plot_path, title=f"{net.name} on {model.name}: {chips} chips")
+    if as_json:
+        click.echo(json.dumps(out.to_dict()))
+    else:
+        click.echo(f"{net.name} ({net.describe()}) on {model.name}, {chips} chips, seed {seed}, test set of {name}")
+        click.echo("test accuracy, mean +- std over the chips")
+        click.echo(out.table())
+    if plot_path is not None and not as_json:
         click.echo(f"plot written to {plot_path}")
