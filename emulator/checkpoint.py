@@ -235,6 +235,11 @@ class Session:
                         f"expected the ideal one as in the checkpoint"
                     )
                 restore_into(state["substrate"], fields["substrate"], arrays, "substrate")
+            if "chips" in state:  # NOTE: emulated analog chips (train's hardware=): their devices, lines, generator
+                if "chips" not in fields:
+                    raise ConfigError(f"resume {path}: the run trains on emulated chips (hardware=), expected a "
+                                      f"checkpoint with their state; this one has none")  # fmt: skip
+                restore_into(state["chips"], fields["chips"], arrays, "chips")
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
             raise ModelFileError(f"{path}: checkpoint state is malformed: {type(err).__name__}: {err}") from err
         if not isinstance(saved["rng"], np.random.Generator):
@@ -322,7 +327,8 @@ class Session:
 
     def check_resume(self, header: dict[str, Any], net: Network, checkpoint_net: Network, path: Path) -> None:
         saved = header["settings"]
-        for key in sorted(set(saved) | set(self.settings)):
+        # NOTE: the hardware first: a run on other chips (or none) is named as such, not by a setting that follows
+        for key in sorted(set(saved) | set(self.settings), key=lambda k: (k != "hardware", k)):
             if key in self.MUTABLE:
                 continue
             if saved.get(key) != self.settings.get(key):
@@ -373,6 +379,8 @@ class Session:
         current = net.copy()  # NOTE: the network members hold the training parameters, whatever their dtype
         for n, (W, b) in state["params"].items():
             held = current.parameters(n)
+            if np.ndim(W) > held.weight.ndim:  # NOTE: Monte-Carlo chips (W: (chips, ...)): the network holds chip 0
+                W, b = W[0], b[0]
             held.weight, held.bias = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
         return write(self.path, current, header, state)
 

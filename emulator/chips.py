@@ -105,6 +105,22 @@ def _compare(hw: list[Array], exact: list[Array], chip: bool) -> tuple[float, fl
     ) else float("nan")
 
 
+@dataclass
+class ChipState:
+    """The chips' state besides their weights, as a checkpoint keeps it: the generator of every read, pulse and
+    rounding; each device's bound, step scale, stuck flag and drift exponent and each line's mismatch and timing
+    (drawn once from the seed, kept so a resumed run holds the same chips whatever draws them); the lines' echo
+    histories; the minibatch count (which steps sample fidelity); the fidelity and per-chip accuracies so far."""
+
+    rng: np.random.Generator
+    devices: dict[str, Any]
+    lines: dict[tuple[str, str], Any]
+    lags: dict[tuple[str, str], Any]
+    step: int = field(metadata={"state": True})
+    fidelity: Fidelity | None
+    chip_test_accuracy: list[list[float]]
+
+
 class Recorder(Delegate):
     """A view of a substrate that keeps what the ports read (the last readout per layer and kind) and the stored
     parameters each junction read it from; every hook is the inner substrate's."""
@@ -166,24 +182,65 @@ class ChipRun:
         self.chip = Machine.of(net, params, IDEAL) if self.exact else self.hooks  # the chips as training writes them
         self.machine = self.chip  # what the next step runs on (a recording view on fidelity steps)
         self.beside = self.exact and method_name == "dyadic" and schedule == "light_cone"
-        self.fidelity = Fidelity(fidelity_every, chips is not None) if fidelity_every else None
-        self.chip_test_accuracy: list[list[float]] = []
-        self._step = 0
+        sub = self.substrate
+        self.state = ChipState(
+            sub.rng, {"bound": sub.bound, "dw_scale": sub.dw_scale, "stuck": sub.stuck, "nu_drift": sub.nu_drift,
+                      "gamma": sub.gamma, "courant": sub.courant},
+            sub._lines, sub._lags, 0, Fidelity(fidelity_every, chips is not None) if fidelity_every else None, [],
+        )  # fmt: skip
         self._before: dict[str, tuple[Array, Array]] | None = None
+
+    @property
+    def fidelity(self) -> Fidelity | None:
+        return self.state.fidelity
+
+    @property
+    def chip_test_accuracy(self) -> list[list[float]]:
+        return self.state.chip_test_accuracy
+
+    def checkpointed(self) -> ChipState:
+        """What a checkpoint keeps of the chips besides their weights (``params``): :class:`ChipState`."""
+        return self.state
+
+    def resumed(self) -> None:
+        """After a checkpoint was restored into :attr:`state` (fresh objects): put it back into the chips."""
+        sub, state = self.substrate, self.state
+        sub.rng.bit_generator.state = state.rng.bit_generator.state
+        state.rng = sub.rng
+        for key in ("bound", "dw_scale", "stuck", "nu_drift"):
+            live, saved = getattr(sub, key), state.devices[key]
+            if set(live) != set(saved):
+                raise ConfigError(f"resume: the checkpoint's chips hold nodes {sorted(saved)}, expected {sorted(live)}")
+            for n, value in saved.items():
+                if np.shape(value) != np.shape(live[n]):
+                    raise ConfigError(f"resume: the checkpoint's {key} of node {n} has shape {np.shape(value)}, "
+                                      f"expected {np.shape(live[n])} (the same chips)")  # fmt: skip
+                live[n] = value if not isinstance(value, np.ndarray) else value.astype(
+                    live[n].dtype if isinstance(live[n], np.ndarray) else value.dtype, copy=False)  # fmt: skip
+            state.devices[key] = live
+        for key in ("gamma", "courant"):
+            getattr(sub, key)[...] = state.devices[key]
+            state.devices[key] = getattr(sub, key)
+        for live, saved in ((sub._lines, state.lines), (sub._lags, state.lags)):
+            live.clear()
+            live.update(saved)
+        state.lines, state.lags = sub._lines, sub._lags
+        sub._stuck_at.clear()  # NOTE: caches derived from the devices
+        sub._steps.clear()
 
     @property
     def params(self) -> list[tuple[Array, Array]]:
         return list(self.chip.params.values())
 
     def before_step(self) -> None:
-        due = self.fidelity is not None and self._step % self.fidelity.every == 0
+        due = self.fidelity is not None and self.state.step % self.fidelity.every == 0
         record = due and not self.beside
         self.machine = self.chip.on(Recorder(self.hooks.substrate)) if record else self.chip
         self._before = {n: (W.copy(), b.copy()) for n, (W, b) in self.chip.params.items()} if due else None
 
     def after_step(self, x: Array, t: Array) -> None:
         """Compare the last port readout of the step with the exact gradient of the weights it was read from."""
-        self._step += 1
+        self.state.step += 1
         recorder, self.machine = self.machine.substrate, self.chip
         if self._before is None or self.fidelity is None:
             return

@@ -215,6 +215,12 @@ class Run(Protocol):
 
     def finish(self, result: TrainResult) -> None: ...
 
+    def checkpointed(self) -> Any:
+        """State a checkpoint keeps besides the parameters (None: the substrate's own, if it has any)."""
+
+    def resumed(self) -> None:
+        """Put a restored :meth:`checkpointed` state back into the run."""
+
 
 class PlainRun:
     """The network on a substrate: float64 trains its own arrays, float32 C-ordered copies written back per epoch."""
@@ -249,6 +255,12 @@ class PlainRun:
             result.train_accuracy.append(evaluate(self.machine, x_train, self.dataset.y_train).accuracy)
 
     def finish(self, result: TrainResult) -> None:
+        pass
+
+    def checkpointed(self) -> Any:
+        return None
+
+    def resumed(self) -> None:
         pass
 
 
@@ -305,8 +317,9 @@ def train(
     ``Network.load`` reads) atomically every ``checkpoint_every`` epochs and after the last (0: never), and when
     SIGINT, SIGTERM or SIGHUP stops the run at the next minibatch boundary (then TrainingInterrupted says how to
     resume). ``resume=PATH`` continues such a run with the same settings (``epochs`` may grow): 2 + 2 epochs equal
-    4 uninterrupted epochs bit for bit. Not with ``hardware=`` (its chips' state is not checkpointed yet). A
-    diverging run restores the last finite state and raises ConfigError.
+    4 uninterrupted epochs bit for bit; with ``hardware=`` the checkpoint also keeps the chips (every device's weight,
+    bound, step, stuck flag and drift exponent, the lines, the generator of the reads and pulses, the fidelity so
+    far). A diverging run restores the last finite state and raises ConfigError.
     """
     if not isinstance(substrate, Substrate):
         raise ConfigError(
@@ -340,8 +353,14 @@ def train(
     session = ckpt.Session(checkpoint, checkpoint_every, _settings(config, stepper, port, run, hold, work),
                            ckpt.fingerprint(x_all, t_all) if checkpoint or resume else "")  # fmt: skip
     state = ckpt.live_state(run.machine, rng, port, stepper, {key: getattr(result, key) for key in ckpt.HISTORY})
+    own = run.checkpointed()
+    if own is not None:  # NOTE: the chips' state replaces the substrate's; kept only where a checkpoint is in play
+        state.pop("substrate", None)
+        if checkpoint is not None or resume is not None:
+            state["chips"] = own
     done = session.start(resume, net, state, result)
     if resume is not None:
+        run.resumed()
         _probe(resume, run, stepper, port, x_all, t_all, batch_size, state)
         run.sync()
     watch = _LossWatch(stepper.name, lr, momentum, port)
@@ -487,14 +506,8 @@ def _start(net: Network, dataset: Dataset, config: TrainConfig, stepper: Method,
         return PlainRun(net, dataset, substrate, dtype, config.train_metrics)
     if substrate is not IDEAL:
         raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
-    run = ChipRun(net, hardware, chips, config.seed, config.fidelity_every, stepper.name,
-                  getattr(stepper, "schedule", config.schedule), dtype, dataset)  # fmt: skip
-    if checkpoint is not None or resume is not None:
-        raise ConfigError(
-            "checkpoint/resume: not available with hardware= (the chips' state is not checkpointed); "
-            "save the network with net.save after training"
-        )
-    return run
+    return ChipRun(net, hardware, chips, config.seed, config.fidelity_every, stepper.name,
+                   getattr(stepper, "schedule", config.schedule), dtype, dataset)  # fmt: skip
 
 
 def _settings(config: TrainConfig, stepper: Method, port: Port, run: Run, hold: Any, dtype: np.dtype) -> dict:
@@ -504,6 +517,8 @@ def _settings(config: TrainConfig, stepper: Method, port: Port, run: Run, hold: 
         "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "momentum": config.momentum,
         "seed": config.seed, "hold": getattr(stepper, "hold", None), "schedule": config.schedule, "dtype": dtype.name,
         "substrate": type(run.machine.substrate).__qualname__, "train_metrics": config.train_metrics,
+        **({"hardware": run.model.to_dict(), "chips": run.chips, "fidelity_every": config.fidelity_every}
+           if isinstance(run, ChipRun) else {}),
     }  # fmt: skip
 
 

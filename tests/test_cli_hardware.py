@@ -77,3 +77,16 @@ def test_lifetime_prints_accuracy_over_time_and_refuses_bad_grids(tmp_path):
     ):
         bad = run("hardware", "lifetime", model, *args)
         assert bad.exit_code == 1 and message in bad.output, bad.output
+
+
+def test_train_on_chips_resumes_from_its_checkpoint(tmp_path):
+    args = ["--layers", "64,16,10", "--hardware", "reram", "--chips", "2", "--seed", "1", "--json"]
+    whole = json.loads(run("train", "--epochs", "2", *args).output)
+    path = tmp_path / "ck.npz"
+    first = run("train", "--epochs", "1", *args, "--checkpoint", path)
+    assert first.exit_code == 0, first.output
+    again = run("train", "--resume", path, "--epochs", "2", "--json")  # the hardware and chips come from the file
+    assert again.exit_code == 0, again.output
+    line = json.loads(again.output)
+    assert line["hardware"]["name"] == "reram" and line["chips"] == 2
+    assert line["chip_test_accuracy"] == whole["chip_test_accuracy"] and line["loss"] == whole["loss"]

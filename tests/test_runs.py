@@ -30,6 +30,8 @@ SETTINGS = dict(
     name=None,
     dtype="float32",
     standardize=False,
+    hardware=None,
+    chips=None,
 )
 
 

@@ -33,6 +33,8 @@ SETTINGS = (
     "name",
     "dtype",
     "standardize",
+    "hardware",
+    "chips",
 )
 
 
@@ -189,19 +191,18 @@ def run(
         (path, what) for path, what in ((out.save, "--save"), (out.plot, "--plot")) if path is not None
     ]
     with writer_locks(locked):
-        if target == "emulator" and substrate == "ideal" and hardware is None:
+        if target == "emulator" and substrate == "ideal":
             result = train(
                 net,
                 data,
                 checkpoint=out.checkpoint,
                 checkpoint_every=out.every,
                 resume=resume,
+                hardware=hardware,
                 chips=chips,
                 **common,
                 **dtype_option,
             )
-        elif target == "emulator" and substrate == "ideal":
-            result = train(net, data, hardware=hardware, chips=chips, **common, **dtype_option)
         else:
             from wavetrain.deploy import train_on
 

@@ -284,3 +284,56 @@ def test_a_checkpoint_holding_nan_is_refused_not_restored(tmp_path, small):
     with pytest.raises(ModelFileError, match=r"holds nan at \(0(, 0)?,?\), expected finite numbers"):
         train(net, small, epochs=2, seed=3, resume=bad)
     assert same_weights(net, fresh()), "nothing was restored into the network"
+
+
+def _chips_equal(a, b) -> None:
+    """Two chip runs hold the same chips: weights, devices, lines, generator, fidelity, per-chip accuracies."""
+    for (Wa, ba), (Wb, bb) in zip(a.chip.params.values(), b.chip.params.values()):
+        assert np.array_equal(Wa, Wb) and np.array_equal(ba, bb) and Wa.dtype == Wb.dtype
+    for key in ("bound", "dw_scale", "stuck", "nu_drift"):
+        for n, value in getattr(a.substrate, key).items():
+            other = getattr(b.substrate, key)[n]
+            assert (value is None and other is None) or np.array_equal(value, other), (key, n)
+    assert a.substrate.rng.bit_generator.state == b.substrate.rng.bit_generator.state
+    assert a.state.step == b.state.step and a.chip_test_accuracy == b.chip_test_accuracy
+    assert a.fidelity.cosine == b.fidelity.cosine
+
+
+@pytest.mark.parametrize("hardware, chips", [("pcm", 3), ("reram", None)])
+def test_chips_resume_bit_for_bit(tmp_path, small, hardware, chips, monkeypatch):
+    from wavetrain.emulator.train import Dyadic
+
+    options = {"hardware": hardware, "chips": chips, "seed": 4, "fidelity_every": 3, "lr": 0.05}
+    whole = fresh()
+    reference = train(whole, small, epochs=3, **options)
+    path = tmp_path / "chips.npz"
+    train(fresh(), small, epochs=1, checkpoint=path, **options)
+    _, header, _ = ckpt.read(path)
+    assert header["settings"]["hardware"]["name"] == hardware and header["settings"]["chips"] == chips
+    calls, original = [], Dyadic.step
+
+    def step(self, *args):  # NOTE: stop again mid-epoch, in epoch 2 after its 3rd of 5 minibatches
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, *args)
+
+    monkeypatch.setattr(Dyadic, "step", step)
+    with pytest.raises(TrainingInterrupted, match="SIGINT in epoch 2 after minibatch 3"):
+        train(fresh(), small, epochs=3, resume=path, checkpoint=path, checkpoint_every=10, **options)
+    monkeypatch.setattr(Dyadic, "step", original)
+    resumed_net = fresh()
+    resumed = train(resumed_net, small, epochs=3, resume=path, **options)
+    assert same_weights(whole, resumed_net)
+    assert resumed.loss == reference.loss and resumed.test_accuracy == reference.test_accuracy
+    assert resumed.train_accuracy == reference.train_accuracy
+    assert resumed.chip_test_accuracy == reference.chip_test_accuracy
+    assert resumed.fidelity.to_dict() == reference.fidelity.to_dict()
+    _chips_equal(reference.chip_run, resumed.chip_run)
+    assert Network.load(path).sizes == [64, 12, 10], "the network members hold chip 0"
+    with pytest.raises(ConfigError, match=r"resume .*: hardware is .*, expected .*'name': '" + hardware):
+        train(fresh(), small, epochs=3, resume=path, **{**options, "hardware": "ecram"})
+    with pytest.raises(ConfigError, match=r"resume .*: chips is 2, expected"):
+        train(fresh(), small, epochs=3, resume=path, **{**options, "chips": 2})
+    with pytest.raises(ConfigError, match=r"resume .*: hardware is None"):
+        train(fresh(), small, epochs=3, resume=path, seed=4, lr=0.05)

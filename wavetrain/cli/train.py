@@ -142,8 +142,6 @@ def train(
     progress: bool | None,
     target: str,
     substrate: str,
-    hardware: str | None,
-    chips: int | None,
     **given: Any,
 ) -> None:
     """Train a network on a data set with the emulator (or on Lava, --target lava); resumable: see --checkpoint
@@ -153,17 +151,18 @@ def train(
     settings = {key: given[key] for key in runs.SETTINGS}
     if settings["network"] is not None:
         settings["network"] = str(settings["network"])  # NOTE: kept in the checkpoint's JSON meta
-    elsewhere = target != "emulator" or substrate != "ideal" or hardware is not None
+    elsewhere = target != "emulator" or substrate != "ideal"
     if elsewhere and (checkpoint_path or checkpoint_every is not None or resume_path):
         raise click.UsageError(
-            "--checkpoint, --checkpoint-every and --resume: only for the emulator's ideal "
-            "substrate without --hardware (other runs save the network at the end)"
+            "--checkpoint, --checkpoint-every and --resume: only for the emulator (its ideal substrate or "
+            "--hardware chips; other runs save the network at the end)"
         )
     source = click.get_current_context().get_parameter_source("dtype")
     runs.check_dtype(settings["dtype"], source != click.core.ParameterSource.DEFAULT, target, substrate)
     if resume_path is not None:
         settings = resumed(settings, runs.saved_settings(resume_path))
         checkpoint_path = resume_path if checkpoint_path is None else checkpoint_path
+    hardware, chips = settings["hardware"], settings["chips"]
     out = runs.outputs(
         save_path, plot_path, checkpoint_path, checkpoint_every, settings["epochs"], implicit=not elsewhere
     )
