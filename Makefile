@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.wavetrain-setup
 OUT    ?= demo_out
 NP2    := .venv-numpy2
 
-.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce reproduce-t9 hardware aihwkit clean
+.PHONY: setup demo test lint test-core-numpy2 bench lava-fidelity reproduce reproduce-t9 hardware lifetime aihwkit clean
 
 setup: $(STAMP)
 
@@ -72,6 +72,13 @@ reproduce-t9-seed-%: setup
 hardware: setup
 	$(PY) benchmarks/hardware_presets.py --out docs
 	$(PY) benchmarks/hardware_graphs.py --out docs
+
+# Three ways of getting a chip's weights (float, hardware-aware, in situ) over the chip's lifetime (issue 22): the
+# lifetime section of docs/hardware.md, docs/hardware_lifetime.png; then train(hardware="reram") end to end against
+# the PyTorch loop (benchmarks/results/hardware_e2e.md, collected into BENCHMARKS.md)
+lifetime: setup
+	$(PY) benchmarks/lifetime.py --out docs
+	$(PY) benchmarks/bench_hardware_e2e.py; $(PY) benchmarks/collect.py
 
 # Optional, never part of setup or test: build IBM's aihwkit from its sdist into .venv against the installed CPU
 # torch (scripts/setup_aihwkit.sh, 10-30 min on 2 cores), cross-check the pulsed device model against its devices

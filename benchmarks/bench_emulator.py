@@ -64,6 +64,8 @@ NETWORKS = {
 }
 METHODS = ("pytorch", "pytorch_nt", "light_cone", "light_cone_gen", "ticks", "pipelined", "pipelined_fwd")
 E2E_METHODS = ("e2e_pytorch", "e2e_train")
+# NOTE: run by benchmarks/bench_hardware_e2e.py (not by `make bench`): train(hardware="reram") end to end
+E2E_ANALOG = ("e2e_analog", "e2e_analog_nofid")
 E2E_NETWORK = "784-512-512-10"
 E2E_TRAIN, E2E_TEST, E2E_EPOCHS = 12_800, 2_000, 2
 LABELS = {
@@ -280,6 +282,7 @@ def e2e_worker(method: str, repeats: int) -> dict:
     info = _configure_threads()
     x, y, x_test, y_test = e2e_data()
     sizes = NETWORKS[E2E_NETWORK]
+    steps: list[float] = []  # train()'s seconds in steps per run (wavetrain's rows)
     if method == "e2e_pytorch":
         import torch
 
@@ -312,6 +315,8 @@ def e2e_worker(method: str, repeats: int) -> dict:
     else:
         from wavetrain import Network, train
 
+        analog = {"e2e_analog": {"hardware": "reram"}, "e2e_analog_nofid": {"hardware": "reram", "fidelity_every": 0}}
+
         def run() -> list[float]:
             net = Network.mlp(sizes, activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
             result = train(
@@ -323,7 +328,9 @@ def e2e_worker(method: str, repeats: int) -> dict:
                 lr=LR,
                 momentum=MOMENTUM,
                 threads=THREADS,  # NOTE: the same count as the PyTorch loop (train()'s own default is 1)
+                **analog.get(method, {}),
             )
+            steps.append(result.wall_time)  # NOTE: the seconds in training steps (fidelity's included)
             return result.test_accuracy
 
     run()  # NOTE: warm-up: library code paged in, thread pools started
@@ -334,7 +341,7 @@ def e2e_worker(method: str, repeats: int) -> dict:
         wall = time.perf_counter() - start
         times.append(wall)
         foreign.append(max(0.0, (_busy_seconds() - busy) - (time.process_time() - own)) / wall)
-    return {"times": times, "foreign": foreign, "accuracy": accuracy, **info}
+    return {"times": times, "foreign": foreign, "accuracy": accuracy, "steps": steps[1:], **info}
 
 
 def relax_worker(network: str, repeats: int) -> dict:
@@ -686,7 +693,7 @@ def main() -> None:
         network, method = args.worker
         if method == "relax":
             out = relax_worker(network, args.repeats)
-        elif method in E2E_METHODS:
+        elif method in E2E_METHODS + E2E_ANALOG:
             out = e2e_worker(method, args.repeats)
         else:
             out = worker(network, method, args.repeats, args.memory)

@@ -89,18 +89,18 @@ def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = 
     substrate = IDEAL
     lead = () if chips is None else (chips,)
     # NOTE: the network stores float64; the benchmark trains float32 copies (one per chip), C-ordered
-    params = [
-        (
+    params = {
+        n: (
             np.ascontiguousarray(np.broadcast_to(W, lead + W.shape), dtype=np.float32),
             np.ascontiguousarray(np.broadcast_to(b, lead + b.shape), dtype=np.float32),
         )
-        for W, b in net.params()
-    ]
+        for n, (W, b) in net.param_dict().items()
+    }  # NOTE: keyed by node id, as the machine's parameters are
     if hardware is not None:
         model = load_hardware(hardware).with_overrides({"io.adc_bits": 8})
-        substrate = AnalogSubstrate(model, sizes, chips=chips, seed=0, dtype=np.float32)
-        for l, (W, _) in enumerate(params):
-            substrate.program(W, l)
+        substrate = AnalogSubstrate(model, net.graph, chips=chips, seed=0, dtype=np.float32)
+        for n, (W, _) in params.items():
+            substrate.program(W, n)
     method, port, m = Dyadic(), HeavyBall(LR, 0.0), net.machine(substrate, params)
 
     def step() -> None:

@@ -124,10 +124,14 @@ def main() -> None:
     from wavetrain import plots
     from wavetrain.files import atomic_write
 
-    previous = (args.out / "hardware.md").read_text() if (args.out / "hardware.md").exists() else ""
-    if "<!-- cnn1d-mnist1d -->" in previous:  # NOTE: benchmarks/hardware_graphs.py's section stays
-        text += "\n" + "<!-- cnn1d-mnist1d -->" + previous.split("<!-- cnn1d-mnist1d -->", 1)[1]
-    atomic_write(args.out / "hardware.md", text)
+    page = args.out / "hardware.md"
+    previous = page.read_text() if page.exists() else ""
+    # NOTE: the sections below the table stay as they are: benchmarks/hardware_graphs.py's CNN block and
+    # benchmarks/lifetime.py's lifetime section (`make lifetime`), from whichever comes first
+    marks = [previous.find(m) for m in ("<!-- cnn1d-mnist1d -->", "## A chip over its lifetime") if m in previous]
+    if marks:
+        text += "\n" + previous[min(marks) :]
+    atomic_write(page, text)
     atomic_write(args.out / "hardware_runs.json", json.dumps(runs, indent=1))
     curves = {ROWS[r["row"]][0]: r["cosine_by_epoch"] for r in runs if r["seed"] == 0 and r.get("cosine_by_epoch")}
     plots.fidelity_curves(curves, args.out / "hardware_fidelity.png", title="gradient cosine per epoch (seed 0)")

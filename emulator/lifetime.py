@@ -126,6 +126,23 @@ class Lifetime:
         return "\n".join(rows)
 
 
+def hwa_model(hardware: HardwareModel | str) -> HardwareModel:
+    """The noise model of hardware-aware training for chips of ``hardware`` (as aihwkit's HWA training trains in
+    float with the inference chip's noise in the loop): the chip's read noise on every product, forward and backward,
+    and its converters (DAC / ADC levels, forward and backward noise, noise management) and weight range; no device
+    physics (exact writes, no pulses, no programming noise, no device-to-device variation, no stuck devices, no
+    drift). Training on it (``train(hardware=hwa_model("pcm"))``) injects noise into the forward and backward waves
+    of a float training; the weights are then programmed once (:func:`program`)."""
+    model = load_hardware(hardware)
+    return model.with_overrides({
+        "name": f"hwa-{model.name}",
+        "description": f"hardware-aware training noise of {model.name}: its read noise and converters, exact writes",
+        "device.dw_min": None, "device.prog_noise": 0.0, "device.w_max_dtod": 0.0, "device.dw_min_dtod": 0.0,
+        "device.dw_min_std": 0.0, "device.stuck_on": 0.0, "device.stuck_off": 0.0, "device.drift_nu": 0.0,
+        "device.drift_nu_dtod": 0.0, "device.weight_bits": None,
+    })  # fmt: skip
+
+
 def program(net: Any, hardware: HardwareModel | str, chips: int, seed: int, dtype: Any = np.float64) -> tuple[
         AnalogSubstrate, dict[str, tuple[Array, Array]]]:  # fmt: skip
     """``chips`` fresh chips holding the network's weights written once (:meth:`AnalogSubstrate.program`)."""

@@ -507,7 +507,7 @@ def _start(net: Network, dataset: Dataset, config: TrainConfig, stepper: Method,
     if substrate is not IDEAL:
         raise ConfigError(f"hardware: pass either hardware= or substrate=, got both ({substrate!r})")
     return ChipRun(net, hardware, chips, config.seed, config.fidelity_every, stepper.name,
-                   getattr(stepper, "schedule", config.schedule), dtype, dataset)  # fmt: skip
+                   getattr(stepper, "schedule", config.schedule), dtype, dataset, config.train_metrics)  # fmt: skip
 
 
 def _settings(config: TrainConfig, stepper: Method, port: Port, run: Run, hold: Any, dtype: np.dtype) -> dict:

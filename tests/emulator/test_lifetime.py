@@ -133,3 +133,15 @@ def test_bad_settings_are_refused_before_any_work(kw, match, monkeypatch):
         lt.lifetime(net, (x, y), **{"hardware": "pcm", **kw})
     with pytest.raises(DataError):  # a network trained for other data
         lt.lifetime(net, (np.zeros((4, 9)), y), "pcm")
+
+
+def test_hardware_aware_noise_model_keeps_the_reads_and_drops_the_device_physics():
+    hwa = lt.hwa_model("pcm")
+    pcm = PRESETS["pcm"]
+    assert hwa.name == "hwa-pcm" and hwa.io == pcm.io
+    assert hwa.device.read_noise == pcm.device.read_noise and hwa.device.w_max == pcm.device.w_max
+    assert not hwa.device.pulsed and hwa.device.prog_noise == hwa.device.drift_nu == hwa.device.stuck_off == 0.0
+    sub = AnalogSubstrate(hwa, [8, 4], seed=0)
+    W = np.full((4, 8), 0.3)
+    sub.write(W, np.full_like(W, 0.01), "1", "W")
+    np.testing.assert_array_equal(W, np.full((4, 8), 0.3) + 0.01)  # written exactly
