@@ -312,14 +312,14 @@ def test_chips_resume_bit_for_bit(tmp_path, small, hardware, chips, monkeypatch)
     assert header["settings"]["hardware"]["name"] == hardware and header["settings"]["chips"] == chips
     calls, original = [], Dyadic.step
 
-    def step(self, *args):  # NOTE: stop again mid-epoch, in epoch 2 after its 3rd of 5 minibatches
+    def step(self, *args):  # NOTE: stop mid-epoch 2 after its 2nd of 5 minibatches (the resume's probe is call 1)
         calls.append(1)
         if len(calls) == 3:
             os.kill(os.getpid(), signal.SIGINT)
         return original(self, *args)
 
     monkeypatch.setattr(Dyadic, "step", step)
-    with pytest.raises(TrainingInterrupted, match="SIGINT in epoch 2 after minibatch 3"):
+    with pytest.raises(TrainingInterrupted, match="SIGINT in epoch 2 after minibatch 2"):
         train(fresh(), small, epochs=3, resume=path, checkpoint=path, checkpoint_every=10, **options)
     monkeypatch.setattr(Dyadic, "step", original)
     resumed_net = fresh()

@@ -127,7 +127,7 @@ def test_in_situ_chips_are_read_as_training_left_them(digits):
 )
 def test_bad_settings_are_refused_before_any_work(kw, match, monkeypatch):
     net = Network.mlp([8, 4], loss="cross_entropy")
-    x, y = np.zeros((4, 8)), np.zeros(4, dtype=int)
+    x, y = np.zeros((4, 8)), np.array([0, 1, 2, 3])
     monkeypatch.setattr(lt, "program", lambda *a: pytest.fail("programmed chips before checking the settings"))
     with pytest.raises(ConfigError, match=match):
         lt.lifetime(net, (x, y), **{"hardware": "pcm", **kw})
