@@ -26,6 +26,15 @@ __getattr__, __dir__, __all__ = _lazy.exports(
             "TransmissionLine",
             "check_name",
         ],
+        "wavetrain.circuits.junctions": [
+            "ConvJunction",
+            "GraphJunction",
+            "ParametricJunction",
+            "Pool",
+            "Splitter",
+            "Sum",
+            "Wiring",
+        ],
         "wavetrain.circuits.spice": ["CARDS", "si", "to_pyspice", "to_spice"],
     },
 )

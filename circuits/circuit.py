@@ -29,11 +29,17 @@ from wavetrain.circuits.elements import (
     check_name,
     check_positive,
 )
+from wavetrain.circuits.junctions import ConvJunction, Pool, Splitter, Sum, Wiring
 from wavetrain.errors import CircuitError
 
 Element = Union[
     TransmissionLine,
     Junction,
+    ConvJunction,
+    Pool,
+    Sum,
+    Wiring,
+    Splitter,
     Nonlinearity,
     SampleHold,
     LeakyIntegrator,
@@ -57,9 +63,32 @@ def _junction_terminals(e: Junction) -> list[Terminal]:
     return terms + ([(e.back_out, inp, "drive")] if e.back_out is not None else [])
 
 
+def _shaped_terminals(e: ConvJunction | Pool) -> list[Terminal]:
+    terms = [(e.a, e.in_width, "read"), (e.b, e.out_width, "drive"), (e.back_in, e.out_width, "read")]
+    return terms + ([(e.back_out, e.in_width, "drive")] if e.back_out is not None else [])
+
+
+def _joining_terminals(e: Sum | Wiring) -> list[Terminal]:
+    widths = (e.width,) * len(e.a) if isinstance(e, Sum) else e.widths
+    terms: list[Terminal] = [(net, w, "read") for net, w in zip(e.a, widths)]
+    terms += [(e.b, e.width, "drive"), (e.back_in, e.width, "read")]
+    return terms + [(net, w, "drive") for net, w in zip(e.back_out, widths) if net is not None]
+
+
+def _splitter_terminals(e: Splitter) -> list[Terminal]:
+    terms: list[Terminal] = [(e.a, e.width, "read"), *((net, e.width, "drive") for net in e.taps)]
+    terms += [(net, e.width, "read") for net in e.back_in]
+    return terms + ([(e.back_out, e.width, "drive")] if e.back_out is not None else [])
+
+
 TERMINALS: dict[type, Callable[..., list[Terminal]]] = {
     TransmissionLine: lambda e: [(e.a, e.width, "line_a"), (e.b, e.width, "line_b")],
     Junction: _junction_terminals,
+    ConvJunction: _shaped_terminals,
+    Pool: _shaped_terminals,
+    Sum: _joining_terminals,
+    Wiring: _joining_terminals,
+    Splitter: _splitter_terminals,
     Nonlinearity: lambda e: [
         (e.a, e.width, "read"),
         (e.b, e.width, "drive"),
@@ -210,9 +239,9 @@ def structural_problems(circuit: Circuit) -> list[str]:
             if rows != circuit.batch:
                 problems.append(f"{_label(e)}: has {rows} samples, expected the circuit batch {circuit.batch}")
         if isinstance(e, ParameterPort) and not any(
-            isinstance(j, Junction) and j.name == e.junction for j in circuit.elements
+            isinstance(j, (Junction, ConvJunction)) and j.name == e.junction for j in circuit.elements
         ):
-            problems.append(f"{_label(e)}: junction {e.junction!r} does not exist")
+            problems.append(f"{_label(e)}: junction {e.junction!r} (with weights) does not exist")
     return problems
 
 

@@ -94,6 +94,7 @@ class TransmissionLine:
     loss: float = 0.0  # attenuation per traversal alpha [Np]
     node: str | None = None  # the network node whose wave this line carries
     wave: str | None = None  # which wave: "forward" (s) or "backward" (lam)
+    edge: tuple[str, str] | None = None  # a skip's delay line: the graph edge (source, consumer) it lengthens
 
     def __post_init__(self) -> None:
         _names(self, "a", "b")
@@ -104,6 +105,10 @@ class TransmissionLine:
             raise CircuitError(f"line {self.name!r}: loss must be a number >= 0 Np, got {self.loss!r}")
         if self.wave is not None:
             check_choice(self, "wave", self.wave, ("forward", "backward"))
+        if self.edge is not None and (
+            not isinstance(self.edge, tuple) or len(self.edge) != 2 or not all(isinstance(v, str) for v in self.edge)
+        ):
+            raise CircuitError(f"line {self.name!r}: edge must be a pair of node ids, got {self.edge!r}")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -25,7 +25,7 @@ Breakpoints: ``.options minbreak`` is a tenth of the fastest edge (:func:`min_br
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from wavetrain.circuits.circuit import Circuit, Transient, structural_problems
 from wavetrain.circuits.elements import (
@@ -43,86 +43,19 @@ from wavetrain.circuits.elements import (
     Termination,
     TransmissionLine,
 )
+from wavetrain.circuits.junctions import ConvJunction, ParametricJunction
+from wavetrain.circuits.netlist import Context, linear, node, num, si, voltage, wrap
+from wavetrain.circuits.spice_graph import GRAPH_CARDS, weight_tag
 from wavetrain.errors import NetlistError
+
+__all__ = ["CARDS", "min_break", "node", "port_parameters", "probe_vectors", "si", "to_pyspice", "to_spice"]
 
 LEAK_OHMS = 1e12  # DC path for every capacitor node (ngspice would otherwise fall back to gmin stepping)
 ENABLE_RISE = 1e-2  # the enable ramp V(en) 0 -> 1, as a fraction of the tick
 BREAK_FRACTION = 0.1  # minbreak as a fraction of the fastest edge in the circuit
-LINE_WIDTH = 240
-_PREFIXES = (
-    (1e12, "T"),
-    (1e9, "G"),
-    (1e6, "Meg"),
-    (1e3, "k"),
-    (1.0, ""),
-    (1e-3, "m"),
-    (1e-6, "u"),
-    (1e-9, "n"),
-    (1e-12, "p"),
-    (1e-15, "f"),
-)
 
 
-def si(value: float) -> str:
-    """A value with a SPICE SI suffix, exact to 12 significant digits: si(1e-9) == '1n', si(2200) == '2.2k'."""
-    if value == 0 or not math.isfinite(value):
-        return _num(value)
-    for scale, suffix in _PREFIXES:
-        if abs(value) >= scale * (1 - 1e-12):
-            return f"{_num(value / scale)}{suffix}"
-    return _num(value)
-
-
-def _num(value: float) -> str:
-    if not math.isfinite(value):
-        raise NetlistError(f"cannot write the non-finite number {value!r} into a netlist")
-    text = f"{float(value):.12g}"
-    return "0" if text == "-0" else text
-
-
-def node(net: str, b: int, i: int) -> str:
-    """The SPICE node of wire i of bundle net for sample b."""
-    return f"n{b}_{i}_{net}"
-
-
-def _v(net: str, b: int, i: int) -> str:
-    return f"V({node(net, b, i)})"
-
-
-def _linear(coefficients: Iterable[float | str], variables: Iterable[str], constant: float | str = 0.0) -> str:
-    terms = [constant if isinstance(constant, str) else _num(constant)]
-    for c, v in zip(coefficients, variables):
-        if isinstance(c, str):
-            terms.append(f"+ {c}*{v}")
-        elif c != 0.0:
-            terms.append(f"{'-' if c < 0 else '+'} {_num(abs(c))}*{v}")
-    return " ".join(terms)
-
-
-def _wrap(card: str) -> str:
-    # NOTE: ngspice reads long B-source expressions through '+' continuation lines; break only at spaces
-    if len(card) <= LINE_WIDTH:
-        return card
-    lines, current = [], ""
-    for word in card.split(" "):
-        if current and len(current) + 1 + len(word) > LINE_WIDTH:
-            lines.append(current)
-            current = "+ " + word
-        else:
-            current = f"{current} {word}" if current else word
-    return "\n".join([*lines, current])
-
-
-class _Context:
-    """What a card needs beyond its element: the batch and, for learning junctions, their parameter port."""
-
-    def __init__(self, circuit: Circuit) -> None:
-        self.batch = circuit.batch
-        self.ports = {p.junction: p for p in circuit.elements if isinstance(p, LearningPort)}
-        self.junctions = {j.name: j for j in circuit.of_type(Junction)}
-
-
-def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
+def _line(e: TransmissionLine, ctx: Context) -> list[str]:
     if e.loss == 0:
         return [
             f"T{b}_{i}_{e.name} {node(e.a, b, i)} 0 {node(e.b, b, i)} 0 Z0={si(e.z0)} TD={si(e.delay)}"
@@ -146,7 +79,7 @@ def _line(e: TransmissionLine, ctx: _Context) -> list[str]:
     return cards
 
 
-def _junction(e: Junction, ctx: _Context) -> list[str]:
+def _junction(e: Junction, ctx: Context) -> list[str]:
     out, inp = e.shape
     port = ctx.ports.get(e.name)
     weight: Callable[[int, int], float | str]
@@ -160,47 +93,47 @@ def _junction(e: Junction, ctx: _Context) -> list[str]:
     cards = []
     for b in range(ctx.batch):
         for i in range(out):
-            expr = _linear([weight(i, j) for j in range(inp)], [_v(e.a, b, j) for j in range(inp)], bias(i))
-            gain = f"{_num(1.0 - e.leak)}*" if e.leak else ""
-            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{gain}({expr})"))
+            expr = linear([weight(i, j) for j in range(inp)], [voltage(e.a, b, j) for j in range(inp)], bias(i))
+            gain = f"{num(1.0 - e.leak)}*" if e.leak else ""
+            cards.append(wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{gain}({expr})"))
         if e.back_out is not None:
             for j in range(inp):
-                expr = _linear([weight(i, j) for i in range(out)], [_v(e.back_in, b, i) for i in range(out)])
-                cards.append(_wrap(f"Bb{b}_{j}_{e.name} {node(e.back_out, b, j)} 0 V=V(en)*({expr})"))
+                expr = linear([weight(i, j) for i in range(out)], [voltage(e.back_in, b, i) for i in range(out)])
+                cards.append(wrap(f"Bb{b}_{j}_{e.name} {node(e.back_out, b, j)} 0 V=V(en)*({expr})"))
     return cards
 
 
-def _nonlinearity(e: Nonlinearity, ctx: _Context) -> list[str]:
+def _nonlinearity(e: Nonlinearity, ctx: Context) -> list[str]:
     from wavetrain.compiler.functions import ACTIVATIONS  # NOTE: lazily; the compiler package imports circuits
 
     act = ACTIVATIONS[e.activation]
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
-            a = _v(e.a, b, i)
+            a = voltage(e.a, b, i)
             f, df = act.spice_f.format(a=a), act.spice_df.format(a=a)
             cards.append(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{f}")
-            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df}*{_v(e.lam, b, i)}")
+            cards.append(f"Bd{b}_{i}_{e.name} {node(e.delta, b, i)} 0 V=V(en)*{df}*{voltage(e.lam, b, i)}")
     return cards
 
 
-def _sample_hold(e: SampleHold, ctx: _Context) -> list[str]:
+def _sample_hold(e: SampleHold, ctx: Context) -> list[str]:
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
-            expr = f"{_num(1.0 - e.gain)}*{_v(e.held, b, i)} + {_num(e.gain)}*{_v(e.a, b, i)}"  # type: ignore[arg-type]
+            expr = f"{num(1.0 - e.gain)}*{voltage(e.held, b, i)} + {num(e.gain)}*{voltage(e.a, b, i)}"  # type: ignore[arg-type]
             cards.append(f"Bh{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*({expr})")
     return cards
 
 
-def _leaky_integrator(e: LeakyIntegrator, ctx: _Context) -> list[str]:
+def _leaky_integrator(e: LeakyIntegrator, ctx: Context) -> list[str]:
     capacitance = 1e-12
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
             out, tag = node(e.b, b, i), f"{b}_{i}_{e.name}"
             cards += [
-                f"Bi{tag} s{tag} 0 V={_v(e.a, b, i)}",
+                f"Bi{tag} s{tag} 0 V={voltage(e.a, b, i)}",
                 f"Rh{tag} s{tag} q{tag} {si(e.tau / capacitance)}",
                 f"Ch{tag} q{tag} 0 {si(capacitance)}",
                 f"Bh{tag} {out} 0 V=V(en)*V(q{tag})",
@@ -208,13 +141,13 @@ def _leaky_integrator(e: LeakyIntegrator, ctx: _Context) -> list[str]:
     return cards
 
 
-def _termination(e: Termination, ctx: _Context) -> list[str]:
+def _termination(e: Termination, ctx: Context) -> list[str]:
     return [
         f"R{b}_{i}_{e.name} {node(e.a, b, i)} 0 {si(e.resistance)}" for b in range(ctx.batch) for i in range(e.width)
     ]
 
 
-def _source(e: Source, ctx: _Context) -> list[str]:
+def _source(e: Source, ctx: Context) -> list[str]:
     cards = []
     for b in range(ctx.batch):
         for i in range(e.width):
@@ -224,7 +157,7 @@ def _source(e: Source, ctx: _Context) -> list[str]:
                 end = e.start + e.rise + e.duration
                 points += [(end, x), (end + e.rise, 0.0)]
             points = [p for k, p in enumerate(points) if k == 0 or p[0] > points[k - 1][0]]
-            pwl = " ".join(f"{si(t)} {_num(v)}" for t, v in points)
+            pwl = " ".join(f"{si(t)} {num(v)}" for t, v in points)
             if e.resistance > 0:
                 cards += [f"V{tag} s{tag} 0 PWL({pwl})", f"Rs{tag} s{tag} {out} {si(e.resistance)}"]
             else:
@@ -232,40 +165,64 @@ def _source(e: Source, ctx: _Context) -> list[str]:
     return cards
 
 
-def _loss_load(e: LossLoad, ctx: _Context) -> list[str]:
+def _loss_load(e: LossLoad, ctx: Context) -> list[str]:
     cards = []
-    scale = _num(1.0 / ctx.batch)
+    scale = num(1.0 / ctx.batch)
     for b in range(ctx.batch):
         if e.loss == "cross_entropy":
             # NOTE: stable softmax, exp(s_i - max s) / sum_k exp(s_k - max s); the shift cancels, so the max node's
             # kinks (where the argmax changes) leave the value and its Jacobian unchanged, and exp never overflows
-            peak = _v(e.a, b, 0)
+            peak = voltage(e.a, b, 0)
             for k in range(1, e.width):
-                peak = f"max({peak}, {_v(e.a, b, k)})"
-            cards.append(_wrap(f"Bmx{b}_{e.name} mx{b}_{e.name} 0 V={peak}"))
-            shifted = [f"exp({_v(e.a, b, k)} - V(mx{b}_{e.name}))" for k in range(e.width)]
+                peak = f"max({peak}, {voltage(e.a, b, k)})"
+            cards.append(wrap(f"Bmx{b}_{e.name} mx{b}_{e.name} 0 V={peak}"))
+            shifted = [f"exp({voltage(e.a, b, k)} - V(mx{b}_{e.name}))" for k in range(e.width)]
             partition = " + ".join(shifted)
         for i in range(e.width):
-            t = _num(float(e.target[b, i]))
-            value = f"{shifted[i]}/({partition})" if e.loss == "cross_entropy" else _v(e.a, b, i)
-            cards.append(_wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{scale}*({value} - {t})"))
+            t = num(float(e.target[b, i]))
+            value = f"{shifted[i]}/({partition})" if e.loss == "cross_entropy" else voltage(e.a, b, i)
+            cards.append(wrap(f"B{b}_{i}_{e.name} {node(e.b, b, i)} 0 V=V(en)*{scale}*({value} - {t})"))
     return cards
 
 
-def port_parameters(port: ParameterPort, junction: Junction, batch: int) -> list[tuple[str, float, str]]:
-    """(tag, initial value, gradient expression) for every weight then every bias held by a parameter port."""
+def port_parameters(port: ParameterPort, junction: ParametricJunction, batch: int) -> list[tuple[str, float, str]]:
+    """(tag, initial value, gradient expression) for every weight (row-major in W's shape) then every bias held by
+    a parameter port. A convolution's shared weight sums its effort over every position (and sample)."""
+    if isinstance(junction, ConvJunction):
+        return _conv_parameters(junction, batch)
     out, inp = junction.shape
     rows = []
     for i in range(out):
         for j in range(inp):
-            terms = " + ".join(f"{_v(junction.back_in, b, i)}*{_v(junction.a, b, j)}" for b in range(batch))
+            terms = " + ".join(f"{voltage(junction.back_in, b, i)}*{voltage(junction.a, b, j)}" for b in range(batch))
             rows.append((f"w{i}_{j}", float(junction.weight[i, j]), terms))
     for i in range(out):
-        rows.append((f"c{i}", float(junction.bias[i]), " + ".join(_v(junction.back_in, b, i) for b in range(batch))))
+        rows.append(
+            (f"c{i}", float(junction.bias[i]), " + ".join(voltage(junction.back_in, b, i) for b in range(batch)))
+        )
     return rows
 
 
-def _port_efforts(e: ParameterPort, ctx: _Context) -> list[tuple[str, list[str]]]:
+def _conv_parameters(e: ConvJunction, batch: int) -> list[tuple[str, float, str]]:
+    windows, flat = e.windows, e.weight.reshape(e.weight.shape[0], -1)
+    positions = windows.shape[0]
+    rows = []
+    for o in range(flat.shape[0]):
+        for q in range(flat.shape[1]):
+            reads = [(t, int(u)) for t, u in enumerate(windows[:, q]) if u >= 0]
+            terms = " + ".join(
+                f"{voltage(e.back_in, b, o * positions + t)}*{voltage(e.a, b, u)}"
+                for b in range(batch)
+                for t, u in reads
+            )
+            rows.append((weight_tag(e, o, q), float(flat[o, q]), terms or "0"))
+    for o in range(flat.shape[0]):
+        terms = " + ".join(voltage(e.back_in, b, o * positions + t) for b in range(batch) for t in range(positions))
+        rows.append((f"c{o}", float(e.bias[o]), terms))
+    return rows
+
+
+def _port_efforts(e: ParameterPort, ctx: Context) -> list[tuple[str, list[str]]]:
     """(parameter tag, [its effort card g = delta^T s]) for every weight and bias the port reads."""
     junction = ctx.junctions.get(e.junction)
     if junction is None:
@@ -273,11 +230,11 @@ def _port_efforts(e: ParameterPort, ctx: _Context) -> list[tuple[str, list[str]]
     rows = []
     for tag, _, gradient in port_parameters(e, junction, ctx.batch):
         p = f"{tag}_{e.name}"
-        rows.append((p, [_wrap(f"Bg{p} g{p} 0 V={gradient}")]))
+        rows.append((p, [wrap(f"Bg{p} g{p} 0 V={gradient}")]))
     return rows
 
 
-def _probe_port(e: ProbePort, ctx: _Context) -> list[str]:
+def _probe_port(e: ProbePort, ctx: Context) -> list[str]:
     return [card for _, cards in _port_efforts(e, ctx) for card in cards]
 
 
@@ -286,14 +243,14 @@ def _weight_capacitor(p: str, capacitance: float) -> list[str]:
     return [f"Vz{p} z{p} 0 0", f"F{p} {p} 0 Vz{p} 1", f"C{p} {p} 0 {si(capacitance)}", f"Rl{p} {p} 0 {si(LEAK_OHMS)}"]
 
 
-def _resistive_port(e: ResistivePort, ctx: _Context) -> list[str]:
+def _resistive_port(e: ResistivePort, ctx: Context) -> list[str]:
     cards = []
     for p, effort in _port_efforts(e, ctx):
         cards += [*effort, f"Rg{p} g{p} z{p} {si(e.resistance)}", *_weight_capacitor(p, e.capacitance)]
     return cards
 
 
-def _inductive_port(e: InductivePort, ctx: _Context) -> list[str]:
+def _inductive_port(e: InductivePort, ctx: Context) -> list[str]:
     cards = []
     for p, effort in _port_efforts(e, ctx):
         cards += [*effort, f"Rg{p} g{p} m{p} {si(e.resistance)}", f"Lg{p} m{p} z{p} {si(e.inductance)}"]  # type: ignore[arg-type]
@@ -301,7 +258,7 @@ def _inductive_port(e: InductivePort, ctx: _Context) -> list[str]:
     return cards
 
 
-CARDS: dict[type, Callable[[Any, _Context], list[str]]] = {
+CARDS: dict[type, Callable[[Any, Context], list[str]]] = {
     TransmissionLine: _line,
     Junction: _junction,
     Nonlinearity: _nonlinearity,
@@ -313,6 +270,7 @@ CARDS: dict[type, Callable[[Any, _Context], list[str]]] = {
     ProbePort: _probe_port,
     ResistivePort: _resistive_port,
     InductivePort: _inductive_port,
+    **GRAPH_CARDS,
 }
 
 
@@ -328,8 +286,8 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
         elif name in ports:
             port = ports[name]
             junction = circuit.element(port.junction)
-            if not isinstance(junction, Junction):
-                raise NetlistError(f"parameter port {name!r}: {port.junction!r} is not a junction")
+            if not isinstance(junction, ParametricJunction):
+                raise NetlistError(f"parameter port {name!r}: {port.junction!r} is not a junction with weights")
             tags = [tag for tag, _, _ in port_parameters(port, junction, circuit.batch)]
             table[name + ".grad"] = [f"v(g{tag}_{name})" for tag in tags]
             if isinstance(port, LearningPort):
@@ -348,13 +306,23 @@ def min_break(circuit: Circuit) -> float:
     return BREAK_FRACTION * min(edges)
 
 
-def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequence[str] | None = None) -> str:
-    """Render circuit as a self-contained ngspice netlist (sources, .ic, .tran, .save). Pure and deterministic."""
+def to_spice(
+    circuit: Circuit,
+    analysis: Transient | None = None,
+    probes: Sequence[str] | None = None,
+    kernels: str = "shared",
+) -> str:
+    """Render circuit as a self-contained ngspice netlist (sources, .ic, .tran, .save). Pure and deterministic.
+
+    ``kernels``: how a convolution's shared weights are written: "shared" (one ``.func`` per output channel that
+    every position calls, and per input channel and stride phase backward) or "inline" (every position's
+    expression spells its weights out, as a dense junction does). Both compute the same circuit."""
     problems = structural_problems(circuit)
     if problems:
         raise NetlistError(f"circuit {circuit.name!r} cannot be written:\n  " + "\n  ".join(problems))
-    analysis = analysis or Transient(stop=(2 * len(circuit.of_type(Junction)) + 1) * circuit.tick)
-    ctx = _Context(circuit)
+    depth = circuit.meta.get("depth", len(circuit.of_type(Junction)))
+    analysis = analysis or Transient(stop=(2 * depth + 1) * circuit.tick)
+    ctx = Context(circuit, kernels)
     # NOTE: ngspice's T-line sets a breakpoint one delay after every point where a line's wave turns its slope
     # (TRAaccept, REL = ABS = 1), and XSPICE builds (Debian's) merge breakpoints only 1e-10 max step (5e-21 s) apart.
     # Corners inside one edge, each followed by steps of 0.1x the gap (where rounding noise reads as slope turns),
@@ -362,7 +330,7 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
     minbreak = analysis.minbreak if analysis.minbreak is not None else min_break(circuit)
     cards = [
         f"* wavetrain circuit {circuit.name}: batch {circuit.batch}, tick {si(circuit.tick)}s",
-        f".options reltol={_num(analysis.reltol)} vntol={_num(analysis.vntol)} abstol={_num(analysis.abstol)} "
+        f".options reltol={num(analysis.reltol)} vntol={num(analysis.vntol)} abstol={num(analysis.abstol)} "
         f"minbreak={si(minbreak)}",
         f"Ven en 0 PWL(0 0 {si(circuit.tick * ENABLE_RISE)} 1)",
     ]
@@ -376,7 +344,7 @@ def to_spice(circuit: Circuit, analysis: Transient | None = None, probes: Sequen
     for port in circuit.elements:
         if isinstance(port, LearningPort):
             for tag, value, _ in port_parameters(port, ctx.junctions[port.junction], circuit.batch):
-                cards.append(f".ic V({tag}_{port.name})={_num(value)}")
+                cards.append(f".ic V({tag}_{port.name})={num(value)}")
     step = analysis.step if analysis.step is not None else analysis.stop / 1000
     # NOTE: ngspice ends a run once it is within minbreak of the final time, so run one minbreak past the stop
     cards.append(f".tran {si(step)} {si(analysis.stop + minbreak)}")

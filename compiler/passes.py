@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from wavetrain.circuits import Circuit, Junction, Source, Termination, TransmissionLine, verify
+from wavetrain.circuits import Circuit, ConvJunction, Junction, Source, Termination, TransmissionLine, verify
 from wavetrain.circuits.circuit import impedance_problems, structural_problems
 from wavetrain.compiler import names
 from wavetrain.compiler.graph import Graph, Linear
@@ -55,8 +55,10 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
     (the devices, drift exponents and line mismatches ``train(..., hardware=, seed=)`` draws for that chip; the
     programming noise is drawn anew). It writes the weights as that chip
     stores them (programming noise, device bounds, stuck devices, conductance levels, drift at t_inference) into
-    every junction, gives every line its loss, loads every terminated line end with z0 (1 + m) for that line's
-    mismatch m, and gives every junction its integrator leak. Read noise, converters, pulsed updates and timing
+    every junction with weights (dense or convolution), gives every node's lines their loss, loads every terminated
+    end of a node's line with z0 (1 + m) for that line's mismatch m, and gives every junction with weights its
+    integrator leak. A skip's delay lines stay ideal, as the emulator's schedule holds them (docs/circuits.md).
+    Read noise, converters, pulsed updates and timing
     jitter have no SPICE element here: they stay in the emulator. Run it after the impedance-matching passes (it
     mismatches on purpose, so it replaces their ``verify`` by a structural check).
     """
@@ -67,28 +69,28 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
     model = load_hardware(hardware)
 
     def apply(circuit: Circuit) -> Circuit:
-        sizes, ids = list(circuit.meta["sizes"]), list(circuit.meta["nodes"])
-        order = {n: k for k, n in enumerate(ids)}  # node id -> its layer on the chip
+        graph = _graph_of(circuit)
         # NOTE: the chip of the network's own node ids (the devices a train(hardware=) run draws for it)
-        chain = Graph.chain((sizes[0],), [Linear(id=n, features=w) for n, w in zip(ids, sizes[1:])])
-        substrate = AnalogSubstrate(model, chain, chips=chip + 1, seed=seed)
+        substrate = AnalogSubstrate(model, graph, chips=chip + 1, seed=seed)
+        order = substrate.index  # node id -> its row of the line arrays
         sides = {"forward": 0, "backward": 1}
+        # NOTE: a node's own one-tick lines carry the chip's loss and mismatch; a skip's delay line (edge set) is
+        # ideal, as the emulator's schedule holds it
         mismatch = {
             names.termination(line.name): _mismatch(substrate.gamma[chip, order[line.node], sides[line.wave]])
             for line in circuit.of_type(TransmissionLine)
-            if line.node in order and line.wave is not None
+            if line.node in order and line.wave is not None and line.edge is None
         }
         elements = []
         for e in circuit.elements:
-            if isinstance(e, Junction) and e.node in order:
-                layer = e.node
+            if isinstance(e, (Junction, ConvJunction)) and e.node in substrate.bound:
                 stored = np.broadcast_to(e.weight, (chip + 1, *e.weight.shape)).copy()
-                substrate.program(stored, layer)
+                substrate.program(stored, e.node)
                 dev = model.device
                 if dev.drift_nu and dev.t_inference > dev.drift_t0:
-                    stored = stored * drift_factor(dev.t_inference, dev.drift_t0, substrate.nu_drift[layer])
+                    stored = stored * drift_factor(dev.t_inference, dev.drift_t0, substrate.nu_drift[e.node])
                 e = replace(e, weight=np.array(stored[chip]), leak=model.circuit.leak)
-            elif isinstance(e, TransmissionLine) and model.circuit.line_loss:
+            elif isinstance(e, TransmissionLine) and model.circuit.line_loss and e.edge is None:
                 e = replace(e, loss=model.circuit.line_loss)
             elif isinstance(e, Termination) and e.name in mismatch:
                 e = replace(e, resistance=e.resistance * (1.0 + mismatch[e.name]))
@@ -101,6 +103,18 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
 
     apply.__name__ = f"with_hardware({model.name!r})"
     return apply
+
+
+def _graph_of(circuit: Circuit) -> Graph:
+    """The graph a circuit was lowered from (a hand-made chain of junctions: that chain, nodes "1".."L")."""
+    graph = circuit.meta.get("graph")
+    if isinstance(graph, Graph):
+        return graph
+    junctions = circuit.of_type(Junction)
+    if not junctions:
+        raise CircuitError(f"with_hardware: circuit {circuit.name!r} has no junctions to put on a chip")
+    ids = [j.node if j.node is not None else str(k + 1) for k, j in enumerate(junctions)]
+    return Graph.chain((junctions[0].shape[1],), [Linear(id=n, features=j.shape[0]) for n, j in zip(ids, junctions)])
 
 
 def _mismatch(gamma: float) -> float:

@@ -117,14 +117,14 @@ def default_samples(circuit: Any, analysis: Any) -> np.ndarray:
 
 
 def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dict[str, np.ndarray]:
-    """Split a port's flat per-parameter columns (weights row-major, then biases) into (n, out, in) and (n, out)."""
+    """Split a port's flat per-parameter columns (weights row-major, then biases) into (n, *W's shape) and (n, out)."""
     port = next(p for p in circuit.ports() if p.name == name)
-    out, inp = circuit.element(port.junction).shape
-    n = values.shape[0]
+    shape = circuit.element(port.junction).weight.shape
+    size, n = int(np.prod(shape)), values.shape[0]
     names = ("grad_w", "grad_b") if suffix == "grad" else ("weight", "bias")
     return {
-        f"{name}.{names[0]}": values[:, : out * inp].reshape(n, out, inp),
-        f"{name}.{names[1]}": values[:, out * inp :],
+        f"{name}.{names[0]}": values[:, :size].reshape(n, *shape),
+        f"{name}.{names[1]}": values[:, size:],
     }
 
 

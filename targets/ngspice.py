@@ -40,7 +40,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 class SpiceTarget:
-    """ngspice (39+). ``runner``: "batch" (``ngspice -b``, streams to disk) or "shared" (libngspice via PySpice)."""
+    """ngspice (39+). ``runner``: "batch" (``ngspice -b``, streams to disk) or "shared" (libngspice via PySpice).
+    ``kernels``: how a convolution's shared weights are written (:func:`wavetrain.circuits.to_spice`)."""
 
     name: ClassVar[str] = "spice"
     kind: ClassVar[str] = "circuit"
@@ -51,11 +52,17 @@ class SpiceTarget:
         timeout: float = 300.0,
         keep: bool = False,
         workdir: str | Path | None = None,
+        kernels: str = "shared",
     ) -> None:
+        from wavetrain.circuits.netlist import KERNELS
+
         if runner not in ("batch", "shared"):
             raise ConfigError(f"spice target: runner must be 'batch' or 'shared', got {runner!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
             raise ConfigError(f"spice target: timeout must be > 0 s (finite), got {timeout!r}")
+        if kernels not in KERNELS:
+            raise ConfigError(f"spice target: kernels must be one of {KERNELS}, got {kernels!r}")
+        self.kernels = kernels
         self.runner, self.timeout, self.keep = runner, float(timeout), keep
         self.workdir = Path(workdir) if workdir is not None else None
 
@@ -68,7 +75,7 @@ class SpiceTarget:
     ) -> Trace:
         """Write the netlist, simulate it in ngspice, and sample every probe at ``samples`` [s]."""
         table = probe_vectors(circuit, probes)
-        text = to_spice(circuit, analysis, probes)
+        text = to_spice(circuit, analysis, probes, kernels=self.kernels)
         samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
         vectors = self._batch(text, analysis) if self.runner == "batch" else self._shared(text, analysis)
         return assemble(circuit, table, vectors, samples, f"spice-{self.runner}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from wavetrain.circuits import (
     Circuit,
+    ConvJunction,
     InductivePort,
     Junction,
     LeakyIntegrator,
@@ -27,21 +28,27 @@ from wavetrain.circuits import (
     LossLoad,
     Nonlinearity,
     ParameterPort,
+    ParametricJunction,
+    Pool,
     ProbePort,
     ResistivePort,
     SampleHold,
     Source,
+    Splitter,
+    Sum,
     Termination,
     Transient,
     TransmissionLine,
+    Wiring,
 )
 from wavetrain.compiler.functions import LOSSES
 from wavetrain.compiler.graph import INPUT, Graph, Linear
-from wavetrain.emulator import cells
+from wavetrain.emulator import cells, ops
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.substrate import IDEAL, Substrate
 from wavetrain.errors import ConfigError, SimulationError
 from wavetrain.targets import Trace, default_samples
+from wavetrain.targets.numpy_graph import JUNCTIONS, check_graph_circuit
 
 
 @dataclass
@@ -67,17 +74,26 @@ class Program:
     updates: list[Callable[[dict[str, np.ndarray]], None]] = field(default_factory=list)
     params: dict[str, list[np.ndarray]] = field(default_factory=dict)  # junction -> [W, b] (mutable in learning)
     grads: dict[str, list[np.ndarray]] = field(default_factory=dict)  # port -> [gW, gb], current step
-    # NOTE: the cells run on one Machine, whose layer k is the k-th node of the network the circuit was lowered from
+    # NOTE: the cells run on one Machine: the graph the circuit was lowered from (a hand-made circuit: the chain of
+    # its junctions), every element keyed by the id of its node
     machine: Machine = field(default=None)  # type: ignore[assignment]
-    layer: dict[str, int] = field(default_factory=dict)  # element name -> its node's place in the machine
-    ids: list[str] = field(default_factory=list)  # the machine's node ids, in that order
-    reads: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # this step's junction reads
+    node_of: dict[str, str] = field(default_factory=dict)  # element name -> its node id
+    preds: dict[str, tuple[str, ...]] = field(default_factory=dict)  # node -> where each junction input comes from
+    reads: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # this step's junction reads
+    seen: dict[str, list[np.ndarray]] = field(default_factory=dict)  # node -> its junction's inputs this step
 
-    def read(self, l: int) -> tuple[np.ndarray, np.ndarray]:
-        """Junction l's parameters as read this step (once: the forward and backward ops see the same read)."""
-        if l not in self.reads:
-            self.reads[l] = cells.read_node(self.machine, self.ids[l])
-        return self.reads[l]
+    def read(self, n: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Junction n's parameters as read this step (once: the forward and backward ops see the same read), as the
+        cells take them; {} for a junction without weights."""
+        if n not in self.machine.params:
+            return {}
+        if n not in self.reads:
+            self.reads[n] = cells.read_node(self.machine, n)
+        return {n: self.reads[n]}
+
+    def shape(self, n: str) -> tuple[int, ...]:
+        """One sample's shape of node n's wave (the input's for INPUT)."""
+        return self.machine.graph.shape[n]
 
     def zeros(self, net: str) -> np.ndarray:
         return np.zeros((self.circuit.batch, self.widths[net]))
@@ -92,10 +108,27 @@ def _source_value(e: Source, t: float) -> np.ndarray:
     return e.values * float(np.interp(t, times, levels))
 
 
+def to_cells(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A net's wires (.., batch, width), channels first, in the layout the cells compute in (channels last)."""
+    return v if len(shape) == 1 else ops.to_internal(v.reshape(*v.shape[:-1], *shape), shape)
+
+
+def to_net(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The cells' layout of a wave of ``shape`` back as a net's wires, channels first."""
+    return a if len(shape) == 1 else ops.to_external(a, shape).reshape(*a.shape[: -len(shape)], -1)
+
+
 def _kernel_source(e: Source, p: Program) -> None:
     """v_b = x ramp(t) (ideal) or a Norton source x ramp(t) / R_s with conductance 1 / R_s; the input is clamped."""
+    shape = p.shape(INPUT) if int(np.prod(p.shape(INPUT))) == e.width else (e.width,)
     if e.resistance == 0:
-        p.ops.append(Op((), (e.b,), lambda v, t: {e.b: cells.clamp(p.machine, _source_value(e, t))}))
+        p.ops.append(
+            Op(
+                (),
+                (e.b,),
+                lambda v, t: {e.b: to_net(cells.clamp(p.machine, _source_value(e, t).reshape(-1, *shape)), shape)},
+            )  # fmt: skip
+        )
     else:
         p.norton.append((e.b, 1.0 / e.resistance, e))
 
@@ -115,7 +148,8 @@ def _kernel_line(e: TransmissionLine, p: Program) -> None:
             "steps": steps,
             "fwd": np.zeros(shape),
             "bwd": np.zeros(shape),
-            "wave": (p.ids[p.layer[e.name]], e.wave) if e.name in p.layer and e.wave is not None else None,
+            # NOTE: a node's own line carries the substrate's line effects; a skip's delay line (edge) is ideal
+            "wave": (p.node_of[e.name], e.wave) if e.name in p.node_of and e.wave and e.edge is None else None,
             "keep": keep,
         }
     )
@@ -126,40 +160,54 @@ def _kernel_termination(e: Termination, p: Program) -> None:
     p.conductance[e.a] = p.conductance.get(e.a, 0.0) + 1.0 / e.resistance
 
 
-def _kernel_junction(e: Junction, p: Program) -> None:
-    """Forward v_b = (1 - leak)(W v_a + beta); backward v_back_out = W^T v_back_in (the same W and its transpose)."""
-    l, m = p.layer[e.name], p.machine
-    n = p.ids[l]
-    # NOTE: junction l > 0 reads s_{l} from the far end of line fl{l}: the message between layers (signal
-    # "forward", e.g. a DAC), as the emulator's cells.inputs sends it; layer 1 reads the clamped input
-    inputs = p.__dict__.setdefault("junction_inputs", {})  # what each junction saw this step (its port reads it)
+def _kernel_junction(e: Junction | ConvJunction | Pool | Sum | Wiring, p: Program) -> None:
+    """Forward v_b = (1 - leak) A_n(v_a...) (+ beta); backward v_back_out_k = A_n^T v_back_in for each input k: the
+    node's operator and its transpose (emulator/ops.py), both through the cells, on one read of the weights."""
+    n, m = p.node_of[e.name], p.machine
+    nets = e.a if isinstance(e.a, tuple) else (e.a,)
+    outs = e.back_out if isinstance(e.back_out, tuple) else (e.back_out,)
+    preds = p.preds[n]
+    kept = 1.0 - getattr(e, "leak", 0.0)  # NOTE: a leaky integrator keeps 1 - leak of a_n over the tick it holds it
 
-    def sent(s: np.ndarray) -> np.ndarray:
-        inputs[l] = cells.send(m, p.ids[l - 1], s) if l > 0 else s
-        return inputs[l]
+    def forward(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
+        # NOTE: an input from a node crosses the "forward" message boundary (a DAC, say) as cells.sent sends it;
+        # the port reads the junction's inputs as the junction saw them
+        ins = [to_cells(v[net], p.shape(q)) for q, net in zip(preds, nets)]
+        p.seen[n] = [x if q == INPUT else cells.send(m, q, x) for q, x in zip(preds, ins)]
+        a = cells.junction(m, n, p.seen[n], p.read(n))
+        return {e.b: to_net(kept * a if kept != 1.0 else a, p.shape(n))}
 
-    kept = 1.0 - e.leak  # NOTE: a leaky junction's integrator keeps 1 - leak of a_l over the tick it holds it
-    if e.leak:
-        p.ops.append(
-            Op((e.a,), (e.b,), lambda v, t: {e.b: kept * cells.junction(m, n, [sent(v[e.a])], {n: p.read(l)})})
-        )
-    else:
-        p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.junction(m, n, [sent(v[e.a])], {n: p.read(l)})}))
+    p.ops.append(Op(nets, (e.b,), forward))
+    driven = tuple(out for out in outs if out is not None)
+    if driven:
+        to_input = any(q == INPUT and out is not None for q, out in zip(preds, outs))
+
+        def backward(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
+            delta = to_cells(v[e.back_in], p.shape(n))
+            waves = cells.back(m, n, delta, p.read(n), p.seen[n], to_input=to_input)
+            return {out: to_net(waves[q], p.shape(q)) for q, out in zip(preds, outs) if out is not None}
+
+        p.ops.append(Op((e.back_in, e.b), driven, backward))
+
+
+def _kernel_splitter(e: Splitter, p: Program) -> None:
+    """Forward every tap copies v_a (a unity buffer); backward v_back_out = the sum of the branches (cells.gather)."""
+
+    def buffer(tap: str) -> Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]:
+        return lambda v, t: {tap: v[e.a]}
+
+    for tap in e.taps:
+        p.ops.append(Op((e.a,), (tap,), buffer(tap)))
     back_out = e.back_out
     if back_out is not None:
-        p.ops.append(Op((e.back_in,), (back_out,), lambda v, t: {back_out: _back(m, p, l, v[e.back_in])}))
-
-
-def _back(m: Machine, p: Program, l: int, delta: np.ndarray) -> np.ndarray:
-    """The backward wave junction l sends to junction l - 1 (W^T delta through its crossbar)."""
-    n = p.ids[l]
-    return cells.back(m, n, delta, {n: p.read(l)}, [delta], to_input=l == 0)[p.ids[l - 1] if l else INPUT]
+        p.ops.append(
+            Op(e.back_in, (back_out,), lambda v, t: {back_out: cells.gather({"": [v[b] for b in e.back_in]}, "")})
+        )
 
 
 def _kernel_nonlinearity(e: Nonlinearity, p: Program) -> None:
     """Forward v_b = sigma(v_a); backward v_delta = sigma'(v_a) * v_lam."""
-    l, m = p.layer[e.name], p.machine
-    n = p.ids[l]
+    m, n = p.machine, p.node_of[e.name]
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.nonlinearity(m, n, v[e.a])}))
     p.ops.append(
         Op(
@@ -195,26 +243,26 @@ def _kernel_loss_load(e: LossLoad, p: Program) -> None:
     p.ops.append(Op((e.a,), (e.b,), lambda v, t: {e.b: cells.load(m, cells.output(m, v[e.a]), e.target)}))
 
 
-def _kernel_port_readout(e: ParameterPort, p: Program) -> tuple[list[np.ndarray], Any, int]:
-    """g = delta^T s (summed over the batch), read every step: (g, the junction's live [W, b], its layer)."""
+def _kernel_port_readout(e: ParameterPort, p: Program) -> tuple[list[np.ndarray], Any, str]:
+    """g = the port's correlation of delta with the junction's input (summed over the batch and, for a shared
+    kernel, the positions), read every step: (g, the junction's live [W, b], its node)."""
     junction = p.circuit.element(e.junction)
-    if not isinstance(junction, Junction):
+    if not isinstance(junction, ParametricJunction):
         raise SimulationError(
-            f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, expected a Junction"
+            f"numpy target: port {e.name!r} names {e.junction!r}, a {type(junction).__name__}, expected a junction "
+            f"with weights"
         )
-    l, m = p.layer[junction.name], p.machine
-    params = m.params[p.ids[l]]
+    n, m = p.node_of[junction.name], p.machine
+    params = m.params[n]
     grads = p.grads.setdefault(e.name, [np.zeros_like(params[0]), np.zeros_like(params[1])])
 
-    inputs = p.__dict__.setdefault("junction_inputs", {})
-
     def read(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
-        # NOTE: the port reads the junction's input as the junction saw it (after the "forward" boundary)
-        grads[0], grads[1] = cells.readout(m, p.ids[l], v[junction.back_in], [inputs.get(l, v[junction.a])])
+        # NOTE: the port reads the junction's inputs as the junction saw them (after the "forward" boundary)
+        grads[0], grads[1] = cells.readout(m, n, to_cells(v[junction.back_in], p.shape(n)), p.seen[n])
         return {}
 
-    p.ops.append(Op((junction.a, junction.b, junction.back_in), (), read))
-    return grads, params, l
+    p.ops.append(Op((junction.b, junction.back_in), (), read))
+    return grads, params, n
 
 
 def _kernel_probe_port(e: ProbePort, p: Program) -> None:
@@ -224,7 +272,7 @@ def _kernel_probe_port(e: ProbePort, p: Program) -> None:
 
 def _kernel_learning_port(e: LearningPort, p: Program) -> None:
     """ResistivePort: i = g / R; InductivePort: L di/dt = g - R i; both C dtheta/dt = -i, through the cells' update."""
-    grads, params, l = _kernel_port_readout(e, p)
+    grads, params, n = _kernel_port_readout(e, p)
     current = [np.zeros_like(params[0]), np.zeros_like(params[1])]
     inductance = e.inductance if isinstance(e, InductivePort) else None
 
@@ -235,7 +283,7 @@ def _kernel_learning_port(e: LearningPort, p: Program) -> None:
             else:
                 current[k] = grads[k] / e.resistance
         steps = [-(p.dt * current[k] / e.capacitance) for k in range(2)]
-        cells.update_node(p.machine, p.ids[l], (steps[0], steps[1]))
+        cells.update_node(p.machine, n, (steps[0], steps[1]))
 
     p.updates.append(update)
 
@@ -243,6 +291,11 @@ def _kernel_learning_port(e: LearningPort, p: Program) -> None:
 KERNELS: dict[type, Callable[[Any, Program], None]] = {
     TransmissionLine: _kernel_line,
     Junction: _kernel_junction,
+    ConvJunction: _kernel_junction,
+    Pool: _kernel_junction,
+    Sum: _kernel_junction,
+    Wiring: _kernel_junction,
+    Splitter: _kernel_splitter,
     Nonlinearity: _kernel_nonlinearity,
     SampleHold: _kernel_sample_hold,
     LeakyIntegrator: _kernel_leaky_integrator,
@@ -258,25 +311,7 @@ KERNELS: dict[type, Callable[[Any, Program], None]] = {
 def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substrate = IDEAL) -> Program:
     """Turn a circuit into a Program: kernels registered, line-end settling ops added, ops sorted by dependency."""
     program = Program(circuit=circuit, dt=circuit.tick / steps_per_tick, widths=circuit.widths())
-    junctions, nonlinearities, program.layer = _machine_layers(circuit)
-    loads = circuit.of_type(LossLoad)
-    ids = [j.node if j.node is not None else str(k + 1) for k, j in enumerate(junctions)]
-    program.ids = ids
-    acts = [nonlinearities[k].activation if k < len(nonlinearities) else "identity" for k in range(len(junctions))]
-    if junctions:
-        # NOTE: the machine's graph is the chain of the circuit's junctions (a hand-made circuit's too)
-        nodes = [Linear(id=n, features=j.shape[0], activation=a) for n, j, a in zip(ids, junctions, acts)]
-        graph = Graph.chain((junctions[0].shape[1],), nodes)
-    else:
-        graph = Graph.chain((1,), [Linear(id="1", features=1)])
-    pairs = {n: [j.weight.copy(), j.bias.copy()] for n, j in zip(ids, junctions)}
-    program.machine = Machine(
-        graph,
-        pairs,  # type: ignore[arg-type]
-        LOSSES[loads[0].loss] if loads else None,  # type: ignore[arg-type]
-        substrate,
-    )
-    program.params = {j.name: pairs[n] for n, j in zip(ids, junctions)}
+    _machine(program, substrate)
     for element in circuit.elements:
         KERNELS[type(element)](element, program)
     driven = {net for op in program.ops for net in op.outputs}
@@ -291,35 +326,45 @@ def compile_program(circuit: Circuit, steps_per_tick: int = 1, substrate: Substr
     return program
 
 
-def _machine_layers(circuit: Circuit) -> tuple[list[Junction], list[Nonlinearity], dict[str, int]]:
-    """The junctions and cells in machine order, and every element's place in it (by the node id it carries).
+def _machine(program: Program, substrate: Substrate) -> None:
+    """The Machine the cells run on, every element's node and every junction's input nodes.
 
-    A circuit lowered from a network lists its node order in ``meta["nodes"]``; a hand-made circuit's junctions and
-    cells carry no node, and each is its own layer in the order it appears.
+    A circuit lowered from a network carries its graph (``meta["graph"]``): each node's junction and cell are
+    checked against it (numpy_graph.check_graph_circuit). A hand-made circuit's junctions (dense) form a chain in
+    the order they appear, each its own node (its ``node``, else "1".."L").
     """
-    order = {n: k for k, n in enumerate(circuit.meta.get("nodes", ()))}
-    if not order:
-        junctions, cells_ = list(circuit.of_type(Junction)), list(circuit.of_type(Nonlinearity))
-        places = {e.name: k for k, e in enumerate(junctions)}
-        places.update({e.name: k for k, e in enumerate(cells_)})
-        return junctions, cells_, places
-    layer: dict[str, int] = {}
-    for e in circuit.elements:
-        node = getattr(e, "node", None)
-        if node is not None:
-            if node not in order:
-                raise SimulationError(f"numpy target: element {e.name!r} belongs to node {node!r}, which the circuit's "
-                                      f"network does not have (nodes {list(order)})")  # fmt: skip
-            layer[e.name] = order[node]
-    junction_of = {e.node: e for e in circuit.of_type(Junction)}
-    cell_of = {e.node: e for e in circuit.of_type(Nonlinearity)}
-    missing = [
-        (kind, n) for n in order for kind, table in (("junction", junction_of), ("cell", cell_of)) if n not in table
-    ]
-    if missing:
-        raise SimulationError(f"numpy target: circuit {circuit.name!r} lacks the {missing[0][0]} of node "
-                              f"{missing[0][1]!r}")  # fmt: skip
-    return [junction_of[n] for n in order], [cell_of[n] for n in order], layer
+    circuit = program.circuit
+    loads = circuit.of_type(LossLoad)
+    loss = LOSSES[loads[0].loss] if loads else None
+    graph = circuit.meta.get("graph")
+    if isinstance(graph, Graph):
+        junction_of = check_graph_circuit(circuit, graph)
+        program.node_of = {e.name: e.node for e in circuit.elements if getattr(e, "node", None) in graph.shape}
+        pairs = {n: [junction_of[n].weight.copy(), junction_of[n].bias.copy()] for n in graph.parametric}
+    else:
+        junctions = [e for e in circuit.elements if isinstance(e, JUNCTIONS)]
+        if any(not isinstance(e, Junction) for e in junctions):
+            odd = next(e for e in junctions if not isinstance(e, Junction))
+            raise SimulationError(
+                f"numpy target: circuit {circuit.name!r} has the {type(odd).__name__} {odd.name!r} but no graph "
+                f"(meta['graph']) to say which node it is; lower it from a Network"
+            )
+        dense = [e for e in junctions if isinstance(e, Junction)]
+        nonlinearities = circuit.of_type(Nonlinearity)
+        ids = [j.node if j.node is not None else str(k + 1) for k, j in enumerate(dense)]
+        acts = [nonlinearities[k].activation if k < len(nonlinearities) else "identity" for k in range(len(dense))]
+        if dense:
+            nodes = [Linear(id=n, features=j.shape[0], activation=a) for n, j, a in zip(ids, dense, acts)]
+            graph = Graph.chain((dense[0].shape[1],), nodes)
+        else:
+            graph = Graph.chain((1,), [Linear(id="1", features=1)])
+        program.node_of = {e.name: ids[k] for k, e in enumerate(dense)}
+        program.node_of.update({e.name: ids[k] for k, e in enumerate(nonlinearities) if k < len(ids)})
+        pairs = {n: [j.weight.copy(), j.bias.copy()] for n, j in zip(ids, dense)}
+        junction_of = dict(zip(ids, dense))  # type: ignore[arg-type]
+    program.preds = dict(graph.preds)
+    program.machine = Machine(graph, pairs, loss, substrate)  # type: ignore[arg-type]
+    program.params = {junction_of[n].name: pairs[n] for n in pairs}
 
 
 def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:
@@ -429,6 +474,7 @@ class NumpyTarget:
     @staticmethod
     def _advance(program: Program, values: dict[str, np.ndarray], n: int) -> None:
         program.reads.clear()
+        program.seen.clear()
         for line in program.lines:
             e, slot = line["line"], n % line["steps"]
             out_a = values[e.a] - line["bwd"][slot]

@@ -1,7 +1,8 @@
 """One call for every backend: compile a network, run it on a target, read the waves back as a Relaxation.
 
-Tick k of the emulator is read from a circuit at mid-tick, t = (k + 1/2) tick, where every wave is flat: s_l(k) at
-the far end of forward line l, lam_l(k) at the far end of backward line l, G_l(k) at parameter port l.
+Tick k of the emulator is read from a circuit at mid-tick, t = (k + 1/2) tick, where every wave is flat: s_n(k) at
+the far end of node n's forward line, lam_n(k) at the far end of its backward line, G_n(k) at its parameter port
+(nodes with weights). A graph's waves come back in each node's shape, channels first, as the emulator reports them.
 """
 
 from __future__ import annotations
@@ -55,20 +56,27 @@ def simulate(
     circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed)
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
-    trace = cast(Target, runner).run(circuit, analysis, samples)
+    trace = cast(Target, runner).run(circuit, analysis, samples, probes(net))
     return relaxation_from_trace(trace, net, ticks, nu, history, target)
+
+
+def probes(net: Network) -> list[str]:
+    """What a relaxation reads from a circuit: every node's two line far ends and every parameter port."""
+    g = net.graph
+    return [*(names.s_far(n) for n in g.order), *(names.lam_far(n) for n in g.order),
+            *(names.port(n) for n in g.parametric)]  # fmt: skip
 
 
 def relaxation_from_trace(
     trace: Trace, net: Network, ticks: int, courant: float, history: bool, target: str
 ) -> Relaxation:
     """Read waves and port gradients out of a trace of a lowered network (sample k = tick k, or only the last)."""
-    ids = net.ids
+    g = net.graph
 
     def at(k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-        s = [trace[names.s_far(n)][k] for n in ids]
-        lam = [trace[names.lam_far(n)][k] for n in ids]
-        ports = [names.port(n) for n in ids]
+        s = [trace[names.s_far(n)][k].reshape(-1, *g.shape[n]) for n in g.order]
+        lam = [trace[names.lam_far(n)][k].reshape(-1, *g.shape[n]) for n in g.order]
+        ports = [names.port(n) for n in g.parametric]
         grads = [(trace[f"{p}.grad_w"][k], trace[f"{p}.grad_b"][k]) for p in ports]
         return s, lam, grads
 
@@ -81,7 +89,7 @@ def relaxation_from_trace(
             log.lam.append(lam)
             log.grads.append(grads)
     s, lam, grads = at(len(trace.t) - 1)
-    return Relaxation(grads, s, lam, ticks, courant, log, target, ids, net.graph.parametric, net.param_names)
+    return Relaxation(grads, s, lam, ticks, courant, log, target, g.order, g.parametric, net.param_names)
 
 
 def simulate_netlist(

@@ -111,12 +111,18 @@ def test_hostile_network_name_is_refused(net: Network) -> None:
         lower(net)
 
 
-def test_a_graph_without_a_lowering_names_its_node() -> None:
+def test_a_graph_without_a_lowering_names_its_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
     from wavetrain.compiler.graph import Conv1d, Flatten, Graph, Linear
 
+    lowering = importlib.import_module("wavetrain.compiler.lower")  # NOTE: the package exports a function lower
+    # NOTE: every node type has a circuit element today; a type without one (here: Conv1d taken out of the table)
+    # is refused before anything is built
+    monkeypatch.setattr(lowering, "LOWERINGS", {k: v for k, v in lowering.LOWERINGS.items() if k is not Conv1d})
     graph = Graph.chain((1, 8), [Conv1d(id="c1", channels=2, kernel=3), Flatten(id="f"), Linear(id="out", features=2)])
-    with pytest.raises(LoweringError, match=r"node 'c1' \(Conv1d, inputs \['input'\]\) has no circuit lowering"):
-        lower(Network.from_graph(graph))
+    with pytest.raises(LoweringError, match=r"node 'c1' \(Conv1d, inputs \['input'\]\) has no circuit element"):
+        lowering.lower(Network.from_graph(graph))
 
 
 @pytest.mark.parametrize(

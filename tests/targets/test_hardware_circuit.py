@@ -124,3 +124,35 @@ def test_numpy_circuit_target_on_the_analog_substrate_is_the_emulator_tick_by_ti
     assert _max_error(run.history.grads, emulated.history.grads) < 1e-12
     ideal = wavetrain.relax(net, x, y, ticks=TICKS, history=True)
     assert _max_error(ideal.history.grads[-1:], emulated.history.grads[-1:]) > 1e-3
+
+
+def _graph_case():
+    from wavetrain.compiler.builder import GraphBuilder
+
+    g = GraphBuilder((1, 6))
+    c = g.conv1d(g.input, 2, kernel=3, stride=2, padding=1, activation="tanh", id="c")
+    h = g.linear(g.flatten(c, id="f"), 4, "tanh", id="h")
+    a = g.add(g.linear(h, 4, id="i"), h, activation="tanh", id="a")  # a skip on an (ideal) delay line
+    net = g.network(g.linear(a, 2, "tanh", id="o"), seed=0)
+    rng = np.random.default_rng(0)
+    return net, rng.normal(size=(2, 1, 6)), rng.normal(size=(2, 2))
+
+
+@pytest.mark.parametrize("target,tolerance", [("numpy", 1e-12), pytest.param("spice", 1e-8, marks=needs_ngspice)])
+def test_a_graph_circuit_on_hardware_agrees_with_the_analog_substrate(target, tolerance):
+    from wavetrain.circuits import ConvJunction
+
+    net, x, y = _graph_case()
+    ticks = 2 * net.depth + 2
+    circuit = compile_network(net, x=x, y=y, hardware=MODEL)
+    chip = net.copy()
+    for e in circuit.elements:
+        if isinstance(e, (Junction, ConvJunction)):  # the weights as the chip stores them (dense and convolution)
+            chip.parameters(e.node).weight = np.array(e.weight)
+    substrate = AnalogSubstrate(MODEL, net.graph, chips=None, seed=0)
+    emulated = run_ticks(chip.machine(substrate), x, chip.targets(y, len(x)), ticks, 1.0, history=True)
+    run = wavetrain.simulate(net, x, y, ticks=ticks, target=target, history=True, hardware=MODEL)
+    assert _max_error(run.history.grads, emulated.history.grads) < tolerance
+    assert _max_error([run.history.s], [emulated.history.s]) < tolerance
+    ideal = wavetrain.relax(net, x, y, ticks=ticks, history=True)
+    assert _max_error(ideal.history.grads[-1:], emulated.history.grads[-1:]) > 1e-3
