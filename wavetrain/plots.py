@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -98,37 +98,51 @@ def gradient_error(per_layer: np.ndarray, depth: int, path: str | os.PathLike[st
     return save_figure(fig, path)
 
 
-def waves(result: Any, depth: int, path: str | os.PathLike[str], title: str = "", reference: Any = None) -> Path:
+def waves(
+    result: Any,
+    depth: int,
+    path: str | os.PathLike[str],
+    title: str = "",
+    reference: Any = None,
+    levels: Sequence[int] | None = None,
+    labels: Sequence[str] | None = None,
+) -> Path:
     """Space-time images of mean |s_l(k)| and mean |lam_l(k)|, marking the light cone k = l and k = 2L + 1 - l;
-    with ``reference`` (backprop's gradients), a third panel of the readout's error against it, tick by tick."""
+    with ``reference`` (backprop's gradients), a third panel of the readout's error against it, tick by tick.
+
+    A graph's waves are one row per node (``labels``, its ids), its cone at the node's level (``levels``) and at
+    2D + 1 - level."""
     history = result.history
     ticks = np.arange(len(history.s))
-    fig, axes = _figure(1, 3 if reference is not None else 2, (16.5 if reference is not None else 11, 3.8))
-    for ax, waves, name, cone in (
-        (axes[0], history.s, "forward s_l", ticks),
-        (axes[1], history.lam, "backward lam_l", None),
+    levels = np.arange(1, depth + 1) if levels is None else np.asarray(levels)
+    rows = np.arange(1, len(levels) + 1)
+    height = 3.8 if len(rows) <= 8 else 3.8 + 0.2 * (len(rows) - 8)
+    fig, axes = _figure(1, 3 if reference is not None else 2, (16.5 if reference is not None else 11, height))
+    for ax, waves, name, forward in (
+        (axes[0], history.s, "forward s_l", True),
+        (axes[1], history.lam, "backward lam_l", False),
     ):
-        image = np.array([[np.mean(np.abs(w[l])) for l in range(depth)] for w in waves]).T
+        image = np.array([[np.mean(np.abs(w[l])) for l in range(len(rows))] for w in waves]).T
         image = image / np.maximum(image.max(axis=1, keepdims=True), 1e-300)  # NOTE: each layer on its own scale
         shown = ax.imshow(
             image,
             aspect="auto",
             origin="lower",
             cmap="viridis",
-            extent=(-0.5, ticks[-1] + 0.5, 0.5, depth + 0.5),
+            extent=(-0.5, ticks[-1] + 0.5, 0.5, len(rows) + 0.5),
         )
         fig.colorbar(shown, ax=ax, label="mean |wave| / its layer's max")
-        layers = np.arange(1, depth + 1)
-        arrival = layers if cone is not None else 2 * depth + 1 - layers
-        ax.plot(arrival, layers, "wo", ms=6, mfc="none", label="exact from (light cone)")
-        ax.set(
-            xlabel="tick k (1 ns each)", ylabel="layer l", title=f"{name}: mean |wave| / max per layer", yticks=layers
-        )
+        arrival = levels if forward else 2 * depth + 1 - levels
+        ax.plot(arrival, rows, "wo", ms=6, mfc="none", label="exact from (light cone)")
+        ylabel = "layer l" if labels is None else "node"
+        ax.set(xlabel="tick k (1 ns each)", ylabel=ylabel, title=f"{name}: mean |wave| / max per layer", yticks=rows)
+        if labels is not None:
+            ax.set_yticklabels(list(labels), fontsize=7)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8)  # NOTE: below, not over the image
     if reference is not None:
         errors = np.maximum(np.asarray(result.error_by_tick(reference), dtype=float), 1e-17)
         axes[2].semilogy(np.arange(len(errors)), errors, marker="o", ms=3, color=color_for(str(result.target)))
-        axes[2].axvline(2 * depth, color="k", ls=":", label="tick 2L")
+        axes[2].axvline(2 * depth, color="k", ls=":", label="tick 2L" if labels is None else "tick 2D")
         axes[2].set(xlabel="tick k (1 ns each)", ylabel="max |G(k) - G(backprop)|",
                     title=f"gradient error on {result.target}")  # fmt: skip
         axes[2].grid(alpha=0.3)

@@ -103,3 +103,53 @@ def test_options_that_would_be_ignored_are_refused(model: Path, tmp_path: Path) 
     cir.write_text(".title n\n.end\n")
     result = CliRunner().invoke(main, ["simulate", str(cir), "--target", "spice", "--plot", str(tmp_path / "w.png")])
     assert result.exit_code == 1 and "--plot apply to a network file" in result.output
+
+
+def _graph_file(tmp_path: Path) -> Path:
+    from wavetrain.compiler.builder import GraphBuilder
+
+    g = GraphBuilder((1, 8))
+    c = g.conv1d(g.input, 2, kernel=3, stride=2, padding=1, activation="tanh", id="c")
+    h = g.linear(g.flatten(c, id="f"), 4, "tanh", id="h")
+    a = g.add(g.linear(h, 4, id="i"), h, id="a")
+    return g.network(g.linear(a, 2, id="o"), seed=0, name="cli_graph").save(tmp_path / "graph.npz")
+
+
+@needs_ngspice
+def test_a_graph_network_file_compiles_and_simulates_in_ngspice(tmp_path: Path) -> None:
+    model = _graph_file(tmp_path)
+    out = tmp_path / "graph.cir"
+    result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out), "--samples", "2"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert ".func fk0_jc(" in text and "Bu0_0_0_sph" in text  # a shared kernel; the skip's buffer onto its line
+    done = subprocess.run(["ngspice", "-b", str(out)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout[-2000:]
+    png = tmp_path / "waves.png"
+    result = CliRunner().invoke(
+        main, ["simulate", str(model), "--target", "spice", "--samples", "2", "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 Add, depth 6 on spice" in result.output and "node c: |dW|" in result.output
+    tick_2d = next(line for line in result.output.splitlines() if "<- 2D" in line)
+    assert tick_2d.split()[0] == "12" and float(tick_2d.split()[1]) < 1e-8
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_preset_compiles_and_simulates_on_the_numpy_target(tmp_path: Path) -> None:
+    out = tmp_path / "lenet.cir"
+    result = CliRunner().invoke(main, ["compile", "--model", "lenet-digits", "--data", "digits", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith(".title lenet_digits") and "n0_63_x" in out.read_text()  # 1 x 8 x 8 wires
+    result = CliRunner().invoke(main, ["simulate", "--model", "resmlp-mnist1d", "--data", "mnist1d"])
+    assert result.exit_code == 0, result.output
+    tick_2d = next(line for line in result.output.splitlines() if "<- 2D" in line)
+    assert float(tick_2d.split()[1]) < 1e-12 and "node b3_2: |dW|" in result.output
+
+
+def test_a_network_is_one_of_a_file_and_a_preset(model: Path) -> None:
+    for args in ([], [str(model), "--model", "lenet-digits"]):
+        result = CliRunner().invoke(main, ["compile", *args])
+        assert result.exit_code == 2 and "give a network file or --model PRESET (one of them)" in result.output
+    result = CliRunner().invoke(main, ["compile", "--model", "vgg16"])
+    assert result.exit_code == 2 and "'vgg16' is not one of" in result.output

@@ -17,7 +17,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "compile": (
         "wavetrain.cli.compile:compile_command",
-        "Compile MODEL (a wavetrain network file) into a self-contained ngspice netlist.",
+        "Compile MODEL (a wavetrain network file, any graph; or --model PRESET) into a self-contained ngspice netlist.",
     ),
     "deploy": (
         "wavetrain.cli.deploy:deploy_command",
@@ -41,7 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "simulate": (
         "wavetrain.cli.simulate:simulate_command",
-        "Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes.",
+        "Relax SOURCE (a network file, or --model PRESET; or a .cir netlist on the spice target) and print "
+        "gradients or probes.",
     ),
     "sweep": (
         "wavetrain.cli.sweep:sweep_group",

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from wavetrain.cli.support import DATA_OPTIONS, drive_batch, friendly, with_options
+from wavetrain.cli.support import DATA_OPTIONS, drive_batch, friendly, load_model, model_option, with_options
 from wavetrain.compiler.lower import LEARNING_KINDS
 from wavetrain.errors import ConfigError
 
 
 @click.command("compile")
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@model_option()
 @click.option(
     "-o",
     "--output",
@@ -27,26 +28,36 @@ from wavetrain.errors import ConfigError
     "--ticks",
     type=click.IntRange(min=1, max=10**7),
     default=None,
-    help="Simulated ticks (default 2L + 1, or 1000 with --learning).",
+    help="Simulated ticks (default 2D + 1, D the depth, or 1000 with --learning).",
 )
 @click.option("--courant", type=float, default=1.0, show_default=True)
+@click.option(
+    "--kernels",
+    type=click.Choice(["shared", "inline"]),
+    default="shared",
+    show_default=True,
+    help="How a convolution's weights are written: once per output channel (a .func every position calls) or "
+    "spelled out in every position's source.",
+)
 @with_options(DATA_OPTIONS)
 @friendly
 def compile_command(
-    model: Path,
+    model: Path | None,
+    preset: str | None,
     output: Path | None,
     learning: bool,
     port: str,
     eta: float,
     ticks: int | None,
     courant: float,
+    kernels: str,
     data: str | None,
     samples: int,
     seed: int,
 ) -> None:
-    """Compile MODEL (a wavetrain network file) into a self-contained ngspice netlist."""
+    """Compile MODEL (a wavetrain network file, any graph; or --model PRESET) into a self-contained ngspice netlist."""
     from wavetrain.circuits import Transient, to_spice
-    from wavetrain.compiler import Network, compile_network
+    from wavetrain.compiler import compile_network
     from wavetrain.files import atomic_write
 
     context = click.get_current_context()
@@ -57,11 +68,11 @@ def compile_command(
         from wavetrain.files import check_writable
 
         check_writable(output, "-o")
-    net = Network.load(model)
+    net = load_model(model, preset, seed)
     x, y = drive_batch(net, data, samples, seed)
     circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta)
     ticks = ticks if ticks is not None else (1000 if learning else 2 * net.depth + 1)
-    text = to_spice(circuit, Transient(stop=ticks * circuit.tick, step=circuit.tick / 20))
+    text = to_spice(circuit, Transient(stop=ticks * circuit.tick, step=circuit.tick / 20), kernels=kernels)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -10,13 +10,23 @@ import click
 import numpy as np
 
 from wavetrain import plots
-from wavetrain.cli.support import DATA_OPTIONS, Finite, drive_batch, friendly, private_temp, with_options
+from wavetrain.cli.support import (
+    DATA_OPTIONS,
+    Finite,
+    drive_batch,
+    friendly,
+    load_model,
+    model_option,
+    private_temp,
+    with_options,
+)
 from wavetrain.errors import ConfigError
 from wavetrain.targets import TARGETS, canonical
 
 
 @click.command("simulate")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@model_option()
 @click.option("--target", type=click.Choice(list(TARGETS)), default="numpy", show_default=True)
 @click.option(
     "--runner",
@@ -60,7 +70,8 @@ from wavetrain.targets import TARGETS, canonical
 @friendly
 @private_temp
 def simulate_command(
-    source: Path,
+    source: Path | None,
+    preset: str | None,
     target: str,
     runner: str,
     ticks: int | None,
@@ -75,48 +86,53 @@ def simulate_command(
     samples: int,
     seed: int,
 ) -> None:
-    """Relax SOURCE (a network file; or a .cir netlist on the spice target) and print gradients or probes."""
+    """Relax SOURCE (a network file, or --model PRESET; or a .cir netlist on the spice target) and print gradients or
+    probes."""
     context = click.get_current_context()
 
     def given(*names: str) -> list[str]:
         return [name for name in names if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
 
-    if source.suffix.lower() in (".cir", ".sp", ".spice"):
-        flags = given("runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
+    if source is not None and source.suffix.lower() in (".cir", ".sp", ".spice"):
+        flags = given("preset", "runner", "ticks", "courant", "plot_path", "data", "samples", "seed")
         if flags:
-            flags = ", ".join("--" + name.replace("_path", "").replace("_", "-") for name in flags)
+            flags = ", ".join(
+                "--" + name.replace("_path", "").replace("preset", "model").replace("_", "-") for name in flags
+            )
             raise ConfigError(f"{source}: {flags} apply to a network file; a netlist runs as it is written")
         _netlist(source, target, timeout, keep, trust_netlist, show_all, as_json)
         return
     if trust_netlist:
-        raise ConfigError(f"{source}: --trust-netlist applies to a .cir netlist, got a network file")
+        raise ConfigError(f"{source or preset}: --trust-netlist applies to a .cir netlist, got a network")
     if show_all or as_json:
-        raise ConfigError(f"{source}: --all and --json apply to a .cir netlist, got a network file")
+        raise ConfigError(f"{source or preset}: --all and --json apply to a .cir netlist, got a network")
     if canonical(target) != "spice" and given("timeout", "keep"):
         raise ConfigError(f"--timeout and --keep apply to the spice target, got --target {target}")
-    from wavetrain.compiler import Network
     from wavetrain.emulator import light_cone
     from wavetrain.files import check_writable
     from wavetrain.simulation import simulate
 
     if plot_path is not None:
         check_writable(plot_path, "--plot")
-    net = Network.load(source)
+    net = load_model(source, preset, seed)
     x, y = drive_batch(net, data, samples, seed)
     options = {"runner": runner, "timeout": timeout, "keep": keep} if canonical(target) == "spice" else {}
     result = simulate(net, x, y, ticks=ticks, target=target, courant=courant, history=True, **options)
     exact, _, _ = light_cone(net.machine(), net.check_input(x), net.targets(y, len(x)))
     errors = result.error_by_tick(exact)
-    click.echo(
-        f"network {'-'.join(map(str, net.sizes))} (L = {net.depth}) on {target}, batch {len(x)}, courant {courant}"
-    )
+    chain, bound = net.is_chain, "2L" if net.is_chain else "2D"
+    shape = f"{net.describe()} (L = {net.depth})" if chain else net.describe()  # NOTE: a graph's names its depth
+    click.echo(f"network {shape} on {target}, batch {len(x)}, courant {courant}")
     click.echo("tick  max|G - G_bp|")
     for k, err in enumerate(errors):
-        click.echo(f"{k:4d}  {err:12.3e}" + ("  <- 2L" if k == 2 * net.depth else ""))
-    for l, (dw, db) in enumerate(result.grads, start=1):
-        click.echo(f"layer {l}: |dW| = {np.linalg.norm(dw):.6e}  |db| = {np.linalg.norm(db):.6e}")
+        click.echo(f"{k:4d}  {err:12.3e}" + (f"  <- {bound}" if k == 2 * net.depth else ""))
+    for l, (n, (dw, db)) in enumerate(zip(result.params, result.grads), start=1):
+        label = f"layer {l}" if chain else f"node {n}"
+        click.echo(f"{label}: |dW| = {np.linalg.norm(dw):.6e}  |db| = {np.linalg.norm(db):.6e}")
     if plot_path is not None:
-        plots.waves(result, net.depth, plot_path, title=f"{'-'.join(map(str, net.sizes))} on {target}")
+        levels = None if chain else [net.graph.level[n] for n in net.graph.order]
+        plots.waves(result, net.depth, plot_path, title=f"{net.name} ({net.describe()}) on {target}", levels=levels,
+                    labels=None if chain else list(net.graph.order))  # fmt: skip
         click.echo(f"plot written to {plot_path}")
 
 

@@ -98,17 +98,46 @@ def resumed(given: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def drive_batch(net: Any, data: str | None, samples: int, seed: int) -> tuple[Any, Any]:
-    """The first ``samples`` training rows of a dataset, or seeded random inputs with zero targets."""
+    """The first ``samples`` training rows of a dataset (read in the network's input shape), or seeded random inputs
+    with zero targets."""
     import numpy as np
 
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
     if data is None:
-        x = np.random.default_rng(seed).normal(size=(samples, net.sizes[0]))
-        return x, np.zeros((samples, net.sizes[-1]))
+        x = np.random.default_rng(seed).normal(size=(samples, *net.input_shape))
+        return x, np.zeros((samples, net.n_outputs))
     from wavetrain import datasets
 
-    return rows(datasets.load(data), samples, "--samples")
+    return rows(datasets.load(data, shape=net.input_shape), samples, "--samples")
+
+
+def load_model(source: Path | None, preset: str | None, seed: int) -> Any:
+    """The network a circuit command works on: a network file (any graph), or a fresh preset (weights from seed)."""
+    if (source is None) == (preset is None):
+        raise click.UsageError("give a network file or --model PRESET (one of them)")
+    if preset is not None:
+        from wavetrain.compiler.models import model
+
+        return model(preset, seed=seed)
+    from wavetrain.compiler import Network
+
+    assert source is not None
+    return Network.load(source)
+
+
+def model_option() -> Callable[..., Any]:
+    """``--model PRESET``: a named network (compiler/models.py), fresh from --seed, instead of a network file."""
+    from wavetrain.compiler.models import PRESETS
+
+    return click.option(
+        "--model",
+        "preset",
+        type=click.Choice(list(PRESETS)),
+        default=None,
+        help="A named network instead of a file, its weights fresh from --seed: "
+        + ", ".join(f"{p.name} ({p.description})" for p in PRESETS.values()),
+    )
 
 
 DATA_OPTIONS = [
@@ -125,7 +154,7 @@ DATA_OPTIONS = [
         type=click.IntRange(min=0),
         default=0,
         show_default=True,
-        help="Seed of the random inputs when no --data.",
+        help="Seed of the random inputs when no --data (and of a --model preset's weights).",
     ),
 ]
 
