@@ -42,6 +42,7 @@ test-core-numpy2: setup
 bench: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_spice.py
+	$(PY) benchmarks/bench_graph_spice.py
 	$(PY) benchmarks/bench_hardware.py
 	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_sweep.py
