@@ -57,11 +57,22 @@ def _check_04(out: str, folder: Path) -> None:
     assert (folder / "graph_models.png").stat().st_size > 10_000 and (folder / "residual_cnn.npz").exists()
 
 
+def _check_05(out: str, folder: Path) -> None:
+    target = "spice" if shutil.which("ngspice") else "numpy"
+    assert "splitters ['spfc']" in out and "('fd6', ('fc', 'res'), 1e-09)" in out  # the fan-out and the skip's line
+    assert _number(rf"{target}: gradient error against backprop at tick 2D = 14: (\S+)", out) < 1e-10
+    rows = re.findall(r"^\s*(\d+)\s+(\S+)\s+(\S+)$", out, flags=re.M)
+    assert len(rows) == 15 and float(rows[13][1]) > 1e-3 and float(rows[14][1]) < 1e-10  # exact at 2D, not before
+    for name in ("rescnn.cir", "waves.png"):
+        assert (folder / name).stat().st_size > 1000, name
+
+
 CHECKS = {
     "01_train_digits.py": _check_01,
     "02_compile_to_spice.py": _check_02,
     "03_learning_rules.py": _check_03,
     "04_graph_models.py": _check_04,
+    "05_graph_circuit.py": _check_05,
 }
 
 

@@ -153,7 +153,8 @@ def cnn_circuit(out: Path) -> None:
     net = g.network(g.linear(g.flatten(h, id="flat"), 10, id="linear"), loss="cross_entropy", seed=0, name="cnn")
     data = wavetrain.datasets.load("mnist1d", shape=net.input_shape)
     result = wavetrain.train(net, data, method="dyadic", epochs=CIRCUIT_CNN_EPOCHS, seed=0)
-    click.echo(f"{net!r}: {100 * result.final_test_accuracy:.1f} % test accuracy after {CIRCUIT_CNN_EPOCHS} dyadic epochs")
+    accuracy = 100 * result.final_test_accuracy
+    click.echo(f"{net!r}: {accuracy:.1f} % test accuracy after {CIRCUIT_CNN_EPOCHS} dyadic epochs")
     x, y = data.x_test[:1], data.y_test[:1]
     circuit = wavetrain.compile_network(net, x=x, y=y)
     netlist = out / "cnn_mnist1d.cir"

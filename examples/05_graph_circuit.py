@@ -1,6 +1,6 @@
 """Compile a small residual CNN (a graph) to an ngspice netlist and read its exact gradient at tick 2D in ngspice.
 
-Usage: python examples/04_graph_circuit.py [OUTDIR]   (writes rescnn.cir and waves.png there)
+Usage: python examples/05_graph_circuit.py [OUTDIR]   (writes rescnn.cir and waves.png there)
 
 The graph: Conv1d (stride 2, padding 1) -> average pooling -> flatten -> Linear, with a residual block around a
 second Linear: fc's wave fans out (a splitter) to the block and to its skip, which waits on a matched delay line.
