@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from wavetrain.reproduction.report_types import (
+    INCONCLUSIVE,
     NOT_CLAIMED,
     Row,
     Scale,
@@ -219,7 +220,9 @@ def t15(scale: Scale, out: Path) -> Section:
             _show(cnn_ci),
             "94 % (Greydanus 2020, Adam; ours SGD + momentum)",
             ">= 90 % (at 40 epochs)",
-            verdict_ci(cnn_ci[1] <= 0.94 <= cnn_ci[2] or cnn_ci[1] > 0.94, cnn_ci[2] < 0.94),
+            verdict_ci(cnn_ci[1] <= 0.94 <= cnn_ci[2] or cnn_ci[1] > 0.94, cnn_ci[2] < 0.94)
+            if scale.graph_claims
+            else INCONCLUSIVE,  # NOTE: the paper's accuracy is for full training, not this reduced size
             check(cnn_ci[0] >= 0.90) if scale.graph_claims else "",
         ),
         Row(
@@ -227,7 +230,9 @@ def t15(scale: Scale, out: Path) -> Section:
             _show(mlp_ci),
             "68 % (Greydanus 2020)",
             "well below the CNN",
-            verdict_ci(mlp_ci[1] <= 0.68 <= mlp_ci[2], mlp_ci[1] > 0.68 + 0.05 or mlp_ci[2] < 0.68 - 0.05),
+            verdict_ci(mlp_ci[1] <= 0.68 <= mlp_ci[2], mlp_ci[1] > 0.68 + 0.05 or mlp_ci[2] < 0.68 - 0.05)
+            if scale.graph_claims
+            else INCONCLUSIVE,
             check(mlp_ci[2] < cnn_ci[1]) if scale.graph_claims else "",
         ),
         Row(
@@ -309,7 +314,7 @@ def t16(scale: Scale, out: Path) -> Section:
             f"{gap_ci[0] * 100:.1f} [{gap_ci[1] * 100:.1f}, {gap_ci[2] * 100:.1f}] points",
             "longer horizons learn better (seed 003)",
             "> 0",
-            verdict_ci(gap_ci[1] > 0, gap_ci[2] < 0),
+            verdict_ci(gap_ci[1] > 0, gap_ci[2] < 0) if scale.graph_claims else INCONCLUSIVE,
             check(gap_ci[0] > 0) if scale.graph_claims else "",
         )
     )
