@@ -85,11 +85,11 @@ def graphs(out: Path) -> dict[str, wavetrain.TrainResult]:
     for method in ("backprop", "dyadic"):
         net = wavetrain.model("cnn1d-mnist1d", seed=0, name=f"cnn1d_{method}")
         results[f"CNN {method}"] = wavetrain.train(
-            net, mnist1d, method=method, epochs=CNN_EPOCHS, lr=0.02, seed=0, progress=True
+            net, mnist1d, method=method, epochs=CNN_EPOCHS, lr=0.02, seed=0, progress=PROGRESS["bars"]
         )
     mlp = wavetrain.Network.mlp([40, 100, 100, 10], activation="relu", loss="cross_entropy", seed=0)
     results["MLP dyadic"] = wavetrain.train(mlp, mnist1d, method="dyadic", epochs=CNN_EPOCHS, lr=0.02, seed=0,
-                                            progress=True)  # fmt: skip
+                                            progress=PROGRESS["bars"])  # fmt: skip
     results["CNN dyadic"].network.save(out / "mnist1d_cnn.npz")
     click.echo(f"{'model':>14} {'test acc':>9} {'best':>7} {'time [s]':>9} {'samples/s':>10}")
     for label, result in results.items():
