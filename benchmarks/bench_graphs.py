@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_emulator  # noqa: E402
-from bench_emulator import _busy_seconds, _time_repeats, machine, thread_env  # noqa: E402
+from bench_emulator import _busy_seconds, _median_kept, _time_repeats, machine, thread_env  # noqa: E402
 
 from wavetrain.files import atomic_write  # noqa: E402
 
@@ -163,11 +163,6 @@ def worker(model: str, method: str, repeats: int) -> dict:
     return _time_repeats(_step(model, method), repeats)
 
 
-def _median(timing: dict) -> float:
-    kept = [t for t, f in zip(timing["times"], timing["foreign"]) if f <= 0.25] or timing["times"]
-    return statistics.median(kept)
-
-
 def render(results: dict, meta: dict) -> str:
     lines = [
         "## Network graphs: the light cone and train() against PyTorch CPU autograd",
@@ -182,12 +177,12 @@ def render(results: dict, meta: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for model in MODELS:
-        torch_rate = BATCH / statistics.median(_median(r) for r in results[(model, "pytorch")])
-        cone_rate = BATCH / statistics.median(_median(r) for r in results[(model, "light_cone")])
+        torch_rate = BATCH / statistics.median(_median_kept(r) for r in results[(model, "pytorch")])
+        cone_rate = BATCH / statistics.median(_median_kept(r) for r in results[(model, "light_cone")])
         lines.append(f"| {model} | {meta['params'][model]:,} | {torch_rate:,.0f} | {cone_rate:,.0f} | "
                      f"{cone_rate / torch_rate:.2f}x |")  # fmt: skip
-    torch_e2e = statistics.median(_median(r) for r in results[("cnn1d-mnist1d", "e2e_pytorch")])
-    train_e2e = statistics.median(_median(r) for r in results[("cnn1d-mnist1d", "e2e_train")])
+    torch_e2e = statistics.median(_median_kept(r) for r in results[("cnn1d-mnist1d", "e2e_pytorch")])
+    train_e2e = statistics.median(_median_kept(r) for r in results[("cnn1d-mnist1d", "e2e_train")])
     acc_t = results[("cnn1d-mnist1d", "e2e_pytorch")][-1]["accuracy"][-1]
     acc_w = results[("cnn1d-mnist1d", "e2e_train")][-1]["accuracy"][-1]
     lines += [
