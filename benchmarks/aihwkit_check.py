@@ -181,8 +181,8 @@ def aihwkit_runs(case: Case, w0: np.ndarray, counts: np.ndarray, seed: int) -> t
 
 def wavetrain_pulses(case: Case, w0: np.ndarray, counts: np.ndarray, seed: int) -> np.ndarray:
     """Weights after counts[i] pulses on every device of row i, through AnalogSubstrate.write."""
+    from wavetrain.circuits.hardware import DeviceModel, HardwareModel
     from wavetrain.emulator.analog import AnalogSubstrate
-    from wavetrain.emulator.hardware import DeviceModel, HardwareModel
 
     model = HardwareModel(name=case.label, device=DeviceModel(**case.wavetrain))
     rows, cols = w0.shape
@@ -297,7 +297,7 @@ def aihwkit_step(sizes: tuple[int, ...], batch: int, lr: float):
     from aihwkit.optim import AnalogSGD
     from aihwkit.simulator.configs import SingleRPUConfig, SoftBoundsDevice, WeightNoiseType
 
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.hardware import load_hardware
 
     model = load_hardware("reram")
     dev, io = model.device, model.io

@@ -77,8 +77,8 @@ def torch_step():
 
 def wave_step(hardware: str | None, chips: int | None, sizes: tuple[int, ...] = SIZES, batch: int = BATCH):
     from wavetrain import Network
+    from wavetrain.circuits.hardware import load_hardware
     from wavetrain.emulator.analog import AnalogSubstrate
-    from wavetrain.emulator.hardware import load_hardware
     from wavetrain.emulator.substrate import IDEAL
     from wavetrain.emulator.train import Dyadic, HeavyBall
 

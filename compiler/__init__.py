@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from wavetrain.circuits.circuit import Circuit
+    from wavetrain.circuits.hardware import HardwareModel
     from wavetrain.compiler.network import Network
-    from wavetrain.emulator.hardware import HardwareModel
 
 __getattr__, __dir__, _exported = _lazy.exports(
     __name__,

@@ -62,33 +62,33 @@ def with_hardware(hardware: Any, seed: int = 0, chip: int = 0) -> Callable[[Circ
     jitter have no SPICE element here: they stay in the emulator. Run it after the impedance-matching passes (it
     mismatches on purpose, so it replaces their ``verify`` by a structural check).
     """
-    from wavetrain.emulator.analog import AnalogSubstrate
-    from wavetrain.emulator.devices import drift_factor
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.chip import Chip
+    from wavetrain.circuits.devices import drift_factor
+    from wavetrain.circuits.hardware import load_hardware
 
     model = load_hardware(hardware)
 
     def apply(circuit: Circuit) -> Circuit:
         graph = _graph_of(circuit)
         # NOTE: the chip of the network's own node ids (the devices a train(hardware=) run draws for it)
-        substrate = AnalogSubstrate(model, graph, chips=chip + 1, seed=seed)
-        order = substrate.index  # node id -> its row of the line arrays
+        devices = Chip(model, graph, chips=chip + 1, seed=seed)
+        order = devices.index  # node id -> its row of the line arrays
         sides = {"forward": 0, "backward": 1}
         # NOTE: a node's own one-tick lines carry the chip's loss and mismatch; a skip's delay line (edge set) is
         # ideal, as the emulator's schedule holds it
         mismatch = {
-            names.termination(line.name): _mismatch(substrate.gamma[chip, order[line.node], sides[line.wave]])
+            names.termination(line.name): _mismatch(devices.gamma[chip, order[line.node], sides[line.wave]])
             for line in circuit.of_type(TransmissionLine)
             if line.node in order and line.wave is not None and line.edge is None
         }
         elements = []
         for e in circuit.elements:
-            if isinstance(e, (Junction, ConvJunction)) and e.node in substrate.bound:
+            if isinstance(e, (Junction, ConvJunction)) and e.node in devices.bound:
                 stored = np.broadcast_to(e.weight, (chip + 1, *e.weight.shape)).copy()
-                substrate.program(stored, e.node)
+                devices.program(stored, e.node)
                 dev = model.device
                 if dev.drift_nu and dev.t_inference > dev.drift_t0:
-                    stored = stored * drift_factor(dev.t_inference, dev.drift_t0, substrate.nu_drift[e.node])
+                    stored = stored * drift_factor(dev.t_inference, dev.drift_t0, devices.nu_drift[e.node])
                 e = replace(e, weight=np.array(stored[chip]), leak=model.circuit.leak)
             elif isinstance(e, TransmissionLine) and model.circuit.line_loss and e.edge is None:
                 e = replace(e, loss=model.circuit.line_loss)

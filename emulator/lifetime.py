@@ -32,11 +32,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from wavetrain.circuits.hardware import HardwareModel, load_hardware
 from wavetrain.compiler.functions import Array
 from wavetrain.emulator.analog import AnalogSubstrate
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.evaluation import evaluate
-from wavetrain.emulator.hardware import HardwareModel, load_hardware
 from wavetrain.errors import ConfigError
 
 COMPENSATIONS = ("none", "global", "column")

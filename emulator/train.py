@@ -308,7 +308,7 @@ def train(
     every epoch; "float64" trains the network's own arrays in place (the exact path: dyadic equals backprop to
     rounding). Per epoch the result records the running training loss (mean of the minibatch losses) and the test
     loss and accuracy; ``train_metrics=True`` also evaluates the whole training set.
-    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.emulator.hardware.HardwareModel`) trains on
+    ``hardware`` (a preset name, a .json file or a :class:`~wavetrain.circuits.hardware.HardwareModel`) trains on
     emulated analog chips instead (:mod:`wavetrain.emulator.chips`): ``chips`` Monte-Carlo instances at once,
     accuracies measured on the chips (``result.chip_test_accuracy`` per chip), gradient fidelity sampled every
     ``fidelity_every`` minibatches (``result.fidelity``); the network ends with chip 0's weights.

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
+from wavetrain.circuits.hardware import PRESETS, load_hardware
 from wavetrain.cli import main
-from wavetrain.emulator.hardware import PRESETS, load_hardware
 
 
 def run(*args):

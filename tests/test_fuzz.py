@@ -366,7 +366,7 @@ json_values = st.recursive(
     raw=st.sampled_from(["", "dup", "deep", "nan", "bom", "trailing"]),
 )
 def test_hardware_json_files(tmp_path_factory, edits, field, value, raw):
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.hardware import load_hardware
 
     folder = tmp_path_factory.mktemp("hw")
     data = json.loads(load_hardware("reram").to_json())

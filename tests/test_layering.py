@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +53,42 @@ def test_only_the_reproduction_and_its_tests_import_it() -> None:
         if name.startswith("wavetrain.reproduction")
     ]
     assert not offences, "imports of the reproduction outside it:\n" + "\n".join(offences)
+
+
+# NOTE: the Network's own conveniences that run it (machine, forward/predict, evaluate) import the emulator lazily;
+# they are the only imports of the emulator below it, and building a chip is not one of them
+NETWORK_RUNS = {
+    ("compiler/network.py", "wavetrain.emulator"),
+    ("compiler/network.py", "wavetrain.emulator.cells"),
+    ("compiler/network.py", "wavetrain.emulator.evaluation"),
+    ("compiler/network.py", "wavetrain.emulator.substrate"),
+}
+
+
+def test_compiler_and_circuits_do_not_import_the_emulator() -> None:
+    """The device model and a chip's programming live in circuits/, below both the compiler and the emulator."""
+    found = {
+        (str(path.relative_to(ROOT)), name)
+        for layer in ("compiler", "circuits")
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        for name in _wavetrain_imports(path)
+        if name == "wavetrain.emulator" or name.startswith("wavetrain.emulator.")
+    }
+    offences = sorted(found - NETWORK_RUNS)
+    assert not offences, "compiler/ or circuits/ import the emulator:\n" + "\n".join(f"{p}: {n}" for p, n in offences)
+    assert found == NETWORK_RUNS, (
+        f"an allowed import is gone, drop it from NETWORK_RUNS: {sorted(NETWORK_RUNS - found)}"
+    )
+
+
+def test_a_chip_is_compiled_without_loading_the_emulator() -> None:
+    """compile_network(hardware=) programs the chip from circuits/ alone: no emulator module is even loaded."""
+    code = (
+        "import sys, numpy as np\n"
+        "from wavetrain.compiler import Network, compile_network\n"
+        "c = compile_network(Network.mlp([8, 4, 3]), x=np.ones((1, 8)), y=np.zeros((1, 3)), hardware='reram')\n"
+        "assert c.meta['hardware'] == 'reram'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('wavetrain.emulator')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

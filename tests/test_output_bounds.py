@@ -13,7 +13,7 @@ import pytest
 import wavetrain
 from wavetrain import compile_network, to_spice
 from wavetrain.circuits import Transient
-from wavetrain.emulator.hardware import PRESETS, load_hardware
+from wavetrain.circuits.hardware import PRESETS, load_hardware
 from wavetrain.emulator.loihi import calibrate
 
 WIDE = 160  # characters: one line of a wide terminal

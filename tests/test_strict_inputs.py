@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 import wavetrain
 from wavetrain import Network, compile_network
+from wavetrain.circuits.hardware import HardwareError, load_hardware
 from wavetrain.cli import main
-from wavetrain.emulator.hardware import HardwareError, load_hardware
 from wavetrain.errors import ConfigError, DataError, ModelFileError, NetworkError, SweepError
 from wavetrain.sweep.spec import load_spec
 
@@ -65,7 +65,7 @@ def test_a_fifo_or_a_device_as_an_input_is_refused_not_read(fifo, tmp_path):
     out = isolated(
         f"""
         import wavetrain
-        from wavetrain.emulator.hardware import load_hardware
+        from wavetrain.circuits.hardware import load_hardware
         from wavetrain.sweep.spec import load_spec
         for call, path in ((load_hardware, {paths["hw.json"]!r}), (load_spec, {paths["s.yaml"]!r}),
                            (wavetrain.Network.load, {paths["m.npz"]!r}), (wavetrain.datasets.load, {paths["d.npz"]!r}),

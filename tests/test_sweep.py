@@ -228,7 +228,7 @@ def test_rerun_one_row_alone_reproduces_it(tmp_path):
 
 
 def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_path, digits):
-    hardware = pytest.importorskip("wavetrain.emulator.hardware")
+    hardware = pytest.importorskip("wavetrain.circuits.hardware")
     import wavetrain
 
     text = (
@@ -267,7 +267,7 @@ def test_hardware_axes_reach_train_and_fill_the_fidelity_and_chip_columns(tmp_pa
 
 
 def test_the_example_sweep_file_is_valid_read_noise_x_weight_bits_x_3_seeds():
-    pytest.importorskip("wavetrain.emulator.hardware")
+    pytest.importorskip("wavetrain.circuits.hardware")
     from pathlib import Path
 
     spec = load_spec(Path(__file__).parent.parent / "examples" / "sweep_digits.yaml")

@@ -221,8 +221,8 @@ def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
         f"6. training on emulated analog hardware: the ideal chip and two device presets, {HARDWARE_EPOCHS} "
         "epochs, gradient fidelity"
     )
+    from wavetrain.circuits.hardware import PRESETS
     from wavetrain.emulator.chips import fidelity_by_tick
-    from wavetrain.emulator.hardware import PRESETS
 
     results = {}
     for name in ("ideal", "ecram", "pcm"):

@@ -20,11 +20,11 @@ from wavetrain.circuits import (
     Wiring,
     verify,
 )
+from wavetrain.circuits.hardware import PRESETS
 from wavetrain.circuits.spice import port_parameters
 from wavetrain.compiler import Network, compile_network
 from wavetrain.compiler.builder import GraphBuilder
 from wavetrain.compiler.graph import Graph, Linear
-from wavetrain.emulator.hardware import PRESETS
 from wavetrain.errors import CircuitError, LoweringError
 
 

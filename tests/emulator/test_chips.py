@@ -8,10 +8,10 @@ import pytest
 
 from tests.conftest import make_batch
 from wavetrain import Network, train
+from wavetrain.circuits.hardware import PRESETS
 from wavetrain.emulator.analog import AnalogSubstrate
 from wavetrain.emulator.cells import Machine
 from wavetrain.emulator.chips import _compare, fidelity_by_tick
-from wavetrain.emulator.hardware import PRESETS
 from wavetrain.emulator.kernel import WaveState, light_cone, tick
 from wavetrain.emulator.substrate import IDEAL
 from wavetrain.errors import ConfigError

@@ -1,4 +1,4 @@
-"""Device and circuit physics: every effect against its closed form (emulator/devices.py)."""
+"""Device and circuit physics: every effect against its closed form (circuits/devices.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavetrain.emulator import devices
+from wavetrain.circuits import devices
 
 RNG_SAMPLES = 200_000
 

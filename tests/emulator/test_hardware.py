@@ -8,10 +8,8 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from wavetrain.compiler.functions import ACTIVATIONS
-from wavetrain.emulator import devices
-from wavetrain.emulator.analog import AnalogSubstrate
-from wavetrain.emulator.hardware import (
+from wavetrain.circuits import devices
+from wavetrain.circuits.hardware import (
     PRESETS,
     CircuitModel,
     DeviceModel,
@@ -21,6 +19,8 @@ from wavetrain.emulator.hardware import (
     field_paths,
     load_hardware,
 )
+from wavetrain.compiler.functions import ACTIVATIONS
+from wavetrain.emulator.analog import AnalogSubstrate
 from wavetrain.errors import ConfigError
 
 SIZES = [30, 40, 20]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from wavetrain import Network, train
+from wavetrain.circuits.hardware import PRESETS
 from wavetrain.emulator import lifetime as lt
 from wavetrain.emulator.analog import AnalogSubstrate
-from wavetrain.emulator.hardware import PRESETS
 from wavetrain.errors import ConfigError, DataError
 
 T0 = 20.0

@@ -12,9 +12,9 @@ import pytest
 import wavetrain
 from wavetrain import Network, compile_network, to_spice
 from wavetrain.circuits import Junction, Termination, Transient, TransmissionLine
+from wavetrain.circuits.devices import reflection
+from wavetrain.circuits.hardware import PRESETS
 from wavetrain.emulator.analog import AnalogSubstrate
-from wavetrain.emulator.devices import reflection
-from wavetrain.emulator.hardware import PRESETS
 from wavetrain.emulator.relax import run_ticks
 from wavetrain.errors import CircuitError
 

@@ -20,7 +20,7 @@ def hardware() -> None:
 @hardware.command("list")
 def list_presets() -> None:
     """Print every preset with its description."""
-    from wavetrain.emulator.hardware import PRESETS
+    from wavetrain.circuits.hardware import PRESETS
 
     for name, model in PRESETS.items():
         click.echo(f"{name:12s} {model.description}")
@@ -32,7 +32,7 @@ def list_presets() -> None:
 @friendly
 def show(model: str, as_json: bool) -> None:
     """Print every parameter of MODEL (a preset or a .json file) with its unit and meaning."""
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.hardware import load_hardware
 
     hw = load_hardware(model)
     if as_json:
@@ -58,7 +58,7 @@ def save(model: str, output: Path, overrides: tuple[str, ...]) -> None:
     """Write MODEL (a preset or a .json file), with overrides, as a JSON file to edit and pass to --hardware."""
     import json
 
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.hardware import load_hardware
     from wavetrain.errors import ConfigError
     from wavetrain.files import atomic_write, check_writable, writer_lock
 
@@ -164,7 +164,7 @@ def lifetime(
 
     import wavetrain
     from wavetrain import plots
-    from wavetrain.emulator.hardware import load_hardware
+    from wavetrain.circuits.hardware import load_hardware
     from wavetrain.emulator.lifetime import check_compensation, check_times
     from wavetrain.emulator.lifetime import lifetime as run_lifetime
     from wavetrain.errors import ConfigError

@@ -52,10 +52,10 @@ def _hardware(setting: dict[str, Any]) -> dict[str, Any]:
     if setting["hardware"] is None and not overrides and setting["chips"] == 1:
         return {}
     try:
-        from wavetrain.emulator.hardware import load_hardware
+        from wavetrain.circuits.hardware import load_hardware
     except ImportError as err:
         raise SweepError(
-            f"hardware, {HARDWARE_PREFIX}* and chips need wavetrain.emulator.hardware, which this "
+            f"hardware, {HARDWARE_PREFIX}* and chips need wavetrain.circuits.hardware, which this "
             f"version of wavetrain lacks ({err})"
         ) from err
     model = load_hardware(setting["hardware"] or "ideal")

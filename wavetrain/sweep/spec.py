@@ -287,7 +287,7 @@ def _check_value(axis: str, value: Any, where: str) -> Any:
 
 def _hardware_paths() -> list[str]:
     try:
-        from wavetrain.emulator.hardware import field_paths
+        from wavetrain.circuits.hardware import field_paths
     except ImportError:
         return []
     return field_paths()

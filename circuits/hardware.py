@@ -4,7 +4,8 @@
 its unit and where its default or preset value comes from (a paper, or the name of the aihwkit preset it follows).
 Weights are in the network's own units: a device pair at full range represents ``device.w_max``; relative noises
 are fractions of ``w_max`` (device) or of the converter's full scale (io). The array physics of every field is in
-:mod:`wavetrain.emulator.devices`; :class:`wavetrain.emulator.analog.AnalogSubstrate` runs a model on the seam.
+:mod:`wavetrain.circuits.devices`; :class:`wavetrain.circuits.chip.Chip` draws and programs its devices, and
+:class:`wavetrain.emulator.analog.AnalogSubstrate` runs a model on the seam.
 
 Models are saved as JSON (``to_json``, with ``"version": HARDWARE_VERSION``) and read back with
 :func:`load_hardware`, which also takes a preset name (``PRESETS``). Every value is checked when a model is built:
