@@ -178,9 +178,7 @@ def _torch_loop(seed: int, epochs: int, lr: float, momentum: float, batch: int) 
 
 
 def t15(scale: Scale, out: Path) -> Section:
-    import matplotlib.pyplot as plt
-
-    from wavetrain import Network, datasets, train
+    from wavetrain import Network, datasets, model, plots, train
 
     seeds, epochs, lr = scale.cnn_seeds, scale.cnn_epochs, 0.02
     cnn = {s: _train("cnn1d-mnist1d", "dyadic", s, epochs, lr, scale.cnn_subset) for s in seeds}
@@ -199,20 +197,26 @@ def t15(scale: Scale, out: Path) -> Section:
     vs_backprop = float(np.max(np.abs(np.array(exact64.loss) - back64.loss)))
     lenet = {s: _train("lenet-digits", "dyadic", s, scale.lenet_epochs, 0.02, 0) for s in seeds}
     lenet_ci = interval([r.final_test_accuracy for r in lenet.values()])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for s, r in cnn.items():
-        ax.plot(np.arange(1, epochs + 1), np.array(r.test_accuracy) * 100, "C0-", alpha=0.6,
-                label="CNN, dyadic" if s == seeds[0] else None)  # fmt: skip
-    for k, r in enumerate(mlp):
-        ax.plot(np.arange(1, epochs + 1), np.array(r.test_accuracy) * 100, "C1--", alpha=0.6,
-                label="MLP 40-100-100-10, dyadic" if k == 0 else None)  # fmt: skip
-    ax.axhline(94, color="C0", lw=0.6, ls=":", label="paper's CNN (94 %)")
-    ax.axhline(68, color="C1", lw=0.6, ls=":", label="paper's MLP (68 %)")
-    ax.set(xlabel="epoch", ylabel="MNIST-1D test accuracy (%)", title=f"T15: MNIST-1D, {len(seeds)} seeds")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "t15_mnist1d_cnn.png", dpi=110)
-    plt.close(fig)
+    fig, ax = plots.figure(size=(8, 4))
+    data = datasets.load("mnist1d")
+    for k, (s, r) in enumerate(cnn.items()):
+        start = model("cnn1d-mnist1d", seed=s)  # NOTE: epoch 0, the untrained network _train starts from
+        curve = [start.evaluate(data.x_test.reshape(-1, *start.input_shape), data.y_test)[1], *r.test_accuracy]
+        ax.plot(np.arange(epochs + 1), np.array(curve) * 100, "-", color=plots.color_for("cnn", 0), alpha=0.7,
+                label="CNN, dyadic (one line per seed)" if k == 0 else None)  # fmt: skip
+    for k, (s, r) in enumerate(zip(seeds, mlp)):
+        start = Network.mlp([40, 100, 100, 10], activation="relu", loss="cross_entropy", seed=s)
+        curve = [start.evaluate(data.x_test, data.y_test)[1], *r.test_accuracy]
+        ax.plot(np.arange(epochs + 1), np.array(curve) * 100, "--", color=plots.color_for("mlp", 1), alpha=0.7,
+                label="MLP 40-100-100-10, dyadic (one line per seed)" if k == 0 else None)  # fmt: skip
+    ax.axhline(94, color=plots.color_for("cnn", 0), lw=0.8, ls=":", label="paper's CNN (94 %)")
+    ax.axhline(68, color=plots.color_for("mlp", 1), lw=0.8, ls=":", label="paper's MLP (68 %)")
+    ax.set(
+        xlabel="epoch (0: untrained)", ylabel="MNIST-1D test accuracy [%]", title=f"T15: MNIST-1D, {len(seeds)} seeds"
+    )
+    ax.grid(alpha=0.3)
+    plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "t15_mnist1d_cnn.png")
     rows = (
         Row(
             f"MNIST-1D CNN (3 Conv1d, 25 channels), dyadic, float32, {epochs} epochs, final test accuracy, mean "
@@ -273,9 +277,7 @@ def t15(scale: Scale, out: Path) -> Section:
 
 
 def t16(scale: Scale, out: Path) -> Section:
-    import matplotlib.pyplot as plt
-
-    from wavetrain import model
+    from wavetrain import model, plots
     from wavetrain.emulator.mpc import Mpc
 
     seeds, epochs, lr = scale.res_seeds, scale.res_epochs, 0.02
@@ -287,15 +289,15 @@ def t16(scale: Scale, out: Path) -> Section:
     same = all(a.loss == b.loss for a, b in zip(runs[blocks], bp))
     gap = [a.final_test_accuracy - b.final_test_accuracy for a, b in zip(runs[blocks], runs[1])]
     gap_ci = interval(gap)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plots.figure(size=(6, 4))
     ax.errorbar(horizons, [ci[h][0] * 100 for h in horizons],
                 yerr=[[(ci[h][0] - ci[h][1]) * 100 for h in horizons], [(ci[h][2] - ci[h][0]) * 100 for h in horizons]]
-                if len(seeds) > 1 else None, fmt="o-", capsize=3)  # fmt: skip
-    ax.set(xlabel="horizon h (blocks)", ylabel="MNIST-1D test accuracy (%)", xticks=horizons,
+                if len(seeds) > 1 else None, fmt="o-", capsize=3, color=plots.COLORS["mpc"],
+                label="mpc, mean [95% CI] over seeds")  # fmt: skip
+    ax.set(xlabel="horizon h (blocks)", ylabel="MNIST-1D test accuracy [%]", xticks=horizons,
            title=f"T16: MPC on a residual MLP, {len(seeds)} seeds")  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(out / "t16_residual_mpc.png", dpi=110)
-    plt.close(fig)
+    ax.grid(alpha=0.3)
+    plots.save_figure(fig, out / "t16_residual_mpc.png")
     rows = [
         Row(
             f"residual MLP (stem, 3 blocks x + W2 relu(W1 x), head: {blocks} segments), MNIST-1D, MPC h = {h}, "

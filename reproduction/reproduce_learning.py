@@ -99,7 +99,7 @@ CURVES = [("isotropic", None), ("wt", None), ("preconditioned", None)] + [
 
 
 def t9(scale: Scale, out: Path) -> Section:
-    import matplotlib.pyplot as plt
+    from wavetrain import plots
 
     table = {}
     for width in scale.widths:
@@ -111,17 +111,18 @@ def t9(scale: Scale, out: Path) -> Section:
     net, x, t = probe_net(wide, 2)
     ks = [k for k in (1, 2, 5, 10, 20, 50, 100) if k <= wide]
     sweep = {k: cosine_by_layer(net.machine(), x, t, "wperp", k, scale.t9_draws) for k in ks}
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plots.figure(size=(8, 4))
+    drawn = plots.styles([family + (f" k={k}" if k else "") for family, k in CURVES])
     for family, k in CURVES:
         xs = [w for w in scale.widths if (family, k, w) in table]
-        ax.loglog(
-            xs, [table[(family, k, w)] for w in xs], "o-" if k != 10 else "s-", label=family + (f" k={k}" if k else "")
-        )
-    ax.set(xlabel="width", ylabel="E|cos(g^, g)| (hidden layers)", title="T9: guess quality vs width")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out / "t9_cosine_vs_width.png", dpi=110)
-    plt.close(fig)
+        label = family + (f" k={k}" if k else "")
+        ax.loglog(xs, [table[(family, k, w)] for w in xs], ms=4, label=label,
+                  **{**drawn[label], "marker": drawn[label]["marker"] or ("s" if k == 10 else "o")})  # fmt: skip
+    ax.set(xlabel="width (units per hidden layer)", ylabel="E|cos(g^, g)| (hidden layers)",
+           title="T9: guess quality vs width")  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
+    plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "t9_cosine_vs_width.png")
     gain = [table[("wperp", 10, w)] / table[("isotropic", None, w)] for w in scale.widths if ("wperp", 10, w) in table]
     grows = gain[-1] > gain[0]
     worse = table[("preconditioned", None, wide)] < table[("wperp", 10, wide)]
@@ -207,7 +208,7 @@ def hinge_fit(hs: np.ndarray, m: np.ndarray) -> tuple[int, tuple[float, float], 
 
 
 def t10(scale: Scale, out: Path) -> Section:
-    import matplotlib.pyplot as plt
+    from wavetrain import plots
 
     width, depth, batch = scale.t10_width, 8, 256
     net = Network.mlp([64] + [width] * (depth - 1) + [10], loss="cross_entropy", seed=10)
@@ -234,16 +235,18 @@ def t10(scale: Scale, out: Path) -> Section:
     hinge_ok = abs(lo[0] / unit - want_lo) < 0.15 and abs(hi[0] / unit - 2.0) < 0.15 and r2 > 0.99
     dev = {h: deviation(mpc_gradients(net.machine(), heads, x, t, h)[0], ref) for h in range(1, depth + 1)}
     falls = all(b <= a for a, b in zip(list(dev.values()), list(dev.values())[1:]))
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(hs, mem / 1024, "o", label="measured peak (tracemalloc)")
-    ax.plot(hs, np.maximum(np.polyval(lo, hs), np.polyval(hi, hs)) / 1024, "-", label=f"hinge fit, break h = {kink}")
+    fig, ax = plots.figure(size=(7.5, 4))
+    ax.plot(hs, mem / 1024, "o", color=plots.COLORS["mpc"], label="measured peak (tracemalloc)")
+    ax.plot(hs, np.maximum(np.polyval(lo, hs), np.polyval(hi, hs)) / 1024, "-", color="0.3",
+            label=f"hinge fit, break h = {kink}")  # fmt: skip
     ax.set(
-        xlabel="horizon h", ylabel="peak memory (KiB)", title=f"T10: memory vs horizon (L {mem_depth}, width {width})"
+        xlabel="horizon h (layers)",
+        ylabel="peak memory [KiB]",
+        title=f"T10: memory vs horizon (L {mem_depth}, width {width})",
     )
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "t10_memory.png", dpi=110)
-    plt.close(fig)
+    ax.grid(alpha=0.3)
+    plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "t10_memory.png")
     rows = (
         Row(
             "h = L: max |g^h - g_bp|",

@@ -108,18 +108,19 @@ def t1_t2(scale: Scale, out: Path) -> list[Section]:
 
 
 def t3(scale: Scale, out: Path) -> Section:
-    import matplotlib.pyplot as plt
+    from wavetrain import plots
 
     net, x, t = spec_net()
     curves = {nu: error_curve(net, x, t, nu, scale.t3_ticks) for nu in (0.5, 1.0, 1.5, 1.9, 2.1)}
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for nu in (0.5, 1.0, 1.5, 1.9):
-        ax.semilogy(np.maximum(curves[nu], 1e-17), label=f"courant {nu}")
-    ax.set(xlabel="tick", ylabel="max |G - G_bp|", title="T3: gradient error vs tick (zeros drawn at 1e-17)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "t3_error_vs_tick.png", dpi=110)
-    plt.close(fig)
+    fig, ax = plots.figure(size=(8, 4))
+    for index, nu in enumerate((0.5, 1.0, 1.5, 1.9)):
+        ax.semilogy(np.maximum(curves[nu], 1e-17), color=plots.color_for(f"courant {nu}", index), label=f"courant {nu}")
+    ax.set(
+        xlabel="tick k", ylabel="max |G(k) - G(backprop)|", title="T3: gradient error vs tick (zeros drawn at 1e-17)"
+    )
+    ax.grid(alpha=0.3)
+    plots.legend_outside(ax)
+    plots.save_figure(fig, out / "t3_error_vs_tick.png")
     half, fast, over = curves[0.5], curves[1.5], curves[1.9]
     geometric = half[20] > half[40] > half[60] and half[60] < 1e-6
     transient = over.max() > 1e3 * over[0] and over[-1] < over.max() * 1e-6

@@ -113,16 +113,16 @@ def discrete_exponent(depth: int, statistics: str) -> float:
 
 def section(scale: Any, out: Any) -> Any:
     """The T11 report section: the exponent at several depths, two layer statistics, seeds and intervals."""
-    import matplotlib.pyplot as plt
-
+    from wavetrain import plots
     from wavetrain.emulator.mpc import HorizonModel, select_horizon
     from wavetrain.reproduction.report_types import NOT_CLAIMED, Row, Section, check, interval, verdict_ci
 
     depths, seeds = scale.t11_depths, scale.t11_seeds
     fits = {(st, T): [exponent(T, s, st) for s in seeds] for st in STATISTICS for T in depths}
     rows = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for st in STATISTICS:
+    fig, axes = plots.figure(1, 2, size=(13, 4))
+    for index, st in enumerate(STATISTICS):
+        color = plots.color_for(st, index)  # NOTE: smooth and iid layers keep their colour in both panels
         per_t = {T: interval([f[0] for f in fits[(st, T)]]) for T in depths}
         predicted = {T: discrete_exponent(T, st) for T in depths}
         local = {T: [local_exponent(T, s, st) for s in seeds] for T in depths}
@@ -175,7 +175,7 @@ def section(scale: Any, out: Any) -> Any:
         )
         T = max(depths)
         _, gap, d = exponent(T, seeds[0], st)
-        axes[0].loglog(gap, d, "o-" if st == "smooth" else "s--", label=f"{st}, T = {T}")
+        axes[0].loglog(gap, d, "o-" if st == "smooth" else "s--", color=color, label=f"{st}, T = {T}")
         axes[1].errorbar(
             depths,
             [per_t[T][0] for T in depths],
@@ -183,21 +183,22 @@ def section(scale: Any, out: Any) -> Any:
             if len(seeds) > 1
             else None,
             fmt="o-",
+            color=color,
             label=f"{st} (measured)",
             capsize=3,
         )
-        axes[1].plot(depths, [predicted[T] for T in depths], ":", label=f"{st} (discrete sum)")
+        axes[1].plot(depths, [predicted[T] for T in depths], ":", color=color, label=f"{st} (discrete sum)")
     ref_gap = np.array([gap[0], gap[-1]])
     axes[0].loglog(ref_gap, d[-1] * (ref_gap / ref_gap[-1]) ** 3, "k:", label="slope 3")
-    axes[0].set(xlabel="1 - h/T", ylabel="1 - cos^2(g^h, g_bp)", title="T11: deep linear residual net")
-    axes[0].legend(fontsize=7)
+    axes[0].set(xlabel="1 - h/T (horizon short of the depth)", ylabel="1 - cos^2(g^h, g_bp)",
+                title="T11: deep linear residual net")  # fmt: skip
     axes[1].set_xscale("log", base=2)
     axes[1].axhline(3, color="k", lw=0.5)
-    axes[1].set(xlabel="depth T", ylabel="fitted exponent", title="T11: exponent vs depth")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "t11_exponent.png", dpi=110)
-    plt.close(fig)
+    axes[1].set(xlabel="depth T (layers)", ylabel="fitted exponent", title="T11: exponent vs depth")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "t11_exponent.png")
     T = scale.t11_depth
     for st in STATISTICS:  # spec 4.4's tolerance rule from one measurement at h = T/2, measured where it lands
         W, x0, y = residual_net(T, seeds[0], st)

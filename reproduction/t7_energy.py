@@ -125,7 +125,7 @@ def window_spread(eta: float = 0.02, ends: tuple[float, ...] = (2.0, 5.0, 20.0))
 
 def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
     """The energy rows of T7, the name of their plot (written to ``out``) and a sentence for the section's note."""
-    import matplotlib.pyplot as plt
+    from wavetrain import plots
 
     etas, seeds, depths = np.array(scale.t7_etas, dtype=float), scale.t7_seeds, np.array(scale.t7_depths)
     runs = _Runs()
@@ -146,29 +146,34 @@ def rows(scale: Scale, out: Path) -> tuple[list[Row], str, str]:
     )
     lag_slope = interval([np.polyfit(depths, row, 1)[0] for row in lag])
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plots.figure(1, 2, size=(12, 4))
+    unlocked, locked = plots.color_for("unlocked", 0), plots.color_for("locked", 1)
     for i, s in enumerate(seeds):
-        left.loglog(etas, free[i, :, 0], "o-", color="C0", alpha=0.6, label="unlocked" if i == 0 else None)
-        left.loglog(etas, lock[i], "s--", color="C1", alpha=0.6, label="locked (control)" if i == 0 else None)
+        left.loglog(etas, free[i, :, 0], "o-", color=unlocked, alpha=0.6,
+                    label="unlocked (one line per seed)" if i == 0 else None)  # fmt: skip
+        left.loglog(etas, lock[i], "s--", color=locked, alpha=0.6, label="locked (control)" if i == 0 else None)
     left.loglog(etas, free[:, 0, 0].mean() * etas / etas[0], "k:", label="slope 1")
     left.set_xticks(etas, [f"{e:g}" for e in etas], minor=False)
     left.set_xticks([], minor=True)
     left.set(
-        xlabel="eta",
+        xlabel="eta (tick x step size)",
         ylabel="residual / dissipated",
         title=f"T7: identity residual, flow time {WINDOW[0]:g}-{WINDOW[1]:g}",
     )
-    left.legend()
-    for row in lag:
-        right.plot(depths, row, "o-", color="C0", alpha=0.6)
+    for i, row in enumerate(lag):
+        right.plot(
+            depths, row, "o-", color=unlocked, alpha=0.6, label="unlocked (one line per seed)" if i == 0 else None
+        )
     right.plot(depths, 2 * depths, "k:", label="2L (the oldest parameters a readout sees)")
     right.set(
-        xlabel="depth L", ylabel="effective readout lag d (ticks)", title=f"stale work / curvature, eta {eta_d:g}"
+        xlabel="depth L (layers)",
+        ylabel="effective readout lag d [ticks]",
+        title=f"stale work / curvature, eta {eta_d:g}",
     )
-    right.legend()
-    fig.tight_layout()
-    fig.savefig(out / "t7_energy.png", dpi=110)
-    plt.close(fig)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "t7_energy.png")
 
     small = etas[0]
     lock_ok = 0.9 <= order_lock[1] and order_lock[2] <= 1.1 and np.abs(splits[:, 0] - 1).max() < SPLIT_ETA

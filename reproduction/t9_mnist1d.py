@@ -225,6 +225,7 @@ class Run:
     test_accuracy: list[float]  # after each epoch
     cosine: list[float]  # mean signed cosine over hidden layers, first batch of each epoch
     test_correct: list[int] = field(default_factory=list)  # per test sample, 1 when the final network is right
+    initial_accuracy: float = float("nan")  # before the first step
 
 
 def accuracy(net: Network, x: np.ndarray, y: np.ndarray) -> float:
@@ -256,6 +257,7 @@ def train(
     x, y = data["x"], data["y"]
     onehot = np.eye(sizes[-1])
     accs, cosines = [], []
+    initial = accuracy(net, data["x_test"], data["y_test"])
     for _ in range(epochs):
         order = order_rng.permutation(len(x))
         for start in range(0, len(x), batch):
@@ -279,7 +281,7 @@ def train(
                 step()
         accs.append(accuracy(net, data["x_test"], data["y_test"]))
     correct = (net.forward(data["x_test"]).argmax(axis=1) == data["y_test"]).astype(int).tolist()
-    return Run(method, seed, accs, cosines, correct)
+    return Run(method, seed, accs, cosines, correct, initial)
 
 
 def paired(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -383,7 +385,8 @@ def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[li
     steps = epochs * -(-len(data["x"]) // 512)
     rows = [
         Row(
-            f"test accuracy (%) after {epochs} epochs ({steps} AdamW steps, lr {scale.t9_lr}), {m}, "
+            f"test accuracy (%) after {epochs} epoch{'s' if epochs != 1 else ''} ({steps} AdamW steps, lr "
+            f"{scale.t9_lr}), {m}, "
             f"mean [95% CI] over {n_seeds} seeds",
             fmt(interval(final[m])),
             "-",
@@ -398,11 +401,13 @@ def _short_rows(scale: Any, data: dict[str, np.ndarray], plot: Path) -> tuple[li
         {m: [r.test_accuracy for r in rs] for m, rs in runs.items()},
         cos,
         plot,
-        f"{n_seeds} seeds, mean, {epochs} epochs at lr {scale.t9_lr}",
+        f"{n_seeds} seeds, mean, {epochs} epoch{'s' if epochs > 1 else ''} at lr {scale.t9_lr}",
+        {m: [r.initial_accuracy for r in rs] for m, rs in runs.items()},
     )
     note = (
-        f"{SETUP} **Shortened (no `{RESULTS_HINT}` results found):** {epochs} epochs on {len(data['x'])} samples at "
-        f"lr {scale.t9_lr} instead of the authors' 300 epochs at lr 1e-4, {n_seeds} seeds instead of their one "
+        f"{SETUP} **Shortened (no `{RESULTS_HINT}` results found):** {epochs} epoch{'s' if epochs != 1 else ''} "
+        f"on {len(data['x'])} samples at lr {scale.t9_lr} instead of the authors' 300 epochs at lr 1e-4, {n_seeds} "
+        "seeds instead of their one "
         "(seed 100), so the accuracies are early-training numbers, far below the ~60-70% an MLP reaches on MNIST-1D; "
         "rankings at this budget may differ from rankings at 300 epochs. Other differences: float64 NumPy instead of "
         "float32 PyTorch outside the subspace's eigensolver (float32, as theirs); k capped at the Jacobian's rank; "
@@ -494,32 +499,42 @@ def cosine_row(cos: dict[str, list[float]]) -> Any:
     )
 
 
-def plot_training(curves: dict[str, list[list[float]]], cos: dict[str, list[float]], path: Path, title: str) -> None:
-    """Test accuracy against epochs (mean over seeds) and the mean signed cosine per family (95% CI over seeds)."""
-    import matplotlib.pyplot as plt
+def plot_training(
+    curves: dict[str, list[list[float]]],
+    cos: dict[str, list[float]],
+    path: Path,
+    title: str,
+    initial: dict[str, list[float]] | None = None,
+) -> None:
+    """Test accuracy against epochs (mean over seeds; from the untrained network at epoch 0 when ``initial`` gives
+    its accuracy per seed) and the mean signed cosine per family (95% CI over seeds), each family one colour."""
+    from wavetrain import plots
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    names = list(curves)
+    drawn = plots.styles(names)
+    fig, axes = plots.figure(1, 2, size=(12, 4.2))
     for m, rs in curves.items():
         curve = np.mean(rs, axis=0) * 100
-        # NOTE: markers, so a short schedule's one or two epochs still show (a lone point draws no line)
-        style = "-" if m.startswith("W-perp") else "--"
-        axes[0].plot(np.arange(1, len(curve) + 1), curve, style, marker="o", ms=4, label=m)
-    axes[0].set(xlabel="epoch", ylabel="MNIST-1D test accuracy (%)", title=f"T9: training ({title})")
-    axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(0.0, -0.15))  # NOTE: below the data
-    names = list(cos)
+        start = [float(np.mean(initial[m])) * 100] if initial and m in initial else []
+        # NOTE: markers, so a short schedule's few epochs still show
+        axes[0].plot(np.arange(1 - len(start), len(curve) + 1), np.concatenate([start, curve]), ms=4, label=m,
+                     **{**drawn[m], "marker": drawn[m]["marker"] or "o"})  # fmt: skip
+    axes[0].set(xlabel="epoch (0: untrained)" if initial else "epoch", ylabel="MNIST-1D test accuracy [%]",
+                title=f"T9: training ({title})")  # fmt: skip
+    axes[0].grid(alpha=0.3)
+    plots.legend_outside(axes[0], fontsize=7)
+    families = list(cos)
     ci = {m: interval(v) for m, v in cos.items()}
-    finite = all(np.isfinite(ci[m][1]) for m in names)
-    axes[1].errorbar(
-        range(len(names)),
-        [ci[m][0] for m in names],
-        yerr=[[ci[m][0] - ci[m][1] for m in names], [ci[m][2] - ci[m][0] for m in names]] if finite else None,
-        fmt="o",
-    )
-    axes[1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
-    axes[1].set(ylabel="signed cosine (hidden layers)", title="T9: guess quality during training")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    for i, m in enumerate(families):
+        mean, low, high = ci[m]
+        axes[1].errorbar([i], [mean], yerr=[[mean - low], [high - mean]] if np.isfinite(low) else None, fmt="o",
+                         capsize=3, color=drawn[m]["color"] if m in drawn else plots.color_for(m, i))  # fmt: skip
+    axes[1].axhline(0.0, color="0.5", lw=0.8)
+    axes[1].set_xticks(range(len(families)), families, rotation=45, ha="right", fontsize=7)
+    axes[1].set(xlabel="estimator", ylabel="signed cosine with backprop (hidden layers)",
+                title="T9: guess quality during training")  # fmt: skip
+    axes[1].grid(alpha=0.3)
+    plots.save_figure(fig, path)
 
 
 def _width_rows(scale: Any, data: dict[str, np.ndarray]) -> list:

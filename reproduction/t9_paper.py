@@ -112,6 +112,7 @@ def run_paper(
             "schedule": asdict(schedule),
             "final_test_accuracy": run.test_accuracy[-1],
             "test_accuracy": run.test_accuracy,
+            "initial_test_accuracy": run.initial_accuracy,
             "cosine": run.cosine,
             "test_correct": "".join(map(str, run.test_correct)),
             "seconds": round(time.perf_counter() - start, 1),
@@ -257,6 +258,10 @@ def paper_rows(
         cos,
         plot,
         "the authors' schedule, mean over finished seeds",
+        # NOTE: runs recorded before the untrained accuracy was kept have none: their curves start at epoch 1
+        {m: [results[m][s]["initial_test_accuracy"] for s in sorted(results[m])] for m in methods}
+        if all("initial_test_accuracy" in results[m][s] for m in methods for s in results[m])
+        else None,
     )
     total = len(expected_seeds) * len(ORDER)
     status = (

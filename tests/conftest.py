@@ -49,3 +49,42 @@ def pytest_addoption(parser):
 def update_golden(request) -> bool:
     """True when pytest runs with --update-golden (golden netlists are rewritten, not compared)."""
     return bool(request.config.getoption("--update-golden"))
+
+
+class SavedFigures:
+    """Every figure saved while a test runs, by file name, with what :func:`tests.figures.problems` found in it."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[str]] = {}
+
+    def names(self) -> set[str]:
+        return set(self.found)
+
+    def assert_clean(self) -> None:
+        bad = {name: found for name, found in self.found.items() if found}
+        assert not bad, "\n".join(f"{name}: {'; '.join(found)}" for name, found in bad.items())
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Inspect every matplotlib figure as it is saved (tests/figures.py); the test fails on any problem found."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from tests.figures import problems
+
+    record = SavedFigures()
+    original = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        name = os.path.basename(str(fname))
+        # NOTE: the atomic writer saves to a temp name beside the file: '.name.png.XXXX.tmp' -> 'name.png'
+        name = name.lstrip(".").split(".png")[0] + ".png" if ".png" in name else name
+        record.found[name] = problems(fig)
+        return original(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    yield record
+    record.assert_clean()

@@ -204,9 +204,11 @@ def test_a_failing_task_is_recorded_with_its_error(tmp_path):
     assert table.finished() == set(ids) and table.finished(retry_failed=True) == {ids[0]}  # --retry-failed
 
 
-def test_report_pools_seeds_and_writes_a_plot_per_axis(tmp_path):
+def test_report_pools_seeds_and_writes_a_plot_per_axis(tmp_path, saved_figures):
     spec, every = fill(tmp_path)
     written = report(tmp_path / "out")
+    # NOTE: each figure drawn, in %, legend off the data (tests/figures.py; the fixture fails on any problem)
+    assert saved_figures.names() == {"lr.png", "method.png"}
     rows = read_table(tmp_path / "out").to_pylist()
     for lr in (0.05, 0.2):
         accs = [r["test_accuracy"] for r in rows if r["lr"] == lr and r["method"] == "backprop"]
@@ -346,3 +348,51 @@ def test_a_signal_to_a_sweep_exits_128_plus_its_number(tmp_path, monkeypatch, si
     result = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, TINY)), "--out", str(tmp_path / "out")])
     assert result.exit_code == 128 + sig, result.output
     assert f"interrupted by {signal.Signals(sig).name}: the rows written so far are kept" in result.output
+
+
+METHODS = (
+    "base: {layers: [64, 8, 10], epochs: 1}\ngrid: {method: [dyadic, backprop, pipelined+stash, forward]}\nseeds: 2\n"
+)
+
+
+def test_unset_lr_and_momentum_are_each_methods_own_and_old_ids_stay_where_nothing_changed(tmp_path):
+    from wavetrain.emulator.methods import method_defaults
+
+    spec = load_spec(write(tmp_path, METHODS))
+    first = {t.setting["method"]: t for t in tasks(spec) if t.seed == 0}
+    for method, task in first.items():
+        assert (task.setting["lr"], task.setting["momentum"]) == method_defaults(method)  # train()'s own
+        assert sweep.build(task.setting, task.run_seed)[2]["momentum"] == method_defaults(method)[1]
+        assert "_defaulted" not in task.setting
+    assert first["pipelined+stash"].setting["momentum"] == 0.0 and first["forward"].setting["momentum"] == 0.5
+    # NOTE: ids computed by the code before per-method defaults (every method lr 0.05, momentum 0.9): a task whose
+    # method's defaults are those keeps its id; the two whose defaults moved train another setting, so get new ids
+    assert first["dyadic"].task_id == "d5fcdaa6531a44af" and first["backprop"].task_id == "501c1b7cf6fd78aa"
+    assert first["pipelined+stash"].task_id != "1f2473295d5d0a23" and first["forward"].task_id != "b33dfbf86122d8ba"
+    assert spec.sweep_id != "856e026742b05bb9"
+    assert spec.method_defaults() == {"pipelined+stash": {"momentum": 0.0}, "forward": {"momentum": 0.5}}
+    # set explicitly, lr and momentum are kept for every method, and ids are the old ones
+    pinned = load_spec(write(tmp_path, METHODS.replace("epochs: 1}", "epochs: 1, lr: 0.05, momentum: 0.9}"), "p.yaml"))
+    kept = {t.setting["method"]: t for t in tasks(pinned) if t.seed == 0}
+    assert all(t.setting["momentum"] == 0.9 for t in kept.values())
+    assert kept["pipelined+stash"].task_id == "1f2473295d5d0a23" and pinned.sweep_id == "856e026742b05bb9"
+    # a sweep none of whose settings resolves otherwise keeps its id (the example's table is not orphaned)
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "sweep_digits.yaml")
+    assert load_spec(example).sweep_id == "1db4cd5bbe9714fc"
+    assert load_spec(write(tmp_path, METHODS.replace("pipelined+stash, forward", "mpc"), "m.yaml")).sweep_id == (
+        load_spec(
+            write(
+                tmp_path,
+                METHODS.replace("pipelined+stash, forward", "mpc").replace("epochs: 1}", "epochs: 1, momentum: 0.9}"),
+                "m2.yaml",
+            )
+        ).sweep_id  # fmt: skip
+    )
+
+
+def test_a_table_from_before_per_method_defaults_is_refused_with_the_way_to_continue_it(tmp_path):
+    old = load_spec(write(tmp_path, METHODS.replace("epochs: 1}", "epochs: 1, lr: 0.05, momentum: 0.9}"), "o.yaml"))
+    SweepTable(tmp_path / "out", old, 8)  # NOTE: the manifest the old code wrote for this file (same identity)
+    new = load_spec(write(tmp_path, METHODS))
+    with pytest.raises(SweepError, match=r"pipelined\+stash: momentum 0.0; forward: momentum 0.5.*set lr: 0.05 and "):
+        SweepTable(tmp_path / "out", new, 8)

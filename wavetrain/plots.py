@@ -34,19 +34,42 @@ def color_for(label: str, index: int = 0) -> str:
     return _SPARE[index % len(_SPARE)]
 
 
-def legend_outside(ax: Any) -> None:
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = (None, "o", "s", "^", "v", "D")
+
+
+def styles(labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per label, the keyword arguments of its line: the colour of what it names (:func:`color_for`), and where
+    several labels share a colour (variants of one method), a line style and then a marker of their own, so no two
+    labels are drawn alike."""
+    out: dict[str, dict[str, Any]] = {}
+    used: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        color = color_for(label, index)
+        n = used.get(color, 0)
+        used[color] = n + 1
+        out[label] = {"color": color, "ls": LINESTYLES[n % len(LINESTYLES)], "marker": MARKERS[n // len(LINESTYLES)]}
+    return out
+
+
+def legend_outside(ax: Any, **options: Any) -> None:
     """The legend to the right of the axes, never over the data."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        options = {"fontsize": 8, **options}
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **options)
 
 
-def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (10, 4)) -> Any:
+def figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (10, 4)) -> Any:
+    """A new figure and its axes (``plt.subplots``) laid out with room for legends outside the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt.subplots(nrows, ncols, figsize=size, layout="constrained")  # NOTE: room for legends outside the axes
+
+
+_figure = figure
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
@@ -64,13 +87,16 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
 def training_curves(results: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
     """Loss and test accuracy per epoch, one line per labelled TrainResult."""
     fig, (ax_loss, ax_acc) = _figure(1, 2)
+    drawn = styles(list(results))
     for index, (label, result) in enumerate(results.items()):
         epochs = np.arange(1, len(result.loss) + 1)
         width = max(3.5 - 1.2 * index, 1.0)  # NOTE: thinner on top, so identical curves (dyadic = backprop) both show
-        color = color_for(label, index)
-        ax_loss.plot(epochs, result.loss, lw=width, color=color, label=f"{label} (train)")
-        ax_loss.plot(epochs, result.test_loss, "--", lw=width, color=color, label=f"{label} (test)")
-        ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), lw=width, color=color, label=label)
+        # NOTE: solid train, dashed test; two labels of one colour ("CNN dyadic", "MLP dyadic") apart by marker
+        style = {"color": drawn[label]["color"], "marker": MARKERS[LINESTYLES.index(drawn[label]["ls"])], "lw": width,
+                 "markevery": max(len(epochs) // 8, 1), "ms": 5}  # fmt: skip
+        ax_loss.plot(epochs, result.loss, label=f"{label} (train)", **style)
+        ax_loss.plot(epochs, result.test_loss, "--", label=f"{label} (test)", **style)
+        ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), label=label, **style)
     ax_loss.set(xlabel="epoch", ylabel="loss (cross-entropy or mse)", yscale="log", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy [%]", title="test accuracy")
     for ax in (ax_loss, ax_acc):
@@ -187,12 +213,28 @@ def fidelity_curves(
 def lifetime_curves(curves: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
     """Test accuracy against the time since programming (log axis): one line per label, mean over the chips with a
     band of +-1 std. ``curves[label] = (times, mean, std)``, accuracies as fractions."""
-    fig, ax = _figure(1, 1, size=(7, 4.5))
+    fig, ax = _figure(1, 1, size=(8, 4.5))
+    drawn = styles(list(curves))
     for label, (times, mean, std) in curves.items():
         t, m, s = (np.asarray(v, dtype=float) for v in (times, mean, std))
-        (line,) = ax.semilogx(t, 100 * m, marker="o", ms=3, label=label)
-        ax.fill_between(t, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.15)
+        ax.semilogx(t, 100 * m, ms=3, label=label, **{"marker": "o", **drawn[label]})
+        ax.fill_between(t, 100 * (m - s), 100 * (m + s), color=drawn[label]["color"], alpha=0.15)
     ax.set(xlabel="time since programming [s]", ylabel="test accuracy [%]", title=title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    legend_outside(ax)
+    return save_figure(fig, path)
+
+
+def loss_by_time(
+    curves: Mapping[str, tuple[Any, Any]], path: str | os.PathLike[str], title: str = "", xlabel: str = "time [ns]"
+) -> Path:
+    """Loss (log axis) against time, one line per label (``curves[label] = (times, losses)``): a learning circuit's
+    loss on two targets, say."""
+    fig, ax = _figure(size=(7, 3.5))
+    drawn = styles(list(curves))
+    for index, (label, (times, losses)) in enumerate(curves.items()):
+        ax.semilogy(times, losses, ms=4, label=label, **{**drawn[label], "marker": "o" if index == 0 else None})
+    ax.set(xlabel=xlabel, ylabel="loss", title=title)
+    ax.grid(alpha=0.3)
+    legend_outside(ax)
     return save_figure(fig, path)

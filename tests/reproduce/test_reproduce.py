@@ -51,7 +51,7 @@ TINY = Scale(
 )
 
 
-def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
+def test_tiny_reproduction_writes_a_complete_report(tmp_path, saved_figures) -> None:
     path = reproduce(tmp_path, progress=False, scale=TINY)
     text = path.read_text()
     for target in [f"T{i}" for i in range(1, 17)]:
@@ -68,6 +68,9 @@ def test_tiny_reproduction_writes_a_complete_report(tmp_path) -> None:
         "t16_residual_mpc.png",
     ):
         assert (tmp_path / plot).stat().st_size > 1000
+        assert plot in saved_figures.names(), plot  # NOTE: and each was inspected: data in every panel (the
+        # 1-epoch T9 training panel was one column of dots), legends off the data, units (tests/figures.py)
+    saved_figures.assert_clean()
     # NOTE: the targets with an exact answer must pass even at this size
     for line in ("max abs error at tick 2L = 10 | 0 |", "h = L: max |g^h - g_bp| | 0 |"):
         assert line in text

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from wavetrain import plots
 from wavetrain.files import atomic_write
-from wavetrain.plots import _figure, save_figure
 from wavetrain.sweep.table import read_manifest, read_table
 
 MAX_LINES = 8  # more combinations of the other axes than this are pooled into one line per plot
@@ -131,39 +131,45 @@ def plot_axis(rows: list[dict[str, Any]], axes: list[str], axis: str, path: Path
     combos = {tuple(r[a] for a in others) for r in rows}
     pooled = len(combos) > MAX_LINES
     has_fidelity = any(r.get("fidelity_cosine") is not None for r in rows)
-    fig, panels = _figure(1, 2 if has_fidelity else 1, size=(11 if has_fidelity else 6, 4))
+    fig, panels = plots.figure(1, 2 if has_fidelity else 1, size=(13 if has_fidelity else 7.5, 4))
     panels = np.atleast_1d(panels)
     present = {r[axis] for r in rows}
     # NOTE: null (the default: float weights, 2L hold, ...) is a category of its own, drawn last
     values = sorted(present - {None}, key=lambda v: (str(type(v)), v)) + ([None] if None in present else [])
     numeric = None not in present and _numeric(values)
     position = {v: (v if numeric else i) for i, v in enumerate(values)}
-    for combo in [None] if pooled or not others else sorted(combos, key=str):
-        label = "all settings pooled" if combo is None else ", ".join(f"{a}={v}" for a, v in zip(others, combo))
+    lines = [None] if pooled or not others else sorted(combos, key=str)
+    labels = [
+        "all settings pooled" if combo is None else ", ".join(f"{a}={v}" for a, v in zip(others, combo))
+        for combo in lines
+    ]
+    drawn = plots.styles(labels)
+    for combo, label in zip(lines, labels):
         members = [r for r in rows if r["status"] == "ok" and (combo is None or tuple(r[a] for a in others) == combo)]
         for panel, metric in zip(panels, ("accuracy", "fidelity_cosine")):
             xs, means, stds = [], [], []
+            scale = 100.0 if metric == "accuracy" else 1.0  # NOTE: accuracy in %, as the summary table
             for value in values:
                 pool = [x for r in members if r[axis] == value for x in _samples(r, metric)]
                 if pool:
                     mean, std = _stats(np.asarray(pool, dtype=float))
                     xs.append(position[value])
-                    means.append(mean)
-                    stds.append(std)
+                    means.append(scale * mean)
+                    stds.append(scale * std)
             if xs:
-                panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label if len(label) < 60 else None)
+                panel.errorbar(xs, means, yerr=stds, capsize=3, label=label if len(label) < 60 else None,
+                               **{**drawn[label], "marker": drawn[label]["marker"] or "o"})  # fmt: skip
     titles = ("test accuracy (mean, std over seeds and chips)", "gradient cosine vs exact (mean, std over seeds)")
-    for panel, title in zip(panels, titles):
-        panel.set(xlabel=axis, title=title)
+    ylabels = ("test accuracy [%]", "cosine(readout, exact gradient)")
+    for panel, title, ylabel in zip(panels, titles, ylabels):
+        panel.set(xlabel=axis, ylabel=ylabel, title=title)
         panel.grid(alpha=0.3)
         if not numeric:
             panel.set_xticks(range(len(values)), [str(v) for v in values])
         elif len(values) > 1 and min(values) > 0 and max(values) / min(values) >= 100:
             panel.set_xscale("log")
-        if panel.get_legend_handles_labels()[0]:
-            panel.legend(fontsize=7)
-    panels[0].set_ylabel("test accuracy")
-    return save_figure(fig, path)
+    plots.legend_outside(panels[-1], fontsize=7)  # NOTE: one legend, right of both panels (same lines in each)
+    return plots.save_figure(fig, path)
 
 
 def _samples(row: dict[str, Any], metric: str) -> list[float]:
