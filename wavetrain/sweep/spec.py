@@ -17,6 +17,9 @@ MAX_TASKS tasks or the memory limit, with the product in the refusal::
     root_seed: 0                     # entropy of numpy's SeedSequence
     metrics: [test_accuracy, train_loss, fidelity]   # default: every metric
 
+Left unset, ``lr`` and ``momentum`` are the method's own defaults, as ``train()``'s (lr 0.05; momentum 0.9, 0 for
+the pipelined machines, OCNOpt and the curvature port, 0.5 for forward gradients), recorded in each task's setting.
+
 Seeds: replicate ``i`` of every setting gets the child ``SeedSequence(root_seed, spawn_key=(i,))``, whose first
 32-bit word ``run_seed`` initialises the network and orders the minibatches (as ``wavetrain train --seed``), so
 replicate ``i`` starts from the same weights in every setting (paired comparisons) and any row can be rerun alone.
@@ -116,8 +119,6 @@ DEFAULTS: dict[str, Any] = {
     "schedule": "light_cone",
     "epochs": 30,
     "batch_size": 32,
-    "lr": 0.05,
-    "momentum": 0.9,
     "hold": None,
     "horizon": None,
     "hardware": None,
@@ -125,6 +126,14 @@ DEFAULTS: dict[str, Any] = {
     "fidelity_every": 10,
     "dtype": "float32",
 }
+
+
+# NOTE: lr and momentum left unset are the method's own (emulator/methods.py method_defaults, as train() uses),
+# resolved per setting and recorded in it, so a task's id names the values it trains with. These were every
+# method's defaults before (issue 24); a task whose method's defaults equal them keeps its id, and the sweep's
+# identity counts them so that a sweep none of whose settings resolves otherwise keeps its id too.
+PER_METHOD = ("lr", "momentum")
+LEGACY = {"lr": 0.05, "momentum": 0.9}
 
 
 @dataclass(frozen=True)
@@ -161,9 +170,9 @@ class SweepSpec:
 
     def identity(self) -> dict[str, Any]:
         """What makes two sweeps the same sweep (name and description excluded)."""
-        return {
+        identity: dict[str, Any] = {
             "version": FORMAT_VERSION,
-            "base": self.base,
+            "base": {**LEGACY, **self.base},  # NOTE: as sweeps planned before per-method defaults recorded it
             "grid": self.grid,
             "random": self.random,
             "samples": self.samples,
@@ -171,6 +180,19 @@ class SweepSpec:
             "root_seed": self.root_seed,
             "metrics": list(self.metrics),
         }
+        moved = self.method_defaults()
+        if moved:
+            identity["method_defaults"] = moved
+        return identity
+
+    def method_defaults(self) -> dict[str, dict[str, float]]:
+        """Per method, the unset lr / momentum its settings resolve to where they differ from :data:`LEGACY`."""
+        moved: dict[str, dict[str, float]] = {}
+        for setting in self.settings:
+            for key in setting.get("_defaulted", ()):
+                if setting[key] != LEGACY[key]:
+                    moved.setdefault(str(setting["method"]), {})[key] = setting[key]
+        return moved
 
     @property
     def sweep_id(self) -> str:
@@ -395,7 +417,19 @@ def _settings(spec: SweepSpec) -> list[dict[str, Any]]:
         rng = np.random.default_rng(np.random.SeedSequence([spec.root_seed, 1]))
         draws = [{axis: _draw(rng, r) for axis, r in spec.random.items()} for _ in range(spec.samples)]
         points = [{**point, **draw} for point in points for draw in draws]
-    return [{**spec.base, **point} for point in points]
+    return [_resolve({**spec.base, **point}) for point in points]
+
+
+def _resolve(setting: dict[str, Any]) -> dict[str, Any]:
+    """The setting with lr and momentum, where the sweep sets neither, the method's own defaults (as train()'s);
+    ``_defaulted`` names the keys so filled (it is no training setting: tasks drop it)."""
+    unset = [key for key in PER_METHOD if key not in setting]
+    if unset:
+        from wavetrain.emulator.methods import method_defaults
+
+        values = dict(zip(PER_METHOD, method_defaults(str(setting.get("method")))))
+        setting = {**setting, **{key: values[key] for key in unset}, "_defaulted": tuple(unset)}
+    return setting
 
 
 def _draw(rng: np.random.Generator, r: dict[str, Any]) -> float | int:
@@ -437,7 +471,8 @@ def tasks(spec: SweepSpec) -> list[Task]:
     out = []
     for seed in spec.seeds:
         value = run_seed(spec.root_seed, seed)
-        for setting in spec.settings:
+        for resolved in spec.settings:
+            setting = {key: v for key, v in resolved.items() if key != "_defaulted"}
             task_id = task_digest(setting, seed, spec.root_seed)
             axes = {axis: setting[axis] for axis in spec.axis_names}
             out.append(Task(task_id, setting, axes, seed, value, "train_accuracy" in spec.metrics))

@@ -115,6 +115,16 @@ class SweepTable:
         if manifest.exists():
             held = read_manifest(self.out)
             if held.get("sweep_id") != spec.sweep_id:
+                older = {k: v for k, v in spec.identity().items() if k != "method_defaults"}
+                if held.get("spec") == older:
+                    moved = "; ".join(f"{m}: {', '.join(f'{k} {v}' for k, v in d.items())}"
+                                      for m, d in spec.method_defaults().items())  # fmt: skip
+                    raise SweepError(
+                        f"--out {self.out} holds this sweep's table from before its lr and momentum, left unset, "
+                        f"became each method's own defaults (here {moved}; they were lr 0.05, momentum 0.9 for "
+                        "every method); to continue that table, set lr: 0.05 and momentum: 0.9 in the sweep's base; "
+                        "for the new defaults, use another --out"
+                    )
                 raise SweepError(
                     f"--out {self.out} holds another sweep's table: {held.get('name')!r} (id {held.get('sweep_id')}, "
                     f"from {held.get('source')}), expected sweep {spec.name!r} (id {spec.sweep_id}, from "
