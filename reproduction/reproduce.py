@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 
 from wavetrain.files import atomic_write  # noqa: E402
 from wavetrain.reproduction import (  # noqa: E402
+    failing,
     graph_targets,
     reproduce_digits,
     reproduce_learning,
@@ -61,7 +62,7 @@ def run_targets(scale: Scale, out: Path, bar: Any = None) -> list[Section]:
         sections.append(target(scale, out))
         if bar is not None:
             bar.update(1)
-    return sections
+    return [failing.explain(s, scale) for s in sections]
 
 
 def render(scale: Scale, sections: list[Section], digits: dict[str, Any], seconds: float) -> str:
@@ -224,7 +225,7 @@ def reproduce_only(
             reproduce_digits.plot(digits, out / "digits_accuracy.png")
             text = patch_digits(text, digits_lines(scale, digits))
         else:
-            text = patch(text, SINGLE[target](scale, out))
+            text = patch(text, failing.explain(SINGLE[target](scale, out), scale))
     closing = text.find(sources.CLOSING.split("\n", 1)[0])  # the closing note describes the checks: keep it current
     if closing >= 0:
         text = text[:closing] + sources.CLOSING

@@ -208,12 +208,16 @@ def learning_circuit(out: Path) -> None:
         f"outputs before: {np.round(net.forward(x)[:, 0], 2)}, after 1 us in ngspice: "
         f"{np.round(trained.forward(x)[:, 0], 2)} (targets {y[:, 0]})"
     )
-    fig, ax = plots._figure(size=(6, 3.5))
-    for target, (_, curve) in curves.items():
-        ax.semilogy(samples * 1e9, curve, marker="o" if target == "spice" else None, label=target)
-    ax.set(xlabel="physical time [ns]", ylabel="loss", title="XOR learning circuit")
-    ax.legend()
-    click.echo(f"plot: {plots.save_figure(fig, out / 'xor_learning.png')}; netlist: {out / 'xor_learning.cir'}")
+    path = plots.loss_by_time(
+        {
+            "ngspice" if target == "spice" else "emulator": (samples * 1e9, curve)
+            for target, (_, curve) in curves.items()
+        },
+        out / "xor_learning.png",
+        title="XOR learning circuit",
+        xlabel="physical time [ns]",
+    )
+    click.echo(f"plot: {path}; netlist: {out / 'xor_learning.cir'}")
 
 
 def analog_hardware(data: wavetrain.datasets.Dataset, out: Path) -> None:
@@ -356,11 +360,13 @@ def reproduction(out: Path) -> None:
         click.echo(
             "A failing check is a number measured here that contradicts our own derivation (docs/physics.md) at this "
             "reduced size; it is reported, never tuned away, and the full run (docs/reproduction/report.md) decides. "
-            "What failed:"
+            "What failed, and why:"
         )
+        reasons = failure_reasons(full)
         for target, rows in failing.items():
+            click.echo(f"  {target} ({len(rows)} failing): {reasons.get(target, 'the report gives no reason')}")
             for row in rows:
-                click.echo(f"  {target}: {row}")
+                click.echo(f"      {row}")
     click.echo(f"report with every number and plot: {report}")
 
 
@@ -377,6 +383,20 @@ def failed_checks(report: str) -> dict[str, list[str]]:
                     f"{_clip(cells[0], 60)}: measured {_clip(cells[1], 30)}, derivation {_clip(cells[3], 30)}"
                 )
     return failing
+
+
+WHY = "**Why a check fails at this size:**"  # NOTE: the report's words (reproduction/failing.py's LEAD)
+
+
+def failure_reasons(report: str) -> dict[str, str]:
+    """Per target of a report.md, the hand-written reason its checks fail at the report's size (the sentence the
+    reproduction puts in the target's note, keyed by target id in reproduction/failing.py)."""
+    reasons = {}
+    for section_text in report.split("\n## ")[1:]:
+        target = section_text.split(":", 1)[0].strip()
+        if WHY in section_text:
+            reasons[target] = section_text.split(WHY, 1)[1].split("\n\n", 1)[0].strip()
+    return reasons
 
 
 def _clip(text: str, width: int) -> str:
