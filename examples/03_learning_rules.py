@@ -9,17 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from wavetrain import Network, datasets, train  # noqa: E402
-from wavetrain.emulator.forward_gradient import ForwardGradient  # noqa: E402
-from wavetrain.emulator.mpc import Mpc  # noqa: E402
-from wavetrain.emulator.ocnopt import OCNOpt  # noqa: E402
-from wavetrain.emulator.pipeline import Pipelined  # noqa: E402
-from wavetrain.emulator.ports import HeavyBall, ResistorPort  # noqa: E402
+from wavetrain import Network, datasets, plots, train
+from wavetrain.emulator.forward_gradient import ForwardGradient
+from wavetrain.emulator.mpc import Mpc
+from wavetrain.emulator.ocnopt import OCNOpt
+from wavetrain.emulator.pipeline import Pipelined
+from wavetrain.emulator.ports import HeavyBall, ResistorPort
 
 RULES = {  # name -> (method, port): the port is the parameter termination (spec section 1.7)
     "backprop, L-R port (heavy ball)": ("backprop", HeavyBall(0.05, 0.9)),
@@ -32,15 +27,16 @@ RULES = {  # name -> (method, port): the port is the parameter termination (spec
 
 def main(out: Path) -> None:
     data = datasets.load("digits")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plots.figure(size=(9, 4))  # NOTE: wavetrain's figure style: colour by method, legend outside
+    styles = plots.styles(list(RULES))
     for name, (method, port) in RULES.items():
         net = Network.mlp([64, 64, 64, 10], loss="cross_entropy", seed=0)
         result = train(net, data, method=method, port=port, epochs=5, progress=sys.stderr.isatty())
         print(f"{name:36s} test accuracy {result.final_test_accuracy:.3f}  ({result.wall_time:.2f} s)")
-        ax.plot(range(1, 6), result.test_accuracy, "o-", label=name)
-    ax.set(xlabel="epoch", ylabel="digits test accuracy")
-    ax.legend(fontsize=7)
-    fig.savefig(out / "learning_rules.png", dpi=100)
+        ax.plot(range(1, 6), [100 * a for a in result.test_accuracy], label=name, **{**styles[name], "marker": "o"})
+    ax.set(xlabel="epoch", ylabel="digits test accuracy [%]")
+    plots.legend_outside(ax, fontsize=7)
+    plots.save_figure(fig, out / "learning_rules.png")
     print(f"plot written to {out / 'learning_rules.png'}")
 
 

@@ -11,15 +11,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-import wavetrain  # noqa: E402
+import wavetrain
 
 
 class ResidualCNN(torch.nn.Module):
@@ -74,14 +70,14 @@ def main(out: Path) -> None:
     if not results["dyadic"].final_test_accuracy > 0.5:
         raise SystemExit("claim failed: dyadic trains the residual CNN past 50 % in 8 epochs")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = wavetrain.plots.figure(size=(7.5, 4))  # NOTE: wavetrain's figure style: colour by method
     for label, result in results.items():
-        ax.plot(np.arange(1, 9), 100 * np.array(result.test_accuracy), marker="o", label=label)
+        color = wavetrain.plots.color_for(label)
+        ax.plot(np.arange(1, 9), 100 * np.array(result.test_accuracy), marker="o", color=color, label=label)
     ax.set(xlabel="epoch", ylabel="MNIST-1D test accuracy [%]", title="a residual CNN imported from PyTorch")
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "graph_models.png", dpi=110)
+    wavetrain.plots.legend_outside(ax)
+    wavetrain.plots.save_figure(fig, out / "graph_models.png")
     print(f"plot: {out / 'graph_models.png'}")
 
 

@@ -29,9 +29,22 @@ WHY: dict[tuple[str, str], str] = {
         "W-perp (one minibatch per seed) span zero; the authors' claim is about 300 epochs (`make reproduce-t9`)."
     ),
     ("quick", "T11"): (
+        "the tolerance rule extrapolates D(T/2) with the cubic law, whose exponent 3 holds only as T grows: the "
+        "exponents fitted above are below 3 even at T = 32-128 (and about 2 for i.i.d. layers, as our derivation "
+        "says), so at T = 16 the cubic model promises less deviation than there is and D at the horizon it picks "
+        "exceeds 1e-3: our rule, not the measurement, is what fails (the full run, T = 32, fails it the same way)."
+    ),
+    # NOTE: the full run's, from the committed docs/reproduction/report.md (no test reruns it: 10 min of CPU)
+    ("full", "T9"): (
+        "W-perp k=10's margins over W^T and over the preconditioned guess (under 1 point) and its rank among k are "
+        "small beside their spread over the seeds run (4 seeds at the authors' schedule in the committed report, 2 "
+        "for the ranks), so their intervals include 0 and the check, an interval above 0, fails; more seeds decide "
+        "it (`make reproduce-t9`, about 1 h per seed)."
+    ),
+    ("full", "T11"): (
         "the tolerance rule extrapolates D(T/2) with the cubic law, whose exponent 3 holds only as T grows: at "
-        "T = 16 the fitted exponents above are below 3 (about 2 for i.i.d. layers, by our derivation), so the rule "
-        "picks a horizon too short and D there exceeds 1e-3; the full run (T = 32) fails it the same way."
+        "T = 32 the fitted exponents above are still below 3 (and tend to 2 for i.i.d. layers), so the rule picks a "
+        "horizon too short and D there exceeds 1e-3: our rule, not the measurement, is what fails."
     ),
 }
 
