@@ -214,6 +214,7 @@ def t15(scale: Scale, out: Path) -> Section:
     ax.set(
         xlabel="epoch (0: untrained)", ylabel="MNIST-1D test accuracy [%]", title=f"T15: MNIST-1D, {len(seeds)} seeds"
     )
+    ax.xaxis.get_major_locator().set_params(integer=True)  # NOTE: whole epochs
     ax.grid(alpha=0.3)
     plots.legend_outside(ax, fontsize=7)
     plots.save_figure(fig, out / "t15_mnist1d_cnn.png")

@@ -42,7 +42,7 @@ class Section:
 
 @dataclass(frozen=True)
 class Scale:
-    """Sizes of one reproduction run; ``QUICK`` took 60 s of CPU on the project's 2-core machine."""
+    """Sizes of one reproduction run; ``QUICK`` took 39 s of CPU on the project's 2-core machine."""
 
     name: str
     t3_ticks: int  # ticks for the courant sweep (courant 1.9 needs ~3000 to settle)

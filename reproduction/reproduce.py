@@ -1,8 +1,8 @@
 """``wavetrain reproduce``: run T1-T16 and write DIR/report.md with PNG plots, every number beside its claim.
 
 Pipeline: physics targets (T1-T7), learning-rule targets (T8-T13), graph targets (T14-T16), digits training of every
-method, then one markdown report written atomically (temp file, rename). ``QUICK`` shrinks every target: 60 s of
-CPU on the project's 2-core machine (282 s of wall time there beside other work, load average 15; 2026-12-07).
+method, then one markdown report written atomically (temp file, rename). ``QUICK`` shrinks every target: 39 s of
+CPU on the project's 2-core machine (103 s of wall time there beside other work, load average 10-12; 2026-12-08).
 """
 
 from __future__ import annotations

@@ -123,6 +123,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     ax.set(
         xlabel="epoch (0: untrained)", ylabel="digits test accuracy [%]", title="accuracy vs epochs (mean over seeds)"
     )
+    ax.xaxis.get_major_locator().set_params(integer=True)  # NOTE: whole epochs
     ax.grid(alpha=0.3)
     plots.legend_outside(ax, fontsize=7)
     plots.save_figure(fig, path)

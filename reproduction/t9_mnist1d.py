@@ -521,6 +521,7 @@ def plot_training(
                      **{**drawn[m], "marker": drawn[m]["marker"] or "o"})  # fmt: skip
     axes[0].set(xlabel="epoch (0: untrained)" if initial else "epoch", ylabel="MNIST-1D test accuracy [%]",
                 title=f"T9: training ({title})")  # fmt: skip
+    axes[0].xaxis.get_major_locator().set_params(integer=True)  # NOTE: whole epochs
     axes[0].grid(alpha=0.3)
     plots.legend_outside(axes[0], fontsize=7)
     families = list(cos)
