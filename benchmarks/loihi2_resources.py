@@ -4,7 +4,8 @@ Renner et al. (Nature Communications 15:9691, 2024) ran exact backprop on Loihi 
 MNIST: 0.59 mJ and 1.5 ms per training sample (measured). Here the same widths (ReLU, mse) and the cnn1d-mnist1d
 preset are planned onto Lava's library processes (targets/lava/library.py) and counted (targets/lava/resources.py):
 processes, neurons, synapses, neurocores at Loihi 2's per-core limits, timesteps per sample, and the per-sample
-energy and latency **estimate** from Davies et al. 2018's Loihi 1 per-operation figures, once with every neuron
+energy and latency **estimate** from Davies et al. 2018's Loihi 1 pre-silicon per-operation figures (IEEE Micro
+38(1), table 2; rows checked in targets/lava/resources.py), once with every neuron
 sending every timestep (an upper bound) and once at the activity measured on 256 samples of the data (random
 initial weights: ReLU layers send about half their values). Writes docs/lava/loihi2_resources.md.
 

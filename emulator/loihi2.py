@@ -32,6 +32,11 @@ the node, where a value would leave those widths (a state or message beyond 24 b
 would need a lookup-table neuron program, not a library process) and are refused, as are MaxPool (a routed
 argmax), AvgPool windows that are not a power of two (1/k is no shift) and losses other than mse (softmax has no
 library process). :func:`check_library` refuses them before any work; :func:`calibrate_library` picks the formats.
+
+Two switches are the emulator's diagnosis of what a different plan would do, not Lava's arithmetic (the Lava target
+refuses them): ``shifts`` rounds a synapse site's shift ("state", "backward", "error") to nearest or stochastically
+instead of floor, and ``bias_synapses=2`` holds each bias in two 8-bit Dense from the bias unit (16 bits on the
+state's grid). benchmarks/loihi2_diagnosis.py measures them (docs/lava.md).
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ ACCUMULATOR_BITS = 32  # Lava's Dense/Sparse fixed_pt accumulate W_int . s in in
 MAX_DELAY = 63  # DelayDense on Loihi 2: 6 delay bits (dense/models.py, PyDelayDenseModelBitAcc)
 LOSS_LATENCY = 3  # timesteps from the output neuron to the sensitivity it drives: Dense y, E, DelayDense (delay 1)
 EXACT = 2**52  # float64 sums of integers on grids are exact below this
+# where a synapse's right shift rounds a value onto a grid: the forward sum onto the state's, the backward sum onto
+# lam's, the loss synapse onto lam_out's; Lava's Dense floors (a right shift), the others are what a chip could do
+SHIFT_SITES = ("state", "backward", "error")
+SHIFT_MODES = ("floor", "nearest", "stochastic")
 
 # the library neurons of each activation: (the nonlinearity, the sensitivity)
 NEURONS: dict[str, tuple[str, str]] = {"relu": ("GradedReluVec", "ProdNeuron"), "identity": ("GradedVec", "GradedVec")}
@@ -73,6 +82,8 @@ class LoihiLibrary(LoihiFixedPoint):
     ``in_exp`` the exponent of every parametric node's input messages (set by :func:`calibrate_library`)."""
 
     in_exp: dict[str, int] = field(default_factory=dict)
+    shifts: dict[str, str] = field(default_factory=dict)  # site -> "floor" (Lava's), "nearest" or "stochastic"
+    bias_synapses: int = 1  # 2: the bias as two 8-bit Dense from the bias unit (k_hi 2^(b+8) + k_lo 2^b): 16 bits
     weight_bits: int = 8
     bias_bits: int = 8
     state_bits: int = PAYLOAD_BITS
@@ -82,9 +93,13 @@ class LoihiLibrary(LoihiFixedPoint):
     name: str = "loihi2"
 
     def __post_init__(self) -> None:
+        if self.bias_synapses not in (1, 2):
+            raise ConfigError(f"LoihiLibrary: bias_synapses must be 1 or 2, got {self.bias_synapses!r}")
+        if self.bias_synapses == 2 and self.bias_bits == 8:
+            self.bias_bits = 16  # NOTE: two 8-bit mantissas, k = 256 k_hi + k_lo
         super().__post_init__()
-        fixed = {"weight_bits": 8, "bias_bits": 8, "state_bits": PAYLOAD_BITS, "message_bits": PAYLOAD_BITS,
-                 "overflow": "raise"}  # fmt: skip
+        fixed = {"weight_bits": 8, "bias_bits": 8 * self.bias_synapses, "state_bits": PAYLOAD_BITS,
+                 "message_bits": PAYLOAD_BITS, "overflow": "raise"}  # fmt: skip
         for key, value in fixed.items():
             if getattr(self, key) != value:
                 raise ConfigError(
@@ -98,6 +113,27 @@ class LoihiLibrary(LoihiFixedPoint):
                     f"must equal the state's, got s {f.s} != a {f.a}"
                 )
         self.in_exp = {str(n): int(e) for n, e in self.in_exp.items()}
+        for site, mode in self.shifts.items():
+            if site not in SHIFT_SITES or mode not in SHIFT_MODES:
+                raise ConfigError(
+                    f"LoihiLibrary: shifts maps a site ({', '.join(SHIFT_SITES)}) to a rounding "
+                    f"({', '.join(SHIFT_MODES)}), got {site!r}: {mode!r}"
+                )
+        self.shifts = {site: self.shifts.get(site, "floor") for site in SHIFT_SITES}
+
+    def reset(self) -> None:
+        super().reset()
+        self.dither = np.random.default_rng(np.random.SeedSequence([self.seed, 2]))  # NOTE: the "stochastic" shifts
+
+    def _shift(self, v: Array, exp: int, site: str) -> np.ndarray:
+        """The integer mantissas of v on the grid 2^exp as the site's synapse shift rounds them (Lava: floor)."""
+        scaled = np.ldexp(np.asarray(v, dtype=np.float64), -exp)
+        mode = self.shifts[site]
+        if mode == "nearest":
+            return np.floor(scaled + 0.5)
+        if mode == "stochastic":
+            return np.floor(scaled + self.dither.random(scaled.shape))
+        return np.floor(scaled)
 
     # -- the hooks that differ from LoihiFixedPoint -------------------------------------------------------------
     def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
@@ -115,7 +151,7 @@ class LoihiLibrary(LoihiFixedPoint):
 
     def accumulate(self, a: Array, layer: str) -> Array:
         exp = self.formats[layer].a
-        m = np.floor(np.ldexp(np.asarray(a, dtype=np.float64), -exp))
+        m = self._shift(a, exp, "state")
         _check(m, f"node {layer} state a (sent unshifted as its graded spike)")
         return np.ldexp(m, exp)
 
@@ -135,7 +171,7 @@ class LoihiLibrary(LoihiFixedPoint):
         if where == "input":
             return super().signal(v, where, layer)  # the host rounds x to the nearest step, saturating at 24 bits
         exp = self.formats[layer].lam
-        m = np.floor(np.ldexp(np.asarray(v, dtype=np.float64), -exp))
+        m = self._shift(v, exp, "error" if where == "error" else "backward")
         _check(m, f"node {layer} {where} message lam")
         return np.ldexp(m, exp)
 
@@ -143,7 +179,8 @@ class LoihiLibrary(LoihiFixedPoint):
         return g  # NOTE: the host-side port sums delta s^T exactly (int64)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "in_exp": dict(self.in_exp)}
+        return {**super().describe(), "in_exp": dict(self.in_exp), "shifts": dict(self.shifts),
+                "bias_synapses": self.bias_synapses}  # fmt: skip
 
     def __repr__(self) -> str:
         return f"LoihiLibrary(nodes={list(self.formats)}, x_exp={self.x_exp}, rounding={self.rounding!r})"
@@ -306,6 +343,8 @@ def calibrate_library(net: Any, x: Any, y: Any, bits: int = 16, headroom: int = 
             W, b = params[n]
             w = exponent_for(peak(W), 8) + 1
             bias = max(a, exponent_for(max(peak(b), peak(pre[n])), 8) + 1)
+            if settings.get("bias_synapses", 1) == 2:
+                bias = max(a, exponent_for(max(peak(b), peak(pre[n])), 16) + 1)  # NOTE: 16 bits in two synapses
             in_exp[n] = ins[0]
             formats[n] = LayerFormat(w=w, b=bias, a=a, s=a, lam=lam, g=lam + ins[0], gb=lam)
         else:

@@ -79,9 +79,12 @@ class Stream:
     seconds: float = 0.0
 
 
+SCHEDULES = ("pipelined", "minibatch")
+
+
 def run_stream(
     net: Any,
-    sub: LoihiLibrary,
+    sub: LoihiLibrary | None,
     x: Any,
     y: Any,
     epochs: int = 1,
@@ -90,11 +93,25 @@ def run_stream(
     momentum: float = 0.0,
     seed: int | None = None,
     callback: Callable[[int, Stream], None] | None = None,
+    schedule: str = "pipelined",
+    recalibrate: Callable[[Any], LoihiLibrary] | None = None,
 ) -> Stream:
     """Stream (x, y) through the library machine ``epochs`` times (shuffled per epoch with ``seed``, or in order),
     updating ``net``'s parameters in place every ``batch`` timesteps with lr > 0 (heavy ball, ``momentum``); with
-    lr = 0 (or batch None) the weights stay frozen and ``grads`` is the exact readout summed over the epoch."""
-    check_library(net, sub, stream=True)
+    lr = 0 (or batch None) the weights stay frozen and ``grads`` is the exact readout summed over the epoch.
+
+    Two controls separate what the chip's arithmetic does from what its schedule does: ``sub`` None runs the same
+    schedule in float64 (the ideal substrate; the port's readout and update in float, no rounding), and ``schedule``
+    "minibatch" relaxes each learning epoch's ``batch`` samples on the weights of its start, forward and backward,
+    with no pipeline (no staleness, no fill or drain): in float64 it is textbook minibatch backprop with the
+    heavy-ball port, :func:`wavetrain.emulator.train.train`'s dyadic run of the same order (tested).
+
+    ``recalibrate(net)``, called between epochs, returns new formats (e.g. :func:`calibrate_library` on the trained
+    network): the host then moves every weight and bias onto its new grid (nearest, saturating), as it would by
+    rewriting the synapses and their ``weight_exp`` between two runs; the velocity and the generators carry over."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"stream: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    check_library(net, sub, stream=schedule == "pipelined")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"stream: epochs must be an integer >= 0, got {epochs!r}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
@@ -102,57 +119,69 @@ def run_stream(
     if lr < 0 or not 0 <= momentum < 1:
         raise ConfigError(f"stream: expected lr >= 0 and 0 <= momentum < 1, got lr {lr!r}, momentum {momentum!r}")
     x = net.check_input(x).astype(np.float64)
-    t = quantize_targets(sub, net, net.targets(y, len(x)))
+    t = net.targets(y, len(x)).astype(np.float64)
+    t = t if sub is None else quantize_targets(sub, net, t)
     g = net.graph
     machine = net.machine(sub)
-    sub.reset()
+    if sub is not None:
+        sub.reset()
     out = Stream()
     velocity: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     learn = lr > 0 and batch is not None
+    pipelined = schedule == "pipelined"
+    length = epoch_length(g.depth, len(x)) if pipelined else len(x)
     began = time.perf_counter()
     for e, order in enumerate(epoch_orders(len(x), epochs, seed)):
-        losses, grads = _epoch(machine, sub, x[order], t[order], batch if learn else None, lr, momentum, velocity)
-        out.updates += len(window_ends(epoch_length(g.depth, len(x)), batch)) if learn else 0
-        out.timesteps += epoch_length(g.depth, len(x))
+        losses, grads = _epoch(machine, sub, x[order], t[order], batch if learn else None, lr, momentum, velocity,
+                               pipelined)  # fmt: skip
+        out.updates += len(window_ends(length, batch)) if learn else 0
+        out.timesteps += length
         out.loss.append(float(np.mean(losses[0])) if len(x) else float("nan"))
         out.outputs.append(losses[1])
         out.grads = grads
         out.params.append({n: (W.copy(), b.copy()) for n, (W, b) in machine.params.items()})
         if callback is not None:
             callback(e, out)
+        if recalibrate is not None and sub is not None and e + 1 < epochs:
+            _recalibrate(net, sub, recalibrate(net))
+            machine = net.machine(sub)
     out.seconds = time.perf_counter() - began
     return out
 
 
 def _epoch(
     m: cells.Machine,
-    sub: LoihiLibrary,
+    sub: LoihiLibrary | None,
     xs: np.ndarray,
     ts: np.ndarray,
     batch: int | None,
     lr: float,
     momentum: float,
     velocity: dict[str, tuple[np.ndarray, np.ndarray]],
+    pipelined: bool = True,
 ) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     g = m.graph
     n, D = len(xs), g.depth
+    exact = sub is None  # NOTE: float64: the readout and the port in float, no mantissas
     inner = {p: ops.internal_shape(g.shape[p]) for p in (INPUT, *g.order)}
     clamped = m.substrate.signal(ops.to_internal(xs, g.input_shape), "input", INPUT)
     s = {p: np.zeros((n, *inner[p])) for p in g.order}
     pre = {p: np.zeros((n, *inner[p])) for p in g.order}
     lam = {p: np.zeros((n, *inner[p])) for p in g.order}
     cost = np.zeros(n)
-    zero = {q: (np.zeros(m.params[q][0].shape, np.int64), np.zeros(m.params[q][1].shape, np.int64)) for q in m.params}
+    kind = np.float64 if exact else np.int64
+    zero = {q: (np.zeros(m.params[q][0].shape, kind), np.zeros(m.params[q][1].shape, kind)) for q in m.params}
     acc = {q: (a.copy(), b.copy()) for q, (a, b) in zero.items()}
 
     def inputs(q: str, rows: slice) -> list[np.ndarray]:
         return [clamped[rows] if p == INPUT else cells.send(m, p, s[p][rows]) for p in g.preds[q]]
 
     start, last = 0, acc
-    for end in window_ends(n + 2 * D + LOSS_LATENCY - 1, batch):
+    for end in window_ends(epoch_length(D, n) if pipelined else n, batch):
         wb = cells.read(m)
-        for q in g.order:  # NOTE: forward products at T = i + level, T in (start, end]
-            rows = _rows(start + 1 - g.level[q], end - g.level[q], n)
+        for q in g.order:  # NOTE: forward products at T = i + level, T in (start, end]; minibatch: rows start..end-1
+            lead = g.level[q] if pipelined else 1
+            rows = _rows(start + 1 - lead, end - lead, n)
             if rows is None:
                 continue
             pre[q][rows] = cells.junction(m, q, inputs(q, rows), wb)
@@ -162,16 +191,20 @@ def _epoch(
                 lam[q][rows] += m.substrate.signal(m.loss.grad(y, ts[rows]), "error", q)  # one sample: no / batch
                 cost[rows] = m.loss.value(y, ts[rows])
         for q in reversed(g.order):  # NOTE: sensitivities at T = i + 1 + 2D + 3 - level, T in (start, end]
-            lag = backward_lag(D, g.level[q])
+            lag = backward_lag(D, g.level[q]) if pipelined else 0
             rows = _rows(start - lag, end - 1 - lag, n)
             if rows is None:
                 continue
             ins = inputs(q, rows)
             delta = cells.sensitivity(m, q, pre[q][rows], s[q][rows], lam[q][rows])
             if q in m.params:
-                f = sub.formats[q]
                 node = g.node(q)
-                G, gb = ops.OPS[type(node)].readout(node, mantissas(delta, f.lam), [mantissas(ins[0], sub.in_exp[q])])
+                if sub is None:
+                    G, gb = ops.OPS[type(node)].readout(node, delta, [ins[0]])
+                else:
+                    f = sub.formats[q]
+                    G, gb = ops.OPS[type(node)].readout(node, mantissas(delta, f.lam),
+                                                        [mantissas(ins[0], sub.in_exp[q])])  # fmt: skip
                 acc[q] = (acc[q][0] + G, acc[q][1] + gb)
             if any(p != INPUT for p in g.preds[q]):
                 for p, wave in cells.back(m, q, delta, wb, ins).items():
@@ -179,6 +212,10 @@ def _epoch(
         if batch is not None:
             last = dict(acc)
             for q, (W, b) in m.params.items():
+                if sub is None:
+                    _float_step(q, W, b, acc[q], velocity, lr, momentum, batch)
+                    acc[q] = (zero[q][0].copy(), zero[q][1].copy())
+                    continue
                 f = sub.formats[q]
                 G, gb = _grads(acc[q], f.lam + sub.in_exp[q], f.lam)
                 k, kb = port_step(sub, q, mantissas(W, f.w), mantissas(b, f.b), G, gb, velocity, lr, momentum, batch)
@@ -188,8 +225,45 @@ def _epoch(
         start = end
     outputs = ops.to_external(s[g.output], g.shape[g.output])
     acc = last if batch is not None else acc
+    if sub is None:
+        return (cost, outputs), {q: (acc[q][0], acc[q][1]) for q in m.params}
     grads = {q: _grads(acc[q], sub.formats[q].lam + sub.in_exp[q], sub.formats[q].lam) for q in m.params}
     return (cost, outputs), grads
+
+
+def _float_step(
+    q: str,
+    W: np.ndarray,
+    b: np.ndarray,
+    acc: tuple[np.ndarray, np.ndarray],
+    velocity: dict[str, tuple[np.ndarray, np.ndarray]],
+    lr: float,
+    momentum: float,
+    count: int,
+) -> None:
+    """The heavy-ball port in float64 (:class:`wavetrain.emulator.ports.HeavyBall`'s v <- beta v - lr g, theta += v)
+    on the readout summed over a learning epoch of ``count`` timesteps."""
+    if q not in velocity:
+        velocity[q] = (np.zeros_like(acc[0]), np.zeros_like(acc[1]))
+    vW, vb = velocity[q]
+    vW *= momentum
+    vW -= lr * (acc[0] / count)
+    vb *= momentum
+    vb -= lr * (acc[1] / count)
+    W += vW
+    b += vb
+
+
+def _recalibrate(net: Any, sub: LoihiLibrary, new: LoihiLibrary) -> None:
+    """Move ``sub`` onto ``new``'s formats and ``net``'s parameters onto their new grids (nearest, saturating)."""
+    from wavetrain.emulator.loihi import limits
+
+    sub.formats, sub.in_exp = dict(new.formats), dict(new.in_exp)
+    sub._tables = {}
+    for q, (W, b) in net.param_dict().items():
+        f = sub.formats[q]
+        for value, exp, bits in ((W, f.w, sub.weight_bits), (b, f.b, sub.bias_bits)):
+            value[...] = np.ldexp(np.clip(mantissas(value, exp), *limits(bits)).astype(np.float64), exp)
 
 
 def _rows(first: int, last: int, n: int) -> slice | None:

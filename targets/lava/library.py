@@ -210,6 +210,19 @@ def check(net: Any, sub: LoihiLibrary | None = None, stream: bool = False, learn
     """Everything refused before work: the node-level checks (check_library), the chip-wide totals, and training
     on Lava beyond dense nodes. Returns the plan."""
     check_library(net, sub, stream=stream)
+    if sub is not None and sub.bias_synapses != 1:
+        raise ConfigError(
+            f"LoihiLibrary: bias_synapses is {sub.bias_synapses}; the library machine plans one 8-bit bias Dense "
+            f"per node (bias_synapses 2 is the emulator's diagnosis of a 16-bit bias, benchmarks/loihi2_diagnosis.py)"
+        )
+    rounded = {site: mode for site, mode in (sub.shifts if sub is not None else {}).items() if mode != "floor"}
+    if rounded:
+        site, mode = next(iter(rounded.items()))
+        raise ConfigError(
+            f"LoihiLibrary: shifts {site!r} is {mode!r}; Lava's Dense and Sparse floor every shift (a right "
+            f"shift), so the library machine runs shifts 'floor' only (the other modes are the emulator's "
+            f"diagnosis of what a different shift would do, benchmarks/loihi2_diagnosis.py)"
+        )
     from wavetrain.targets.lava.resources import count
 
     the_plan = plan(net.graph, stream)

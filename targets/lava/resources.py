@@ -7,13 +7,19 @@ operation counts of one training sample (synaptic operations from the activity m
 messages) times published per-operation figures, in the units of Renner et al. (Nature Communications 15:9691,
 2024, table 1: mJ and ms per training sample; their exact backprop on Loihi 1, 400-400-10 on MNIST: 0.59 mJ, 1.5 ms).
 
-Per-operation figures (``COSTS``): Davies et al., "Loihi: a neuromorphic manycore processor with on-chip learning",
-IEEE Micro 38(1), 2018, table 2, measured on Loihi 1 (14 nm, 0.75 V): a synaptic spike operation 23.6 pJ and 3.5 ns,
-a neuron update 81 pJ and 8.4 ns (active; 52 pJ and 5.3 ns inactive), a spike within a tile 1.7 pJ, a mesh-wide
-barrier 113-465 ns (1-32 tiles; the upper figure is used). Intel has not published Loihi 2's figures in that form; the
-estimate is dynamic energy only (no static power, no host or I/O energy) and counts every neuron as active every
-timestep, so read it as an estimate of scale, not a measurement. The figures were copied from the table as cited in
-the literature; check them against the paper before quoting the estimate elsewhere.
+Per-operation figures (``COSTS``): Davies et al., "Loihi: A Neuromorphic Manycore Processor with On-Chip Learning",
+IEEE Micro 38(1):82-99, 2018, table 2 (p. 96), "Loihi pre-silicon performance and energy measurements": figures
+from pre-silicon SDF and SPICE simulations of Loihi 1 (14 nm), which the paper calls "consistent with early
+post-silicon characterization" (p. 95), not measurements of a chip. The rows used: energy per synaptic spike op
+(min) 23.6 pJ, time per synaptic spike op (max) 3.5 ns, energy / time per neuron update (active) 81 pJ / 8.4 ns
+(inactive 52 pJ / 5.3 ns), within-tile spike energy 1.7 pJ (a tile hop adds 3.0 pJ east-west, 4.0 pJ north-south;
+not counted), mesh-wide barrier sync time 113-465 ns for 1-32 tiles (the upper figure is used). Checked against a
+verbatim transcription of the table's rows (a public research note on Loihi's published constants, found through
+the code index; the paper itself was not at hand), which agree with every figure here; the voltage the rows hold at
+was not checked. The synaptic figure is a minimum energy and the time a maximum, so the estimate bounds the
+synaptic energy from below. Intel has not published Loihi 2's figures in that form; the estimate is dynamic energy
+only (no static power, no host or I/O energy) and counts every neuron as active every timestep, so read it as an
+estimate of scale from a Loihi 1 simulation, not a measurement.
 """
 
 from __future__ import annotations
@@ -26,15 +32,15 @@ import numpy as np
 
 from wavetrain.emulator.loihi2 import LIMITS, LOSS_LATENCY
 
-# Davies et al. 2018 (IEEE Micro 38(1)), table 2, Loihi 1: energy [J] and time [s] per operation
+# Davies et al. 2018 (IEEE Micro 38(1):82-99), table 2 (p. 96), Loihi 1 pre-silicon: energy [J], time [s]
 COSTS = {
-    "synop_energy": 23.6e-12,  # synaptic spike operation (one weight applied to one message)
-    "synop_time": 3.5e-9,
-    "neuron_energy": 81e-12,  # neuron update, active (a compartment's state update in one timestep)
-    "neuron_time": 8.4e-9,
-    "spike_energy": 1.7e-12,  # a spike message within a tile (cross-tile hops add 3-4 pJ each; not counted)
+    "synop_energy": 23.6e-12,  # "energy per synaptic spike op (min)" (one weight applied to one message)
+    "synop_time": 3.5e-9,  # "time per synaptic spike op (max)"
+    "neuron_energy": 81e-12,  # "energy per neuron update (active / inactive)": 81 / 52 pJ; active used
+    "neuron_time": 8.4e-9,  # "time per neuron update (active / inactive)": 8.4 / 5.3 ns
+    "spike_energy": 1.7e-12,  # "within-tile spike energy" (a tile hop adds 3.0 / 4.0 pJ E-W / N-S; not counted)
     "host_message_energy": 0.0,  # messages to and from the host: not in the table (the x86 and I/O energy)
-    "barrier_time": 465e-9,  # the per-timestep mesh-wide barrier (113-465 ns for 1-32 tiles)
+    "barrier_time": 465e-9,  # "mesh-wide barrier sync time (1-32 tiles)": 113-465 ns; the upper figure
 }
 SYNAPSE_BYTES = {"Dense": 1.0, "DelayDense": 1.75, "Sparse": 3.0}  # per stored weight: 8 bits (+ 6 delay bits,
 # + a 16-bit index for a sparse entry): an assumption about Loihi 2's synapse encodings, not a published layout

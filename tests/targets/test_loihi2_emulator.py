@@ -188,3 +188,100 @@ def test_a_network_beyond_one_chip_is_refused_naming_the_node() -> None:
     too_many = r"1,080,0\d\d neurons on chip \(the largest node '1'\), expected at most 1,048,576 on one Loihi 2"
     with pytest.raises(ChipError, match=too_many):
         check(net)
+
+
+def test_the_float_minibatch_stream_is_train_s_dyadic_float64_run() -> None:
+    """The diagnosis's float baseline: run_stream on the ideal substrate, minibatch schedule, is textbook minibatch
+    backprop with the heavy-ball port, train()'s run of the same order, seed, lr and momentum."""
+    from dataclasses import replace as swap
+
+    from wavetrain import datasets
+    from wavetrain.emulator.train import train
+
+    digits = datasets.load("digits")
+    d = swap(digits, x_train=digits.x_train[:96], y_train=digits.y_train[:96])
+    net = Network.mlp([64, 12, 10], activation="relu", loss="mse", seed=0)
+    a, b = net.copy(), net.copy()
+    got = run_stream(a, None, d.x_train, d.y_train, epochs=2, batch=32, lr=0.1, momentum=0.9, seed=0,
+                     schedule="minibatch")  # fmt: skip
+    train(b, d, epochs=2, batch_size=32, lr=0.1, momentum=0.9, seed=0, dtype="float64")
+    assert worst(a.param_dict(), b.param_dict()) < 1e-12 and worst(a.param_dict(), net.param_dict()) > 1e-3
+    assert got.updates == 2 * 3 and got.timesteps == 2 * 96
+
+
+@pytest.mark.parametrize("name", ["chain", "conv1d"])
+def test_frozen_schedules_read_the_same_gradient(name) -> None:
+    """Frozen weights: the pipelined and minibatch schedules read the same sum of per-sample gradients (library:
+    to the bit; float: float backprop's, to rounding), so the schedules differ only by staleness."""
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1) if name == "chain" else conv_net()
+    x, y = data(net, 7, 1)
+    sub = calibrate_library(net, x, y)
+    assert worst(run_stream(net, sub, x, y).grads, run_stream(net, sub, x, y, schedule="minibatch").grads) == 0.0
+    ref = backprop(net.machine(), net.check_input(x), net.targets(y, len(x)))[0]
+    summed = {n: (len(x) * W, len(x) * b) for n, (W, b) in ref.items()}  # NOTE: backprop's mean over the batch
+    for schedule in ("pipelined", "minibatch"):
+        assert worst(run_stream(net, None, x, y, schedule=schedule).grads, summed) < 1e-12
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        run_stream(net, sub, x, y, schedule="tick")
+
+
+def test_shift_sites_round_as_their_closed_forms() -> None:
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1)
+    x, y = data(net, 7, 1)
+    v = np.random.default_rng(0).normal(size=(4000, 7)) * 0.01
+    exp = calibrate_library(net, x, y).formats["1"].lam
+    scaled = np.ldexp(v, -exp)
+    forms = {"floor": np.floor(scaled), "nearest": np.floor(scaled + 0.5)}
+    for mode, expected in forms.items():
+        sub = calibrate_library(net, x, y, shifts={"backward": mode})
+        assert np.array_equal(sub.signal(v, "backward", "1"), np.ldexp(expected, exp))
+        assert sub.shifts == {"state": "floor", "backward": mode, "error": "floor"}
+    dithered = calibrate_library(net, x, y, shifts={"backward": "stochastic"}).signal(v, "backward", "1")
+    steps = np.ldexp(dithered, -exp) - np.floor(scaled)
+    assert set(np.unique(steps)) <= {0.0, 1.0}  # NOTE: one of the two neighbours, unbiased: mean error ~ 0
+    assert abs(float(np.mean(np.ldexp(dithered, -exp) - scaled))) < 0.02
+    assert abs(float(np.mean(np.ldexp(sub.signal(v, "backward", "1"), -exp) - scaled))) < 0.02  # nearest
+    assert float(np.mean(np.floor(scaled) - scaled)) < -0.45  # NOTE: Lava's floor: half a step low on average
+    with pytest.raises(ConfigError, match="shifts maps a site"):
+        calibrate_library(net, x, y, shifts={"forward": "nearest"})
+    from wavetrain.targets.lava.library import check
+
+    with pytest.raises(ConfigError, match="floor every shift"):
+        check(net, calibrate_library(net, x, y, shifts={"backward": "nearest"}))
+
+
+def test_recalibration_moves_the_parameters_onto_the_new_grids() -> None:
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1)
+    x, y = data(net, 24, 2)
+    sub = calibrate_library(net, x, y)
+    seen: list[LoihiLibrary] = []
+
+    def again(trained: Network) -> LoihiLibrary:
+        seen.append(calibrate_library(trained, x, y, headroom=0))
+        return seen[-1]
+
+    run_stream(net, sub, x, y, epochs=3, batch=4, lr=0.1, momentum=0.9, seed=0, recalibrate=again)
+    assert len(seen) == 2 and sub.formats == seen[-1].formats and sub.in_exp == seen[-1].in_exp
+    for n, (W, b) in net.param_dict().items():
+        for value, exp in ((W, sub.formats[n].w), (b, sub.formats[n].b)):
+            k = np.ldexp(value, -exp)
+            assert np.array_equal(k, np.rint(k)) and np.max(np.abs(k)) <= 128
+
+
+def test_two_bias_synapses_hold_a_16_bit_bias_the_lava_plan_refuses() -> None:
+    net = Network.mlp([5, 7, 3], activation="relu", loss="mse", seed=1)
+    x, y = data(net, 7, 1)
+    one, two = calibrate_library(net, x, y), calibrate_library(net, x, y, bias_synapses=2)
+    for n in one.formats:
+        f1, f2 = one.formats[n], two.formats[n]
+        assert f2.b == max(f2.a, f1.b - 8) and two.bias_bits == 16 and one.bias_bits == 8
+    b = np.linspace(-1.0, 1.0, 7)
+    k = np.ldexp(two.bias(b, "1"), -two.formats["1"].b)
+    hi = np.floor((k + 128) / 256)  # NOTE: k = 256 k_hi + k_lo, both 8-bit: what two Dense of the bias unit hold
+    assert np.all(np.abs(hi) <= 128) and np.all((k - 256 * hi >= -128) & (k - 256 * hi <= 127))
+    with pytest.raises(ConfigError, match="bias_synapses must be 1 or 2"):
+        LoihiLibrary(one.formats, one.x_exp, in_exp=one.in_exp, bias_synapses=3)
+    from wavetrain.targets.lava.library import check
+
+    with pytest.raises(ConfigError, match="one 8-bit bias Dense"):
+        check(net, two)
