@@ -302,6 +302,13 @@ class CircuitModel:
     voltage source), reaches the load again two ticks later as -Gamma of the amplitude (devices.line_echo). Lossy
     lines keep exp(-line_loss) of a wave per tick. Jitter gives each layer of each chip its own local Courant number
     nu_l = 1 - |jitter N(0,1)|. The integrator holding a = W s + b loses a fraction ``leak`` of its state per tick.
+
+    Wires: every junction with devices is a crossbar of conductance pairs with a bias row (circuits/irdrop.py), each
+    row wire r_row and each column wire r_col ohm per segment between neighbouring cells. Against a device at g_max
+    (1 / g_max = 40 kohm at 25 uS) a segment of 1 ohm is r g_max = 2.5e-5; a row of n cells loses about r g n^2 / 2
+    of its drive at the far end. The cells far from the drivers and sense amplifiers see less voltage, so the array
+    reads W_eff, the weights distorted toward the drivers; both waves read it (the transpose read is the transpose
+    of the forward map by reciprocity), so the port reads the exact gradient of W_eff. 0 and 0: ideal wires.
     """
 
     mismatch: float = _f(
@@ -317,9 +324,22 @@ class CircuitModel:
         hi=1.0,
         hi_open=True,
     )
+    r_row: float = _f(
+        0.0, "wire resistance of one row segment between neighbouring cells of a crossbar (IR drop); 0: ideal", "ohm",
+        hi=1e4,
+    )  # fmt: skip
+    r_col: float = _f(
+        0.0, "wire resistance of one column segment between neighbouring cells of a crossbar (IR drop); 0: ideal",
+        "ohm", hi=1e4,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         _check(self, "circuit")
+
+    @property
+    def wires(self) -> bool:
+        """True when the crossbars have wire resistance (IR drop)."""
+        return bool(self.r_row or self.r_col)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,6 +373,19 @@ class HardwareModel:
         for part, kind in (("device", DeviceModel), ("io", IOModel), ("circuit", CircuitModel)):
             if not isinstance(getattr(self, part), kind):
                 raise HardwareError(f"{part}: expected a {kind.__name__}, got {type(getattr(self, part)).__name__}")
+        if self.circuit.wires:
+            # NOTE: a crossbar maps weights onto conductances through w_max, as differential pairs (circuits/irdrop.py)
+            which = "circuit.r_row" if self.circuit.r_row else "circuit.r_col"
+            if not math.isfinite(self.device.w_max):
+                raise HardwareError(
+                    f"{which}: wire resistance needs a finite device.w_max (the weight a pair holds at g_max - g_min), "
+                    f"got device.w_max {self.device.w_max!r}"
+                )
+            if not self.device.differential:
+                raise HardwareError(
+                    f"{which}: wire resistance needs device.differential true (the crossbar's differential pairs), got "
+                    "false"
+                )
 
     @property
     def ideal(self) -> bool:

@@ -9,7 +9,12 @@ Where each effect enters (hooks of :class:`wavetrain.emulator.substrate.Substrat
   weight      the stored state already holds each device's bound, stuck devices and conductance levels
               (weight_bits), written there by program and write; the inference view (:meth:`inference`) reads
               it drifted to t_inference
-  crossbar    read noise of every device on every product (forward and backward), referred to the output
+  weight/bias with wires (circuit.r_row, r_col > 0): the read gives each junction's array its conductance state
+              (the stored W and b, mapped onto pairs with a bias row, circuits/irdrop.py), solved once per state:
+              the effective weights W_eff and bias b_eff the array implements; bias returns b_eff
+  crossbar    with wires: the product is the array's read of the drive rows, x W_eff^T forward and delta W_eff
+              backward (the transpose read, by reciprocity the same matrix); then read noise of every device on
+              every product (forward and backward), referred to the output
   signal      input / forward / error: DAC (dac_bits, noise management); backward: ADC of the backward crossbar
               with backward_noise; output: identity (the forward ADC already digitised it in ``accumulate``)
   accumulate  the forward crossbar output: forward_noise, ADC (adc_bits), integrator leak
@@ -30,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from wavetrain.circuits import devices
+from wavetrain.circuits import devices, irdrop
 from wavetrain.circuits.chip import Chip
 from wavetrain.circuits.hardware import HardwareModel
 from wavetrain.compiler.functions import Activation, Array
+from wavetrain.emulator import ops
 from wavetrain.emulator.substrate import Delegate, Substrate
 from wavetrain.errors import ConfigError
 
@@ -60,6 +66,8 @@ class AnalogSubstrate(Chip, Substrate):
         self._lines: dict[tuple[str, str], list[Array | None]] = {}
         self._lags: dict[tuple[str, str], Array] = {}
         self._steps: dict[tuple[str, str], Array | float] = {}
+        self._held: dict[str, Array] = {}  # with wires: the W each junction read this tick
+        self._arrays: dict[str, _Arrays] = {}  # with wires: each junction's solved array, kept while its state holds
 
     @property
     def ideal(self) -> bool:
@@ -79,6 +87,10 @@ class AnalogSubstrate(Chip, Substrate):
     def __repr__(self) -> str:
         return f"AnalogSubstrate({self.name!r}, {len(self.bound)} junctions, chips={self.chips}, seed={self.seed})"
 
+    def program(self, W: Array, layer: str) -> None:
+        self._arrays.pop(layer, None)
+        super().program(W, layer)
+
     def inference(self, t: float | None = None, scales: dict[str, Any] | None = None) -> Substrate:
         """This chip as it is read in use, ``t`` seconds after programming (default ``t_inference``): its weights
         drifted (power law, each device its own exponent), each forward crossbar output of node n multiplied by
@@ -86,14 +98,43 @@ class AnalogSubstrate(Chip, Substrate):
         column (chips, 1, out)); every other hook, the devices and the generators are this substrate's."""
         return _Inference(self, self.model.device.t_inference if t is None else float(t), scales or {})
 
+    def weight(self, W: Array, layer: str) -> Array:
+        if self.model.circuit.wires and layer in self.bound:
+            self._held[layer] = W  # NOTE: the array's state is (W, b): the bias read that follows solves it
+        return W
+
+    def bias(self, b: Array, layer: str) -> Array:
+        """With wires, the bias the array's bias row reads (b_eff); otherwise b (a digital register)."""
+        if not self.model.circuit.wires or layer not in self.bound:
+            return b
+        return self.array(layer, b).bias(b.dtype)
+
+    def array(self, layer: str, b: Array) -> _Arrays:
+        """The solved crossbar(s) of ``layer`` holding the W it read last and ``b``: kept while both are unchanged
+        (dropped when the layer is written or programmed, and compared value by value at each read)."""
+        W = self._held.get(layer)
+        if W is None:
+            raise ConfigError(f"layer {layer}: its bias was read before its weights (the read is weight, then bias)")
+        kept = self._arrays.get(layer)
+        if kept is not None and kept.holds(W, b):
+            return kept
+        op = ops.OPS[type(self.graph.node(layer))]
+        matrix = op.matrix(W) if isinstance(op, ops.ConvOp) else W
+        self._arrays[layer] = _Arrays(matrix, b, W, self.model)
+        return self._arrays[layer]
+
     def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
-        """Read noise, referred to the output as aihwkit's w_noise is: every product is a fresh read of every device.
+        """With wires, the array's read of the drive rows x (forward: x W_eff^T; backward, the transpose read:
+        x W_eff); then read noise, referred to the output as aihwkit's w_noise is: every product is a fresh read of
+        every device.
 
         A device read with independent noise xi_jk ~ N(0, sigma^2) gives output j of sample x the extra sum_k xi_jk
         x_k ~ N(0, sigma^2 |x|^2), independent over outputs and samples: exactly that distribution is drawn, one
         number per output instead of one per device (sigma: read_noise w_max, times sqrt 2 for a pair).
         """
         dev = self.model.device
+        if self.model.circuit.wires and layer in self.bound:
+            y = self._wired(y, x, layer, direction)
         if not dev.read_noise:
             return y
         # NOTE: a differential pair reads two independent devices: their noises add in quadrature
@@ -103,6 +144,15 @@ class AnalogSubstrate(Chip, Substrate):
         noisy *= norm
         noisy += y
         return noisy
+
+    def _wired(self, y: Array, x: Array, layer: str, direction: str) -> Array:
+        kept = self._arrays.get(layer)
+        W_eff = None if kept is None else kept.weights(y.dtype)
+        if W_eff is None or W_eff.shape[-1 if direction == "forward" else -2] != x.shape[-1]:
+            raise ConfigError(
+                f"layer {layer}: a {direction} product through its array before the junction read it (weight, bias)"
+            )
+        return x @ W_eff.swapaxes(-1, -2) if direction == "forward" else x @ W_eff
 
     def signal(self, v: Array, where: str, layer: str) -> Array:
         io = self.model.io
@@ -163,6 +213,7 @@ class AnalogSubstrate(Chip, Substrate):
     def write_scaled(self, p: Array, step: Array, scale: float, layer: str, kind: str) -> None:
         """p += scale step as device physics (see the module docstring); the scaled step is formed a block of rows at
         a time, never as a whole temporary."""
+        self._arrays.pop(layer, None)  # NOTE: a written state is solved anew at its next read
         if kind != "W":
             p += step if scale == 1.0 else scale * step  # NOTE: biases are digital registers on this chip
             return
@@ -242,8 +293,8 @@ class _Inference(Delegate):
     def weight(self, W: Array, layer: str) -> Array:
         dev = self.inner.model.device
         if (dev.drift_nu or dev.drift_nu_dtod) and self.t > dev.drift_t0 and layer in self.inner.nu_drift:
-            return W * np.asarray(self.inner.drift_factor(layer, self.t)).astype(W.dtype)
-        return W
+            W = W * np.asarray(self.inner.drift_factor(layer, self.t)).astype(W.dtype)
+        return self.inner.weight(W, layer)  # NOTE: the chip's read of the drifted state (its arrays, with wires)
 
     def crossbar(self, y: Array, x: Array, layer: str, direction: str) -> Array:
         out = self.inner.crossbar(y, x, layer, direction)
@@ -251,6 +302,54 @@ class _Inference(Delegate):
         if scale is None or direction != "forward":
             return out
         return out * np.asarray(scale, dtype=out.dtype)  # NOTE: (chips, 1, 1 or out) against (chips, rows, out)
+
+
+class _Arrays:
+    """The crossbars of one junction (one per chip) in one conductance state, solved: W_eff and b_eff.
+
+    ``matrix`` (.., out, K) is the junction's weights in crossbar form (a convolution's kernel as out x (k C_in)),
+    ``b`` (.., out). Each chip's pair of arrays is mapped by :func:`wavetrain.circuits.irdrop.conductances` (uS of
+    the device model in S; a stored weight or bias beyond w_max, from a device's own bound or a digital bias, maps
+    beyond g_max at the same scale, as a device of that range would hold it), solved by
+    :class:`~wavetrain.circuits.irdrop.Crossbar` (one sparse LU per chip) and read through its effective matrix M:
+    W_eff = (M[0::2] - M[1::2])[:, :K] / gs, b_eff = (M[0::2] - M[1::2])[:, K] / gs. The chip axis is a loop of
+    solves (each chip its own conductances); the batch is one matrix product per read.
+    """
+
+    def __init__(self, matrix: Array, b: Array, W: Array, model: Any) -> None:
+        dev, circ = model.device, model.circuit
+        self.W, self.b = np.array(W), np.array(b)  # NOTE: copies: the state this solve holds
+        flat_W = np.asarray(matrix, dtype=np.float64).reshape(-1, *matrix.shape[-2:])
+        flat_b = np.asarray(b, dtype=np.float64).reshape(-1, b.shape[-1])
+        g_min, gs = dev.g_min * 1e-6, (dev.g_max - dev.g_min) * 1e-6 / dev.w_max
+        W_eff, b_eff = np.empty_like(flat_W), np.empty_like(flat_b)
+        for c, (Wc, bc) in enumerate(zip(flat_W, flat_b)):
+            reach = max(dev.w_max, float(np.max(np.abs(Wc), initial=0.0)), float(np.max(np.abs(bc), initial=0.0)))
+            g_top = g_min + gs * reach if reach > dev.w_max else dev.g_max * 1e-6
+            G = irdrop.conductances(Wc, bc, g_min, g_top, reach)
+            M = irdrop.Crossbar(G, circ.r_row, circ.r_col).effective()
+            signed = (M[0::2] - M[1::2]) / ((g_top - g_min) / reach)
+            W_eff[c], b_eff[c] = signed[:, :-1], signed[:, -1]
+        self._W_eff = W_eff.reshape(matrix.shape)
+        self._b_eff = b_eff.reshape(b.shape)
+        self._cast: dict[str, tuple[Array, Array]] = {}
+
+    def holds(self, W: Array, b: Array) -> bool:
+        return W.shape == self.W.shape and np.array_equal(W, self.W) and np.array_equal(b, self.b)
+
+    def _of(self, dtype: Any) -> tuple[Array, Array]:
+        key = np.dtype(dtype).str
+        if key not in self._cast:
+            self._cast[key] = (self._W_eff.astype(dtype), self._b_eff.astype(dtype))
+        return self._cast[key]
+
+    def weights(self, dtype: Any) -> Array:
+        """W_eff (.., out, K) in ``dtype``."""
+        return self._of(dtype)[0]
+
+    def bias(self, dtype: Any) -> Array:
+        """b_eff (.., out) in ``dtype``."""
+        return self._of(dtype)[1]
 
 
 def _row_blocks(shape: tuple[int, ...]) -> list[slice]:

@@ -234,6 +234,11 @@ def lifetime(
         substrate, params = _in_situ(net, chip_run, hardware)
         origin, model, seed = "in situ", substrate.model, substrate.seed
         chips = 1 if substrate.chips is None else substrate.chips
+    if model.circuit.wires and any(scheme != "none" for scheme in schemes):
+        raise ConfigError(
+            f"compensation: a drift compensation's calibration read is not modelled through wires (circuit.r_row "
+            f"{model.circuit.r_row:g}, r_col {model.circuit.r_col:g} ohm), expected ['none'], got {list(schemes)}"
+        )
     result = Lifetime(model.name, origin, list(grid), int(chips), int(seed), float(flicker))
     weights = {n: W for n, (W, _) in params.items()}
     x_test = np.ascontiguousarray(dataset.x_test, dtype=next(iter(weights.values())).dtype)
