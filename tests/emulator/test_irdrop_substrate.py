@@ -186,3 +186,27 @@ def test_a_drift_compensation_through_wires_is_refused() -> None:
         lifetime(net, (x, y), WIRED, times=[1.0], chips=1, compensation=["global"])
     life = lifetime(net, (x, y), WIRED, times=[1.0], chips=1, compensation=["none"])
     assert np.isfinite(life.accuracy["none"][0][0])
+
+
+def test_a_convolution_reads_its_kernel_as_one_array_at_every_position() -> None:
+    """A Conv1d kernel is one crossbar of out x (k C_in) read per position (im2col): autograd on W_eff of that array."""
+    torch = pytest.importorskip("torch")
+    from wavetrain import GraphBuilder
+
+    g = GraphBuilder((2, 9))
+    h = g.conv1d(g.input, 3, kernel=3, stride=2, padding=1, activation="tanh", id="conv")
+    net = g.network(g.linear(g.flatten(h), 4, id="out"), loss="mse", seed=2)
+    x, y = make_batch(net, batch=5, seed=8)
+    grads, _, _ = light_cone(net.machine(AnalogSubstrate(WIRED, net.graph)), x, net.targets(y, len(x)))
+    (Wc, bc), (Wo, bo) = net.param_dict()["conv"], net.param_dict()["out"]
+    matrix = np.moveaxis(Wc, 1, -1).reshape(Wc.shape[0], -1)  # (C_out, k C_in), the patches' order
+    Mc, bc_eff = _effective(matrix, bc)
+    Wc_eff = np.moveaxis(Mc.reshape(Wc.shape[0], Wc.shape[2], Wc.shape[1]), -1, 1)  # back to (C_out, C_in, k)
+    leaves = [torch.tensor(a, requires_grad=True) for a in (Wc_eff, bc_eff, *_effective(Wo, bo))]
+    a = torch.nn.functional.conv1d(torch.from_numpy(x), leaves[0], leaves[1], stride=2, padding=1)
+    out = torch.tanh(a).flatten(1) @ leaves[2].T + leaves[3]
+    loss = 0.5 * ((out - torch.from_numpy(net.targets(y, len(x)))) ** 2).sum(dim=1).mean()
+    loss.backward()
+    assert _relative(grads["conv"][0], leaves[0].grad.numpy()) <= 1e-12
+    assert _relative(grads["conv"][1], leaves[1].grad.numpy()) <= 1e-12
+    assert _relative(grads["out"][0], leaves[2].grad.numpy()) <= 1e-12
