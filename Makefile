@@ -47,6 +47,7 @@ bench: setup
 	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_graphs.py
+	$(PY) benchmarks/bench_irdrop.py
 	$(PY) benchmarks/collect.py
 
 # The Loihi fixed-point fidelity study (gradient cosine against widths; digits and MNIST-1D trained in fixed point):
@@ -69,10 +70,12 @@ reproduce-t9: $(addprefix reproduce-t9-seed-,$(T9_SEEDS))
 reproduce-t9-seed-%: setup
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m wavetrain reproduce-t9 --results $(REPORT)/t9_paper --seed $* --threads 1
 
-# Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity): docs/hardware.md.
+# Every analog-hardware preset trained on digits over 3 seeds (accuracy, gradient fidelity), and training through
+# wires (IR drop): docs/hardware.md.
 hardware: setup
 	$(PY) benchmarks/hardware_presets.py --out docs
 	$(PY) benchmarks/hardware_graphs.py --out docs
+	$(PY) benchmarks/hardware_irdrop.py --epochs 4 --out docs
 
 # Three ways of getting a chip's weights (float, hardware-aware, in situ) over the chip's lifetime (issue 22): the
 # lifetime section of docs/hardware.md, docs/hardware_lifetime.png; then train(hardware="reram") end to end against
