@@ -125,6 +125,20 @@ def test_the_effective_matrix_from_either_side_is_the_forward_map(shape: tuple[i
     assert np.max(np.abs(bar.forward(v) - v @ bar.effective().T)) <= 1e-12 * np.max(np.abs(bar.forward(v)))
 
 
+def test_a_batch_solved_in_chunks_equals_each_read_alone() -> None:
+    """Reads are solved a few right-hand sides at a time: a batch of 11 (not a multiple of the chunk) row by row."""
+    rng = np.random.default_rng(4)
+    W, b = _random_pair(rng, 5, 7)
+    bar = Crossbar(conductances(W, b, G_MIN, G_MAX, W_MAX), r_row=150.0, r_col=60.0)
+    v, u = rng.normal(size=(11, 8)), rng.normal(size=(11, 10))
+    assert np.max(np.abs(bar.forward(v) - np.stack([bar.forward(row) for row in v]))) <= 1e-12 * np.max(
+        np.abs(bar.forward(v))
+    )
+    assert np.max(np.abs(bar.transpose(u) - np.stack([bar.transpose(row) for row in u]))) <= 1e-12 * np.max(
+        np.abs(bar.transpose(u))
+    )
+
+
 def test_ir_drop_lowers_every_current_and_vanishes_with_the_wires() -> None:
     rng = np.random.default_rng(3)
     G = rng.uniform(G_MIN, G_MAX, (33, 32))
