@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = _lazy.exports(
     __name__,
     {
         "wavetrain.circuits.circuit": ["Circuit", "Element", "Transient", "verify"],
+        "wavetrain.circuits.crossbar": ["Crossbar", "CrossbarOptions", "Device"],
         "wavetrain.circuits.elements": [
             "InductivePort",
             "Integrator",

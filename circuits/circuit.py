@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar, Union
 
+from wavetrain.circuits.crossbar import Crossbar
 from wavetrain.circuits.elements import (
     InductivePort,
     Junction,
@@ -29,12 +30,13 @@ from wavetrain.circuits.elements import (
     check_name,
     check_positive,
 )
-from wavetrain.circuits.junctions import ConvJunction, Pool, Splitter, Sum, Wiring
+from wavetrain.circuits.junctions import ConvJunction, ParametricJunction, Pool, Splitter, Sum, Wiring
 from wavetrain.errors import CircuitError
 
 Element = Union[
     TransmissionLine,
     Junction,
+    Crossbar,
     ConvJunction,
     Pool,
     Sum,
@@ -57,7 +59,7 @@ E = TypeVar("E")
 Terminal = tuple[Net, int, str]
 
 
-def _junction_terminals(e: Junction) -> list[Terminal]:
+def _junction_terminals(e: Junction | Crossbar) -> list[Terminal]:
     out, inp = e.shape
     terms = [(e.a, inp, "read"), (e.b, out, "drive"), (e.back_in, out, "read")]
     return terms + ([(e.back_out, inp, "drive")] if e.back_out is not None else [])
@@ -84,6 +86,7 @@ def _splitter_terminals(e: Splitter) -> list[Terminal]:
 TERMINALS: dict[type, Callable[..., list[Terminal]]] = {
     TransmissionLine: lambda e: [(e.a, e.width, "line_a"), (e.b, e.width, "line_b")],
     Junction: _junction_terminals,
+    Crossbar: _junction_terminals,
     ConvJunction: _shaped_terminals,
     Pool: _shaped_terminals,
     Sum: _joining_terminals,
@@ -239,7 +242,7 @@ def structural_problems(circuit: Circuit) -> list[str]:
             if rows != circuit.batch:
                 problems.append(f"{_label(e)}: has {rows} samples, expected the circuit batch {circuit.batch}")
         if isinstance(e, ParameterPort) and not any(
-            isinstance(j, (Junction, ConvJunction)) and j.name == e.junction for j in circuit.elements
+            isinstance(j, ParametricJunction) and j.name == e.junction for j in circuit.elements
         ):
             problems.append(f"{_label(e)}: junction {e.junction!r} (with weights) does not exist")
     return problems

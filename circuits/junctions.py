@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from wavetrain.circuits.crossbar import Crossbar
 from wavetrain.circuits.elements import (
     KIND_NAMES,
     Junction,
@@ -358,5 +359,5 @@ class Splitter:
 
 
 GraphJunction = ConvJunction | Pool | Sum | Wiring  # the junctions of graph nodes beyond the dense one
-ParametricJunction = Junction | ConvJunction  # the junctions with weights: what a parameter port holds
+ParametricJunction = Junction | ConvJunction | Crossbar  # the junctions with weights: what a parameter port holds
 KIND_NAMES.update({ConvJunction: "conv junction", Pool: "pool", Sum: "sum", Wiring: "wiring", Splitter: "splitter"})

@@ -17,6 +17,7 @@ Cards per element (bundles expand to one card per wire and sample):
   ProbePort         B-source effort g
   ResistivePort     the effort g, R -> ammeter, F copies the current into the weight capacitor
   InductivePort     the same with L in series with R
+  Crossbar          conductance arrays read forward and in transpose (circuits/spice_crossbar.py)
 
 Breakpoints: ``.options minbreak`` is a tenth of the fastest edge (:func:`min_break`), not ngspice's default
 (1e-10 of the maximum step), and ``.tran`` runs one minbreak past the analysis stop.
@@ -45,6 +46,7 @@ from wavetrain.circuits.elements import (
 )
 from wavetrain.circuits.junctions import ConvJunction, ParametricJunction
 from wavetrain.circuits.netlist import Context, linear, node, num, si, voltage, wrap
+from wavetrain.circuits.spice_crossbar import CROSSBAR_CARDS, crossbar_preamble
 from wavetrain.circuits.spice_graph import GRAPH_CARDS, weight_tag
 from wavetrain.errors import NetlistError
 
@@ -271,6 +273,7 @@ CARDS: dict[type, Callable[[Any, Context], list[str]]] = {
     ResistivePort: _resistive_port,
     InductivePort: _inductive_port,
     **GRAPH_CARDS,
+    **CROSSBAR_CARDS,
 }
 
 
@@ -333,6 +336,7 @@ def to_spice(
         f".options reltol={num(analysis.reltol)} vntol={num(analysis.vntol)} abstol={num(analysis.abstol)} "
         f"minbreak={si(minbreak)}",
         f"Ven en 0 PWL(0 0 {si(circuit.tick * ENABLE_RISE)} 1)",
+        *crossbar_preamble(circuit),
     ]
     for element in circuit.elements:
         card = CARDS.get(type(element))

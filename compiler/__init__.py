@@ -27,12 +27,13 @@ __getattr__, __dir__, _exported = _lazy.exports(
         "wavetrain.compiler.models": ["PRESETS", "model"],
         "wavetrain.compiler.lower": ["lower"],
         "wavetrain.compiler.network": ["Dense", "Network"],
-        "wavetrain.compiler.passes": ["with_hardware"],
+        "wavetrain.compiler.passes": ["to_crossbars", "with_hardware"],
     },
 )
 
 Pass = Callable[["Circuit"], "Circuit"]  # a pass: a valid circuit in, a valid circuit out
 DEFAULT_PASSES: tuple[Pass, ...] = (match_impedances, terminate_ports, verify)
+LEVELS = ("behavioural", "crossbar")  # how a junction is built: controlled sources, or a conductance array
 
 
 def compile_network(
@@ -41,18 +42,30 @@ def compile_network(
     hardware: HardwareModel | str | Path | None = None,
     hardware_seed: int = 0,
     chip: int = 0,
+    level: str = "behavioural",
+    crossbar: Any = None,
     **options: Any,
 ) -> Circuit:
     """Lower network (options go to :func:`lower`: x, y, courant, tick, learning, ...) and run the passes in order.
 
     ``hardware`` (a preset, .json file or HardwareModel) appends :func:`with_hardware` (chip ``chip`` of
     ``hardware_seed``): the circuit then carries that chip's stored weights, line loss and mismatch, and leak.
+    ``level``: "behavioural" (every junction a set of controlled sources) or "crossbar" (appends
+    :func:`to_crossbars`: every dense junction a conductance array read forward and in transpose; ``crossbar`` a
+    CrossbarOptions or a dict of its fields: conductance range, wire and driver resistance, TIA, device).
     """
     from wavetrain.compiler.lower import lower
-    from wavetrain.compiler.passes import with_hardware
+    from wavetrain.compiler.passes import to_crossbars, with_hardware
+    from wavetrain.errors import ConfigError
 
+    if level not in LEVELS:
+        raise ConfigError(f"compile_network: level must be one of {LEVELS}, got {level!r}")
+    if crossbar is not None and level != "crossbar":
+        raise ConfigError(f"compile_network: crossbar= options need level='crossbar', got level {level!r}")
     if hardware is not None:
         passes = (*passes, with_hardware(hardware, hardware_seed, chip))
+    if level == "crossbar":
+        passes = (*passes, to_crossbars(crossbar, hardware))
     circuit = lower(network, **options)
     for step in passes:
         circuit = step(circuit)
@@ -60,5 +73,5 @@ def compile_network(
 
 
 __all__ = sorted(
-    [*_exported, "DEFAULT_PASSES", "Pass", "compile_network", "match_impedances", "terminate_ports", "verify"]
+    [*_exported, "DEFAULT_PASSES", "LEVELS", "Pass", "compile_network", "match_impedances", "terminate_ports", "verify"]
 )

@@ -16,9 +16,9 @@ from wavetrain.circuits import Circuit, ConvJunction, Junction, Source, Terminat
 from wavetrain.circuits.circuit import impedance_problems, structural_problems
 from wavetrain.compiler import names
 from wavetrain.compiler.graph import Graph, Linear
-from wavetrain.errors import CircuitError
+from wavetrain.errors import CircuitError, LoweringError
 
-__all__ = ["impedance_problems", "match_impedances", "terminate_ports", "verify", "with_hardware"]
+__all__ = ["impedance_problems", "match_impedances", "terminate_ports", "to_crossbars", "verify", "with_hardware"]
 
 
 def match_impedances(circuit: Circuit) -> Circuit:
@@ -120,3 +120,65 @@ def _graph_of(circuit: Circuit) -> Graph:
 def _mismatch(gamma: float) -> float:
     """The relative mismatch m of a load whose reflection coefficient is gamma = m / (2 + m)."""
     return float(2.0 * gamma / (1.0 - gamma))
+
+
+def to_crossbars(options: Any = None, hardware: Any = None) -> Callable[[Circuit], Circuit]:
+    """A pass rewriting every dense junction into a :class:`~wavetrain.circuits.crossbar.Crossbar` (same nets, same
+    node, the weights it holds then), the way :func:`with_hardware` rewrites junctions; run it last.
+
+    ``options``: a CrossbarOptions, a dict of its fields, or None (an ideal array). Its unset conductance range comes
+    from ``hardware``'s device model (a preset, .json or HardwareModel) or the default DeviceModel's. A convolution
+    has no crossbar lowering yet (the im2col mapping, one array read per position): it is refused naming the node,
+    as is the learning circuit (its weights are capacitor voltages; the crossbar's devices are fixed conductances).
+    """
+    from wavetrain.circuits.crossbar import Crossbar, CrossbarOptions
+    from wavetrain.emulator.hardware import DeviceModel, load_hardware
+
+    if options is None:
+        options = CrossbarOptions()
+    elif isinstance(options, dict):
+        fields = set(CrossbarOptions.__dataclass_fields__)
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise CircuitError(f"crossbar options: unknown field {unknown[0]!r}; expected some of {sorted(fields)}")
+        options = CrossbarOptions(**options)
+    elif not isinstance(options, CrossbarOptions):
+        raise CircuitError(
+            f"crossbar options: expected a CrossbarOptions, a dict or None, got {type(options).__name__}"
+        )
+    device = load_hardware(hardware).device if hardware is not None else DeviceModel()
+    # NOTE: the hardware model keeps its conductance range in uS
+    g_min = options.g_min if options.g_min is not None else device.g_min * 1e-6
+    g_max = options.g_max if options.g_max is not None else device.g_max * 1e-6
+    opts = options
+
+    def apply(circuit: Circuit) -> Circuit:
+        if circuit.meta.get("learning") is not None:
+            raise LoweringError(
+                f"level='crossbar': circuit {circuit.name!r} is a learning circuit ({circuit.meta['learning']!r}); "
+                "the crossbar level has fixed conductances (frozen weights) for now"
+            )
+        for e in circuit.of_type(ConvJunction):
+            raise LoweringError(
+                f"level='crossbar': node {e.node!r} is a convolution ({e.name!r}); only dense junctions map onto a "
+                "crossbar so far (the im2col mapping, one array read per position, is not built)"
+            )
+        elements = []
+        for e in circuit.elements:
+            if isinstance(e, Junction):
+                if e.leak:
+                    raise LoweringError(
+                        f"level='crossbar': junction {e.name!r} (node {e.node!r}) has an integrator leak "
+                        f"{e.leak:g}, which the crossbar's TIAs do not model"
+                    )
+                largest = max(float(np.max(np.abs(e.weight))), float(np.max(np.abs(e.bias))) if e.bias.size else 0.0)
+                w_max = opts.w_max if opts.w_max is not None else (largest if largest > 0 else 1.0)
+                e = Crossbar(name=e.name, a=e.a, b=e.b, back_in=e.back_in, back_out=e.back_out, weight=e.weight,
+                             bias=e.bias, node=e.node, g_min=g_min, g_max=g_max, w_max=w_max, v_read=opts.v_read,
+                             r_row=opts.r_row, r_col=opts.r_col, r_driver=opts.r_driver, tia=opts.tia,
+                             tia_gain=opts.tia_gain, device=opts.device)  # fmt: skip
+            elements.append(e)
+        return replace(circuit, elements=tuple(elements), meta={**circuit.meta, "level": "crossbar"})
+
+    apply.__name__ = "to_crossbars"
+    return apply

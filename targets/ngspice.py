@@ -75,9 +75,15 @@ class SpiceTarget:
     ) -> Trace:
         """Write the netlist, simulate it in ngspice, and sample every probe at ``samples`` [s]."""
         table = probe_vectors(circuit, probes)
+        models = device_files(circuit)
+        if models and self.runner != "batch":
+            raise ConfigError(
+                f"spice target: crossbar device model files ({', '.join(sorted(models))}) need runner 'batch' (the "
+                "shared runner has no work folder to include them from)"
+            )
         text = to_spice(circuit, analysis, probes, kernels=self.kernels)
         samples = default_samples(circuit, analysis) if samples is None else np.asarray(samples, dtype=np.float64)
-        vectors = self._batch(text, analysis) if self.runner == "batch" else self._shared(text, analysis)
+        vectors = self._batch(text, analysis, models) if self.runner == "batch" else self._shared(text, analysis)
         return assemble(circuit, table, vectors, samples, f"spice-{self.runner}")
 
     def _workdir(self) -> Path:
@@ -89,11 +95,12 @@ class SpiceTarget:
         # NOTE: what keep keeps lives outside a command's private temp folder, which goes when the command ends
         return Path(tempfile.mkdtemp(prefix="wavetrain-spice-", dir=kept_temp() if self.keep else None))
 
-    def _batch(self, text: str, analysis: Transient) -> dict[str, np.ndarray]:
+    def _batch(self, text: str, analysis: Transient, models: dict[str, Path] | None = None) -> dict[str, np.ndarray]:
         work = self._workdir()
         netlist = work / "net.cir"
         netlist.write_text(text)
         try:
+            _stage_models(models or {}, work)
             vectors = run_netlist(netlist, self.timeout, workdir=work, keep=self.keep)
         except TargetUnavailable:
             shutil.rmtree(work, ignore_errors=True)  # NOTE: nothing ran, so there is nothing to keep
@@ -159,6 +166,43 @@ class SpiceTarget:
         (work / "net.cir").write_text(text)
         (work / "net.log").write_text("\n".join(ngspice._stdout + ngspice._stderr))
         return SimulationError(f"{message}; netlist kept at {work / 'net.cir'}, log at {work / 'net.log'}")
+
+
+def device_files(circuit: Circuit) -> dict[str, Path]:
+    """The model files the circuit's crossbar devices include: {name in the netlist: the user's file}."""
+    from wavetrain.circuits.crossbar import Crossbar
+
+    files: dict[str, Path] = {}
+    for e in circuit.of_type(Crossbar):
+        device = e.device
+        if device is None or device.include is None or device.file_name is None:
+            continue
+        path = Path(device.include)
+        if files.setdefault(device.file_name, path) != path:
+            raise ConfigError(
+                f"spice target: two device model files share the name {device.file_name!r} ({files[device.file_name]} "
+                f"and {path}); the netlist includes them by name, so rename one"
+            )
+    return files
+
+
+def _stage_models(models: dict[str, Path], work: Path) -> None:
+    """Copy each user model file beside the netlist and read it under the untrusted-netlist rules (targets/deck.py)
+    before ngspice sees it: a model file is a user's text, and ngspice runs commands from some of its lines."""
+    if not models:
+        return
+    from wavetrain.errors import UntrustedNetlist
+
+    for name, source in models.items():
+        if not source.is_file():
+            raise UntrustedNetlist(f"device model {str(source)!r} is not a regular file")
+        shutil.copyfile(source, work / name)
+    wrapper = work / "models.cir"
+    wrapper.write_text("* device models\n" + "".join(f".include {name}\n" for name in models) + ".end\n")
+    try:
+        check_netlist(wrapper)
+    finally:
+        wrapper.unlink(missing_ok=True)
 
 
 def _halt(ngspice: Any, limit: float = 10.0) -> None:

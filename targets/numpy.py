@@ -21,6 +21,7 @@ import numpy as np
 from wavetrain.circuits import (
     Circuit,
     ConvJunction,
+    Crossbar,
     InductivePort,
     Junction,
     LeakyIntegrator,
@@ -160,7 +161,7 @@ def _kernel_termination(e: Termination, p: Program) -> None:
     p.conductance[e.a] = p.conductance.get(e.a, 0.0) + 1.0 / e.resistance
 
 
-def _kernel_junction(e: Junction | ConvJunction | Pool | Sum | Wiring, p: Program) -> None:
+def _kernel_junction(e: Junction | Crossbar | ConvJunction | Pool | Sum | Wiring, p: Program) -> None:
     """Forward v_b = (1 - leak) A_n(v_a...) (+ beta); backward v_back_out_k = A_n^T v_back_in for each input k: the
     node's operator and its transpose (emulator/ops.py), both through the cells, on one read of the weights."""
     n, m = p.node_of[e.name], p.machine
@@ -291,6 +292,7 @@ def _kernel_learning_port(e: LearningPort, p: Program) -> None:
 KERNELS: dict[type, Callable[[Any, Program], None]] = {
     TransmissionLine: _kernel_line,
     Junction: _kernel_junction,
+    Crossbar: _kernel_junction,
     ConvJunction: _kernel_junction,
     Pool: _kernel_junction,
     Sum: _kernel_junction,
@@ -340,16 +342,16 @@ def _machine(program: Program, substrate: Substrate) -> None:
     if isinstance(graph, Graph):
         junction_of = check_graph_circuit(circuit, graph)
         program.node_of = {e.name: e.node for e in circuit.elements if getattr(e, "node", None) in graph.shape}
-        pairs = {n: [junction_of[n].weight.copy(), junction_of[n].bias.copy()] for n in graph.parametric}
+        pairs = {n: stored(junction_of[n]) for n in graph.parametric}
     else:
         junctions = [e for e in circuit.elements if isinstance(e, JUNCTIONS)]
-        if any(not isinstance(e, Junction) for e in junctions):
-            odd = next(e for e in junctions if not isinstance(e, Junction))
+        if any(not isinstance(e, (Junction, Crossbar)) for e in junctions):
+            odd = next(e for e in junctions if not isinstance(e, (Junction, Crossbar)))
             raise SimulationError(
                 f"numpy target: circuit {circuit.name!r} has the {type(odd).__name__} {odd.name!r} but no graph "
                 f"(meta['graph']) to say which node it is; lower it from a Network"
             )
-        dense = [e for e in junctions if isinstance(e, Junction)]
+        dense = [e for e in junctions if isinstance(e, (Junction, Crossbar))]
         nonlinearities = circuit.of_type(Nonlinearity)
         ids = [j.node if j.node is not None else str(k + 1) for k, j in enumerate(dense)]
         acts = [nonlinearities[k].activation if k < len(nonlinearities) else "identity" for k in range(len(dense))]
@@ -360,11 +362,37 @@ def _machine(program: Program, substrate: Substrate) -> None:
             graph = Graph.chain((1,), [Linear(id="1", features=1)])
         program.node_of = {e.name: ids[k] for k, e in enumerate(dense)}
         program.node_of.update({e.name: ids[k] for k, e in enumerate(nonlinearities) if k < len(ids)})
-        pairs = {n: [j.weight.copy(), j.bias.copy()] for n, j in zip(ids, dense)}
+        pairs = {n: stored(j) for n, j in zip(ids, dense)}
         junction_of = dict(zip(ids, dense))  # type: ignore[arg-type]
     program.preds = dict(graph.preds)
     program.machine = Machine(graph, pairs, loss, substrate)  # type: ignore[arg-type]
     program.params = {junction_of[n].name: pairs[n] for n in pairs}
+
+
+def stored(e: Any) -> list[np.ndarray]:
+    """[W, b] a junction computes with: its own weights, or what its crossbar reads.
+
+    An ideal crossbar reads W x + b exactly (its own weights, bit for bit). With wire resistance it reads W_eff,
+    b_eff = (M[0::2] - M[1::2]) / gs of the IR-drop model's map M (circuits/irdrop.py), and by reciprocity its
+    transpose read is exactly W_eff^T, so the cells' one matrix serves both waves. Driver resistance, finite-gain
+    TIAs and user devices are ngspice's alone (refused here, naming the element).
+    """
+    if not isinstance(e, Crossbar):
+        return [np.array(e.weight), np.array(e.bias)]
+    if e.r_driver or e.tia != "ideal" or e.device is not None:
+        raise SimulationError(
+            f"numpy target: crossbar {e.name!r} has r_driver {e.r_driver:g} ohm, tia {e.tia!r}, device "
+            f"{None if e.device is None else e.device.subckt!r}; the numpy target models the ideal array and wire "
+            "resistance (circuits/irdrop.py), run the others on target 'spice'"
+        )
+    if e.ideal:
+        return [np.array(e.weight), np.array(e.bias)]
+    from wavetrain.circuits.irdrop import Crossbar as Array
+
+    M = Array(e.conductances, e.r_row, e.r_col).effective()
+    signed = (M[0::2] - M[1::2]) / e.gs
+    n_in = e.shape[1]
+    return [np.ascontiguousarray(signed[:, :n_in]), np.ascontiguousarray(signed[:, n_in])]
 
 
 def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) -> Op:

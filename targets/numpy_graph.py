@@ -14,6 +14,7 @@ from typing import Any
 from wavetrain.circuits import (
     Circuit,
     ConvJunction,
+    Crossbar,
     Junction,
     Nonlinearity,
     Pool,
@@ -23,9 +24,9 @@ from wavetrain.circuits import (
 from wavetrain.compiler.graph import Act, Add, AvgPool, Concat, Conv1d, Conv2d, Flatten, Graph, Linear, MaxPool
 from wavetrain.errors import SimulationError
 
-JUNCTIONS = (Junction, ConvJunction, Pool, Sum, Wiring)  # the element that computes a node's operator
-ELEMENT_OF: dict[type, type] = {
-    Linear: Junction,
+JUNCTIONS = (Junction, Crossbar, ConvJunction, Pool, Sum, Wiring)  # the element that computes a node's operator
+ELEMENT_OF: dict[type, type | tuple[type, ...]] = {
+    Linear: (Junction, Crossbar),  # the behavioural junction or its crossbar (level="crossbar")
     Conv1d: ConvJunction,
     Conv2d: ConvJunction,
     AvgPool: Pool,
@@ -44,7 +45,7 @@ def _pair(value: Any, dims: int) -> tuple[int, ...]:
 def _geometry(node: Any, e: Any, graph: Graph, n: str) -> str | None:
     """What differs between the node and its junction element (None when they agree)."""
     ins = [graph.shape[p] for p in graph.preds[n]]
-    if isinstance(e, (Junction, ConvJunction)):
+    if isinstance(e, (Junction, Crossbar, ConvJunction)):
         w_shape, _ = graph.param_shapes()[n]
         if e.weight.shape != w_shape:
             return f"weight shape {e.weight.shape}, expected {w_shape}"
@@ -86,7 +87,8 @@ def check_graph_circuit(circuit: Circuit, graph: Graph) -> dict[str, Any]:
             what = "junction" if j is None else "cell"
             raise SimulationError(f"numpy target: circuit {circuit.name!r} lacks the {what} of node {n!r}")
         if not isinstance(j, want):
-            raise SimulationError(f"numpy target: node {n!r} ({type(node).__name__}) needs a {want.__name__}, the "
+            kinds = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            raise SimulationError(f"numpy target: node {n!r} ({type(node).__name__}) needs a {kinds}, the "
                                   f"circuit has the {type(j).__name__} {j.name!r}")  # fmt: skip
         count = len(j.a) if isinstance(j.a, tuple) else 1
         if count != len(graph.preds[n]):

@@ -32,12 +32,16 @@ def simulate(
     tick: float = 1e-9,
     hardware: Any = None,
     hardware_seed: int = 0,
+    level: str = "behavioural",
+    crossbar: Any = None,
     **target_options: Any,
 ) -> Relaxation:
     """Relax net on x, y with frozen weights on a target ("numpy", "spice" or "lava"); same result type as
     emulator.relax. ``target_options`` go to the target (e.g. ``fixed_point=True`` for "lava").
 
     ``hardware`` compiles the circuit of chip 0 of ``hardware_seed`` on that hardware (compiler.with_hardware).
+    ``level="crossbar"`` builds every dense junction as a conductance array (``crossbar``: its options,
+    compiler.to_crossbars; docs/circuits.md).
     """
     nu = check_courant(courant)
     if nu > 1.0:
@@ -48,12 +52,15 @@ def simulate(
     runner = get_target(target, **target_options)
     if runner.kind == "machine":
         # NOTE: a machine target (Lava) runs the network itself, not a netlist; the circuit options do not apply
-        if hardware is not None:
-            raise ConfigError(f"simulate: hardware= puts a chip into a circuit; target {target!r} runs the network")
+        if hardware is not None or level != "behavioural":
+            raise ConfigError(
+                f"simulate: hardware= and level= build a circuit; target {target!r} runs the network itself"
+            )
         xs = net.check_input(x)
         machine = cast(MachineTarget, runner)
         return machine.relax(net, xs, net.targets(y, len(xs)), ticks, nu, history)
-    circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed)
+    circuit = compile_network(net, x=x, y=y, courant=nu, tick=tick, hardware=hardware, hardware_seed=hardware_seed,
+                              level=level, crossbar=crossbar)  # fmt: skip
     samples = (np.arange(ticks + 1) + 0.5) * tick if history else np.array([ticks + 0.5]) * tick
     analysis = Transient(stop=(ticks + 1) * tick, step=tick / 20)
     trace = cast(Target, runner).run(circuit, analysis, samples, probes(net))
