@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_spice.py
 	$(PY) benchmarks/bench_graph_spice.py
+	$(PY) benchmarks/bench_crossbar.py
 	$(PY) benchmarks/bench_hardware.py
 	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_sweep.py

@@ -14,7 +14,7 @@ Cards per element (bundles expand to one card per wire and sample):
   Termination       R to ground
   Source            PWL voltage source (+ series R)
   LossLoad          B-source dC/ds / batch (cross-entropy: softmax shifted by a per-sample max node mx{b}_{name})
-  ProbePort         B-source effort g
+  ProbePort         B-source effort g (of a crossbar: none; the reader forms g from the saved row and column signals)
   ResistivePort     the effort g, R -> ammeter, F copies the current into the weight capacitor
   InductivePort     the same with L in series with R
   Crossbar          conductance arrays read forward and in transpose (circuits/spice_crossbar.py)
@@ -29,6 +29,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from wavetrain.circuits.circuit import Circuit, Transient, structural_problems
+from wavetrain.circuits.crossbar import Crossbar
 from wavetrain.circuits.elements import (
     InductivePort,
     Junction,
@@ -237,6 +238,11 @@ def _port_efforts(e: ParameterPort, ctx: Context) -> list[tuple[str, list[str]]]
 
 
 def _probe_port(e: ProbePort, ctx: Context) -> list[str]:
+    # NOTE: a crossbar's port reads its gradient from the row and column signals (probe_vectors saves V(a) and
+    # V(back_in), the reader forms sum_b delta_b s_b^T): no B-source per weight, whose evaluation at every Newton
+    # iteration is most of the behavioural netlist's time (BENCHMARKS.md, "Crossbar netlists in ngspice")
+    if isinstance(ctx.junctions.get(e.junction), Crossbar):
+        return []
     return [card for _, cards in _port_efforts(e, ctx) for card in cards]
 
 
@@ -291,6 +297,13 @@ def probe_vectors(circuit: Circuit, probes: Sequence[str] | None = None) -> dict
             junction = circuit.element(port.junction)
             if not isinstance(junction, ParametricJunction):
                 raise NetlistError(f"parameter port {name!r}: {port.junction!r} is not a junction with weights")
+            if isinstance(junction, Crossbar) and isinstance(port, ProbePort):
+                rows = [f"v({node(junction.a, b, i)})" for b in range(circuit.batch) for i in range(junction.shape[1])]
+                cols = [
+                    f"v({node(junction.back_in, b, j)})" for b in range(circuit.batch) for j in range(junction.shape[0])
+                ]
+                table[name + ".signals"] = rows + cols
+                continue
             tags = [tag for tag, _, _ in port_parameters(port, junction, circuit.batch)]
             table[name + ".grad"] = [f"v(g{tag}_{name})" for tag in tags]
             if isinstance(port, LearningPort):

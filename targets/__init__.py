@@ -128,6 +128,17 @@ def split_ports(circuit: Any, name: str, values: np.ndarray, suffix: str) -> dic
     }
 
 
+def ports_from_signals(circuit: Any, name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """A crossbar port's gradient from its row and column signals: columns [V(a) per sample and row, then
+    V(back_in) per sample and column] -> g_W = sum_b delta_b s_b^T (n, out, in) and g_b = sum_b delta_b (n, out)."""
+    port = next(p for p in circuit.ports() if p.name == name)
+    n_out, n_in = circuit.element(port.junction).shape
+    n, batch = values.shape[0], circuit.batch
+    rows = values[:, : batch * n_in].reshape(n, batch, n_in)
+    cols = values[:, batch * n_in :].reshape(n, batch, n_out)
+    return {f"{name}.grad_w": np.einsum("nbj,nbi->nji", cols, rows), f"{name}.grad_b": cols.sum(axis=1)}
+
+
 __all__ = [
     "ALIASES",
     "TARGETS",
@@ -137,6 +148,7 @@ __all__ = [
     "canonical",
     "default_samples",
     "get_target",
+    "ports_from_signals",
     "split_ports",
     "target_names",
 ]

@@ -28,7 +28,7 @@ from wavetrain.errors import (
 )
 
 __all__ = ["SpiceTarget", "assemble", "check_netlist", "run_netlist"]
-from wavetrain.targets import Trace, default_samples, split_ports
+from wavetrain.targets import Trace, default_samples, ports_from_signals, split_ports
 from wavetrain.targets._proc import run_supervised, signals_raise
 from wavetrain.targets.deck import check_netlist
 from wavetrain.targets.rawfile import read_raw
@@ -338,7 +338,9 @@ def assemble(
         if missing:
             raise SimulationError(f"ngspice returned no vector {missing[0]!r} for probe {name!r}")
         values = np.stack([np.interp(samples, t, vectors[c]) for c in columns], axis=1)
-        if name.endswith((".grad", ".param")):
+        if name.endswith(".signals"):
+            signals.update(ports_from_signals(circuit, name.rpartition(".")[0], values))
+        elif name.endswith((".grad", ".param")):
             base, _, suffix = name.rpartition(".")
             signals.update(split_ports(circuit, base, values, suffix))
         else:

@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -139,6 +140,32 @@ def spice(net: wavetrain.Network, data: wavetrain.datasets.Dataset, out: Path) -
     path = plots.waves(
         circuit_run, net.depth, out / "waves_ngspice.png", title="digits network in ngspice", reference=reference
     )
+    click.echo(f"plot: {path}")
+    crossbar(net, x, y, out, circuit_run, reference)
+
+
+def crossbar(
+    net: wavetrain.Network, x: np.ndarray, y: np.ndarray, out: Path, behavioural: Any, reference: list
+) -> None:
+    """The same digit in the crossbar circuit: every layer two arrays of conductance pairs (forward, transpose)."""
+    from wavetrain.circuits import Transient
+
+    click.echo("\nthe same digit in the crossbar circuit (level='crossbar': every weight a pair of resistors):")
+    circuit = wavetrain.compile_network(net, x=x, y=y, level="crossbar")
+    netlist = out / "digits_crossbar.cir"
+    atomic_write(netlist, wavetrain.to_spice(circuit, Transient(stop=(2 * net.depth + 1) * 1e-9, step=5e-11)))
+    start = time.perf_counter()
+    run = wavetrain.simulate(net, x, y, target="spice", history=True, level="crossbar")
+    elapsed = time.perf_counter() - start
+    click.echo(
+        f"netlist: {netlist} ({netlist.stat().st_size / 1e6:.1f} MB); ngspice: {elapsed:.1f} s. Gradient error "
+        "against backprop, tick by tick:"
+    )
+    click.echo(f"{'tick':>4} {'crossbar':>10} {'behavioural':>12}")
+    for k, (a, b) in enumerate(zip(run.error_by_tick(reference), behavioural.error_by_tick(reference))):
+        click.echo(f"{k:4d} {a:10.2e} {b:12.2e}" + ("   <- 2L" if k == 2 * net.depth else ""))
+    path = plots.waves(run, net.depth, out / "waves_crossbar.png", title="digits network as crossbars in ngspice",
+                       reference=reference)  # fmt: skip
     click.echo(f"plot: {path}")
 
 

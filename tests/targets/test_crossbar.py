@@ -305,3 +305,21 @@ def test_crossbar_netlist_is_linear_r_cards_where_the_device_is_linear() -> None
     assert cards.count("R") >= 16 + 2 * 12
     assert text.count("\nB") == len([c for c in cards if c == "B"])
     assert "j1" not in "".join(line for line in text.splitlines() if line.startswith("B"))
+    # NOTE: the gradient ports add no card: they read the row and column signals the netlist saves
+    probed = to_spice(compile_network(net, x=x, y=y, level="crossbar", gradients=True))
+    assert probed.count("\nB") == text.count("\nB")
+    assert "v(n0_0_x)" in probed and "v(n0_0_d1)" in probed
+
+
+@needs_ngspice
+def test_the_readmes_crossbar_block_runs_and_its_comments_hold() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Crossbar level", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102
+    assert scope["ideal"].gradient_error(relax(scope["net"], scope["x"], scope["y"]).grads) < 1e-9
+    assert scope["model"].gradient_error(relax(scope["small"], scope["xs"], scope["ys"]).grads) > 1e-5
+    assert scope["dropped"].gradient_error(scope["model"].grads) < SPICE_GRADIENT
