@@ -20,6 +20,10 @@ Cards (all linear; a user device is an X instance of its subcircuit instead of t
   vcvs TIA   E{p}o... (gain -A from S_k) with R{p}f... of Rf = 1/gs from its output O_k back to S_k, and one
              difference E card per output, gain 1 / (Rf gs v_read) on O_{2j+1} - O_{2j}
 
+Learning circuit (a ResistivePort or InductivePort on the crossbar): every device is a B card whose conductance is
+set by its weight's state capacitor, I = (g_min + gs max(+-V(w), 0)) (V(R) - V(C)), a memristive cell; both reads see
+the one state, and the port charges it with the gradient current as on the behavioural level.
+
 Why the ideal TIA is a 0 V source and not a high-gain VCVS: it holds S_k at exactly 0 V and its branch current is the
 sensed current itself (an MNA unknown), so the read is exact to the solver's rounding and adds no pole or gain error;
 a VCVS of gain A leaves the virtual ground at -v_out / A, which the "vcvs" option models on purpose.
@@ -32,6 +36,7 @@ from typing import Any, Callable
 from wavetrain.circuits.circuit import Circuit
 from wavetrain.circuits.crossbar import Crossbar
 from wavetrain.circuits.netlist import Context, node, num, si
+from wavetrain.errors import NetlistError
 
 __all__ = ["CROSSBAR_CARDS", "crossbar_preamble"]
 
@@ -80,8 +85,19 @@ def _driver(e: Crossbar, p: str, b: int, k: int, end: str, control: str, gain: f
     return [f"E{tag} {inner} 0 {control} 0 {num(gain)}", f"R{p}e{b}_{k}_{e.name} {inner} {end} {si(e.r_driver)}"]
 
 
-def _array(e: Crossbar, p: str, b: int) -> list[str]:
-    """The devices and wires of one read: every cell between R[i,k] and C[i,k], the segments of the irdrop topology."""
+def _state(e: Crossbar, port: str, i: int, k: int) -> str:
+    """The conductance of cell (i, k) [S] as an expression of its weight's state capacitor V(w{j}_{i}_{port})."""
+    n_in = e.shape[1]
+    j = k // 2
+    w = f"V(w{j}_{i}_{port})" if i < n_in else f"V(c{j}_{port})"
+    signed = w if k % 2 == 0 else f"-{w}"
+    return f"({num(e.g_min)} + {num(e.gs)}*max({signed}, 0))"
+
+
+def _array(e: Crossbar, p: str, b: int, port: str | None = None) -> list[str]:
+    """The devices and wires of one read: every cell between R[i,k] and C[i,k], the segments of the irdrop topology.
+    In the learning circuit (``port``: the learning port's name) every device is a memristive cell, a conductance
+    set by its weight's state capacitor: G+ = g_min + gs max(w, 0), G- = g_min + gs max(-w, 0)."""
     G = e.conductances
     nrow, ncol = G.shape
     name = e.name
@@ -102,7 +118,10 @@ def _array(e: Crossbar, p: str, b: int) -> list[str]:
     for i in range(nrow):
         for k in range(ncol):
             tag = f"{p}{b}_{i}_{k}_{name}"
-            if e.device is None:
+            if port is not None:
+                state = _state(e, port, i, k)
+                cards.append(f"B{tag} {row(i, k)} {col(i, k)} I={state}*(V({row(i, k)}) - V({col(i, k)}))")
+            elif e.device is None:
                 cards.append(f"R{tag} {row(i, k)} {col(i, k)} {si(1.0 / G[i, k])}")
             else:
                 cards.append(f"X{tag} {row(i, k)} {col(i, k)} {e.device.subckt} g={si(G[i, k])}")
@@ -121,10 +140,10 @@ def _array(e: Crossbar, p: str, b: int) -> list[str]:
     return cards
 
 
-def _forward(e: Crossbar, b: int) -> list[str]:
+def _forward(e: Crossbar, b: int, port: str | None) -> list[str]:
     n_out, n_in = e.shape
     p = "xf"
-    cards = _array(e, p, b)
+    cards = _array(e, p, b, port)
     for i in range(n_in):
         cards += _driver(e, p, b, i, f"{p}d{b}_{i}_{e.name}", node(e.a, b, i), e.v_read)
     # NOTE: the bias row is driven at v_read through the enable ramp, so the operating point is all-zero
@@ -139,11 +158,11 @@ def _forward(e: Crossbar, b: int) -> list[str]:
     return cards
 
 
-def _transpose(e: Crossbar, b: int) -> list[str]:
+def _transpose(e: Crossbar, b: int, port: str | None) -> list[str]:
     n_out, n_in = e.shape
     p = "xt"
     assert e.back_out is not None  # NOTE: the caller writes no transpose read at the first layer
-    cards = _array(e, p, b)
+    cards = _array(e, p, b, port)
     for j in range(n_out):
         for k, sign in ((2 * j, 1.0), (2 * j + 1, -1.0)):
             cards += _driver(e, p, b, k, f"{p}s{b}_{k}_{e.name}", node(e.back_in, b, j), sign * e.v_read)
@@ -157,10 +176,17 @@ def _transpose(e: Crossbar, b: int) -> list[str]:
 
 def _crossbar(e: Crossbar, ctx: Context) -> list[str]:
     cards = [f"* crossbar {e.name}: {e.shape[1] + 1} rows x {2 * e.shape[0]} columns, gs {si(e.gs)}S"]
+    learning = ctx.ports.get(e.name)
+    if learning is not None and e.device is not None:
+        raise NetlistError(
+            f"crossbar {e.name!r}: the learning circuit's cells are state-controlled conductances; a device "
+            f"subcircuit ({e.device.subckt!r}) takes its g as a fixed parameter"
+        )
+    port = None if learning is None else learning.name
     for b in range(ctx.batch):
-        cards += _forward(e, b)
+        cards += _forward(e, b, port)
         if e.back_out is not None:
-            cards += _transpose(e, b)
+            cards += _transpose(e, b, port)
     return cards
 
 

@@ -128,8 +128,8 @@ def to_crossbars(options: Any = None, hardware: Any = None) -> Callable[[Circuit
 
     ``options``: a CrossbarOptions, a dict of its fields, or None (an ideal array). Its unset conductance range comes
     from ``hardware``'s device model (a preset, .json or HardwareModel) or the default DeviceModel's. A convolution
-    has no crossbar lowering yet (the im2col mapping, one array read per position): it is refused naming the node,
-    as is the learning circuit (its weights are capacitor voltages; the crossbar's devices are fixed conductances).
+    has no crossbar lowering yet (the im2col mapping, one array read per position): it is refused naming the node.
+    In the learning circuit every cell is a conductance set by its weight's state capacitor (circuits/spice_crossbar).
     """
     from wavetrain.circuits.crossbar import Crossbar, CrossbarOptions
     from wavetrain.emulator.hardware import DeviceModel, load_hardware
@@ -153,10 +153,11 @@ def to_crossbars(options: Any = None, hardware: Any = None) -> Callable[[Circuit
     opts = options
 
     def apply(circuit: Circuit) -> Circuit:
-        if circuit.meta.get("learning") is not None:
+        if circuit.meta.get("learning") is not None and opts.device is not None:
             raise LoweringError(
                 f"level='crossbar': circuit {circuit.name!r} is a learning circuit ({circuit.meta['learning']!r}); "
-                "the crossbar level has fixed conductances (frozen weights) for now"
+                f"its cells are state-controlled conductances, so a device subcircuit ({opts.device.subckt!r}, a "
+                "fixed g) cannot be one"
             )
         for e in circuit.of_type(ConvJunction):
             raise LoweringError(

@@ -274,6 +274,12 @@ def _kernel_probe_port(e: ProbePort, p: Program) -> None:
 def _kernel_learning_port(e: LearningPort, p: Program) -> None:
     """ResistivePort: i = g / R; InductivePort: L di/dt = g - R i; both C dtheta/dt = -i, through the cells' update."""
     grads, params, n = _kernel_port_readout(e, p)
+    junction = p.circuit.element(e.junction)
+    if isinstance(junction, Crossbar) and not junction.ideal:
+        raise SimulationError(
+            f"numpy target: learning port {e.name!r} moves the weights of crossbar {junction.name!r}, whose reads "
+            "with wires are W_eff(W); the numpy target learns on ideal arrays only, run it on target 'spice'"
+        )
     current = [np.zeros_like(params[0]), np.zeros_like(params[1])]
     inductance = e.inductance if isinstance(e, InductivePort) else None
 

@@ -277,7 +277,7 @@ def test_names_and_paths_are_validated_before_any_netlist_text(tmp_path: Path) -
         compile_network(net, level="crossbar", crossbar={"w_max": 1e-3})
 
 
-def test_convolutions_and_learning_circuits_are_refused_naming_the_node() -> None:
+def test_convolutions_and_learning_circuits_with_devices_are_refused(tmp_path: Path) -> None:
     from wavetrain.compiler.builder import GraphBuilder
 
     g = GraphBuilder(input_shape=(1, 8))
@@ -285,8 +285,11 @@ def test_convolutions_and_learning_circuits_are_refused_naming_the_node() -> Non
     net = g.network(g.linear(g.flatten(h), 2, id="head"), loss="mse", seed=0)
     with pytest.raises(LoweringError, match=r"node 'conv1' is a convolution"):
         compile_network(net, level="crossbar")
-    with pytest.raises(LoweringError, match=r"is a learning circuit \('resistor'\)"):
-        compile_network(Network.mlp([2, 2], seed=0), level="crossbar", learning="resistor")
+    model = tmp_path / "dev.lib"
+    model.write_text(".subckt dev p n g=1e-5\nR1 p n {1/g}\n.ends\n")
+    with pytest.raises(LoweringError, match=r"is a learning circuit \('resistor'\); its cells are state-controlled"):
+        compile_network(Network.mlp([2, 2], seed=0), level="crossbar", learning="resistor",
+                        crossbar={"device": Device(subckt="dev", include=model)})  # fmt: skip
 
 
 def test_numpy_target_refuses_what_only_ngspice_models_naming_the_crossbar() -> None:
@@ -323,3 +326,32 @@ def test_the_readmes_crossbar_block_runs_and_its_comments_hold() -> None:
     assert scope["ideal"].gradient_error(relax(scope["net"], scope["x"], scope["y"]).grads) < 1e-9
     assert scope["model"].gradient_error(relax(scope["small"], scope["xs"], scope["ys"]).grads) > 1e-5
     assert scope["dropped"].gradient_error(scope["model"].grads) < SPICE_GRADIENT
+
+
+@needs_ngspice
+def test_learning_crossbar_trains_xor_as_the_behavioural_learning_circuit_does() -> None:
+    """The self-training circuit at the crossbar level: every cell's conductance follows its weight's state
+    capacitor (G+ = g_min + gs max(w, 0)), both reads of an array see the one state, and XOR trains in one ngspice
+    transient of 1 us along the behavioural learning circuit's loss curve (the same ODE; ngspice's own time
+    points differ) and the numpy target's (Euler, dt = tick / 8, the learning tests' 1e-3)."""
+    from tests.targets.test_learning import CURVE_ATOL, TICK, X, Y
+    from wavetrain.targets import get_target
+
+    net = Network.mlp([2, 4, 1], activation="tanh", output_activation="tanh", seed=0, name="xor")
+    samples = (np.arange(0, 1000, 50) + 0.5) * TICK
+    curves, traces = {}, {}
+    for key, target, level, options in (("behavioural", "spice", "behavioural", {}),
+                                        ("crossbar", "spice", "crossbar", {}),
+                                        ("numpy", "numpy", "crossbar", {"steps_per_tick": 8})):  # fmt: skip
+        circuit = compile_network(net, x=X, y=Y, learning="resistor", eta=5e7, tick=TICK, level=level)
+        trace = get_target(target, **options).run(
+            circuit, Transient(stop=1000 * TICK, step=TICK / 4), samples, ["s2r", "p1", "p2"]
+        )
+        curves[key], traces[key] = 0.5 * np.mean((trace["s2r"][:, :, 0] - Y[:, 0]) ** 2, axis=1), trace
+    text = to_spice(compile_network(net, x=X, y=Y, learning="resistor", level="crossbar"))
+    assert "\nBxf0_0_0_j1 xfd0_0_j1 xfs0_0_j1 I=(1e-07 + " in text  # a state-controlled cell, not an R card
+    np.testing.assert_allclose(curves["crossbar"], curves["behavioural"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(curves["crossbar"], curves["numpy"], rtol=0, atol=CURVE_ATOL)
+    assert curves["crossbar"][-1] < 0.01 < curves["crossbar"][2]
+    moved = traces["crossbar"]["p1.weight"][-1] - net.layers[0].weight
+    assert np.max(np.abs(moved)) > 0.1  # the states, and with them the conductances, changed
