@@ -15,6 +15,7 @@ Run: ``python benchmarks/bench_crossbar.py`` (writes benchmarks/results/crossbar
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -51,7 +52,10 @@ def run(sizes: tuple[int, ...], level: str, gradients: bool, work: Path, wires: 
     text = to_spice(circuit, analysis, wanted)
     netlist = work / f"{level}_{'-'.join(map(str, sizes))}_{int(gradients)}_{wires:g}.cir"
     netlist.write_text(text.replace(".options reltol", ".options acct reltol", 1))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spice_s, rss = ngspice_run(netlist)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # NOTE: ngspice_run reaps the child, so it is counted
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     vectors = read_raw(netlist.with_suffix(".raw"))
     relax_s, ref = timed(lambda: wavetrain.relax(net, x, y))
     if wires:  # NOTE: with IR drop the reference is the numpy target's W_eff (circuits/irdrop.py), not backprop
@@ -69,6 +73,7 @@ def run(sizes: tuple[int, ...], level: str, gradients: bool, work: Path, wires: 
         "cards": len(cards),
         "bsources": sum(1 for line in cards if line[0] == "B"),
         "spice_s": spice_s,
+        "cpu_s": cpu_s,
         "rss": rss,
         "points": len(vectors["time"]),
         "acct": accounting(netlist.with_suffix(".log")),
@@ -84,7 +89,8 @@ def render(rows: list[dict], seconds: float, load: tuple[float, float]) -> str:
         "`python benchmarks/bench_crossbar.py`: digits test row 0, networks of tanh layers and a cross-entropy load, "
         "seed 0, 2L ticks (+1 to sample) of one sample; ngspice 39 `-b -r`, reltol 1e-6, one core; "
         f"this run took {seconds:.0f} s, load average before / after {load[0]:.1f} / {load[1]:.1f} on 2 cores "
-        "(wall times are inflated by the machine's other work; the ratios within one network are not).",
+        "(wall times are inflated by the machine's other work; ngspice CPU s, its user + system time from rusage, "
+        "much less).",
         "",
         "*behavioural*: one B-source per neuron holding its weights as coefficients (forward and backward); "
         "*crossbar*: every dense junction two arrays of linear R cards (the forward read and the transpose read of "
@@ -94,16 +100,17 @@ def render(rows: list[dict], seconds: float, load: tuple[float, float]) -> str:
         "Newton iteration), factor / solve (sparse LU). Error: the gradient at tick 2L against emulator.relax "
         "(with wires: against the numpy target's IR-drop model), relative to each array's largest entry.",
         "",
-        "| network | level | probes | MiB | cards | B-sources | ngspice s | peak RSS MiB | time points | parse | "
-        "load | factor | solve | rel. error | relax ms |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| network | level | probes | MiB | cards | B-sources | ngspice s | ngspice CPU s | peak RSS MiB | "
+        "time points | parse | load | factor | solve | rel. error | relax ms |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         a = r["acct"]
         error = f"{r['error']:.1e}" if r["gradients"] else "-"
         lines.append(
             f"| {r['network']} | {r['level']} | {'on' if r['gradients'] else 'off'} | {r['mib']:.1f} | "
-            f"{r['cards']:,} | {r['bsources']:,} | {r['spice_s']:.2f} | {r['rss']:.0f} | {r['points']:,} | "
+            f"{r['cards']:,} | {r['bsources']:,} | {r['spice_s']:.2f} | {r['cpu_s']:.2f} | {r['rss']:.0f} | "
+            f"{r['points']:,} | "
             f"{a['parse']:.2f} | {a['load']:.2f} | {a['factor']:.2f} | {a['solve']:.2f} | {error} | "
             f"{r['relax_ms']:.2f} |"
         )

@@ -132,7 +132,7 @@ def to_crossbars(options: Any = None, hardware: Any = None) -> Callable[[Circuit
     In the learning circuit every cell is a conductance set by its weight's state capacitor (circuits/spice_crossbar).
     """
     from wavetrain.circuits.crossbar import Crossbar, CrossbarOptions
-    from wavetrain.emulator.hardware import DeviceModel, load_hardware
+    from wavetrain.circuits.hardware import DeviceModel, load_hardware
 
     if options is None:
         options = CrossbarOptions()

@@ -355,3 +355,18 @@ def test_learning_crossbar_trains_xor_as_the_behavioural_learning_circuit_does()
     assert curves["crossbar"][-1] < 0.01 < curves["crossbar"][2]
     moved = traces["crossbar"]["p1.weight"][-1] - net.layers[0].weight
     assert np.max(np.abs(moved)) > 0.1  # the states, and with them the conductances, changed
+
+
+def test_cli_compiles_a_crossbar_netlist_with_wires(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wavetrain.cli import main
+
+    model = Network.mlp([4, 5, 3], seed=0, name="cli_net").save(tmp_path / "model.npz")
+    out = tmp_path / "net.cir"
+    result = CliRunner().invoke(main, ["compile", str(model), "-o", str(out), "--level", "crossbar", "--r-wire", "2"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "\nRxfh0_0_0_j1 xfd0_0_j1 xfr0_0_0_j1 2\n" in text and "\nRxtv0_5_5_j2 " in text
+    result = CliRunner().invoke(main, ["compile", str(model), "--r-wire", "2"])
+    assert result.exit_code != 0 and "--r-wire sets the crossbar's wires; it needs --level crossbar" in result.output

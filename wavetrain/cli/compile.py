@@ -39,6 +39,20 @@ from wavetrain.errors import ConfigError
     help="How a convolution's weights are written: once per output channel (a .func every position calls) or "
     "spelled out in every position's source.",
 )
+@click.option(
+    "--level",
+    type=click.Choice(["behavioural", "crossbar"]),
+    default="behavioural",
+    show_default=True,
+    help="Junctions as controlled sources, or as conductance arrays read forward and in transpose.",
+)
+@click.option(
+    "--r-wire",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Crossbar wire resistance per row and column segment [ohm] (needs --level crossbar).",
+)
 @with_options(DATA_OPTIONS)
 @friendly
 def compile_command(
@@ -51,6 +65,8 @@ def compile_command(
     ticks: int | None,
     courant: float,
     kernels: str,
+    level: str,
+    r_wire: float,
     data: str | None,
     samples: int,
     seed: int,
@@ -68,9 +84,13 @@ def compile_command(
         from wavetrain.files import check_writable
 
         check_writable(output, "-o")
+    if r_wire and level != "crossbar":
+        raise ConfigError(f"--r-wire sets the crossbar's wires; it needs --level crossbar, got --level {level}")
     net = load_model(model, preset, seed)
     x, y = drive_batch(net, data, samples, seed)
-    circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta)
+    wires = {"r_row": r_wire, "r_col": r_wire} if level == "crossbar" else None
+    circuit = compile_network(net, x=x, y=y, courant=courant, learning=port if learning else None, eta=eta,
+                              level=level, crossbar=wires)  # fmt: skip
     ticks = ticks if ticks is not None else (1000 if learning else 2 * net.depth + 1)
     text = to_spice(circuit, Transient(stop=ticks * circuit.tick, step=circuit.tick / 20), kernels=kernels)
     if output is None:
