@@ -95,7 +95,8 @@ def render(rows: list[dict], seconds: float, load: tuple[float, float]) -> str:
         "*behavioural*: one B-source per neuron holding its weights as coefficients (forward and backward); "
         "*crossbar*: every dense junction two arrays of linear R cards (the forward read and the transpose read of "
         "the same conductances), E-source row drivers, 0 V sense sources read by CCVS cards. *probes*: the gradient "
-        "ports, one B-source per weight (`compile_network(..., gradients=False)` leaves them out). Time split from "
+        "ports: behavioural, one B-source per weight; crossbar, no card, the saved row and column signals the reader "
+        "multiplies (`compile_network(..., gradients=False)` leaves them out). Time split from "
         "`.options acct` (s): parse (loading, subckt expansion, parsing), load (evaluating every device at every "
         "Newton iteration), factor / solve (sparse LU). Error: the gradient at tick 2L against emulator.relax "
         "(with wires: against the numpy target's IR-drop model), relative to each array's largest entry.",
