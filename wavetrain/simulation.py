@@ -52,10 +52,10 @@ def simulate(
     runner = get_target(target, **target_options)
     if runner.kind == "machine":
         # NOTE: a machine target (Lava) runs the network itself, not a netlist; the circuit options do not apply
-        if hardware is not None or level != "behavioural":
-            raise ConfigError(
-                f"simulate: hardware= and level= build a circuit; target {target!r} runs the network itself"
-            )
+        if hardware is not None:
+            raise ConfigError(f"simulate: hardware= puts a chip into a circuit; target {target!r} runs the network")
+        if level != "behavioural":
+            raise ConfigError(f"simulate: level= says how a circuit is built; target {target!r} runs the network")
         xs = net.check_input(x)
         machine = cast(MachineTarget, runner)
         return machine.relax(net, xs, net.targets(y, len(xs)), ticks, nu, history)
