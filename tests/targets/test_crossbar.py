@@ -370,3 +370,13 @@ def test_cli_compiles_a_crossbar_netlist_with_wires(tmp_path: Path) -> None:
     assert "\nRxfh0_0_0_j1 xfd0_0_j1 xfr0_0_0_j1 2\n" in text and "\nRxtv0_5_5_j2 " in text
     result = CliRunner().invoke(main, ["compile", str(model), "--r-wire", "2"])
     assert result.exit_code != 0 and "--r-wire sets the crossbar's wires; it needs --level crossbar" in result.output
+
+
+def test_numpy_target_learns_on_ideal_crossbars_only() -> None:
+    net = Network.mlp([2, 2], seed=0)
+    x, y = make_batch(net, batch=1)
+    circuit = compile_network(net, x=x, y=y, learning="resistor", level="crossbar", crossbar={"r_row": 1.0})
+    from wavetrain.targets import get_target
+
+    with pytest.raises(SimulationError, match=r"learning port 'p1' moves the weights of crossbar 'j1'"):
+        get_target("numpy").run(circuit, Transient(stop=2e-9))
