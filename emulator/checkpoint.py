@@ -209,6 +209,7 @@ class Session:
         params = saved["params"]
         if (
             not isinstance(params, dict)
+            or not all(isinstance(pair, (tuple, list)) for pair in params.values())
             or {n: tuple(np.shape(a) for a in pair) for n, pair in params.items()} != shapes
         ):
             raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")

@@ -21,7 +21,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import wavetrain
@@ -454,6 +454,7 @@ def _paths(value, prefix=()):
 
 @FEW
 @given(pick=st.integers(0, 10**6), value=json_values, cut=st.one_of(st.none(), st.integers(0, 4000)))
+@example(pick=3039, value=None, cut=None)  # NOTE: a parameter pair replaced by null once raised TypeError
 def test_tampered_checkpoints(tmp_path_factory, checkpoint_members, pick, value, cut):
     folder = tmp_path_factory.mktemp("tampered")
     body = json.loads(checkpoint_members["checkpoint.json"])
