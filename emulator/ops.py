@@ -126,13 +126,19 @@ class ConvOp:
         )  # fmt: skip
         return view.reshape(*shape[: x.ndim - 1], -1)
 
+    def _lift(self, cols: Array, lead: int) -> Array:
+        """Patches with the parameters' ``lead`` leading axes: an input without the chip axis (the clamped data,
+        shared by every chip) gets length-1 axes in front, so its reads broadcast against every chip's kernel."""
+        missing = lead - (cols.ndim - 2 - self.dims)
+        return cols.reshape((1,) * missing + cols.shape) if missing > 0 else cols
+
     def forward(self, node: Any, ins: Sequence[Array], W: Array, read: Crossbar) -> Array:
-        cols = self.patches(node, ins[0])
         Wm = self.matrix(W)
         lead = W.ndim - 2 - self.dims
+        cols = self._lift(self.patches(node, ins[0]), lead)
         flat = cols.reshape(*cols.shape[:lead], -1, cols.shape[-1])  # (.., rows, k C): every read a row
         y = read(flat @ Wm.swapaxes(-1, -2), flat, "forward")
-        return y.reshape(*cols.shape[:-1], y.shape[-1])
+        return y.reshape(*y.shape[:lead], *cols.shape[lead:-1], y.shape[-1])
 
     def backward(self, node: Any, delta: Array, W: Array, ins: Sequence[Array], read: Crossbar) -> list[Array]:
         xp = namespace(delta)
@@ -144,7 +150,7 @@ class ConvOp:
         dcols = read(rows @ self.matrix(W), rows, "backward")
         dcols = dcols.reshape(*delta.shape[:-1], *k, x.shape[-1])  # (.., B, out..., k..., C)
         padded = [x.shape[-1 - d + i] + 2 * p[i] for i in range(d)]
-        out = xp.zeros((*x.shape[: -1 - d], *padded, x.shape[-1]), dtype=dcols.dtype)
+        out = xp.zeros((*delta.shape[: -1 - d], *padded, x.shape[-1]), dtype=dcols.dtype)  # NOTE: delta's chips
         outs = delta.shape[-1 - d : -1]
         for offset in np.ndindex(*k):
             window = tuple(slice(offset[i], offset[i] + s[i] * (outs[i] - 1) + 1, s[i]) for i in range(d))
@@ -156,8 +162,8 @@ class ConvOp:
     def readout(self, node: Any, delta: Array, ins: Sequence[Array]) -> tuple[Array, Array]:
         xp = namespace(delta)
         d = self.dims
-        cols = self.patches(node, ins[0])
         lead = delta.ndim - 2 - d
+        cols = self._lift(self.patches(node, ins[0]), lead)
         flat_cols = cols.reshape(*cols.shape[:lead], -1, cols.shape[-1])
         flat_delta = delta.reshape(*delta.shape[:lead], -1, delta.shape[-1])
         G = flat_delta.swapaxes(-1, -2) @ flat_cols  # (.., C_out, k... x C_in)

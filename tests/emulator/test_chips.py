@@ -139,3 +139,28 @@ def test_wave_training_on_a_lossy_board_of_chips(digits):
     result = train(small_net(), small_data(digits), epochs=1, seed=1, hardware="lossy-board", chips=2, method="wave")
     assert len(result.chip_test_accuracy[0]) == 2 and result.chips == 2
     assert 0.0 < result.fidelity.cosine[0] < 1.0 and len(result.fidelity.layer_cosine[0]) == 3
+
+
+def test_a_convolution_on_a_chip_axis_computes_each_chip_as_that_chip_alone():
+    # NOTE: the clamped input has no chip axis; every chip reads it with its own kernel. Each chip's gradient and
+    # loss through the whole CNN (3 Conv1d, a Linear) equal those of its own weights without a chip axis
+    import wavetrain
+
+    net = wavetrain.model("cnn1d-mnist1d", seed=0)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, *net.input_shape))
+    t = net.targets(rng.integers(0, 10, 5), 5)
+    own = [
+        {n: (W * (1 + 0.2 * rng.normal(size=W.shape)), b + 0.1 * rng.normal(size=b.shape)) for n, (W, b) in
+         net.param_dict().items()}
+        for _ in range(3)
+    ]  # fmt: skip
+    stacked = {n: tuple(np.stack([p[n][i] for p in own]) for i in range(2)) for n in own[0]}
+    sub = AnalogSubstrate("ideal", net.graph, chips=3, seed=0)
+    grads, _, loss = light_cone(Machine.of(net, stacked, sub), x, t)
+    for chip in range(3):
+        g_alone, _, loss_alone = light_cone(Machine.of(net, own[chip], IDEAL), x, t)
+        np.testing.assert_allclose(loss[chip], loss_alone, rtol=1e-12)
+        for n, (gW, gb) in g_alone.items():
+            np.testing.assert_allclose(grads[n][0][chip], gW, rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(grads[n][1][chip], gb, rtol=1e-10, atol=1e-13)
