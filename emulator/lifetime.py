@@ -19,6 +19,13 @@ cells and weights, nothing is re-programmed). At every time t of the grid each c
                scales a layer's outputs by alpha = mean|R_0| / mean|R_t|, ``column`` each output j by
                alpha_j = mean_k|R_0,kj| / mean_k|R_t,kj|; ``none`` by 1.
 
+Refresh (``refresh`` = P seconds, off by default): every P seconds the chips are re-programmed from a digital copy
+of the weights they were first given (the network's weights, or for in-situ chips the weights training left on
+them, taken as an exact copy at the end of training): fresh programming noise (its own generator per refresh k, so
+the reads before the first refresh are those without refresh, bit for bit), each device's bound, level and stuck
+state as before; each device keeps its drift exponent and its clock restarts, and the compensation's calibration
+read R_0 is taken again. A chip read at t >= P is the one re-programmed at k P, k = floor(t / P), aged t - k P.
+
 A population with per-device exponents drifts on average by E[(t/t0)^-nu] = exp(-mu L + sigma^2 L^2 / 2), L =
 ln(t / t0) (the mean of a log-normal; :func:`mean_drift_factor`), so global compensation of a wide layer tends to
 alpha = 1 / E[factor] and leaves only the spread of the factors (tests/emulator/test_lifetime.py).
@@ -96,6 +103,7 @@ class Lifetime:
     chips: int
     seed: int
     flicker: float = 0.0
+    refresh: float | None = None  # s: the re-programming period (None: never), see the module docstring
     accuracy: dict[str, list[list[float]]] = field(default_factory=dict)
     loss: dict[str, list[list[float]]] = field(default_factory=dict)
     scale: dict[str, list[float]] = field(default_factory=dict)
@@ -109,7 +117,8 @@ class Lifetime:
     def to_dict(self) -> dict[str, Any]:
         return {
             "hardware": self.hardware, "origin": self.origin, "times": self.times, "chips": self.chips,
-            "seed": self.seed, "flicker": self.flicker, "accuracy": self.accuracy, "loss": self.loss,
+            "seed": self.seed, "flicker": self.flicker, "refresh": self.refresh, "accuracy": self.accuracy,
+            "loss": self.loss,
             "scale": self.scale,
             "mean": {c: self.mean(c) for c in self.accuracy}, "std": {c: self.std(c) for c in self.accuracy},
         }  # fmt: skip
@@ -157,6 +166,28 @@ def program(net: Any, hardware: HardwareModel | str, chips: int, seed: int, dtyp
     return substrate, params
 
 
+def reprogram(substrate: AnalogSubstrate, target: Array, layer: str, rng: np.random.Generator) -> Array:
+    """``target`` written anew onto the chips' devices of ``layer`` (a refresh): programming noise from ``rng``, then
+    each device's bound, the conductance levels and the stuck devices, as :meth:`AnalogSubstrate.program`."""
+    dev = substrate.model.device
+    W = np.array(target, order="C")
+    if dev.prog_noise:
+        W += dev.prog_noise * dev.scale * rng.standard_normal(W.shape, dtype=W.dtype)
+    substrate._settle(W, layer)
+    return W
+
+
+def check_refresh(refresh: Any) -> float | None:
+    """The refresh period [s]: None (never) or a finite number > 0; refused naming the value."""
+    if refresh is None:
+        return None
+    if isinstance(refresh, bool) or not isinstance(refresh, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"refresh: expected a period in seconds (e.g. 86400) or None, got {refresh!r}")
+    if not math.isfinite(refresh) or refresh <= 0:
+        raise ConfigError(f"refresh: expected a finite period > 0 [s] between re-programmings, got {refresh!r}")
+    return float(refresh)
+
+
 def aged(substrate: AnalogSubstrate, W: Array, layer: str, t: float, flicker: float = 0.0) -> Array:
     """The weights of ``layer`` as the devices hold them ``t`` seconds after programming: drifted (each device its
     own exponent) and, with ``flicker`` > 0, with the 1/f noise accumulated since (module docstring)."""
@@ -165,7 +196,7 @@ def aged(substrate: AnalogSubstrate, W: Array, layer: str, t: float, flicker: fl
         dev = substrate.model.device
         level = np.maximum(np.abs(W) / dev.scale, 1e-3)
         q_s = np.minimum(0.0088 / level**0.65, 0.2)
-        sigma = flicker * q_s * math.sqrt(math.log((t + T_READ) / (2 * T_READ)))
+        sigma = flicker * q_s * math.sqrt(max(math.log((t + T_READ) / (2 * T_READ)), 0.0))  # NOTE: 0 before t_r
         out = out + np.abs(out) * sigma * substrate.rng.standard_normal(out.shape).astype(out.dtype)
     return out
 
@@ -205,18 +236,22 @@ def lifetime(
     compensation: Any = ("none", "global"),
     chip_run: Any = None,
     flicker: float = 0.0,
+    refresh: float | None = None,
+    dtype: Any = np.float64,
 ) -> Lifetime:
     """Test accuracy of ``chips`` chips at every time of ``times`` [s] after programming (module docstring).
 
     ``data``: a Dataset (its test split) or (x_test, y_test). Either ``hardware`` (the network's weights programmed
     once onto fresh chips of seed ``seed``) or ``chip_run`` (``TrainResult.chip_run`` of ``train(hardware=...,
-    chips=N)``: those chips as training left them; ``hardware``, ``chips`` and ``seed`` are theirs). Every setting
-    is checked before any work.
+    chips=N)``: those chips as training left them; ``hardware``, ``chips`` and ``seed`` are theirs). ``refresh``: a
+    re-programming period [s] (module docstring). ``dtype``: the arithmetic of programmed chips (in-situ chips keep
+    their run's). Every setting is checked before any work.
     """
     from wavetrain.emulator.train import dataset_for
 
     grid = check_times(times)
     schemes = check_compensation(compensation)
+    period = check_refresh(refresh)
     if isinstance(flicker, bool) or not isinstance(flicker, (int, float)) or not 0 <= flicker < math.inf:
         raise ConfigError(f"flicker: expected a number >= 0 (1: aihwkit's PCM 1/f noise, 0: off), got {flicker!r}")
     if isinstance(data, (tuple, list)) and len(data) == 2:
@@ -228,26 +263,42 @@ def lifetime(
         if isinstance(chips, bool) or not isinstance(chips, (int, np.integer)) or chips < 1:
             raise ConfigError(f"chips: expected an integer >= 1, got {chips!r}")
         model = load_hardware(hardware)
-        substrate, params = program(net, model, int(chips), seed)
+        substrate, params = program(net, model, int(chips), seed, dtype)
         origin = "programmed"
+        lead = (int(chips),)
+        targets = {n: np.broadcast_to(W, lead + W.shape).astype(params[n][0].dtype) for n, (W, _) in
+                   net.param_dict().items()}  # fmt: skip
     else:
         substrate, params = _in_situ(net, chip_run, hardware)
         origin, model, seed = "in situ", substrate.model, substrate.seed
         chips = 1 if substrate.chips is None else substrate.chips
+        targets = {n: W.copy() for n, (W, _) in params.items()}  # NOTE: the digital copy a refresh writes back
     if model.circuit.wires and any(scheme != "none" for scheme in schemes):
         raise ConfigError(
             f"compensation: a drift compensation's calibration read is not modelled through wires (circuit.r_row "
             f"{model.circuit.r_row:g}, r_col {model.circuit.r_col:g} ohm), expected ['none'], got {list(schemes)}"
         )
-    result = Lifetime(model.name, origin, list(grid), int(chips), int(seed), float(flicker))
-    weights = {n: W for n, (W, _) in params.items()}
-    x_test = np.ascontiguousarray(dataset.x_test, dtype=next(iter(weights.values())).dtype)
-    base = {scheme: {n: readout(substrate, W, n, scheme == "column") for n, W in weights.items()}
-            for scheme in schemes if scheme != "none"}  # fmt: skip
+    result = Lifetime(model.name, origin, list(grid), int(chips), int(seed), float(flicker), period)
+    written = {n: W for n, (W, _) in params.items()}
+    x_test = np.ascontiguousarray(dataset.x_test, dtype=next(iter(written.values())).dtype)
+
+    def calibrate(weights: dict[str, Array]) -> dict[str, dict[str, Array]]:
+        return {scheme: {n: readout(substrate, W, n, scheme == "column") for n, W in weights.items()}
+                for scheme in schemes if scheme != "none"}  # fmt: skip
+
+    base, refreshed = calibrate(written), 0
     for scheme in schemes:
         result.accuracy[scheme], result.loss[scheme], result.scale[scheme] = [], [], []
     for t in grid:
-        now = {n: aged(substrate, W, n, t, flicker) for n, W in weights.items()}
+        age, weights = t, written
+        if period is not None and t >= period:
+            k = int(t // period)
+            age = t - k * period
+            if k != refreshed:  # NOTE: the chips as the k-th refresh wrote them (its own noise), then R_0 again
+                rng = np.random.default_rng([int(seed), 0x5EF4E5, k])
+                written = {n: reprogram(substrate, targets[n], n, rng) for n in targets}
+                weights, base, refreshed = written, calibrate(written), k
+        now = {n: aged(substrate, W, n, age, flicker) for n, W in weights.items()}
         held = {n: (now[n], b) for n, (_, b) in params.items()}
         for scheme in schemes:
             scales = _scales(substrate, base.get(scheme, {}), now, scheme)

@@ -68,12 +68,17 @@ def test_lifetime_prints_accuracy_over_time_and_refuses_bad_grids(tmp_path):
     assert all(len(chips) == 2 for chips in line["accuracy"]["none"]) and plot.stat().st_size > 0
     text = run("hardware", "lifetime", model, "--chips", "2", "--times", "1,60", "--compensation", "column")
     assert text.exit_code == 0 and "column %" in text.output and "on pcm, 2 chips" in text.output
+    args = ("hardware", "lifetime", model, "--chips", "2", "--times", "1,3600,90000", "--json")
+    plain, fresh = (json.loads(run(*args, *more).output) for more in ((), ("--refresh", "86400")))
+    assert fresh["refresh"] == 86400.0 and plain["refresh"] is None
+    assert fresh["accuracy"]["none"][:2] == plain["accuracy"]["none"][:2]  # nothing re-programmed before a day
     for args, message in (
         (["--times", "60,1"], "times[1]: expected a strictly increasing grid, got 1.0 after 60.0"),
         (["--times", "1,-5"], "times[1]: expected a finite time > 0 [s] since programming, got -5.0"),
         (["--times", "1,soon"], "--times: expected numbers of seconds separated by commas, got 'soon'"),
         (["--compensation", "none,fancy"], "compensation: expected one of none, global, column, got 'fancy'"),
         (["--dataset", "mnist1d"], "do not fit the network"),
+        (["--refresh", "-1"], "refresh: expected a finite period > 0 [s] between re-programmings, got -1.0"),
     ):
         bad = run("hardware", "lifetime", model, *args)
         assert bad.exit_code == 1 and message in bad.output, bad.output

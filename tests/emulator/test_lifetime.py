@@ -123,6 +123,8 @@ def test_in_situ_chips_are_read_as_training_left_them(digits):
         ({"chips": 0}, "chips: expected an integer >= 1, got 0"),
         ({"flicker": -1.0}, "flicker: expected a number >= 0"),
         ({"hardware": None}, "expected hardware="),
+        ({"refresh": 0}, r"refresh: expected a finite period > 0 \[s\] between re-programmings, got 0"),
+        ({"refresh": "daily"}, "refresh: expected a period in seconds"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(kw, match, monkeypatch):
@@ -145,3 +147,39 @@ def test_hardware_aware_noise_model_keeps_the_reads_and_drops_the_device_physics
     W = np.full((4, 8), 0.3)
     sub.write(W, np.full_like(W, 0.01), "1", "W")
     np.testing.assert_array_equal(W, np.full((4, 8), 0.3) + 0.01)  # written exactly
+
+
+def test_a_refreshed_chip_is_read_as_a_chip_programmed_at_its_last_refresh():
+    # NOTE: exact reads and writes (a chip that only drifts): re-programmed every P = 1000 s, the chip read at
+    # k P + 500 s holds the weights of the chip read 500 s after its first programming, whatever k
+    net = Network.mlp([30, 20, 10], activation="tanh", loss="cross_entropy", seed=1)
+    x = np.random.default_rng(1).normal(size=(40, 30))
+    y = np.random.default_rng(1).integers(0, 10, 40)
+    model = drifting(0.05, 0.01)
+    plain = lt.lifetime(net, (x, y), model, times=[500.0, 3500.0], chips=2, compensation="none")
+    fresh = lt.lifetime(net, (x, y), model, times=[500.0, 1500.0, 3500.0], chips=2, compensation="none", refresh=1e3)
+    assert fresh.refresh == 1e3 and fresh.to_dict()["refresh"] == 1e3
+    np.testing.assert_allclose(fresh.loss["none"], [plain.loss["none"][0]] * 3, rtol=1e-12)
+    assert not np.allclose(plain.loss["none"][1], plain.loss["none"][0], rtol=1e-6)  # without refresh it drifted
+
+
+def test_refresh_changes_nothing_before_the_first_refresh_and_redraws_the_programming_noise():
+    net = Network.mlp([30, 16, 10], activation="tanh", loss="cross_entropy", seed=2)
+    x = np.random.default_rng(2).normal(size=(40, 30))
+    y = np.random.default_rng(2).integers(0, 10, 40)
+    times = [1.0, 3600.0, 86400.0 + 3600.0]
+    plain = lt.lifetime(net, (x, y), "pcm", times, chips=2)
+    fresh = lt.lifetime(net, (x, y), "pcm", times, chips=2, refresh=86400.0)
+    for scheme in ("none", "global"):
+        assert fresh.loss[scheme][:2] == plain.loss[scheme][:2]  # bit for bit: its own generator per refresh
+        # NOTE: 1 h after a refresh is not 1 h after the first programming: new programming noise
+        assert fresh.loss[scheme][2] != plain.loss[scheme][1]
+    sub, params = lt.program(net, "pcm", 2, 0)
+    W = params["1"][0]
+    target = np.broadcast_to(net.param_dict()["1"][0], W.shape)
+    again = lt.reprogram(sub, target, "1", np.random.default_rng(9))
+    # NOTE: both writes are the target plus N(0, (prog_noise w_max)^2) noise, clipped: independent draws
+    noise = PRESETS["pcm"].device.prog_noise * PRESETS["pcm"].device.scale
+    inside = (np.abs(again) < 0.9 * np.asarray(sub.bound["1"])) & (np.abs(W) < 0.9 * np.asarray(sub.bound["1"]))
+    assert (again - target)[inside].std() == pytest.approx(noise, rel=0.05)
+    assert (again - W)[inside].std() == pytest.approx(noise * math.sqrt(2), rel=0.05)

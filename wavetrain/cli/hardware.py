@@ -143,6 +143,9 @@ def fidelity(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the chips and their reads.")
 @click.option("--flicker", type=float, default=0.0, show_default=True, help="1/f read noise (1: aihwkit's PCM model).")
+@click.option(
+    "--refresh", type=float, default=None, help="Re-program the chips every this many seconds (default: never)."
+)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG of accuracy vs time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of the table.")
 @friendly
@@ -155,17 +158,19 @@ def lifetime(
     dataset: str | None,
     seed: int,
     flicker: float,
+    refresh: float | None,
     plot_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Test accuracy of MODEL (a network file) programmed once onto --chips chips, at each of --times after
-    programming: drift (each device its own exponent), read noise at every read, optional drift compensation."""
+    """Test accuracy of MODEL (a network file) programmed onto --chips chips, at each of --times after programming:
+    drift (each device its own exponent), read noise at every read, optional drift compensation and --refresh
+    (re-programming from the model's weights every so many seconds)."""
     import json
 
     import wavetrain
     from wavetrain import plots
     from wavetrain.circuits.hardware import load_hardware
-    from wavetrain.emulator.lifetime import check_compensation, check_times
+    from wavetrain.emulator.lifetime import check_compensation, check_refresh, check_times
     from wavetrain.emulator.lifetime import lifetime as run_lifetime
     from wavetrain.errors import ConfigError
     from wavetrain.files import check_writable
@@ -181,6 +186,7 @@ def lifetime(
             ) from None
     check_times(grid)
     schemes = check_compensation([c.strip() for c in compensation.split(",")])
+    check_refresh(refresh)
     model = load_hardware(hardware_name)
     if chips < 1:
         raise ConfigError(f"--chips: expected an integer >= 1, got {chips}")
@@ -190,14 +196,17 @@ def lifetime(
     name = dataset or (net.meta.get("cli") or {}).get("dataset") or "digits"
     data = wavetrain.datasets.load(name)
     check_fits(net, data, {"dataset": name})
-    out = run_lifetime(net, data, model, grid, chips, seed, schemes, flicker=flicker)
+    out = run_lifetime(net, data, model, grid, chips, seed, schemes, flicker=flicker, refresh=refresh)
     if plot_path is not None:
         curves = {f"{model.name}, {c}": (out.times, out.mean(c), out.std(c)) for c in schemes}
         plots.lifetime_curves(curves, plot_path, title=f"{net.name} on {model.name}: {chips} chips")
     if as_json:
         click.echo(json.dumps(out.to_dict()))
     else:
-        click.echo(f"{net.name} ({net.describe()}) on {model.name}, {chips} chips, seed {seed}, test set of {name}")
+        every = "" if refresh is None else f", re-programmed every {refresh:g} s"
+        click.echo(
+            f"{net.name} ({net.describe()}) on {model.name}, {chips} chips, seed {seed}{every}, test set of {name}"
+        )
         click.echo("test accuracy, mean +- std over the chips")
         click.echo(out.table())
     if plot_path is not None and not as_json:
