@@ -78,9 +78,10 @@ hardware: setup
 	$(PY) benchmarks/hardware_graphs.py --out docs
 	$(PY) benchmarks/hardware_irdrop.py --epochs 4 --out docs
 
-# Three ways of getting a chip's weights (float, hardware-aware, in situ) over the chip's lifetime (issue 22): the
-# lifetime section of docs/hardware.md, docs/hardware_lifetime.png; then train(hardware="reram") end to end against
-# the PyTorch loop (benchmarks/results/hardware_e2e.md, collected into BENCHMARKS.md)
+# Three ways of getting a chip's weights (float, hardware-aware, in situ) over the chip's lifetime, for the digits MLP
+# and the MNIST-1D CNN, and refresh against none on pcm (issue 22): the lifetime section of docs/hardware.md,
+# docs/hardware_lifetime.png (about 25 min on 2 quiet cores); then train(hardware="reram") end to end against the
+# PyTorch loop with a profile of the analog run (benchmarks/results/hardware_e2e.md, collected into BENCHMARKS.md)
 lifetime: setup
 	$(PY) benchmarks/lifetime.py --out docs
 	$(PY) benchmarks/bench_hardware_e2e.py; $(PY) benchmarks/collect.py
