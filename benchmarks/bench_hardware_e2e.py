@@ -12,7 +12,15 @@ rounds (bench_emulator.py's e2e workers: a warm-up run, then timed runs; 2 threa
   e2e_analog_nofid  the same with fidelity_every=0 (no fidelity), to show what the fidelity costs
 
 "in steps" is train()'s own wall_time (the training steps, fidelity included): the rest of a run is data checks,
-copies, the per-epoch on-chip evaluation. Run: ``python benchmarks/bench_hardware_e2e.py [--rounds 3]``; writes
+copies, the per-epoch on-chip evaluation.
+
+Where the time goes: one more e2e_analog_nofid run in this process under cProfile (after a warm-up run, the same
+2 threads), split by the functions that do the work: the products (forward, backward and readout matmuls, the test
+set's forward included), the read noise of the crossbars, the converters (DAC / ADC with their noise), the device
+writes (pulse counts by stochastic rounding, the pulse physics), the on-chip test evaluation, and the rest (cells,
+activations, the port, Python). The fidelity's share is the e2e_analog row minus the e2e_analog_nofid row.
+
+Run: ``python benchmarks/bench_hardware_e2e.py [--rounds 3] [--no-profile]``; writes
 benchmarks/results/hardware_e2e.md (collected into BENCHMARKS.md) and prints it.
 """
 
@@ -38,6 +46,53 @@ LABELS = {
     "e2e_analog_nofid": "the same with fidelity_every=0",
 }
 GOAL = 0.5
+# NOTE: (share, functions whose cumulative time it is); the hooks nest no product and no other share's function
+SHARES = (
+    ("products (matmuls: forward, backward, readout)", ("forward_product", "backward_product", "outer_product")),
+    ("read noise of the crossbars", ("AnalogSubstrate.crossbar",)),
+    ("converters (DAC / ADC, their noise)", ("AnalogSubstrate.signal", "AnalogSubstrate.accumulate")),
+    ("device writes (pulse counts, pulse physics)", ("AnalogSubstrate.write_scaled",)),
+)
+
+
+def profile() -> tuple[float, list[tuple[str, float]]]:
+    """One e2e_analog_nofid run under cProfile: (seconds, [(share, seconds)]) (module docstring)."""
+    import cProfile
+    import pstats
+
+    import numpy as np
+
+    from wavetrain import Network, train
+
+    be._configure_threads()
+    x, y, x_test, y_test = be.e2e_data()
+    sizes = be.NETWORKS[be.E2E_NETWORK]
+
+    def run() -> None:
+        net = Network.mlp(sizes, activation="tanh", output_activation="identity", loss="cross_entropy", seed=0)
+        train(net, (x, y, x_test, y_test), method="dyadic", epochs=be.E2E_EPOCHS, batch_size=be.BATCH, lr=be.LR,
+              momentum=be.MOMENTUM, threads=be.THREADS, hardware="reram", fidelity_every=0)  # fmt: skip
+
+    run()
+    prof = cProfile.Profile()
+    start = time.perf_counter()
+    prof.enable()
+    run()
+    prof.disable()
+    total = time.perf_counter() - start
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    cumulative: dict[str, float] = {}
+    for (path, _, name), (_, _, _, cum, _) in stats.items():
+        owner = "AnalogSubstrate." if path.endswith("analog.py") else ""
+        if path.endswith("chips.py") and name == "score":
+            owner = "ChipRun."
+        cumulative[owner + name] = cumulative.get(owner + name, 0.0) + cum
+    shares = [(label, float(np.sum([cumulative.get(n, 0.0) for n in names]))) for label, names in SHARES]
+    # NOTE: the test set's reads are in the shares above too: the evaluation's own row is what is left of it
+    evaluation = cumulative.get("ChipRun.score", 0.0)
+    shares.append(("on-chip test evaluation (its products and reads are counted above)", evaluation))
+    shares.append(("the rest (cells, activations, the port, checks, Python)", total - sum(v for _, v in shares[:-1])))
+    return total, shares
 
 
 def main() -> None:
@@ -45,6 +100,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per process")
     parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
     args = parser.parse_args()
     env, _ = be.thread_env()
     load_before = ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -56,6 +112,7 @@ def main() -> None:
             outs[row].append(out)
             print(f"round {round_index + 1}: {row}: {statistics.median(out['times']):.2f} s per run", file=sys.stderr)
     wall = time.perf_counter() - began
+    profiled = profile() if args.profile else None
     load_after = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     samples = be.E2E_EPOCHS * be.E2E_TRAIN
     rows = {}
@@ -113,6 +170,17 @@ def main() -> None:
         ),
         "",
     ]
+    if profiled is not None:
+        total, shares = profiled
+        lines += [
+            f"Where the time of one e2e_analog_nofid run goes (cProfile, in the benchmark's process after the rounds, "
+            f"{total:.2f} s with the profiler's overhead):",
+            "",
+            "| share | s | % of the run |",
+            "| --- | ---: | ---: |",
+            *(f"| {label} | {sec:.2f} | {100 * sec / total:.0f} % |" for label, sec in shares),
+            "",
+        ]
     text = "\n".join(lines)
     from wavetrain.files import atomic_write
 
