@@ -20,7 +20,11 @@ set's forward included), the read noise of the crossbars, the converters (DAC / 
 writes (pulse counts by stochastic rounding, the pulse physics), the on-chip test evaluation, and the rest (cells,
 activations, the port, Python). The fidelity's share is the e2e_analog row minus the e2e_analog_nofid row.
 
-Run: ``python benchmarks/bench_hardware_e2e.py [--rounds 3] [--no-profile]``; writes
+A loaded machine slows PyTorch's two OpenMP threads far more than NumPy's, so the same three rows are also run in this
+one process, one thread each, back to back (bench_emulator.py's e2e worker, a warm-up then one timed run per row
+and round): the pair that gives a ratio under load.
+
+Run: ``python benchmarks/bench_hardware_e2e.py [--rounds 3] [--pair-rounds 3] [--no-profile]``; writes
 benchmarks/results/hardware_e2e.md (collected into BENCHMARKS.md) and prints it.
 """
 
@@ -53,6 +57,20 @@ SHARES = (
     ("converters (DAC / ADC, their noise)", ("AnalogSubstrate.signal", "AnalogSubstrate.accumulate")),
     ("device writes (pulse counts, pulse physics)", ("AnalogSubstrate.write_scaled",)),
 )
+
+
+def pair(rounds: int) -> dict[str, list[float]]:
+    """Seconds per run of each row, in this process, one thread each, rows alternating (module docstring)."""
+    threads, be.THREADS = be.THREADS, 1
+    try:
+        seconds: dict[str, list[float]] = {row: [] for row in ROWS}
+        for _ in range(rounds):
+            for row in ROWS:
+                seconds[row] += be.e2e_worker(row, 1)["times"]
+    finally:
+        be.THREADS = threads
+        be._configure_threads()
+    return seconds
 
 
 def profile() -> tuple[float, list[tuple[str, float]]]:
@@ -101,6 +119,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per process")
     parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
+    parser.add_argument("--pair-rounds", type=int, default=3, help="rounds of the one-thread pair (0: none)")
     args = parser.parse_args()
     env, _ = be.thread_env()
     load_before = ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -113,6 +132,8 @@ def main() -> None:
             print(f"round {round_index + 1}: {row}: {statistics.median(out['times']):.2f} s per run", file=sys.stderr)
     wall = time.perf_counter() - began
     profiled = profile() if args.profile else None
+    pair_load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    paired = pair(args.pair_rounds) if args.pair_rounds > 0 else None
     load_after = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     samples = be.E2E_EPOCHS * be.E2E_TRAIN
     rows = {}
@@ -170,6 +191,22 @@ def main() -> None:
         ),
         "",
     ]
+    if paired is not None:
+        mid = {row: statistics.median(v) for row, v in paired.items()}
+        one = mid["e2e_pytorch"] / mid["e2e_analog"]
+        lines += [
+            f"The same rows in one process, one thread each, back to back over {args.pair_rounds} rounds (load "
+            f"average before: {pair_load}); median s per run and the ratio to the PyTorch loop:",
+            "",
+            "| run | s per run (each round) | ratio to the PyTorch loop |",
+            "| --- | --- | ---: |",
+            *(f"| {LABELS[row]} | {mid[row]:.2f} ({', '.join(f'{v:.2f}' for v in paired[row])}) | "
+              f"{mid['e2e_pytorch'] / mid[row]:.2f}x |" for row in ROWS),
+            "",
+            f"One thread each: {one:.2f}x the PyTorch loop end to end with defaults, goal {GOAL}x "
+            + ("met." if one >= GOAL else f"not met (the analog run would need to be {1 - one / GOAL:.0%} faster)."),
+            "",
+        ]  # fmt: skip
     if profiled is not None:
         total, shares = profiled
         lines += [
