@@ -20,6 +20,7 @@ next minibatch boundary followed by :class:`~wavetrain.errors.TrainingInterrupte
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -229,6 +230,7 @@ class Session:
         try:
             restore_into(state["port"], fields["port"], arrays, "port")
             restore_into(state["method"], fields["method"], arrays, "method")
+            _check_per_node(state["port"], shapes, "port", path)
             if "substrate" in state:  # NOTE: a substrate's own state (counters, a seeded generator, devices)
                 if "substrate" not in fields:
                     raise ConfigError(
@@ -446,3 +448,27 @@ class Session:
             signum,
             path,
         )
+
+
+def _check_per_node(
+    owner: Any, shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]], what: str, path: Any
+) -> None:
+    """A restored port's per-node state (a field keyed by the network's node ids, e.g. the heavy ball's velocity)
+    holds one array pair per node shaped as that node's parameters, as the run that wrote it did."""
+    if not dataclasses.is_dataclass(owner):
+        return
+    for field in dataclasses.fields(owner):
+        value = getattr(owner, field.name)
+        if not isinstance(value, dict) or not value or set(value) != set(shapes):
+            continue
+        for node, pair in value.items():
+            if not (
+                isinstance(pair, (tuple, list))
+                and len(pair) == 2
+                and all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)
+                and tuple(a.shape for a in pair) == shapes[node]
+            ):
+                raise ModelFileError(
+                    f"{path}: checkpoint {what} {field.name}[{node!r}] is not a pair of float arrays shaped "
+                    f"{shapes[node]}, as the network's parameters are"
+                )

@@ -455,6 +455,7 @@ def _paths(value, prefix=()):
 @FEW
 @given(pick=st.integers(0, 10**6), value=json_values, cut=st.one_of(st.none(), st.integers(0, 4000)))
 @example(pick=3039, value=None, cut=None)  # NOTE: a parameter pair replaced by null once raised TypeError
+@example(pick=740, value=3.4028235677973366e38, cut=None)
 def test_tampered_checkpoints(tmp_path_factory, checkpoint_members, pick, value, cut):
     folder = tmp_path_factory.mktemp("tampered")
     body = json.loads(checkpoint_members["checkpoint.json"])
