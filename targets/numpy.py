@@ -409,11 +409,17 @@ def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) 
     if g_total == 0:
         raise SimulationError(f"numpy target: net {net!r} has nothing that sets its voltage")
 
+    # NOTE: each term's share of the net's voltage, g_k / g_total, is computed once: a line arriving at its matched
+    # termination then passes its wave with coefficient 1.0 exactly, so the end reflects exactly nothing (dividing a
+    # sum of currents by g_total rounded a relu's 0 to 5.6e-17, which a downstream relu' turned into 1)
+    shares = [(g / g_total, src) for g, src in sources]
+    lines = [((2.0 / line["line"].z0) / g_total, _incoming(line, end)) for line, end in ends]
+
     def fn(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
-        current = sum((g * _source_value(src, t) for g, src in sources), program.zeros(net))
-        for line, end in ends:
-            current = current + 2.0 * v[_incoming(line, end)] / line["line"].z0
-        return {net: current / g_total}
+        voltage = sum((c * _source_value(src, t) for c, src in shares), program.zeros(net))
+        for c, incoming in lines:
+            voltage = voltage + (v[incoming] if c == 1.0 else c * v[incoming])
+        return {net: voltage}
 
     inputs = tuple(_incoming(line, end) for line, end in ends)
     return Op(inputs, (net,), fn)
