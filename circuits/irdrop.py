@@ -26,11 +26,11 @@ Everything is SI: S, ohm, V, A. The topology is the one the crossbar netlists us
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from wavetrain.compiler.validate import number, real_array
 from wavetrain.errors import CircuitError
 
 __all__ = ["Crossbar", "conductances", "dense_read", "weights"]
@@ -39,19 +39,11 @@ _CHUNK = 4  # right-hand sides per SuperLU solve (see Crossbar._solve)
 
 
 def _real(value: Any, name: str, low: float, open_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise CircuitError(f"crossbar: {name} must be a real number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < low or (open_low and number == low):
-        raise CircuitError(f"crossbar: {name} must be a finite number {'>' if open_low else '>='} {low}, got {value!r}")
-    return number
+    return float(number(value, f"crossbar: {name}", low=low, low_open=open_low, error=CircuitError))
 
 
 def _array(value: Any, name: str, ndim: int) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CircuitError(f"crossbar: {name} must be a real array, got {type(value).__name__}") from None
+    array = real_array(value, f"crossbar: {name}", CircuitError)
     if array.ndim != ndim:
         raise CircuitError(f"crossbar: {name} must have {ndim} dimensions, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -192,7 +184,7 @@ class Crossbar:
         return v_b
 
     def _check(self, values: Any, width: int, name: str) -> np.ndarray:
-        array = np.asarray(values, dtype=np.float64)
+        array = real_array(values, f"crossbar: {name}", CircuitError)
         if array.ndim < 1 or array.shape[-1] != width:
             raise CircuitError(f"crossbar: {name} must end in an axis of {width}, got shape {array.shape}")
         if not np.all(np.isfinite(array)):
