@@ -210,8 +210,8 @@ class Session:
         params = saved["params"]
         if (
             not isinstance(params, dict)
-            or not all(isinstance(pair, (tuple, list)) for pair in params.values())
-            or {n: tuple(np.shape(a) for a in pair) for n, pair in params.items()} != shapes
+            or set(params) != set(shapes)
+            or not all(_pair_fits(params[n], shapes[n]) for n in shapes)
         ):
             raise ModelFileError(f"{path}: checkpoint parameters do not match the network's shapes {shapes}")
         order, losses = saved["order"], saved["losses"]
@@ -450,9 +450,20 @@ class Session:
         )
 
 
-def _check_per_node(
-    owner: Any, shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]], what: str, path: Any
-) -> None:
+Shapes = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def _pair_fits(pair: Any, shapes: Shapes) -> bool:
+    """``pair`` is a node's (W, b): two float arrays of the node's parameter shapes."""
+    return (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)
+        and (pair[0].shape, pair[1].shape) == shapes
+    )
+
+
+def _check_per_node(owner: Any, shapes: dict[str, Shapes], what: str, path: Any) -> None:
     """A restored port's per-node state (a field keyed by the network's node ids, e.g. the heavy ball's velocity)
     holds one array pair per node shaped as that node's parameters, as the run that wrote it did."""
     if not dataclasses.is_dataclass(owner):
@@ -462,12 +473,7 @@ def _check_per_node(
         if not isinstance(value, dict) or not value or set(value) != set(shapes):
             continue
         for node, pair in value.items():
-            if not (
-                isinstance(pair, (tuple, list))
-                and len(pair) == 2
-                and all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)
-                and tuple(a.shape for a in pair) == shapes[node]
-            ):
+            if not _pair_fits(pair, shapes[node]):
                 raise ModelFileError(
                     f"{path}: checkpoint {what} {field.name}[{node!r}] is not a pair of float arrays shaped "
                     f"{shapes[node]}, as the network's parameters are"
