@@ -418,7 +418,7 @@ def _settle(program: Program, net: str, ends: list[tuple[dict[str, Any], str]]) 
     def fn(v: dict[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
         voltage = sum((c * _source_value(src, t) for c, src in shares), program.zeros(net))
         for c, incoming in lines:
-            voltage = voltage + (v[incoming] if c == 1.0 else c * v[incoming])
+            voltage = voltage + c * v[incoming]
         return {net: voltage}
 
     inputs = tuple(_incoming(line, end) for line, end in ends)
